@@ -1,0 +1,42 @@
+// Options of the media operations (split, encode, audio, manifest). Inputs are
+// Files/Folders, results are protobuf messages the coordinator stores as they are.
+import type { EncoderSettings, Piece, Segment, SourceInfo, AudioRendition } from '../gen/avspl1t/v1/media_pb.js';
+import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
+import type { Storage } from '../storage/index.js';
+
+/** What every operation gets from its caller. */
+export interface OperationContext {
+  storage: Storage;
+  /** Private scratch directory; the operation may leave files in it (the caller removes it). */
+  tmpDir: string;
+  signal?: AbortSignal;
+  /** Progress in [0, 1]. */
+  onProgress?: (fraction: number) => void;
+}
+
+export interface SplitOptions {
+  input: File;
+  working: Folder;
+  secondsPerSegment: number;
+}
+
+export interface EncodeOptions {
+  piece: Piece;
+  source: SourceInfo;
+  output: Folder;
+  settings: EncoderSettings;
+}
+
+export interface AudioOptions {
+  input: File;
+  source: SourceInfo;
+  output: Folder;
+  secondsPerSegment: number;
+}
+
+export interface ManifestOptions {
+  segments: Segment[];
+  source: SourceInfo;
+  output: Folder;
+  audio?: AudioRendition;
+}

@@ -1,0 +1,60 @@
+// Encoder choice and parameter ranges, and the ffmpeg arguments for each encoder.
+// Every segment of a job must be encoded with identical settings: the AV1
+// sequence header (so the shared init segment) depends on them.
+import { create } from '@bufbuild/protobuf';
+import { type EncoderSettings, EncoderSettingsSchema } from '../gen/avspl1t/v1/media_pb.js';
+
+export const ENCODERS = {
+  svt: { codec: 'libsvtav1', crf: [0, 63], preset: [0, 13], defaultPreset: 8 },
+  aom: { codec: 'libaom-av1', crf: [0, 63], preset: [0, 8], defaultPreset: 6 },
+  rav1e: { codec: 'librav1e', crf: [0, 63], preset: [0, 10], defaultPreset: 8 },
+} as const;
+export type EncoderName = keyof typeof ENCODERS;
+
+export const DEFAULT_CRF = 30;
+
+/** Fills defaults: svt, crf 30, the encoder's default preset. */
+export function normalizeSettings(s: Partial<Pick<EncoderSettings, 'encoder' | 'crf' | 'preset'>> | undefined): EncoderSettings {
+  const encoder = (s?.encoder || 'svt') as EncoderName;
+  const spec = ENCODERS[encoder];
+  return create(EncoderSettingsSchema, {
+    encoder,
+    crf: s?.crf ?? DEFAULT_CRF,
+    preset: s?.preset ?? spec?.defaultPreset ?? 8,
+  });
+}
+
+/** Returns a readable problem with the settings, or undefined when they are valid. */
+export function settingsProblem(s: EncoderSettings): string | undefined {
+  if (!Object.hasOwn(ENCODERS, s.encoder))
+    return `settings.encoder: unknown encoder "${s.encoder}" (expected one of ${Object.keys(ENCODERS).join(', ')})`;
+  const spec = ENCODERS[s.encoder as EncoderName];
+  if (!Number.isInteger(s.crf) || s.crf < spec.crf[0] || s.crf > spec.crf[1])
+    return `settings.crf: ${s.crf} is out of range for ${s.encoder} (${spec.crf[0]}..${spec.crf[1]})`;
+  if (!Number.isInteger(s.preset) || s.preset < spec.preset[0] || s.preset > spec.preset[1])
+    return `settings.preset: ${s.preset} is out of range for ${s.encoder} (${spec.preset[0]}..${spec.preset[1]})`;
+  return undefined;
+}
+
+/** ffmpeg output arguments selecting and configuring the encoder (one key frame at the start). */
+export function encoderArgs(s: EncoderSettings, frameCount: number): string[] {
+  const gop = String(Math.max(frameCount + 1, 2));
+  switch (s.encoder as EncoderName) {
+    case 'aom':
+      return [
+        '-c:v', 'libaom-av1', '-crf', String(s.crf), '-b:v', '0', '-cpu-used', String(s.preset),
+        '-row-mt', '1', '-g', gop, '-keyint_min', gop, '-lag-in-frames', '35',
+      ];
+    case 'rav1e':
+      // librav1e takes a quantizer 0..255; map the CRF scale onto it.
+      return [
+        '-c:v', 'librav1e', '-qp', String(Math.round((s.crf * 255) / 63)), '-speed', String(s.preset),
+        '-g', gop, '-keyint_min', gop,
+      ];
+    default:
+      return [
+        '-c:v', 'libsvtav1', '-crf', String(s.crf), '-preset', String(s.preset), '-g', gop,
+        '-svtav1-params', 'scd=0',
+      ];
+  }
+}

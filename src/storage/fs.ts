@@ -1,0 +1,121 @@
+// Filesystem backend: local disk or a shared mount (NFS). Paths may be confined
+// to a list of allowed roots, checked after resolving `..` and symlinks.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { access, constants, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { AppError, ErrorKind } from '../errors.js';
+import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
+import type { PutOptions, StorageBackend } from './storage.js';
+
+export interface FsOptions {
+  /** When set, every path must resolve inside one of these directories. */
+  allowedRoots?: string[];
+}
+
+function fsPath(loc: File | Folder): string {
+  if (loc.location.case !== 'fs') throw new AppError(ErrorKind.Internal, 'not a filesystem location');
+  const p = loc.location.value.path;
+  if (!p) throw new AppError(ErrorKind.InvalidInput, 'empty filesystem path');
+  if (!path.isAbsolute(p)) throw new AppError(ErrorKind.InvalidInput, `path must be absolute: ${p}`);
+  if (p.includes('\0')) throw new AppError(ErrorKind.InvalidInput, 'path contains a NUL byte');
+  return path.normalize(p);
+}
+
+/** Resolves symlinks of the longest existing prefix of `p`, keeping the rest. */
+async function resolveExisting(p: string): Promise<string> {
+  let head = p;
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      return path.join(await realpath(head), ...tail.reverse());
+    } catch {
+      const parent = path.dirname(head);
+      if (parent === head) return p;
+      tail.push(path.basename(head));
+      head = parent;
+    }
+  }
+}
+
+export class FsBackend implements StorageBackend {
+  private readonly roots: string[] | undefined;
+
+  constructor(options: FsOptions = {}) {
+    this.roots = options.allowedRoots?.map((r) => path.resolve(r));
+  }
+
+  /** The checked absolute path of a location; throws AccessDenied outside the allowed roots. */
+  async checked(loc: File | Folder): Promise<string> {
+    const p = fsPath(loc);
+    if (!this.roots) return p;
+    const real = await resolveExisting(p);
+    for (const root of this.roots) {
+      const realRoot = await resolveExisting(root);
+      const rel = path.relative(realRoot, real);
+      if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) return p;
+    }
+    throw new AppError(ErrorKind.AccessDenied, `path is outside the allowed storage roots: ${p}`);
+  }
+
+  async download(file: File, localPath: string, signal?: AbortSignal): Promise<void> {
+    const src = await this.checked(file);
+    await pipeline(createReadStream(src), createWriteStream(localPath), { signal });
+  }
+
+  async upload(localPath: string, folder: Folder, name: string, options: PutOptions = {}): Promise<File> {
+    const dir = await this.checked(folder);
+    const dest = path.join(dir, name);
+    await this.checked(fileAt(dest));
+    await mkdir(path.dirname(dest), { recursive: true });
+    // Write under a temporary name and rename: readers never see half a file.
+    const tmp = `${dest}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    try {
+      await pipeline(createReadStream(localPath), createWriteStream(tmp), { signal: options.signal });
+      await rename(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return fileAt(dest);
+  }
+
+  async stat(file: File): Promise<{ size: number }> {
+    const s = await stat(await this.checked(file));
+    return { size: s.size };
+  }
+
+  async exists(file: File): Promise<boolean> {
+    try {
+      await stat(await this.checked(file));
+      return true;
+    } catch (err) {
+      if (err instanceof AppError && err.kind === ErrorKind.AccessDenied) throw err;
+      return false;
+    }
+  }
+
+  async ensureWritable(folder: Folder): Promise<void> {
+    const dir = await this.checked(folder);
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  }
+
+  async remove(file: File): Promise<void> {
+    await rm(await this.checked(file), { force: true });
+  }
+
+  localPath(file: File): string | undefined {
+    return file.location.case === 'fs' ? fsPath(file) : undefined;
+  }
+}
+
+/** A filesystem File at an absolute path. */
+export function fileAt(p: string): File {
+  return { $typeName: 'avspl1t.v1.File', location: { case: 'fs', value: { $typeName: 'avspl1t.v1.FsLocation', path: p } } };
+}
+
+/** A filesystem Folder at an absolute path. */
+export function folderAt(p: string): Folder {
+  return { $typeName: 'avspl1t.v1.Folder', location: { case: 'fs', value: { $typeName: 'avspl1t.v1.FsLocation', path: p } } };
+}

@@ -1,0 +1,28 @@
+// The storage interface: every backend (filesystem, S3) implements it; nothing
+// outside src/storage/ knows which backend a File or Folder uses.
+import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
+
+export interface PutOptions {
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Called with bytes transferred so far. */
+  onProgress?: (bytes: number, total: number) => void;
+}
+
+/** One storage backend. Locations are the `location` cases of File/Folder. */
+export interface StorageBackend {
+  /** Copies the stored file to a local path (streamed, never whole in memory). */
+  download(file: File, localPath: string, signal?: AbortSignal): Promise<void>;
+  /** Stores a local file as `name` inside `folder`, atomically (never half-written), and returns it. */
+  upload(localPath: string, folder: Folder, name: string, options?: PutOptions): Promise<File>;
+  /** Size in bytes, or throws NotFound. */
+  stat(file: File): Promise<{ size: number }>;
+  /** Whether the file exists. */
+  exists(file: File): Promise<boolean>;
+  /** Makes sure the folder exists and can be written (creating it where that applies). */
+  ensureWritable(folder: Folder): Promise<void>;
+  /** Deletes the file; missing files are fine. */
+  remove(file: File): Promise<void>;
+  /** A path a local process (ffmpeg/ffprobe) can read directly, if this backend has one. */
+  localPath(file: File): string | undefined;
+}
