@@ -1,7 +1,109 @@
-import type { Segment } from '../gen/avspl1t/v1/media_pb.js';
+// Encode: exactly the piece's frames → one AV1 fMP4 HLS media segment placed at
+// its true start on the output timeline, plus the shared init segment.
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { AppError, ErrorKind } from '../errors.js';
+import { type Segment, SegmentSchema, type SourceInfo } from '../gen/avspl1t/v1/media_pb.js';
 import type { EncodeOptions, OperationContext } from './api.js';
+import { av1CodecString } from './codec-string.js';
+import { binaries, ffmpegBase, run } from './ffmpeg.js';
+import { av1cOf, placeFragment } from './fragment.js';
+import { localInput } from './local-input.js';
+import { halfMinGap } from './plan.js';
+import { type Ratio, rescale } from './rational.js';
+import { encoderArgs, settingsProblem } from './settings.js';
+import { streamTimeBase } from './split.js';
+
+/** Name of the shared init segment in the output folder. */
+export const INIT_NAME = 'init.mp4';
+
+/** File name of media segment `index`. */
+export function segmentName(index: number): string {
+  return `seg-${String(index).padStart(5, '0')}.m4s`;
+}
 
 /** Encodes exactly the piece's frames to one AV1 fMP4 HLS segment (+ the shared init segment). */
-export async function encode(_opts: EncodeOptions, _ctx: OperationContext): Promise<Segment> {
-  throw new Error('not implemented yet');
+export async function encode(opts: EncodeOptions, ctx: OperationContext): Promise<Segment> {
+  const { piece, source, settings } = opts;
+  const problem = settingsProblem(settings);
+  if (problem) throw new AppError(ErrorKind.InvalidInput, problem);
+  const pts = piece.framePts;
+  if (pts.length === 0) throw new AppError(ErrorKind.InvalidInput, `segment ${piece.index} has no frames`);
+  const tb: Ratio = { num: source.timeBase!.num, den: source.timeBase!.den };
+  const fr: Ratio = { num: source.frameRate!.num, den: source.frameRate!.den };
+
+  const input = await localInput(piece.file!, ctx, 'piece.nut');
+  const pieceTb = await streamTimeBase(input, ctx.signal);
+  const inPiece = pts.map((t) => rescale(t, tb, pieceTb));
+  const frameTicks = rescale(piece.duration / pts.length, tb, pieceTb);
+  const tol = Math.max(0.5, Math.min(halfMinGap(inPiece), frameTicks / 2));
+  const from = Math.floor(inPiece[0]! - tol);
+  const to = Math.ceil(inPiece[inPiece.length - 1]! + tol);
+
+  const out = path.join(ctx.tmpDir, 'encoded.mp4');
+  const filter = [`trim=start_pts=${from}:end_pts=${to}`, `settb=${fr.den}/${fr.num}`, 'setpts=N', `format=${outputPixFmt(source.pixFmt)}`];
+  const args = [
+    ...ffmpegBase(), '-copyts', '-i', input, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', filter.join(','),
+    '-r', `${fr.num}/${fr.den}`, '-fps_mode', 'passthrough', '-frames:v', String(pts.length),
+    ...encoderArgs(settings, pts.length),
+    ...colorArgs(source),
+    '-map_metadata', '-1', '-map_chapters', '-1', '-fflags', '+bitexact', '-flags:v', '+bitexact',
+    '-video_track_timescale', String(tb.den), '-use_editlist', '0',
+    '-movflags', '+frag_custom+empty_moov+delay_moov+default_base_moof',
+    '-progress', 'pipe:2', '-stats_period', '0.5', '-f', 'mp4', out,
+  ];
+  await run(binaries.ffmpeg, args, {
+    signal: ctx.signal,
+    onLine: (line) => {
+      const m = /^frame=(\d+)/.exec(line);
+      if (m) ctx.onProgress?.(Math.min(1, Number(m[1]) / pts.length));
+    },
+  });
+
+  const end = pts[0]! + piece.duration;
+  const durations = pts.map((t, i) => ((i + 1 < pts.length ? pts[i + 1]! : end) - t) * tb.num);
+  const placed = placeFragment(await readFile(out), {
+    sequence: piece.index + 1,
+    baseTime: piece.start * tb.num,
+    durations,
+  });
+  if (placed.timescale !== tb.den)
+    throw new AppError(ErrorKind.Internal, `track timescale ${placed.timescale} differs from the source time base 1/${tb.den}`);
+  const codecs = av1CodecString(av1cOf(placed.init));
+  const initLocal = path.join(ctx.tmpDir, INIT_NAME);
+  const segLocal = path.join(ctx.tmpDir, segmentName(piece.index));
+  await writeFile(initLocal, placed.init);
+  await writeFile(segLocal, placed.segment);
+  const init = await ctx.storage.upload(initLocal, opts.output, INIT_NAME, { contentType: 'video/mp4', signal: ctx.signal });
+  const file = await ctx.storage.upload(segLocal, opts.output, segmentName(piece.index), { contentType: 'video/mp4', signal: ctx.signal });
+  return create(SegmentSchema, {
+    index: piece.index,
+    file,
+    init,
+    start: piece.start * tb.num,
+    duration: piece.duration * tb.num,
+    timescale: tb.den,
+    sizeBytes: placed.segment.length,
+    frameCount: placed.sampleCount,
+    initSha256: createHash('sha256').update(placed.init).digest('hex'),
+    codecs,
+  });
+}
+
+/** Explicit colour tags, so every piece's sequence header is the same whatever its first frame says. */
+export function colorArgs(s: SourceInfo): string[] {
+  const args: string[] = [];
+  if (s.colorRange) args.push('-color_range', s.colorRange);
+  if (s.colorPrimaries) args.push('-color_primaries', s.colorPrimaries);
+  if (s.colorTransfer) args.push('-color_trc', s.colorTransfer);
+  if (s.colorSpace) args.push('-colorspace', s.colorSpace);
+  args.push('-chroma_sample_location', s.chromaLocation || 'left');
+  return args;
+}
+
+/** AV1 encoders take 4:2:0; keep 10-bit sources at 10 bits. */
+export function outputPixFmt(source: string): string {
+  return /1[02]le$|1[02]be$|p010|p016/.test(source) ? 'yuv420p10le' : 'yuv420p';
 }

@@ -1,7 +1,121 @@
-import type { SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
+// Split: probe the input and cut it into pieces without re-encoding. Each piece is
+// a stream copy from the key frame at or before its first frame up to the last
+// packet its frames need; the encode keeps exactly the listed frames. Pieces that
+// cannot be verified fall back to a lossless (FFV1) intermediate.
+import path from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { AppError, ErrorKind } from '../errors.js';
+import { type SplitResult, SplitResultSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { type Piece, PieceSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { OperationContext, SplitOptions } from './api.js';
+import { binaries, ffmpegBase, run } from './ffmpeg.js';
+import { localInput } from './local-input.js';
+import { halfMinGap, type PiecePlan, planPieces } from './plan.js';
+import { type Frame, type Probe, probe, probePackets, framesFromPackets } from './probe.js';
+import { parseRatio, type Ratio, rescale } from './rational.js';
+import { mapLimit } from './concurrency.js';
+
+/** Containers whose index lets ffmpeg seek straight to a key frame; others are remuxed to NUT first. */
+const SEEKABLE = /(^|,)(mov|mp4|matroska|webm|nut)(,|$)/;
+
+/** Seconds per segment must be at least this (a frame or two of typical video). */
+export const MIN_SECONDS_PER_SEGMENT = 0.1;
 
 /** Probes the input and cuts it into stream-copied pieces of `secondsPerSegment`. */
-export async function split(_opts: SplitOptions, _ctx: OperationContext): Promise<SplitResult> {
-  throw new Error('not implemented yet');
+export async function split(opts: SplitOptions, ctx: OperationContext): Promise<SplitResult> {
+  if (!(opts.secondsPerSegment >= MIN_SECONDS_PER_SEGMENT) || !Number.isFinite(opts.secondsPerSegment))
+    throw new AppError(ErrorKind.InvalidInput, `seconds_per_segment must be a number ≥ ${MIN_SECONDS_PER_SEGMENT}, got ${opts.secondsPerSegment}`);
+  const input = await localInput(opts.input, ctx);
+  const original = await probe(input, { signal: ctx.signal });
+  let source = input;
+  let p: Probe = original;
+  if (!SEEKABLE.test(original.formatName)) {
+    // MPEG-TS and raw streams have no index: one sequential remux keeps every timestamp.
+    source = path.join(ctx.tmpDir, 'source.nut');
+    await run(binaries.ffmpeg, [...ffmpegBase(), '-copyts', '-i', input, '-map', '0:v:0', '-c', 'copy', '-f', 'nut', source], {
+      signal: ctx.signal,
+    });
+    p = await probe(source, { signal: ctx.signal });
+    p.info.hasAudio = original.info.hasAudio;
+  }
+  await ctx.storage.ensureWritable(opts.working);
+  const plans = planPieces(p.frames, p.timeBase, opts.secondsPerSegment);
+  let done = 0;
+  const pieces = await mapLimit(plans, 2, async (plan) => {
+    const local = await cutPiece(source, p, plan, ctx);
+    const file = await ctx.storage.upload(local, opts.working, pieceName(plan.index), { signal: ctx.signal });
+    ctx.onProgress?.(++done / plans.length);
+    return create(PieceSchema, {
+      index: plan.index,
+      file,
+      framePts: p.frames.slice(plan.first, plan.end).map((f) => f.pts),
+      start: plan.start,
+      duration: plan.duration,
+    }) as Piece;
+  });
+  return create(SplitResultSchema, { source: p.info, pieces });
+}
+
+/** File name of piece `index` in the working folder. */
+export function pieceName(index: number): string {
+  return `piece-${String(index).padStart(5, '0')}.nut`;
+}
+
+async function cutPiece(source: string, p: Probe, plan: PiecePlan, ctx: OperationContext): Promise<string> {
+  const out = path.join(ctx.tmpDir, pieceName(plan.index));
+  const frames = p.frames.slice(plan.first, plan.end);
+  const gap = halfMinGap(p.frames.map((f) => f.pts));
+  const kf = p.frames[plan.keyFrame]!;
+  const seek = plan.keyFrame === 0 ? [] : ['-seek_timestamp', '1', '-ss', seconds(kf.pts + gap, p.timeBase)];
+  await run(
+    binaries.ffmpeg,
+    [...ffmpegBase(), '-copyts', ...seek, '-i', source, '-map', '0:v:0', '-c', 'copy', '-frames:v', String(plan.packetCount), '-f', 'nut', out],
+    { signal: ctx.signal },
+  );
+  if (await containsFrames(out, frames, p.timeBase, ctx.signal)) return out;
+  // The stream copy did not start where planned: cut a lossless intermediate instead.
+  const first = frames[0]!;
+  await run(
+    binaries.ffmpeg,
+    [
+      ...ffmpegBase(), '-copyts', '-seek_timestamp', '1', '-ss', seconds(Math.max(p.frames[0]!.pts, first.pts - gap), p.timeBase),
+      '-i', source, '-map', '0:v:0', '-frames:v', String(frames.length), '-fps_mode', 'passthrough', '-enc_time_base:v', '-1',
+      '-c:v', 'ffv1', '-level', '3', '-f', 'nut', out,
+    ],
+    { signal: ctx.signal },
+  );
+  if (await containsFrames(out, frames, p.timeBase, ctx.signal)) return out;
+  throw new AppError(ErrorKind.Permanent, `could not cut segment ${plan.index} frame-exactly from the input`);
+}
+
+/** Whether a cut piece starts with a key frame and holds every one of `frames` (by timestamp). */
+async function containsFrames(piece: string, frames: Frame[], tb: Ratio, signal?: AbortSignal): Promise<boolean> {
+  const pieceTb = await streamTimeBase(piece, signal);
+  const packets = await probePackets(piece, signal);
+  if (!packets[0]?.key) return false;
+  const have = framesFromPackets(packets).map((f) => f.pts);
+  const tolerance = Math.max(0.5, halfMinGap(have));
+  let i = 0;
+  for (const f of frames) {
+    const want = rescale(f.pts, tb, pieceTb);
+    while (i < have.length && have[i]! < want - tolerance) i++;
+    if (i >= have.length || Math.abs(have[i]! - want) > tolerance) return false;
+  }
+  return true;
+}
+
+/** The time base of the first video stream of a local file. */
+export async function streamTimeBase(file: string, signal?: AbortSignal): Promise<Ratio> {
+  const { stdout } = await run(
+    binaries.ffprobe,
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=time_base', '-of', 'csv=p=0', file],
+    { signal },
+  );
+  const tb = parseRatio(stdout.trim());
+  if (!tb) throw new AppError(ErrorKind.Permanent, `no video time base in ${path.basename(file)}`);
+  return tb;
+}
+
+function seconds(ticks: number, tb: Ratio): string {
+  return ((ticks * tb.num) / tb.den).toFixed(6);
 }

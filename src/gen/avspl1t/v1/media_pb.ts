@@ -12,23 +12,25 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file avspl1t/v1/media.proto.
  */
 export const file_avspl1t_v1_media: GenFile = /*@__PURE__*/
-  fileDesc("ChZhdnNwbDF0L3YxL21lZGlhLnByb3RvEgphdnNwbDF0LnYxIiQKCFJhdGlvbmFsEgsKA251bRgBIAEoAxILCgNkZW4YAiABKAMijgIKClNvdXJjZUluZm8SDQoFd2lkdGgYASABKA0SDgoGaGVpZ2h0GAIgASgNEigKCmZyYW1lX3JhdGUYAyABKAsyFC5hdnNwbDF0LnYxLlJhdGlvbmFsEicKCXRpbWVfYmFzZRgEIAEoCzIULmF2c3BsMXQudjEuUmF0aW9uYWwSEQoJc3RhcnRfcHRzGAUgASgDEhAKCGR1cmF0aW9uGAYgASgDEhMKC2ZyYW1lX2NvdW50GAcgASgEEhEKCWhhc19hdWRpbxgIIAEoCBITCgt2aWRlb19jb2RlYxgJIAEoCRIbChN2YXJpYWJsZV9mcmFtZV9yYXRlGAogASgIEg8KB3BpeF9mbXQYCyABKAkibgoFUGllY2USDQoFaW5kZXgYASABKA0SHgoEZmlsZRgCIAEoCzIQLmF2c3BsMXQudjEuRmlsZRIVCglmcmFtZV9wdHMYAyADKANCAhABEg0KBXN0YXJ0GAQgASgDEhAKCGR1cmF0aW9uGAUgASgDItoBCgdTZWdtZW50Eg0KBWluZGV4GAEgASgNEh4KBGZpbGUYAiABKAsyEC5hdnNwbDF0LnYxLkZpbGUSHgoEaW5pdBgDIAEoCzIQLmF2c3BsMXQudjEuRmlsZRINCgVzdGFydBgEIAEoAxIQCghkdXJhdGlvbhgFIAEoAxIRCgl0aW1lc2NhbGUYBiABKA0SEgoKc2l6ZV9ieXRlcxgHIAEoBBITCgtmcmFtZV9jb3VudBgIIAEoBBITCgtpbml0X3NoYTI1NhgJIAEoCRIOCgZjb2RlY3MYCiABKAkifAoOQXVkaW9SZW5kaXRpb24SIgoIcGxheWxpc3QYASABKAsyEC5hdnNwbDF0LnYxLkZpbGUSDgoGY29kZWNzGAIgASgJEhAKCGNoYW5uZWxzGAMgASgNEhMKC3NhbXBsZV9yYXRlGAQgASgNEg8KB2JpdHJhdGUYBSABKAQiPwoPRW5jb2RlclNldHRpbmdzEg8KB2VuY29kZXIYASABKAkSCwoDY3JmGAIgASgNEg4KBnByZXNldBgDIAEoDWIGcHJvdG8z", [file_avspl1t_v1_storage]);
+  fileDesc("ChZhdnNwbDF0L3YxL21lZGlhLnByb3RvEgphdnNwbDF0LnYxIiQKCFJhdGlvbmFsEgsKA251bRgBIAEoDRILCgNkZW4YAiABKA0iggMKClNvdXJjZUluZm8SDQoFd2lkdGgYASABKA0SDgoGaGVpZ2h0GAIgASgNEigKCmZyYW1lX3JhdGUYAyABKAsyFC5hdnNwbDF0LnYxLlJhdGlvbmFsEicKCXRpbWVfYmFzZRgEIAEoCzIULmF2c3BsMXQudjEuUmF0aW9uYWwSEQoJc3RhcnRfcHRzGAUgASgBEhAKCGR1cmF0aW9uGAYgASgBEhMKC2ZyYW1lX2NvdW50GAcgASgBEhEKCWhhc19hdWRpbxgIIAEoCBITCgt2aWRlb19jb2RlYxgJIAEoCRIbChN2YXJpYWJsZV9mcmFtZV9yYXRlGAogASgIEg8KB3BpeF9mbXQYCyABKAkSEwoLY29sb3JfcmFuZ2UYDCABKAkSFwoPY29sb3JfcHJpbWFyaWVzGA0gASgJEhYKDmNvbG9yX3RyYW5zZmVyGA4gASgJEhMKC2NvbG9yX3NwYWNlGA8gASgJEhcKD2Nocm9tYV9sb2NhdGlvbhgQIAEoCSJqCgVQaWVjZRINCgVpbmRleBgBIAEoDRIeCgRmaWxlGAIgASgLMhAuYXZzcGwxdC52MS5GaWxlEhEKCWZyYW1lX3B0cxgDIAMoARINCgVzdGFydBgEIAEoARIQCghkdXJhdGlvbhgFIAEoASLaAQoHU2VnbWVudBINCgVpbmRleBgBIAEoDRIeCgRmaWxlGAIgASgLMhAuYXZzcGwxdC52MS5GaWxlEh4KBGluaXQYAyABKAsyEC5hdnNwbDF0LnYxLkZpbGUSDQoFc3RhcnQYBCABKAESEAoIZHVyYXRpb24YBSABKAESEQoJdGltZXNjYWxlGAYgASgNEhIKCnNpemVfYnl0ZXMYByABKAESEwoLZnJhbWVfY291bnQYCCABKAESEwoLaW5pdF9zaGEyNTYYCSABKAkSDgoGY29kZWNzGAogASgJInwKDkF1ZGlvUmVuZGl0aW9uEiIKCHBsYXlsaXN0GAEgASgLMhAuYXZzcGwxdC52MS5GaWxlEg4KBmNvZGVjcxgCIAEoCRIQCghjaGFubmVscxgDIAEoDRITCgtzYW1wbGVfcmF0ZRgEIAEoDRIPCgdiaXRyYXRlGAUgASgBIj8KD0VuY29kZXJTZXR0aW5ncxIPCgdlbmNvZGVyGAEgASgJEgsKA2NyZhgCIAEoDRIOCgZwcmVzZXQYAyABKA1iBnByb3RvMw", [file_avspl1t_v1_storage]);
 
 /**
  * Rational number (frame rates, time bases).
+ * Integer counts and timestamps below are doubles so that JavaScript gets plain
+ * numbers; they hold integers, exact up to 2^53.
  *
  * @generated from message avspl1t.v1.Rational
  */
 export type Rational = Message<"avspl1t.v1.Rational"> & {
   /**
-   * @generated from field: int64 num = 1;
+   * @generated from field: uint32 num = 1;
    */
-  num: bigint;
+  num: number;
 
   /**
-   * @generated from field: int64 den = 2;
+   * @generated from field: uint32 den = 2;
    */
-  den: bigint;
+  den: number;
 };
 
 /**
@@ -71,21 +73,21 @@ export type SourceInfo = Message<"avspl1t.v1.SourceInfo"> & {
   /**
    * Presentation timestamp of the first frame, in time_base units.
    *
-   * @generated from field: int64 start_pts = 5;
+   * @generated from field: double start_pts = 5;
    */
-  startPts: bigint;
+  startPts: number;
 
   /**
    * Source duration (first frame to end of last frame), in time_base units.
    *
-   * @generated from field: int64 duration = 6;
+   * @generated from field: double duration = 6;
    */
-  duration: bigint;
+  duration: number;
 
   /**
-   * @generated from field: uint64 frame_count = 7;
+   * @generated from field: double frame_count = 7;
    */
-  frameCount: bigint;
+  frameCount: number;
 
   /**
    * @generated from field: bool has_audio = 8;
@@ -108,6 +110,35 @@ export type SourceInfo = Message<"avspl1t.v1.SourceInfo"> & {
    * @generated from field: string pix_fmt = 11;
    */
   pixFmt: string;
+
+  /**
+   * Colour description as ffprobe names it ("" when unknown). Passed to every
+   * encode explicitly: the AV1 sequence header (so the shared init segment)
+   * must not depend on which frames a piece starts with.
+   *
+   * @generated from field: string color_range = 12;
+   */
+  colorRange: string;
+
+  /**
+   * @generated from field: string color_primaries = 13;
+   */
+  colorPrimaries: string;
+
+  /**
+   * @generated from field: string color_transfer = 14;
+   */
+  colorTransfer: string;
+
+  /**
+   * @generated from field: string color_space = 15;
+   */
+  colorSpace: string;
+
+  /**
+   * @generated from field: string chroma_location = 16;
+   */
+  chromaLocation: string;
 };
 
 /**
@@ -138,23 +169,23 @@ export type Piece = Message<"avspl1t.v1.Piece"> & {
    * Presentation timestamps (source time_base) of every frame the segment must
    * contain, in presentation order. The encode keeps exactly these frames.
    *
-   * @generated from field: repeated int64 frame_pts = 3 [packed = true];
+   * @generated from field: repeated double frame_pts = 3;
    */
-  framePts: bigint[];
+  framePts: number[];
 
   /**
    * Start of the segment on the output timeline (time_base units, 0 = first frame).
    *
-   * @generated from field: int64 start = 4;
+   * @generated from field: double start = 4;
    */
-  start: bigint;
+  start: number;
 
   /**
    * Exact duration of the segment (time_base units).
    *
-   * @generated from field: int64 duration = 5;
+   * @generated from field: double duration = 5;
    */
-  duration: bigint;
+  duration: number;
 };
 
 /**
@@ -188,14 +219,14 @@ export type Segment = Message<"avspl1t.v1.Segment"> & {
   /**
    * Start and duration on the output timeline (timescale units).
    *
-   * @generated from field: int64 start = 4;
+   * @generated from field: double start = 4;
    */
-  start: bigint;
+  start: number;
 
   /**
-   * @generated from field: int64 duration = 5;
+   * @generated from field: double duration = 5;
    */
-  duration: bigint;
+  duration: number;
 
   /**
    * @generated from field: uint32 timescale = 6;
@@ -203,14 +234,14 @@ export type Segment = Message<"avspl1t.v1.Segment"> & {
   timescale: number;
 
   /**
-   * @generated from field: uint64 size_bytes = 7;
+   * @generated from field: double size_bytes = 7;
    */
-  sizeBytes: bigint;
+  sizeBytes: number;
 
   /**
-   * @generated from field: uint64 frame_count = 8;
+   * @generated from field: double frame_count = 8;
    */
-  frameCount: bigint;
+  frameCount: number;
 
   /**
    * SHA-256 (hex) of the init segment this segment was muxed with.
@@ -261,9 +292,9 @@ export type AudioRendition = Message<"avspl1t.v1.AudioRendition"> & {
   sampleRate: number;
 
   /**
-   * @generated from field: uint64 bitrate = 5;
+   * @generated from field: double bitrate = 5;
    */
-  bitrate: bigint;
+  bitrate: number;
 };
 
 /**

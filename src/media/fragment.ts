@@ -1,0 +1,116 @@
+// Turns the fMP4 file one encode wrote into the shared init segment and one HLS
+// media segment placed at its true time: tfdt = segment start on the output
+// timeline, mfhd = index + 1, one sample duration per source frame.
+import { AppError, ErrorKind } from '../errors.js';
+import { type Box, findBox, isSyncSample, makeBox, makeFullBox, makeTrun, parseBoxes, parseTrun, payload } from './bmff.js';
+
+export interface Placement {
+  /** mfhd sequence number. */
+  sequence: number;
+  /** baseMediaDecodeTime, in the track timescale. */
+  baseTime: number;
+  /** Exact duration of every sample, in the track timescale. */
+  durations: number[];
+}
+
+export interface SplitFmp4 {
+  init: Buffer;
+  segment: Buffer;
+  sampleCount: number;
+  timescale: number;
+}
+
+const STYP = makeBox('styp', Buffer.from('msdh', 'latin1'), Buffer.alloc(4), Buffer.from('msdhmsix', 'latin1'));
+
+/** Splits `file` (ftyp, moov, moof, mdat) into init and a placed media segment. */
+export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
+  const top = parseBoxes(file);
+  const ftyp = top.find((b) => b.type === 'ftyp');
+  const moov = top.find((b) => b.type === 'moov');
+  const moofs = top.filter((b) => b.type === 'moof');
+  const mdats = top.filter((b) => b.type === 'mdat');
+  if (!ftyp || !moov) throw new AppError(ErrorKind.Internal, 'encoder output has no ftyp/moov');
+  if (moofs.length !== 1 || mdats.length !== 1)
+    throw new AppError(ErrorKind.Internal, `encoder output has ${moofs.length} fragments; expected exactly one`);
+  const moof = moofs[0]!;
+  const mdat = mdats[0]!;
+  const init = Buffer.concat([slice(file, ftyp), slice(file, moov)]);
+  const mdhd = findBox(file, ['moov', 'trak', 'mdia', 'mdhd']);
+  if (!mdhd) throw new AppError(ErrorKind.Internal, 'encoder output has no mdhd');
+  const mp = payload(file, mdhd);
+  const timescale = mp.readUInt8(0) === 1 ? mp.readUInt32BE(20) : mp.readUInt32BE(12);
+
+  const inner = parseBoxes(file, moof.start + moof.headerSize, moof.start + moof.size);
+  const trafs = inner.filter((b) => b.type === 'traf');
+  if (trafs.length !== 1) throw new AppError(ErrorKind.Internal, `fragment has ${trafs.length} tracks; expected one`);
+  const traf = trafs[0]!;
+  const children = parseBoxes(file, traf.start + traf.headerSize, traf.start + traf.size);
+  const truns = children.filter((b) => b.type === 'trun');
+  const tfhd = children.find((b) => b.type === 'tfhd');
+  if (truns.length !== 1 || !tfhd) throw new AppError(ErrorKind.Internal, 'fragment must have one tfhd and one trun');
+  const defaults = tfhdDefaults(payload(file, tfhd));
+  const trun = parseTrun(payload(file, truns[0]!));
+  const count = trun.samples.length;
+  if (count !== placement.durations.length)
+    throw new AppError(ErrorKind.Internal, `encoder wrote ${count} frames; the segment needs ${placement.durations.length}`);
+  const firstFlags = trun.firstSampleFlags ?? trun.samples[0]?.flags ?? defaults.flags ?? 0;
+  if (!isSyncSample(firstFlags)) throw new AppError(ErrorKind.Internal, 'segment does not start with a key frame');
+  const oldDataOffset = trun.dataOffset ?? moof.size + mdat.headerSize;
+
+  const newTrun = makeTrun({
+    version: 0,
+    flags: 0x1 | 0x100 | 0x200 | (trun.flags & 0x4) | (trun.flags & 0x400),
+    dataOffset: 0,
+    firstSampleFlags: trun.firstSampleFlags,
+    samples: trun.samples.map((s, i) => ({ duration: placement.durations[i], size: s.size ?? defaults.size, flags: s.flags })),
+  });
+  const tfdtBody = Buffer.alloc(8);
+  tfdtBody.writeBigUInt64BE(BigInt(placement.baseTime));
+  const newTraf = () =>
+    makeBox(
+      'traf',
+      slice(file, tfhd),
+      makeFullBox('tfdt', 1, 0, tfdtBody),
+      newTrunWithOffset,
+      ...children.filter((b) => !['tfhd', 'tfdt', 'trun'].includes(b.type)).map((b) => slice(file, b)),
+    );
+  const mfhdBody = Buffer.alloc(4);
+  mfhdBody.writeUInt32BE(placement.sequence);
+  let newTrunWithOffset = newTrun;
+  let newMoof = makeBox('moof', makeFullBox('mfhd', 0, 0, mfhdBody), newTraf());
+  // Data offset is relative to the moof start (default-base-is-moof): keep the same distance past the moof.
+  const dataOffset = newMoof.length + (oldDataOffset - moof.size);
+  newTrunWithOffset = Buffer.from(newTrun);
+  newTrunWithOffset.writeInt32BE(dataOffset, 16);
+  newMoof = makeBox('moof', makeFullBox('mfhd', 0, 0, mfhdBody), newTraf());
+  return { init, segment: Buffer.concat([STYP, newMoof, slice(file, mdat)]), sampleCount: count, timescale };
+}
+
+function slice(buf: Buffer, box: Box): Buffer {
+  return buf.subarray(box.start, box.start + box.size);
+}
+
+function tfhdDefaults(p: Buffer): { size?: number; flags?: number } {
+  const flags = p.readUInt32BE(0) & 0xffffff;
+  let off = 8;
+  if (flags & 0x1) off += 8;
+  if (flags & 0x2) off += 4;
+  if (flags & 0x8) off += 4;
+  const out: { size?: number; flags?: number } = {};
+  if (flags & 0x10) (out.size = p.readUInt32BE(off)), (off += 4);
+  if (flags & 0x20) out.flags = p.readUInt32BE(off);
+  return out;
+}
+
+/** The av1C payload of an init segment. */
+export function av1cOf(init: Buffer): Buffer {
+  const stsd = findBox(init, ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stsd']);
+  if (!stsd) throw new AppError(ErrorKind.Internal, 'init segment has no stsd');
+  const entries = parseBoxes(init, stsd.start + stsd.headerSize + 8, stsd.start + stsd.size);
+  const av01 = entries.find((b) => b.type === 'av01');
+  if (!av01) throw new AppError(ErrorKind.Internal, 'init segment has no av01 sample entry');
+  // VisualSampleEntry: 78 bytes of fields before its child boxes.
+  const av1c = parseBoxes(init, av01.start + av01.headerSize + 78, av01.start + av01.size).find((b) => b.type === 'av1C');
+  if (!av1c) throw new AppError(ErrorKind.Internal, 'init segment has no av1C');
+  return payload(init, av1c);
+}

@@ -1,0 +1,194 @@
+// Probes a source with ffprobe: stream facts plus every video packet's timestamps
+// and key-frame flag, which the split plans its cuts from.
+import { create } from '@bufbuild/protobuf';
+import { AppError, ErrorKind } from '../errors.js';
+import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
+import { binaries, run } from './ffmpeg.js';
+import { parseRatio, type Ratio } from './rational.js';
+
+/** One video frame, in presentation order. */
+export interface Frame {
+  /** Presentation timestamp in the stream's time base. */
+  pts: number;
+  /** Position of its packet in decode (file) order. */
+  decodeIndex: number;
+  key: boolean;
+  duration: number;
+}
+
+export interface Probe {
+  info: SourceInfo;
+  timeBase: Ratio;
+  frameRate: Ratio;
+  frames: Frame[];
+  packetCount: number;
+  formatName: string;
+  audio?: { codec: string; channels: number; sampleRate: number };
+}
+
+/** Limits on what the system accepts as input. */
+export interface ProbeLimits {
+  maxWidth: number;
+  maxHeight: number;
+  maxDurationSeconds: number;
+}
+
+export const DEFAULT_LIMITS: ProbeLimits = { maxWidth: 8192, maxHeight: 8192, maxDurationSeconds: 24 * 3600 };
+
+interface FfStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  pix_fmt?: string;
+  r_frame_rate?: string;
+  avg_frame_rate?: string;
+  time_base?: string;
+  channels?: number;
+  sample_rate?: string;
+  disposition?: { attached_pic?: number };
+  color_range?: string;
+  color_primaries?: string;
+  color_transfer?: string;
+  color_space?: string;
+  chroma_location?: string;
+}
+
+const known = (v: string | undefined) => (v && v !== 'unknown' && v !== 'unspecified' ? v : '');
+
+const IMAGE_FORMATS = /(^|,)(image2|png_pipe|jpeg_pipe|webp_pipe|bmp_pipe|gif|tiff_pipe|apng)(,|$)/;
+
+/** Probes `path` (a local file); throws Permanent with a readable reason when it is not a usable video. */
+export async function probe(path: string, opts: { signal?: AbortSignal; limits?: ProbeLimits } = {}): Promise<Probe> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  let meta: { streams?: FfStream[]; format?: { format_name?: string; duration?: string } };
+  try {
+    const { stdout } = await run(
+      binaries.ffprobe,
+      ['-v', 'error', '-protocol_whitelist', 'file', '-show_streams', '-show_format', '-of', 'json', path],
+      { signal: opts.signal, timeoutMs: 60_000 },
+    );
+    meta = JSON.parse(stdout);
+  } catch (err) {
+    const e = AppError.from(err);
+    if (e.kind === ErrorKind.Permanent) throw new AppError(ErrorKind.Permanent, `input is not a readable video: ${e.message}`);
+    throw e;
+  }
+  const streams = meta.streams ?? [];
+  const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  if (!video) {
+    const what = streams.some((s) => s.codec_type === 'audio') ? 'audio only' : 'no video stream';
+    throw new AppError(ErrorKind.Permanent, `input has no video stream (${what})`);
+  }
+  const formatName = meta.format?.format_name ?? '';
+  if (IMAGE_FORMATS.test(formatName)) throw new AppError(ErrorKind.Permanent, `input is a still image (${formatName}), not a video`);
+  const width = video.width ?? 0;
+  const height = video.height ?? 0;
+  if (width <= 0 || height <= 0) throw new AppError(ErrorKind.Permanent, 'input video has no size');
+  if (width > limits.maxWidth || height > limits.maxHeight)
+    throw new AppError(ErrorKind.Permanent, `input resolution ${width}x${height} exceeds the limit ${limits.maxWidth}x${limits.maxHeight}`);
+  const timeBase = parseRatio(video.time_base);
+  if (!timeBase) throw new AppError(ErrorKind.Permanent, 'input video stream has no time base');
+
+  const packets = await probePackets(path, opts.signal);
+  const frames = framesFromPackets(packets);
+  if (frames.length < 2) throw new AppError(ErrorKind.Permanent, `input has ${frames.length} video frame(s); a video needs at least 2`);
+  if (!frames.some((f) => f.key)) throw new AppError(ErrorKind.Permanent, 'input video has no key frame');
+
+  const frameRate = parseRatio(video.r_frame_rate) ?? parseRatio(video.avg_frame_rate) ?? { num: 25, den: 1 };
+  const startPts = frames[0]!.pts;
+  const last = frames[frames.length - 1]!;
+  const duration = last.pts + last.duration - startPts;
+  const seconds = (duration * timeBase.num) / timeBase.den;
+  if (seconds > limits.maxDurationSeconds)
+    throw new AppError(ErrorKind.Permanent, `input duration ${Math.round(seconds)} s exceeds the limit of ${limits.maxDurationSeconds} s`);
+
+  const audioStream = streams.find((s) => s.codec_type === 'audio');
+  const info = create(SourceInfoSchema, {
+    width,
+    height,
+    frameRate: { num: frameRate.num, den: frameRate.den },
+    timeBase: { num: timeBase.num, den: timeBase.den },
+    startPts: startPts,
+    duration: duration,
+    frameCount: frames.length,
+    hasAudio: Boolean(audioStream),
+    videoCodec: video.codec_name ?? '',
+    variableFrameRate: isVariable(frames),
+    pixFmt: video.pix_fmt ?? '',
+    colorRange: known(video.color_range),
+    colorPrimaries: known(video.color_primaries),
+    colorTransfer: known(video.color_transfer),
+    colorSpace: known(video.color_space),
+    chromaLocation: known(video.chroma_location),
+  });
+  return {
+    info,
+    timeBase,
+    frameRate,
+    frames,
+    packetCount: packets.length,
+    formatName,
+    audio: audioStream
+      ? { codec: audioStream.codec_name ?? '', channels: audioStream.channels ?? 2, sampleRate: Number(audioStream.sample_rate ?? 48000) }
+      : undefined,
+  };
+}
+
+interface Packet {
+  pts: number | undefined;
+  dts: number | undefined;
+  duration: number;
+  key: boolean;
+  discard: boolean;
+}
+
+/** Every video packet of the first video stream, in decode order. */
+export async function probePackets(path: string, signal?: AbortSignal): Promise<Packet[]> {
+  const { stdout } = await run(
+    binaries.ffprobe,
+    ['-v', 'error', '-protocol_whitelist', 'file', '-select_streams', 'v:0', '-show_entries', 'packet=pts,dts,duration,flags', '-of', 'csv=p=0', path],
+    { signal, timeoutMs: 300_000 },
+  );
+  const packets: Packet[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line) continue;
+    const [pts, dts, duration, flags = ''] = line.split(',');
+    packets.push({
+      pts: num(pts),
+      dts: num(dts),
+      duration: num(duration) ?? 0,
+      key: flags.includes('K'),
+      discard: flags.includes('D'),
+    });
+  }
+  return packets;
+}
+
+function num(s: string | undefined): number | undefined {
+  if (s === undefined || s === '' || s === 'N/A') return undefined;
+  const n = Number(s);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Presentation-ordered frames from decode-ordered packets; frame durations from pts differences. */
+export function framesFromPackets(packets: Packet[]): Frame[] {
+  const frames: Frame[] = [];
+  packets.forEach((p, i) => {
+    const pts = p.pts ?? p.dts;
+    if (pts === undefined || p.discard) return;
+    frames.push({ pts, decodeIndex: i, key: p.key, duration: p.duration });
+  });
+  frames.sort((a, b) => a.pts - b.pts || a.decodeIndex - b.decodeIndex);
+  // Drop duplicate timestamps (broken streams): a frame is identified by its pts.
+  const unique = frames.filter((f, i) => i === 0 || f.pts !== frames[i - 1]!.pts);
+  for (let i = 0; i < unique.length - 1; i++) unique[i]!.duration = unique[i + 1]!.pts - unique[i]!.pts;
+  const last = unique[unique.length - 1];
+  if (last && last.duration <= 0) last.duration = unique.length > 1 ? unique[unique.length - 2]!.duration : 1;
+  return unique;
+}
+
+function isVariable(frames: Frame[]): boolean {
+  const d0 = frames[0]?.duration ?? 0;
+  return frames.slice(0, -1).some((f) => Math.abs(f.duration - d0) > 1);
+}
