@@ -14,7 +14,7 @@ import { localInput } from './local-input.js';
 import { halfMinGap } from './plan.js';
 import { type Ratio, rescale } from './rational.js';
 import { encoderArgs, settingsProblem } from './settings.js';
-import { streamTimeBase } from './split.js';
+import { pieceTiming } from './split.js';
 
 /** Name of the shared init segment in the output folder. */
 export const INIT_NAME = 'init.mp4';
@@ -35,8 +35,10 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
   const fr: Ratio = { num: source.frameRate!.num, den: source.frameRate!.den };
 
   const input = await localInput(piece.file!, ctx, 'piece.nut');
-  const pieceTb = await streamTimeBase(input, ctx.signal);
-  const inPiece = pts.map((t) => rescale(t, tb, pieceTb));
+  const { timeBase: pieceTb, firstPts } = await pieceTiming(input, ctx.signal);
+  // The piece's muxer may have shifted every timestamp by a constant: measure it at the key frame.
+  const shift = firstPts - rescale(piece.keyPts, tb, pieceTb);
+  const inPiece = pts.map((t) => rescale(t, tb, pieceTb) + shift);
   const frameTicks = rescale(piece.duration / pts.length, tb, pieceTb);
   const tol = Math.max(0.5, Math.min(halfMinGap(inPiece), frameTicks / 2));
   const from = Math.floor(inPiece[0]! - tol);

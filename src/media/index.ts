@@ -5,3 +5,4 @@ export { encode } from './encode.js';
 export { manifest } from './manifest.js';
 export { ENCODERS, type EncoderName, normalizeSettings, settingsProblem } from './settings.js';
 export { split } from './split.js';
+export { runPipeline, type PipelineOptions, type PipelineResult } from './pipeline.js';

@@ -42,7 +42,7 @@ export async function split(opts: SplitOptions, ctx: OperationContext): Promise<
   const plans = planPieces(p.frames, p.timeBase, opts.secondsPerSegment);
   let done = 0;
   const pieces = await mapLimit(plans, 2, async (plan) => {
-    const local = await cutPiece(source, p, plan, ctx);
+    const { local, keyPts } = await cutPiece(source, p, plan, ctx);
     const file = await ctx.storage.upload(local, opts.working, pieceName(plan.index), { signal: ctx.signal });
     ctx.onProgress?.(++done / plans.length);
     return create(PieceSchema, {
@@ -51,6 +51,7 @@ export async function split(opts: SplitOptions, ctx: OperationContext): Promise<
       framePts: p.frames.slice(plan.first, plan.end).map((f) => f.pts),
       start: plan.start,
       duration: plan.duration,
+      keyPts,
     }) as Piece;
   });
   return create(SplitResultSchema, { source: p.info, pieces });
@@ -61,19 +62,30 @@ export function pieceName(index: number): string {
   return `piece-${String(index).padStart(5, '0')}.nut`;
 }
 
-async function cutPiece(source: string, p: Probe, plan: PiecePlan, ctx: OperationContext): Promise<string> {
+async function cutPiece(source: string, p: Probe, plan: PiecePlan, ctx: OperationContext): Promise<{ local: string; keyPts: number }> {
   const out = path.join(ctx.tmpDir, pieceName(plan.index));
   const frames = p.frames.slice(plan.first, plan.end);
   const gap = halfMinGap(p.frames.map((f) => f.pts));
   const kf = p.frames[plan.keyFrame]!;
+  let maxDecode = -1;
+  for (const f of frames) maxDecode = Math.max(maxDecode, f.decodeIndex);
   const seek = plan.keyFrame === 0 ? [] : ['-seek_timestamp', '1', '-ss', seconds(kf.pts + gap, p.timeBase)];
-  await run(
-    binaries.ffmpeg,
-    [...ffmpegBase(), '-copyts', ...seek, '-i', source, '-map', '0:v:0', '-c', 'copy', '-frames:v', String(plan.packetCount), '-f', 'nut', out],
-    { signal: ctx.signal },
-  );
-  if (await containsFrames(out, frames, p.timeBase, ctx.signal)) return out;
-  // The stream copy did not start where planned: cut a lossless intermediate instead.
+  const copy = (count: number) =>
+    run(
+      binaries.ffmpeg,
+      [...ffmpegBase(), '-copyts', ...seek, '-i', source, '-map', '0:v:0', '-c', 'copy', '-frames:v', String(count), '-f', 'nut', out],
+      { signal: ctx.signal },
+    );
+  await copy(plan.packetCount);
+  let check = await inspectPiece(out, p, frames, ctx.signal);
+  // A sparse index (e.g. Matroska cues per cluster) makes the seek land on an earlier
+  // key frame: copy again with enough packets from where it actually starts.
+  if (check.start && check.start.pts < kf.pts) {
+    await copy(maxDecode - check.start.decodeIndex + 1);
+    check = await inspectPiece(out, p, frames, ctx.signal);
+  }
+  if (check.ok && check.start) return { local: out, keyPts: check.start.pts };
+  // The stream copy could not be made to hold the frames: cut a lossless intermediate instead.
   const first = frames[0]!;
   await run(
     binaries.ffmpeg,
@@ -84,36 +96,64 @@ async function cutPiece(source: string, p: Probe, plan: PiecePlan, ctx: Operatio
     ],
     { signal: ctx.signal },
   );
-  if (await containsFrames(out, frames, p.timeBase, ctx.signal)) return out;
+  const lossless = await inspectPiece(out, p, frames, ctx.signal, first);
+  if (lossless.ok) return { local: out, keyPts: first.pts };
   throw new AppError(ErrorKind.Permanent, `could not cut segment ${plan.index} frame-exactly from the input`);
 }
 
-/** Whether a cut piece starts with a key frame and holds every one of `frames` (by timestamp). */
-async function containsFrames(piece: string, frames: Frame[], tb: Ratio, signal?: AbortSignal): Promise<boolean> {
+/**
+ * Finds which source key frame a cut piece starts at and whether it holds every
+ * one of `frames`. Muxers may shift all of a piece's timestamps by a constant (to
+ * avoid negative DTS); the shift is never negative and shorter than a GOP, so the
+ * start is the latest source key frame at or before the piece's first timestamp.
+ */
+async function inspectPiece(
+  piece: string,
+  p: Probe,
+  frames: Frame[],
+  signal?: AbortSignal,
+  knownStart?: Frame,
+): Promise<{ ok: boolean; start?: Frame }> {
   const pieceTb = await streamTimeBase(piece, signal);
   const packets = await probePackets(piece, signal);
-  if (!packets[0]?.key) return false;
+  const firstPts = packets[0]?.pts;
+  if (!packets[0]?.key || firstPts === undefined) return { ok: false };
+  const tolerance = Math.max(0.5, halfMinGap(framesFromPackets(packets).map((f) => f.pts)));
+  let start = knownStart;
+  if (!start)
+    for (const f of p.frames) {
+      if (rescale(f.pts, p.timeBase, pieceTb) > firstPts + tolerance) break;
+      if (f.key) start = f;
+    }
+  if (!start) return { ok: false };
+  const shift = firstPts - rescale(start.pts, p.timeBase, pieceTb);
   const have = framesFromPackets(packets).map((f) => f.pts);
-  const tolerance = Math.max(0.5, halfMinGap(have));
   let i = 0;
   for (const f of frames) {
-    const want = rescale(f.pts, tb, pieceTb);
+    const want = rescale(f.pts, p.timeBase, pieceTb) + shift;
     while (i < have.length && have[i]! < want - tolerance) i++;
-    if (i >= have.length || Math.abs(have[i]! - want) > tolerance) return false;
+    if (i >= have.length || Math.abs(have[i]! - want) > tolerance) return { ok: false, start };
   }
-  return true;
+  return { ok: true, start };
+}
+
+/** The time base of the first video stream of a local file and the timestamp of its first packet. */
+export async function pieceTiming(file: string, signal?: AbortSignal): Promise<{ timeBase: Ratio; firstPts: number }> {
+  const { stdout } = await run(
+    binaries.ffprobe,
+    ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'stream=time_base:packet=pts', '-of', 'json', file],
+    { signal },
+  );
+  const j = JSON.parse(stdout) as { streams?: { time_base?: string }[]; packets?: { pts?: number }[] };
+  const timeBase = parseRatio(j.streams?.[0]?.time_base);
+  const firstPts = j.packets?.[0]?.pts;
+  if (!timeBase || firstPts === undefined) throw new AppError(ErrorKind.Permanent, `no video timing in ${path.basename(file)}`);
+  return { timeBase, firstPts };
 }
 
 /** The time base of the first video stream of a local file. */
 export async function streamTimeBase(file: string, signal?: AbortSignal): Promise<Ratio> {
-  const { stdout } = await run(
-    binaries.ffprobe,
-    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=time_base', '-of', 'csv=p=0', file],
-    { signal },
-  );
-  const tb = parseRatio(stdout.trim());
-  if (!tb) throw new AppError(ErrorKind.Permanent, `no video time base in ${path.basename(file)}`);
-  return tb;
+  return (await pieceTiming(file, signal)).timeBase;
 }
 
 function seconds(ticks: number, tb: Ratio): string {

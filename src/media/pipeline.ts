@@ -1,0 +1,61 @@
+// Runs a whole job in one process without a coordinator: split → encodes (N at
+// once) + audio → manifest. Used by tests and benchmarks; the CLI goes through
+// the coordinator, which calls the same operations.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ManifestResult, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
+import type { AudioRendition, EncoderSettings, Segment } from '../gen/avspl1t/v1/media_pb.js';
+import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
+import type { Storage } from '../storage/index.js';
+import type { OperationContext } from './api.js';
+import { encodeAudio } from './audio.js';
+import { mapLimit } from './concurrency.js';
+import { encode } from './encode.js';
+import { manifest } from './manifest.js';
+import { split } from './split.js';
+
+export interface PipelineOptions {
+  storage: Storage;
+  input: File;
+  working: Folder;
+  output: Folder;
+  secondsPerSegment: number;
+  settings: EncoderSettings;
+  jobs?: number;
+  signal?: AbortSignal;
+  onSegment?: (done: number, total: number) => void;
+}
+
+export interface PipelineResult {
+  split: SplitResult;
+  segments: Segment[];
+  audio?: AudioRendition;
+  manifest: ManifestResult;
+}
+
+/** Runs split, encodes and manifest in this process. */
+export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
+  const withCtx = async <T>(fn: (ctx: OperationContext) => Promise<T>): Promise<T> => {
+    const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'avspl1t-op-'));
+    try {
+      return await fn({ storage: o.storage, tmpDir, signal: o.signal });
+    } finally {
+      await rm(tmpDir, { recursive: true, force: true });
+    }
+  };
+  const s = await withCtx((ctx) => split({ input: o.input, working: o.working, secondsPerSegment: o.secondsPerSegment }, ctx));
+  const source = s.source!;
+  let done = 0;
+  const audioP = source.hasAudio
+    ? withCtx((ctx) => encodeAudio({ input: o.input, source, output: o.output, secondsPerSegment: o.secondsPerSegment }, ctx))
+    : Promise.resolve(undefined);
+  const segments = await mapLimit(s.pieces, o.jobs ?? os.availableParallelism(), async (piece) => {
+    const seg = await withCtx((ctx) => encode({ piece, source, output: o.output, settings: o.settings }, ctx));
+    o.onSegment?.(++done, s.pieces.length);
+    return seg;
+  });
+  const audio = await audioP;
+  const m = await withCtx((ctx) => manifest({ segments, source, output: o.output, audio }, ctx));
+  return { split: s, segments, audio, manifest: m };
+}

@@ -1,0 +1,67 @@
+// The pipeline on every kind of source the issue lists: each output must be the
+// source frame for frame (see checkOutput) and carry the audio when there is some.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { normalizeSettings, runPipeline } from '../../src/media/index.js';
+import { fileAt, folderAt, Storage } from '../../src/storage/index.js';
+import { CLIPS, type ClipSpec, makeClip } from '../helpers/clips.js';
+import { run } from '../helpers/exec.js';
+import { checkOutput } from '../helpers/media-checks.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'avspl1t-sources-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function encodeClip(spec: ClipSpec, secondsPerSegment = 2) {
+  const input = await makeClip(dir, spec);
+  const out = path.join(dir, `${spec.name}-out`);
+  const result = await runPipeline({
+    storage: new Storage(),
+    input: fileAt(input),
+    working: folderAt(path.join(dir, `${spec.name}-work`)),
+    output: folderAt(out),
+    secondsPerSegment,
+    settings: normalizeSettings({ preset: 12, crf: 35 }),
+    jobs: 2,
+  });
+  return { input, out, result };
+}
+
+describe('media pipeline on each kind of source', { concurrency: 1 }, () => {
+  for (const [kind, spec] of Object.entries(CLIPS)) {
+    it(`${kind}: output is the source frame for frame, every segment on a key frame`, async () => {
+      const { input, out, result } = await encodeClip(spec);
+      const report = await checkOutput(out, input);
+      assert.equal(report.segments, result.segments.length);
+      assert.equal(report.frames, result.split.source!.frameCount);
+      const master = await readFile(path.join(out, 'master.m3u8'), 'utf8');
+      assert.match(master, /CODECS="av01\.0\.\d\d[MH]\.(08|10)/);
+      if (result.split.source!.hasAudio) {
+        assert.match(master, /#EXT-X-MEDIA:TYPE=AUDIO/);
+        assert.match(master, /mp4a\.40\.2/);
+        const { stdout } = await run('ffprobe', [
+          '-v',
+          'error',
+          '-show_entries',
+          'format=duration',
+          '-of',
+          'csv=p=0',
+          path.join(out, 'audio.m3u8'),
+        ]);
+        assert.ok(
+          Math.abs(Number(stdout) - report.sourceSeconds) < 0.1,
+          `audio lasts ${stdout}s, video ${report.sourceSeconds}s`,
+        );
+      } else {
+        assert.doesNotMatch(master, /TYPE=AUDIO/);
+      }
+    });
+  }
+});
