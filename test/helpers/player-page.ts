@@ -1,0 +1,155 @@
+/**
+ * The HTML page that {@link playHls} loads in Chromium: it loads one player script, plays a master
+ * playlist into a muted <video>, and keeps everything it sees in `window.__avspl1t` for Node to read.
+ * Plain browser JavaScript in a string, so that tsc does not need browser types or touch it.
+ */
+
+/** What the page stores in `window.__avspl1t` and returns from `__avspl1tSnapshot()`. */
+export interface PageSnapshot {
+  done: boolean;
+  ended: boolean;
+  errors: string[];
+  warnings: string[];
+  duration: number;
+  currentTime: number;
+  playbackRate: number;
+  decodedFrames: number;
+  droppedFrames: number;
+  buffered: Array<[number, number]>;
+  waitingEvents: number;
+  stallsAfterStart: number;
+  videoWidth: number;
+  videoHeight: number;
+  sourceBufferTypes: string[];
+  audioDecodedBytes: number;
+  videoDecodedBytes: number;
+  firstPlayingMs: number | null;
+}
+
+/** The page's inline script. `__avspl1tStart(url, kind, rate)` starts playback. */
+const PAGE_SCRIPT = `
+(() => {
+  const t0 = performance.now();
+  const state = {
+    done: false, ended: false, errors: [], warnings: [], waitingEvents: 0, stallsAfterStart: 0,
+    sourceBufferTypes: [], firstPlayingMs: null,
+  };
+  window.__avspl1t = state;
+  // Record every SourceBuffer a player creates: this is how audio presence is seen, whatever the player.
+  if (window.MediaSource) {
+    const add = MediaSource.prototype.addSourceBuffer;
+    MediaSource.prototype.addSourceBuffer = function (type) {
+      state.sourceBufferTypes.push(type);
+      return add.call(this, type);
+    };
+  }
+  const finish = () => { state.done = true; };
+  const fail = (message) => { state.errors.push(message); finish(); };
+  window.addEventListener('error', (e) => state.errors.push('window error: ' + e.message));
+  window.addEventListener('unhandledrejection', (e) => state.errors.push('unhandled rejection: ' + String(e.reason)));
+
+  window.__avspl1tSnapshot = () => {
+    const video = document.querySelector('video');
+    const q = video.getVideoPlaybackQuality();
+    const buffered = [];
+    for (let i = 0; i < video.buffered.length; i++) buffered.push([video.buffered.start(i), video.buffered.end(i)]);
+    return {
+      done: state.done, ended: state.ended, errors: state.errors.slice(), warnings: state.warnings.slice(),
+      duration: video.duration, currentTime: video.currentTime, playbackRate: video.playbackRate,
+      decodedFrames: q.totalVideoFrames, droppedFrames: q.droppedVideoFrames, buffered,
+      waitingEvents: state.waitingEvents, stallsAfterStart: state.stallsAfterStart,
+      videoWidth: video.videoWidth, videoHeight: video.videoHeight,
+      sourceBufferTypes: state.sourceBufferTypes.slice(),
+      audioDecodedBytes: video.webkitAudioDecodedByteCount ?? -1,
+      videoDecodedBytes: video.webkitVideoDecodedByteCount ?? -1,
+      firstPlayingMs: state.firstPlayingMs,
+    };
+  };
+
+  window.__avspl1tStart = async (url, kind, rate) => {
+    const video = document.querySelector('video');
+    video.muted = true;
+    video.defaultPlaybackRate = rate;
+    video.addEventListener('playing', () => {
+      if (state.firstPlayingMs === null) state.firstPlayingMs = performance.now() - t0;
+      if (video.playbackRate !== rate) video.playbackRate = rate;
+    });
+    video.addEventListener('waiting', () => {
+      state.waitingEvents++;
+      if (state.firstPlayingMs !== null && !video.ended) state.stallsAfterStart++;
+    });
+    video.addEventListener('ended', () => { state.ended = true; finish(); });
+    video.addEventListener('error', () => {
+      const e = video.error;
+      fail('MediaError ' + (e ? e.code + ': ' + e.message : 'unknown'));
+    });
+    const play = () => {
+      video.playbackRate = rate;
+      video.play().catch((e) => state.warnings.push('play(): ' + String(e)));
+    };
+    try {
+      if (kind === 'hlsjs') {
+        if (!Hls.isSupported()) return fail('hls.js: MSE not supported');
+        // Infinite back buffer keeps the whole timeline in video.buffered, so holes show at the end.
+        // Few, quick retries: a missing segment becomes a fatal error in about a second instead of
+        // hls.js's default of minutes of backoff.
+        const policy = {
+          default: {
+            maxTimeToFirstByteMs: 10000, maxLoadTimeMs: 20000,
+            timeoutRetry: { maxNumRetry: 1, retryDelayMs: 0, maxRetryDelayMs: 0 },
+            errorRetry: { maxNumRetry: 1, retryDelayMs: 250, maxRetryDelayMs: 500 },
+          },
+        };
+        const hls = new Hls({
+          debug: false, backBufferLength: Infinity, enableWorker: true,
+          manifestLoadPolicy: policy, playlistLoadPolicy: policy, fragLoadPolicy: policy,
+        });
+        window.__avspl1tHls = hls;
+        hls.on(Hls.Events.ERROR, (_event, data) => {
+          const message = 'hls.js ' + data.type + '/' + data.details + (data.error ? ': ' + data.error.message : '') +
+            (data.frag ? ' (frag ' + data.frag.url + ')' : '');
+          if (data.fatal) fail('fatal ' + message);
+          else state.warnings.push(message);
+        });
+        hls.on(Hls.Events.MANIFEST_PARSED, play);
+        hls.attachMedia(video);
+        hls.loadSource(url);
+      } else if (kind === 'shaka') {
+        shaka.polyfill.installAll();
+        if (!shaka.Player.isBrowserSupported()) return fail('shaka: browser not supported');
+        const player = new shaka.Player();
+        window.__avspl1tShaka = player;
+        player.configure({ streaming: { bufferBehind: Infinity, retryParameters: { maxAttempts: 2 } } });
+        player.addEventListener('error', (event) => {
+          const e = event.detail;
+          const message = 'shaka error ' + e.code + ' (category ' + e.category + ', severity ' + e.severity + ')' +
+            (e.data && e.data.length ? ': ' + JSON.stringify(e.data).slice(0, 500) : '');
+          if (e.severity === 2) fail(message);
+          else state.warnings.push(message);
+        });
+        await player.attach(video);
+        try {
+          await player.load(url);
+        } catch (e) {
+          return fail('shaka load failed: code ' + e.code + ' ' + JSON.stringify(e.data || []).slice(0, 500));
+        }
+        play();
+      } else {
+        fail('unknown player ' + kind);
+      }
+    } catch (e) {
+      fail('player setup threw: ' + (e && e.stack ? e.stack : String(e)));
+    }
+  };
+})();
+`;
+
+/** Builds the player page for one player; `scriptUrl` is where that player's build is served. */
+export function playerPageHtml(scriptUrl: string): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>avspl1t player</title></head>
+<body><video width="640" height="360" muted playsinline></video>
+<script>${PAGE_SCRIPT}</script>
+<script src="${scriptUrl}"></script>
+</body></html>`;
+}
