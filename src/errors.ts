@@ -55,9 +55,12 @@ export class AppError extends Error {
 
 /** Shorthand constructors. */
 export const invalidInput = (message: string) => new AppError(ErrorKind.InvalidInput, message);
-export const permanent = (message: string, cause?: unknown) => new AppError(ErrorKind.Permanent, message, { cause });
-export const transient = (message: string, cause?: unknown) => new AppError(ErrorKind.Transient, message, { cause });
-export const notFound = (message: string, cause?: unknown) => new AppError(ErrorKind.NotFound, message, { cause });
+export const permanent = (message: string, cause?: unknown) =>
+  new AppError(ErrorKind.Permanent, message, { cause });
+export const transient = (message: string, cause?: unknown) =>
+  new AppError(ErrorKind.Transient, message, { cause });
+export const notFound = (message: string, cause?: unknown) =>
+  new AppError(ErrorKind.NotFound, message, { cause });
 
 /** The message of any thrown value, for logs and failure reasons. */
 export function errorMessage(err: unknown): string {

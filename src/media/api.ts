@@ -1,6 +1,12 @@
 // Options of the media operations (split, encode, audio, manifest). Inputs are
 // Files/Folders, results are protobuf messages the coordinator stores as they are.
-import type { EncoderSettings, Piece, Segment, SourceInfo, AudioRendition } from '../gen/avspl1t/v1/media_pb.js';
+import type {
+  AudioRendition,
+  EncoderSettings,
+  Piece,
+  Segment,
+  SourceInfo,
+} from '../gen/avspl1t/v1/media_pb.js';
 import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
 import type { Storage } from '../storage/index.js';
 

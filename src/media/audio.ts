@@ -2,7 +2,7 @@
 // boundary) to an AAC-LC fMP4 rendition whose segments line up with the video's.
 // Output time 0 is the source's first video frame: earlier audio is cut, a late
 // start is padded with silence, and the rendition ends with the video.
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
@@ -31,17 +31,51 @@ export async function encodeAudio(opts: AudioOptions, ctx: OperationContext): Pr
   const dir = path.join(ctx.tmpDir, 'audio');
   await mkdir(dir, { recursive: true });
   const args = [
-    ...ffmpegBase(), '-copyts', '-i', input, '-map', '0:a:0', '-vn', '-sn', '-dn',
-    '-af', `asetpts=PTS-${videoStart.toFixed(6)}/TB,aresample=${rate}:async=1:first_pts=0`,
-    '-t', videoSeconds.toFixed(6), '-c:a', 'aac', '-b:a', String(AUDIO_BITRATE), '-ac', String(channels), '-ar', String(rate),
-    '-map_metadata', '-1', '-fflags', '+bitexact', '-flags:a', '+bitexact',
-    '-f', 'hls', '-hls_time', String(opts.secondsPerSegment), '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4',
-    '-hls_fmp4_init_filename', 'audio-init.mp4', '-hls_segment_filename', path.join(dir, 'audio-%05d.m4s'),
+    ...ffmpegBase(),
+    '-copyts',
+    '-i',
+    input,
+    '-map',
+    '0:a:0',
+    '-vn',
+    '-sn',
+    '-dn',
+    '-af',
+    `asetpts=PTS-${videoStart.toFixed(6)}/TB,aresample=${rate}:async=1:first_pts=0`,
+    '-t',
+    videoSeconds.toFixed(6),
+    '-c:a',
+    'aac',
+    '-b:a',
+    String(AUDIO_BITRATE),
+    '-ac',
+    String(channels),
+    '-ar',
+    String(rate),
+    '-map_metadata',
+    '-1',
+    '-fflags',
+    '+bitexact',
+    '-flags:a',
+    '+bitexact',
+    '-f',
+    'hls',
+    '-hls_time',
+    String(opts.secondsPerSegment),
+    '-hls_playlist_type',
+    'vod',
+    '-hls_segment_type',
+    'fmp4',
+    '-hls_fmp4_init_filename',
+    'audio-init.mp4',
+    '-hls_segment_filename',
+    path.join(dir, 'audio-%05d.m4s'),
     path.join(dir, 'ffmpeg.m3u8'),
   ];
   await run(binaries.ffmpeg, args, { signal: ctx.signal });
   const parsed = parseMediaPlaylist(await readFile(path.join(dir, 'ffmpeg.m3u8'), 'utf8'));
-  if (parsed.entries.length === 0) throw new AppError(ErrorKind.Permanent, 'audio encode produced no segments');
+  if (parsed.entries.length === 0)
+    throw new AppError(ErrorKind.Permanent, 'audio encode produced no segments');
   const names = new Set(await readdir(dir));
   const upload = (name: string, type: string) =>
     ctx.storage.upload(path.join(dir, name), opts.output, name, { contentType: type, signal: ctx.signal });
@@ -53,13 +87,32 @@ export async function encodeAudio(opts: AudioOptions, ctx: OperationContext): Pr
   await writeFile(path.join(dir, AUDIO_PLAYLIST_NAME), mediaPlaylist('audio-init.mp4', parsed.entries));
   const playlist = await upload(AUDIO_PLAYLIST_NAME, PLAYLIST_TYPE);
   ctx.onProgress?.(1);
-  return create(AudioRenditionSchema, { playlist, codecs: AAC_LC_CODEC, channels, sampleRate: rate, bitrate: AUDIO_BITRATE });
+  return create(AudioRenditionSchema, {
+    playlist,
+    codecs: AAC_LC_CODEC,
+    channels,
+    sampleRate: rate,
+    bitrate: AUDIO_BITRATE,
+  });
 }
 
-async function audioInfo(input: string, signal?: AbortSignal): Promise<{ channels: number; sampleRate: number }> {
+async function audioInfo(
+  input: string,
+  signal?: AbortSignal,
+): Promise<{ channels: number; sampleRate: number }> {
   const { stdout } = await run(
     binaries.ffprobe,
-    ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=channels,sample_rate', '-of', 'json', input],
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'a:0',
+      '-show_entries',
+      'stream=channels,sample_rate',
+      '-of',
+      'json',
+      input,
+    ],
     { signal },
   );
   const s = (JSON.parse(stdout).streams ?? [])[0];

@@ -10,7 +10,19 @@ export interface Box {
   headerSize: number;
 }
 
-const CONTAINERS = new Set(['moov', 'trak', 'mdia', 'minf', 'stbl', 'moof', 'traf', 'mvex', 'edts', 'dinf', 'udta']);
+const CONTAINERS = new Set([
+  'moov',
+  'trak',
+  'mdia',
+  'minf',
+  'stbl',
+  'moof',
+  'traf',
+  'mvex',
+  'edts',
+  'dinf',
+  'udta',
+]);
 
 /** The boxes directly inside [start, end) of `buf`. */
 export function parseBoxes(buf: Buffer, start = 0, end = buf.length): Box[] {
@@ -98,7 +110,8 @@ export function parseTrun(p: Buffer): Trun {
     if (flags & 0x100) (s.duration = p.readUInt32BE(off)), (off += 4);
     if (flags & 0x200) (s.size = p.readUInt32BE(off)), (off += 4);
     if (flags & 0x400) (s.flags = p.readUInt32BE(off)), (off += 4);
-    if (flags & 0x800) (s.compositionOffset = version === 0 ? p.readUInt32BE(off) : p.readInt32BE(off)), (off += 4);
+    if (flags & 0x800)
+      (s.compositionOffset = version === 0 ? p.readUInt32BE(off) : p.readInt32BE(off)), (off += 4);
     t.samples.push(s);
   }
   return t;
@@ -112,13 +125,13 @@ export function makeTrun(t: Trun): Buffer {
   let off = 0;
   b.writeUInt32BE(t.samples.length, off);
   off += 4;
-  if (f & 0x1) (b.writeInt32BE(t.dataOffset ?? 0, off), (off += 4));
-  if (f & 0x4) (b.writeUInt32BE(t.firstSampleFlags ?? 0, off), (off += 4));
+  if (f & 0x1) b.writeInt32BE(t.dataOffset ?? 0, off), (off += 4);
+  if (f & 0x4) b.writeUInt32BE(t.firstSampleFlags ?? 0, off), (off += 4);
   for (const s of t.samples) {
-    if (f & 0x100) (b.writeUInt32BE(s.duration ?? 0, off), (off += 4));
-    if (f & 0x200) (b.writeUInt32BE(s.size ?? 0, off), (off += 4));
-    if (f & 0x400) (b.writeUInt32BE(s.flags ?? 0, off), (off += 4));
-    if (f & 0x800) (b.writeInt32BE(s.compositionOffset ?? 0, off), (off += 4));
+    if (f & 0x100) b.writeUInt32BE(s.duration ?? 0, off), (off += 4);
+    if (f & 0x200) b.writeUInt32BE(s.size ?? 0, off), (off += 4);
+    if (f & 0x400) b.writeUInt32BE(s.flags ?? 0, off), (off += 4);
+    if (f & 0x800) b.writeInt32BE(s.compositionOffset ?? 0, off), (off += 4);
   }
   return makeFullBox('trun', t.version, f, b);
 }

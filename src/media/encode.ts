@@ -45,16 +45,53 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
   const to = Math.ceil(inPiece[inPiece.length - 1]! + tol);
 
   const out = path.join(ctx.tmpDir, 'encoded.mp4');
-  const filter = [`trim=start_pts=${from}:end_pts=${to}`, `settb=${fr.den}/${fr.num}`, 'setpts=N', `format=${outputPixFmt(source.pixFmt)}`];
+  const filter = [
+    `trim=start_pts=${from}:end_pts=${to}`,
+    `settb=${fr.den}/${fr.num}`,
+    'setpts=N',
+    `format=${outputPixFmt(source.pixFmt)}`,
+  ];
   const args = [
-    ...ffmpegBase(), '-copyts', '-i', input, '-map', '0:v:0', '-an', '-sn', '-dn', '-vf', filter.join(','),
-    '-r', `${fr.num}/${fr.den}`, '-fps_mode', 'passthrough', '-frames:v', String(pts.length),
+    ...ffmpegBase(),
+    '-copyts',
+    '-i',
+    input,
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
+    '-vf',
+    filter.join(','),
+    '-r',
+    `${fr.num}/${fr.den}`,
+    '-fps_mode',
+    'passthrough',
+    '-frames:v',
+    String(pts.length),
     ...encoderArgs(settings, pts.length),
     ...colorArgs(source),
-    '-map_metadata', '-1', '-map_chapters', '-1', '-fflags', '+bitexact', '-flags:v', '+bitexact',
-    '-video_track_timescale', String(tb.den), '-use_editlist', '0',
-    '-movflags', '+frag_custom+empty_moov+delay_moov+default_base_moof',
-    '-progress', 'pipe:2', '-stats_period', '0.5', '-f', 'mp4', out,
+    '-map_metadata',
+    '-1',
+    '-map_chapters',
+    '-1',
+    '-fflags',
+    '+bitexact',
+    '-flags:v',
+    '+bitexact',
+    '-video_track_timescale',
+    String(tb.den),
+    '-use_editlist',
+    '0',
+    '-movflags',
+    '+frag_custom+empty_moov+delay_moov+default_base_moof',
+    '-progress',
+    'pipe:2',
+    '-stats_period',
+    '0.5',
+    '-f',
+    'mp4',
+    out,
   ];
   await run(binaries.ffmpeg, args, {
     signal: ctx.signal,
@@ -72,14 +109,23 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
     durations,
   });
   if (placed.timescale !== tb.den)
-    throw new AppError(ErrorKind.Internal, `track timescale ${placed.timescale} differs from the source time base 1/${tb.den}`);
+    throw new AppError(
+      ErrorKind.Internal,
+      `track timescale ${placed.timescale} differs from the source time base 1/${tb.den}`,
+    );
   const codecs = av1CodecString(av1cOf(placed.init));
   const initLocal = path.join(ctx.tmpDir, INIT_NAME);
   const segLocal = path.join(ctx.tmpDir, segmentName(piece.index));
   await writeFile(initLocal, placed.init);
   await writeFile(segLocal, placed.segment);
-  const init = await ctx.storage.upload(initLocal, opts.output, INIT_NAME, { contentType: 'video/mp4', signal: ctx.signal });
-  const file = await ctx.storage.upload(segLocal, opts.output, segmentName(piece.index), { contentType: 'video/mp4', signal: ctx.signal });
+  const init = await ctx.storage.upload(initLocal, opts.output, INIT_NAME, {
+    contentType: 'video/mp4',
+    signal: ctx.signal,
+  });
+  const file = await ctx.storage.upload(segLocal, opts.output, segmentName(piece.index), {
+    contentType: 'video/mp4',
+    signal: ctx.signal,
+  });
   return create(SegmentSchema, {
     index: piece.index,
     file,

@@ -67,7 +67,12 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
       if (code === 0) return resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: err });
       if (signal?.aborted) return reject(new AppError(ErrorKind.Cancelled, 'cancelled'));
       if (timedOut)
-        return reject(new AppError(ErrorKind.Transient, `${cmd} timed out after ${Math.round(timeoutMs! / 1000)} s and was killed`));
+        return reject(
+          new AppError(
+            ErrorKind.Transient,
+            `${cmd} timed out after ${Math.round(timeoutMs! / 1000)} s and was killed`,
+          ),
+        );
       if (sig) return reject(new AppError(ErrorKind.Transient, `${cmd} was killed by ${sig}`));
       reject(new AppError(ErrorKind.Permanent, `${cmd} failed: ${lastLines(err)}`));
     });

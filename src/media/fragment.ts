@@ -2,7 +2,17 @@
 // media segment placed at its true time: tfdt = segment start on the output
 // timeline, mfhd = index + 1, one sample duration per source frame.
 import { AppError, ErrorKind } from '../errors.js';
-import { type Box, findBox, isSyncSample, makeBox, makeFullBox, makeTrun, parseBoxes, parseTrun, payload } from './bmff.js';
+import {
+  type Box,
+  findBox,
+  isSyncSample,
+  makeBox,
+  makeFullBox,
+  makeTrun,
+  parseBoxes,
+  parseTrun,
+  payload,
+} from './bmff.js';
 
 export interface Placement {
   /** mfhd sequence number. */
@@ -20,7 +30,12 @@ export interface SplitFmp4 {
   timescale: number;
 }
 
-const STYP = makeBox('styp', Buffer.from('msdh', 'latin1'), Buffer.alloc(4), Buffer.from('msdhmsix', 'latin1'));
+const STYP = makeBox(
+  'styp',
+  Buffer.from('msdh', 'latin1'),
+  Buffer.alloc(4),
+  Buffer.from('msdhmsix', 'latin1'),
+);
 
 /** Splits `file` (ftyp, moov, moof, mdat) into init and a placed media segment. */
 export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
@@ -31,7 +46,10 @@ export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
   const mdats = top.filter((b) => b.type === 'mdat');
   if (!ftyp || !moov) throw new AppError(ErrorKind.Internal, 'encoder output has no ftyp/moov');
   if (moofs.length !== 1 || mdats.length !== 1)
-    throw new AppError(ErrorKind.Internal, `encoder output has ${moofs.length} fragments; expected exactly one`);
+    throw new AppError(
+      ErrorKind.Internal,
+      `encoder output has ${moofs.length} fragments; expected exactly one`,
+    );
   const moof = moofs[0]!;
   const mdat = mdats[0]!;
   const init = Buffer.concat([slice(file, ftyp), slice(file, moov)]);
@@ -42,19 +60,25 @@ export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
 
   const inner = parseBoxes(file, moof.start + moof.headerSize, moof.start + moof.size);
   const trafs = inner.filter((b) => b.type === 'traf');
-  if (trafs.length !== 1) throw new AppError(ErrorKind.Internal, `fragment has ${trafs.length} tracks; expected one`);
+  if (trafs.length !== 1)
+    throw new AppError(ErrorKind.Internal, `fragment has ${trafs.length} tracks; expected one`);
   const traf = trafs[0]!;
   const children = parseBoxes(file, traf.start + traf.headerSize, traf.start + traf.size);
   const truns = children.filter((b) => b.type === 'trun');
   const tfhd = children.find((b) => b.type === 'tfhd');
-  if (truns.length !== 1 || !tfhd) throw new AppError(ErrorKind.Internal, 'fragment must have one tfhd and one trun');
+  if (truns.length !== 1 || !tfhd)
+    throw new AppError(ErrorKind.Internal, 'fragment must have one tfhd and one trun');
   const defaults = tfhdDefaults(payload(file, tfhd));
   const trun = parseTrun(payload(file, truns[0]!));
   const count = trun.samples.length;
   if (count !== placement.durations.length)
-    throw new AppError(ErrorKind.Internal, `encoder wrote ${count} frames; the segment needs ${placement.durations.length}`);
+    throw new AppError(
+      ErrorKind.Internal,
+      `encoder wrote ${count} frames; the segment needs ${placement.durations.length}`,
+    );
   const firstFlags = trun.firstSampleFlags ?? trun.samples[0]?.flags ?? defaults.flags ?? 0;
-  if (!isSyncSample(firstFlags)) throw new AppError(ErrorKind.Internal, 'segment does not start with a key frame');
+  if (!isSyncSample(firstFlags))
+    throw new AppError(ErrorKind.Internal, 'segment does not start with a key frame');
   const oldDataOffset = trun.dataOffset ?? moof.size + mdat.headerSize;
 
   const newTrun = makeTrun({
@@ -62,7 +86,11 @@ export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
     flags: 0x1 | 0x100 | 0x200 | (trun.flags & 0x4) | (trun.flags & 0x400),
     dataOffset: 0,
     firstSampleFlags: trun.firstSampleFlags,
-    samples: trun.samples.map((s, i) => ({ duration: placement.durations[i], size: s.size ?? defaults.size, flags: s.flags })),
+    samples: trun.samples.map((s, i) => ({
+      duration: placement.durations[i],
+      size: s.size ?? defaults.size,
+      flags: s.flags,
+    })),
   });
   const tfdtBody = Buffer.alloc(8);
   tfdtBody.writeBigUInt64BE(BigInt(placement.baseTime));
@@ -110,7 +138,9 @@ export function av1cOf(init: Buffer): Buffer {
   const av01 = entries.find((b) => b.type === 'av01');
   if (!av01) throw new AppError(ErrorKind.Internal, 'init segment has no av01 sample entry');
   // VisualSampleEntry: 78 bytes of fields before its child boxes.
-  const av1c = parseBoxes(init, av01.start + av01.headerSize + 78, av01.start + av01.size).find((b) => b.type === 'av1C');
+  const av1c = parseBoxes(init, av01.start + av01.headerSize + 78, av01.start + av01.size).find(
+    (b) => b.type === 'av1C',
+  );
   if (!av1c) throw new AppError(ErrorKind.Internal, 'init segment has no av1C');
   return payload(init, av1c);
 }

@@ -13,8 +13,13 @@ export async function localInput(file: File, ctx: OperationContext, name?: strin
     size = (await ctx.storage.stat(file)).size;
   } catch (err) {
     const e = AppError.from(err);
-    if (e.kind === ErrorKind.NotFound) throw new AppError(ErrorKind.NotFound, `input not found: ${describe(file)}`);
-    if (e.kind === ErrorKind.AccessDenied) throw new AppError(ErrorKind.AccessDenied, e.message.includes(describe(file)) ? e.message : `access denied: ${describe(file)}: ${e.message}`);
+    if (e.kind === ErrorKind.NotFound)
+      throw new AppError(ErrorKind.NotFound, `input not found: ${describe(file)}`);
+    if (e.kind === ErrorKind.AccessDenied)
+      throw new AppError(
+        ErrorKind.AccessDenied,
+        e.message.includes(describe(file)) ? e.message : `access denied: ${describe(file)}: ${e.message}`,
+      );
     throw e;
   }
   if (size === 0) throw new AppError(ErrorKind.Permanent, `input is empty (0 bytes): ${describe(file)}`);

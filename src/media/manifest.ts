@@ -30,7 +30,9 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
   const totalBytes = segments.reduce((t, s) => t + s.sizeBytes, 0);
   // Peak over segments of at least half the nominal length: a short last segment's rate is noise.
   const nominal = Math.max(...segments.map(seconds));
-  const peak = Math.max(...segments.filter((s) => seconds(s) >= nominal / 2).map((s) => (s.sizeBytes * 8) / seconds(s)));
+  const peak = Math.max(
+    ...segments.filter((s) => seconds(s) >= nominal / 2).map((s) => (s.sizeBytes * 8) / seconds(s)),
+  );
   const audioBps = opts.audio?.bitrate ?? 0;
   const src = opts.source;
   const master = masterPlaylist(
@@ -43,7 +45,14 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
       height: src.height,
       frameRate: fps3({ num: src.frameRate!.num, den: src.frameRate!.den }),
     },
-    opts.audio ? { uri: baseName(opts.audio.playlist!), channels: opts.audio.channels, groupId: 'audio', name: 'Audio' } : undefined,
+    opts.audio
+      ? {
+          uri: baseName(opts.audio.playlist!),
+          channels: opts.audio.channels,
+          groupId: 'audio',
+          name: 'Audio',
+        }
+      : undefined,
   );
   const put = async (name: string, text: string) => {
     const local = path.join(ctx.tmpDir, name);
@@ -63,11 +72,20 @@ export function checkStream(segments: Segment[]): void {
   segments.forEach((s, i) => {
     if (s.index !== i) throw new AppError(ErrorKind.Permanent, `segment ${i} is missing (found ${s.index})`);
     if (s.initSha256 !== first.initSha256)
-      throw new AppError(ErrorKind.Permanent, `segment ${i} was encoded with a different init segment than segment 0 (encoder settings differ between workers?)`);
+      throw new AppError(
+        ErrorKind.Permanent,
+        `segment ${i} was encoded with a different init segment than segment 0 (encoder settings differ between workers?)`,
+      );
     if (s.codecs !== first.codecs || s.timescale !== first.timescale)
-      throw new AppError(ErrorKind.Permanent, `segment ${i} has codec ${s.codecs}/${s.timescale}, segment 0 has ${first.codecs}/${first.timescale}`);
+      throw new AppError(
+        ErrorKind.Permanent,
+        `segment ${i} has codec ${s.codecs}/${s.timescale}, segment 0 has ${first.codecs}/${first.timescale}`,
+      );
     const prev = segments[i - 1];
     if (prev && prev.start + prev.duration !== s.start)
-      throw new AppError(ErrorKind.Permanent, `segment ${i} starts at ${s.start}, but segment ${i - 1} ends at ${prev.start + prev.duration}`);
+      throw new AppError(
+        ErrorKind.Permanent,
+        `segment ${i} starts at ${s.start}, but segment ${i - 1} ends at ${prev.start + prev.duration}`,
+      );
   });
 }

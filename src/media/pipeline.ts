@@ -44,14 +44,23 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       await rm(tmpDir, { recursive: true, force: true });
     }
   };
-  const s = await withCtx((ctx) => split({ input: o.input, working: o.working, secondsPerSegment: o.secondsPerSegment }, ctx));
+  const s = await withCtx((ctx) =>
+    split({ input: o.input, working: o.working, secondsPerSegment: o.secondsPerSegment }, ctx),
+  );
   const source = s.source!;
   let done = 0;
   const audioP = source.hasAudio
-    ? withCtx((ctx) => encodeAudio({ input: o.input, source, output: o.output, secondsPerSegment: o.secondsPerSegment }, ctx))
+    ? withCtx((ctx) =>
+        encodeAudio(
+          { input: o.input, source, output: o.output, secondsPerSegment: o.secondsPerSegment },
+          ctx,
+        ),
+      )
     : Promise.resolve(undefined);
   const segments = await mapLimit(s.pieces, o.jobs ?? os.availableParallelism(), async (piece) => {
-    const seg = await withCtx((ctx) => encode({ piece, source, output: o.output, settings: o.settings }, ctx));
+    const seg = await withCtx((ctx) =>
+      encode({ piece, source, output: o.output, settings: o.settings }, ctx),
+    );
     o.onSegment?.(++done, s.pieces.length);
     return seg;
   });

@@ -59,7 +59,10 @@ const known = (v: string | undefined) => (v && v !== 'unknown' && v !== 'unspeci
 const IMAGE_FORMATS = /(^|,)(image2|png_pipe|jpeg_pipe|webp_pipe|bmp_pipe|gif|tiff_pipe|apng)(,|$)/;
 
 /** Probes `path` (a local file); throws Permanent with a readable reason when it is not a usable video. */
-export async function probe(path: string, opts: { signal?: AbortSignal; limits?: ProbeLimits } = {}): Promise<Probe> {
+export async function probe(
+  path: string,
+  opts: { signal?: AbortSignal; limits?: ProbeLimits } = {},
+): Promise<Probe> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
   let meta: { streams?: FfStream[]; format?: { format_name?: string; duration?: string } };
   try {
@@ -71,7 +74,8 @@ export async function probe(path: string, opts: { signal?: AbortSignal; limits?:
     meta = JSON.parse(stdout);
   } catch (err) {
     const e = AppError.from(err);
-    if (e.kind === ErrorKind.Permanent) throw new AppError(ErrorKind.Permanent, `input is not a readable video: ${e.message}`);
+    if (e.kind === ErrorKind.Permanent)
+      throw new AppError(ErrorKind.Permanent, `input is not a readable video: ${e.message}`);
     throw e;
   }
   const streams = meta.streams ?? [];
@@ -81,18 +85,26 @@ export async function probe(path: string, opts: { signal?: AbortSignal; limits?:
     throw new AppError(ErrorKind.Permanent, `input has no video stream (${what})`);
   }
   const formatName = meta.format?.format_name ?? '';
-  if (IMAGE_FORMATS.test(formatName)) throw new AppError(ErrorKind.Permanent, `input is a still image (${formatName}), not a video`);
+  if (IMAGE_FORMATS.test(formatName))
+    throw new AppError(ErrorKind.Permanent, `input is a still image (${formatName}), not a video`);
   const width = video.width ?? 0;
   const height = video.height ?? 0;
   if (width <= 0 || height <= 0) throw new AppError(ErrorKind.Permanent, 'input video has no size');
   if (width > limits.maxWidth || height > limits.maxHeight)
-    throw new AppError(ErrorKind.Permanent, `input resolution ${width}x${height} exceeds the limit ${limits.maxWidth}x${limits.maxHeight}`);
+    throw new AppError(
+      ErrorKind.Permanent,
+      `input resolution ${width}x${height} exceeds the limit ${limits.maxWidth}x${limits.maxHeight}`,
+    );
   const timeBase = parseRatio(video.time_base);
   if (!timeBase) throw new AppError(ErrorKind.Permanent, 'input video stream has no time base');
 
   const packets = await probePackets(path, opts.signal);
   const frames = framesFromPackets(packets);
-  if (frames.length < 2) throw new AppError(ErrorKind.Permanent, `input has ${frames.length} video frame(s); a video needs at least 2`);
+  if (frames.length < 2)
+    throw new AppError(
+      ErrorKind.Permanent,
+      `input has ${frames.length} video frame(s); a video needs at least 2`,
+    );
   if (!frames.some((f) => f.key)) throw new AppError(ErrorKind.Permanent, 'input video has no key frame');
 
   const frameRate = parseRatio(video.r_frame_rate) ?? parseRatio(video.avg_frame_rate) ?? { num: 25, den: 1 };
@@ -101,7 +113,10 @@ export async function probe(path: string, opts: { signal?: AbortSignal; limits?:
   const duration = last.pts + last.duration - startPts;
   const seconds = (duration * timeBase.num) / timeBase.den;
   if (seconds > limits.maxDurationSeconds)
-    throw new AppError(ErrorKind.Permanent, `input duration ${Math.round(seconds)} s exceeds the limit of ${limits.maxDurationSeconds} s`);
+    throw new AppError(
+      ErrorKind.Permanent,
+      `input duration ${Math.round(seconds)} s exceeds the limit of ${limits.maxDurationSeconds} s`,
+    );
 
   const audioStream = streams.find((s) => s.codec_type === 'audio');
   const info = create(SourceInfoSchema, {
@@ -130,7 +145,11 @@ export async function probe(path: string, opts: { signal?: AbortSignal; limits?:
     packetCount: packets.length,
     formatName,
     audio: audioStream
-      ? { codec: audioStream.codec_name ?? '', channels: audioStream.channels ?? 2, sampleRate: Number(audioStream.sample_rate ?? 48000) }
+      ? {
+          codec: audioStream.codec_name ?? '',
+          channels: audioStream.channels ?? 2,
+          sampleRate: Number(audioStream.sample_rate ?? 48000),
+        }
       : undefined,
   };
 }
@@ -147,7 +166,19 @@ interface Packet {
 export async function probePackets(path: string, signal?: AbortSignal): Promise<Packet[]> {
   const { stdout } = await run(
     binaries.ffprobe,
-    ['-v', 'error', '-protocol_whitelist', 'file', '-select_streams', 'v:0', '-show_entries', 'packet=pts,dts,duration,flags', '-of', 'csv=p=0', path],
+    [
+      '-v',
+      'error',
+      '-protocol_whitelist',
+      'file',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'packet=pts,dts,duration,flags',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
     { signal, timeoutMs: 300_000 },
   );
   const packets: Packet[] = [];

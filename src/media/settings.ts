@@ -14,7 +14,9 @@ export type EncoderName = keyof typeof ENCODERS;
 export const DEFAULT_CRF = 30;
 
 /** Fills defaults: svt, crf 30, the encoder's default preset. */
-export function normalizeSettings(s: Partial<Pick<EncoderSettings, 'encoder' | 'crf' | 'preset'>> | undefined): EncoderSettings {
+export function normalizeSettings(
+  s: Partial<Pick<EncoderSettings, 'encoder' | 'crf' | 'preset'>> | undefined,
+): EncoderSettings {
   const encoder = (s?.encoder || 'svt') as EncoderName;
   const spec = ENCODERS[encoder];
   return create(EncoderSettingsSchema, {
@@ -42,19 +44,49 @@ export function encoderArgs(s: EncoderSettings, frameCount: number): string[] {
   switch (s.encoder as EncoderName) {
     case 'aom':
       return [
-        '-c:v', 'libaom-av1', '-crf', String(s.crf), '-b:v', '0', '-cpu-used', String(s.preset),
-        '-row-mt', '1', '-g', gop, '-keyint_min', gop, '-lag-in-frames', '35',
+        '-c:v',
+        'libaom-av1',
+        '-crf',
+        String(s.crf),
+        '-b:v',
+        '0',
+        '-cpu-used',
+        String(s.preset),
+        '-row-mt',
+        '1',
+        '-g',
+        gop,
+        '-keyint_min',
+        gop,
+        '-lag-in-frames',
+        '35',
       ];
     case 'rav1e':
       // librav1e takes a quantizer 0..255; map the CRF scale onto it.
       return [
-        '-c:v', 'librav1e', '-qp', String(Math.round((s.crf * 255) / 63)), '-speed', String(s.preset),
-        '-g', gop, '-keyint_min', gop,
+        '-c:v',
+        'librav1e',
+        '-qp',
+        String(Math.round((s.crf * 255) / 63)),
+        '-speed',
+        String(s.preset),
+        '-g',
+        gop,
+        '-keyint_min',
+        gop,
       ];
     default:
       return [
-        '-c:v', 'libsvtav1', '-crf', String(s.crf), '-preset', String(s.preset), '-g', gop,
-        '-svtav1-params', 'scd=0',
+        '-c:v',
+        'libsvtav1',
+        '-crf',
+        String(s.crf),
+        '-preset',
+        String(s.preset),
+        '-g',
+        gop,
+        '-svtav1-params',
+        'scd=0',
       ];
   }
 }

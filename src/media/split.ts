@@ -8,12 +8,12 @@ import { AppError, ErrorKind } from '../errors.js';
 import { type SplitResult, SplitResultSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Piece, PieceSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { OperationContext, SplitOptions } from './api.js';
+import { mapLimit } from './concurrency.js';
 import { binaries, ffmpegBase, run } from './ffmpeg.js';
 import { localInput } from './local-input.js';
 import { halfMinGap, type PiecePlan, planPieces } from './plan.js';
-import { type Frame, type Probe, probe, probePackets, framesFromPackets } from './probe.js';
+import { type Frame, framesFromPackets, type Probe, probe, probePackets } from './probe.js';
 import { parseRatio, type Ratio, rescale } from './rational.js';
-import { mapLimit } from './concurrency.js';
 
 /** Containers whose index lets ffmpeg seek straight to a key frame; others are remuxed to NUT first. */
 const SEEKABLE = /(^|,)(mov|mp4|matroska|webm|nut)(,|$)/;
@@ -24,7 +24,10 @@ export const MIN_SECONDS_PER_SEGMENT = 0.1;
 /** Probes the input and cuts it into stream-copied pieces of `secondsPerSegment`. */
 export async function split(opts: SplitOptions, ctx: OperationContext): Promise<SplitResult> {
   if (!(opts.secondsPerSegment >= MIN_SECONDS_PER_SEGMENT) || !Number.isFinite(opts.secondsPerSegment))
-    throw new AppError(ErrorKind.InvalidInput, `seconds_per_segment must be a number ≥ ${MIN_SECONDS_PER_SEGMENT}, got ${opts.secondsPerSegment}`);
+    throw new AppError(
+      ErrorKind.InvalidInput,
+      `seconds_per_segment must be a number ≥ ${MIN_SECONDS_PER_SEGMENT}, got ${opts.secondsPerSegment}`,
+    );
   const input = await localInput(opts.input, ctx);
   const original = await probe(input, { signal: ctx.signal });
   let source = input;
@@ -32,9 +35,13 @@ export async function split(opts: SplitOptions, ctx: OperationContext): Promise<
   if (!SEEKABLE.test(original.formatName)) {
     // MPEG-TS and raw streams have no index: one sequential remux keeps every timestamp.
     source = path.join(ctx.tmpDir, 'source.nut');
-    await run(binaries.ffmpeg, [...ffmpegBase(), '-copyts', '-i', input, '-map', '0:v:0', '-c', 'copy', '-f', 'nut', source], {
-      signal: ctx.signal,
-    });
+    await run(
+      binaries.ffmpeg,
+      [...ffmpegBase(), '-copyts', '-i', input, '-map', '0:v:0', '-c', 'copy', '-f', 'nut', source],
+      {
+        signal: ctx.signal,
+      },
+    );
     p = await probe(source, { signal: ctx.signal });
     p.info.hasAudio = original.info.hasAudio;
   }
@@ -62,7 +69,12 @@ export function pieceName(index: number): string {
   return `piece-${String(index).padStart(5, '0')}.nut`;
 }
 
-async function cutPiece(source: string, p: Probe, plan: PiecePlan, ctx: OperationContext): Promise<{ local: string; keyPts: number }> {
+async function cutPiece(
+  source: string,
+  p: Probe,
+  plan: PiecePlan,
+  ctx: OperationContext,
+): Promise<{ local: string; keyPts: number }> {
   const out = path.join(ctx.tmpDir, pieceName(plan.index));
   const frames = p.frames.slice(plan.first, plan.end);
   const gap = halfMinGap(p.frames.map((f) => f.pts));
@@ -73,7 +85,22 @@ async function cutPiece(source: string, p: Probe, plan: PiecePlan, ctx: Operatio
   const copy = (count: number) =>
     run(
       binaries.ffmpeg,
-      [...ffmpegBase(), '-copyts', ...seek, '-i', source, '-map', '0:v:0', '-c', 'copy', '-frames:v', String(count), '-f', 'nut', out],
+      [
+        ...ffmpegBase(),
+        '-copyts',
+        ...seek,
+        '-i',
+        source,
+        '-map',
+        '0:v:0',
+        '-c',
+        'copy',
+        '-frames:v',
+        String(count),
+        '-f',
+        'nut',
+        out,
+      ],
       { signal: ctx.signal },
     );
   await copy(plan.packetCount);
@@ -90,9 +117,29 @@ async function cutPiece(source: string, p: Probe, plan: PiecePlan, ctx: Operatio
   await run(
     binaries.ffmpeg,
     [
-      ...ffmpegBase(), '-copyts', '-seek_timestamp', '1', '-ss', seconds(Math.max(p.frames[0]!.pts, first.pts - gap), p.timeBase),
-      '-i', source, '-map', '0:v:0', '-frames:v', String(frames.length), '-fps_mode', 'passthrough', '-enc_time_base:v', '-1',
-      '-c:v', 'ffv1', '-level', '3', '-f', 'nut', out,
+      ...ffmpegBase(),
+      '-copyts',
+      '-seek_timestamp',
+      '1',
+      '-ss',
+      seconds(Math.max(p.frames[0]!.pts, first.pts - gap), p.timeBase),
+      '-i',
+      source,
+      '-map',
+      '0:v:0',
+      '-frames:v',
+      String(frames.length),
+      '-fps_mode',
+      'passthrough',
+      '-enc_time_base:v',
+      '-1',
+      '-c:v',
+      'ffv1',
+      '-level',
+      '3',
+      '-f',
+      'nut',
+      out,
     ],
     { signal: ctx.signal },
   );
@@ -138,16 +185,32 @@ async function inspectPiece(
 }
 
 /** The time base of the first video stream of a local file and the timestamp of its first packet. */
-export async function pieceTiming(file: string, signal?: AbortSignal): Promise<{ timeBase: Ratio; firstPts: number }> {
+export async function pieceTiming(
+  file: string,
+  signal?: AbortSignal,
+): Promise<{ timeBase: Ratio; firstPts: number }> {
   const { stdout } = await run(
     binaries.ffprobe,
-    ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'stream=time_base:packet=pts', '-of', 'json', file],
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-read_intervals',
+      '%+#1',
+      '-show_entries',
+      'stream=time_base:packet=pts',
+      '-of',
+      'json',
+      file,
+    ],
     { signal },
   );
   const j = JSON.parse(stdout) as { streams?: { time_base?: string }[]; packets?: { pts?: number }[] };
   const timeBase = parseRatio(j.streams?.[0]?.time_base);
   const firstPts = j.packets?.[0]?.pts;
-  if (!timeBase || firstPts === undefined) throw new AppError(ErrorKind.Permanent, `no video timing in ${path.basename(file)}`);
+  if (!timeBase || firstPts === undefined)
+    throw new AppError(ErrorKind.Permanent, `no video timing in ${path.basename(file)}`);
   return { timeBase, firstPts };
 }
 

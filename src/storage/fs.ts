@@ -112,10 +112,16 @@ export class FsBackend implements StorageBackend {
 
 /** A filesystem File at an absolute path. */
 export function fileAt(p: string): File {
-  return { $typeName: 'avspl1t.v1.File', location: { case: 'fs', value: { $typeName: 'avspl1t.v1.FsLocation', path: p } } };
+  return {
+    $typeName: 'avspl1t.v1.File',
+    location: { case: 'fs', value: { $typeName: 'avspl1t.v1.FsLocation', path: p } },
+  };
 }
 
 /** A filesystem Folder at an absolute path. */
 export function folderAt(p: string): Folder {
-  return { $typeName: 'avspl1t.v1.Folder', location: { case: 'fs', value: { $typeName: 'avspl1t.v1.FsLocation', path: p } } };
+  return {
+    $typeName: 'avspl1t.v1.Folder',
+    location: { case: 'fs', value: { $typeName: 'avspl1t.v1.FsLocation', path: p } },
+  };
 }

@@ -5,10 +5,11 @@ import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
 import { type File, FileSchema, type Folder, FolderSchema } from '../gen/avspl1t/v1/storage_pb.js';
 import { FsBackend, type FsOptions } from './fs.js';
+import { S3Backend } from './s3.js';
 import type { PutOptions, StorageBackend } from './storage.js';
 
-export type { PutOptions, StorageBackend } from './storage.js';
 export { fileAt, folderAt } from './fs.js';
+export type { PutOptions, StorageBackend } from './storage.js';
 
 export interface StorageOptions {
   fs?: FsOptions;
@@ -21,6 +22,7 @@ export class Storage {
 
   constructor(options: StorageOptions = {}) {
     this.fs = new FsBackend(options.fs);
+    this.register('s3', new S3Backend());
   }
 
   /** Registers the backend for a oneof case other than `fs` (e.g. `s3`). */
@@ -63,7 +65,8 @@ export class Storage {
 /** The File named `name` inside `folder` (same backend, same credentials). */
 export function childFile(folder: Folder, name: string): File {
   const loc = folder.location;
-  if (loc.case === 'fs') return create(FileSchema, { location: { case: 'fs', value: { path: path.join(loc.value.path, name) } } });
+  if (loc.case === 'fs')
+    return create(FileSchema, { location: { case: 'fs', value: { path: path.join(loc.value.path, name) } } });
   if (loc.case === 's3') {
     const prefix = loc.value.path.replace(/\/+$/, '');
     return create(FileSchema, {
@@ -82,10 +85,13 @@ export function childFolder(folder: Folder, name: string): Folder {
 /** The folder that contains a file. */
 export function parentFolder(file: File): Folder {
   const loc = file.location;
-  if (loc.case === 'fs') return create(FolderSchema, { location: { case: 'fs', value: { path: path.dirname(loc.value.path) } } });
+  if (loc.case === 'fs')
+    return create(FolderSchema, { location: { case: 'fs', value: { path: path.dirname(loc.value.path) } } });
   if (loc.case === 's3') {
     const i = loc.value.path.lastIndexOf('/');
-    return create(FolderSchema, { location: { case: 's3', value: { ...loc.value, path: i < 0 ? '' : loc.value.path.slice(0, i) } } });
+    return create(FolderSchema, {
+      location: { case: 's3', value: { ...loc.value, path: i < 0 ? '' : loc.value.path.slice(0, i) } },
+    });
   }
   throw new AppError(ErrorKind.InvalidInput, 'file has no location');
 }

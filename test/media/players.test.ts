@@ -32,7 +32,13 @@ async function encodeClip(spec: ClipSpec) {
     settings: normalizeSettings({ preset: 12, crf: 35 }),
     jobs: 2,
   });
-  return { out, frames: result.split.source!.frameCount, seconds: result.split.source!.duration * result.split.source!.timeBase!.num / result.split.source!.timeBase!.den };
+  return {
+    out,
+    frames: result.split.source!.frameCount,
+    seconds:
+      (result.split.source!.duration * result.split.source!.timeBase!.num) /
+      result.split.source!.timeBase!.den,
+  };
 }
 
 describe('hls.js and Shaka play the output to the end', { concurrency: 1 }, () => {
@@ -44,7 +50,9 @@ describe('hls.js and Shaka play the output to the end', { concurrency: 1 }, () =
         for (const player of ['hlsjs', 'shaka'] as const) {
           const r = await playHls(`${server.url}/master.m3u8`, { player, timeoutMs: 90_000 });
           const what = `${player}: ${JSON.stringify({ ...r, warnings: r.warnings.slice(0, 3) })}`;
-          console.log(`${kind} ${player}: ended=${r.ended} decoded=${r.decodedFrames}/${frames} dropped=${r.droppedFrames} buffered=${JSON.stringify(r.buffered)} stalls=${r.stallsAfterStart} warnings=${r.warnings.length}`);
+          console.log(
+            `${kind} ${player}: ended=${r.ended} decoded=${r.decodedFrames}/${frames} dropped=${r.droppedFrames} buffered=${JSON.stringify(r.buffered)} stalls=${r.stallsAfterStart} warnings=${r.warnings.length}`,
+          );
           assert.deepEqual(r.errors, [], what);
           assert.ok(r.ended, what);
           assert.ok(Math.abs(r.duration - seconds) < 0.1, `duration ${r.duration} vs ${seconds}: ${what}`);

@@ -23,9 +23,17 @@ after(async () => {
 
 async function rangePsnr(encoded: string, source: string, first: number, count: number): Promise<number> {
   const { stderr } = await run('ffmpeg', [
-    '-hide_banner', '-nostdin', '-i', encoded, '-i', source, '-lavfi',
+    '-hide_banner',
+    '-nostdin',
+    '-i',
+    encoded,
+    '-i',
+    source,
+    '-lavfi',
     `[0:v]setpts=N/(30*TB)[a];[1:v]select='between(n\\,${first}\\,${first + count - 1})',setpts=N/(30*TB)[b];[a][b]psnr`,
-    '-f', 'null', '-',
+    '-f',
+    'null',
+    '-',
   ]);
   const m = /PSNR .* average:(\S+)/.exec(stderr);
   assert.ok(m, stderr);
@@ -36,24 +44,45 @@ it('split + encode of a mid-GOP segment costs < 0.05 dB against a direct encode 
   const source = await makeClip(dir, CLIPS.ntscLongGop);
   const storage = new Storage();
   const ctx = async () => ({ storage, tmpDir: await mkdtemp(path.join(dir, 'op-')) });
-  const s = await split({ input: fileAt(source), working: folderAt(path.join(dir, 'work')), secondsPerSegment: 2 }, await ctx());
+  const s = await split(
+    { input: fileAt(source), working: folderAt(path.join(dir, 'work')), secondsPerSegment: 2 },
+    await ctx(),
+  );
   const piece = s.pieces[1]!;
   const settings = normalizeSettings({ preset: 10, crf: 30 });
-  const viaSplit = await encode({ piece, source: s.source!, output: folderAt(path.join(dir, 'a')), settings }, await ctx());
+  const viaSplit = await encode(
+    { piece, source: s.source!, output: folderAt(path.join(dir, 'a')), settings },
+    await ctx(),
+  );
   const direct = await encode(
-    { piece: create(PieceSchema, { ...piece, file: fileAt(source), keyPts: Number(s.source!.startPts) }), source: s.source!, output: folderAt(path.join(dir, 'b')), settings },
+    {
+      piece: create(PieceSchema, { ...piece, file: fileAt(source), keyPts: Number(s.source!.startPts) }),
+      source: s.source!,
+      output: folderAt(path.join(dir, 'b')),
+      settings,
+    },
     await ctx(),
   );
   const whole = async (sub: string, seg: typeof viaSplit) => {
     const out = path.join(dir, `${sub}.mp4`);
-    await writeFile(out, Buffer.concat([await readFile(path.join(dir, sub, 'init.mp4')), await readFile(path.join(dir, sub, path.basename((seg.file!.location.value as { path: string }).path)))]));
+    await writeFile(
+      out,
+      Buffer.concat([
+        await readFile(path.join(dir, sub, 'init.mp4')),
+        await readFile(
+          path.join(dir, sub, path.basename((seg.file!.location.value as { path: string }).path)),
+        ),
+      ]),
+    );
     return out;
   };
   const first = 60;
   const a = await rangePsnr(await whole('a', viaSplit), source, first, piece.framePts.length);
   const b = await rangePsnr(await whole('b', direct), source, first, piece.framePts.length);
   const sizeDiff = Math.abs(viaSplit.sizeBytes - direct.sizeBytes) / direct.sizeBytes;
-  console.log(`split quality: via split ${a.toFixed(3)} dB, direct ${b.toFixed(3)} dB, size ${viaSplit.sizeBytes} vs ${direct.sizeBytes}`);
+  console.log(
+    `split quality: via split ${a.toFixed(3)} dB, direct ${b.toFixed(3)} dB, size ${viaSplit.sizeBytes} vs ${direct.sizeBytes}`,
+  );
   assert.ok(Math.abs(a - b) < 0.05, `PSNR via split ${a} dB vs direct ${b} dB`);
   assert.ok(sizeDiff < 0.01, `size differs by ${(sizeDiff * 100).toFixed(2)} %`);
   assert.ok(a > 30, `segment PSNR ${a} dB is plausible`);

@@ -1,14 +1,22 @@
 // Unit tests of the pure media arithmetic: codec strings, playlists, planning, boxes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isSyncSample, makeBox, makeFullBox, makeTrun, parseBoxes, parseTrun, payload } from '../../../src/media/bmff.js';
+import {
+  isSyncSample,
+  makeBox,
+  makeFullBox,
+  makeTrun,
+  parseBoxes,
+  parseTrun,
+  payload,
+} from '../../../src/media/bmff.js';
 import { av1CodecString } from '../../../src/media/codec-string.js';
 import { placeFragment } from '../../../src/media/fragment.js';
 import { masterPlaylist, mediaPlaylist, parseMediaPlaylist } from '../../../src/media/hls.js';
 import { keyFrameFor, planPieces, targetDuration } from '../../../src/media/plan.js';
 import type { Frame } from '../../../src/media/probe.js';
 import { parseRatio, rescale } from '../../../src/media/rational.js';
-import { settingsProblem, normalizeSettings } from '../../../src/media/settings.js';
+import { normalizeSettings, settingsProblem } from '../../../src/media/settings.js';
 
 describe('av1CodecString', () => {
   it('reads profile, two-digit level, tier and bit depth from av1C', () => {
@@ -35,42 +43,87 @@ describe('playlists', () => {
       { uri: 'seg-00000.m4s', duration: 2.002 },
       { uri: 'seg-00001.m4s', duration: 1.5 },
     ]);
-    for (const tag of ['#EXT-X-VERSION:7', '#EXT-X-TARGETDURATION:2', '#EXT-X-MAP:URI="init.mp4"', '#EXT-X-INDEPENDENT-SEGMENTS', '#EXT-X-PLAYLIST-TYPE:VOD', '#EXT-X-ENDLIST'])
+    for (const tag of [
+      '#EXT-X-VERSION:7',
+      '#EXT-X-TARGETDURATION:2',
+      '#EXT-X-MAP:URI="init.mp4"',
+      '#EXT-X-INDEPENDENT-SEGMENTS',
+      '#EXT-X-PLAYLIST-TYPE:VOD',
+      '#EXT-X-ENDLIST',
+    ])
       assert.ok(text.includes(tag), tag);
     const parsed = parseMediaPlaylist(text);
     assert.equal(parsed.map, 'init.mp4');
-    assert.deepEqual(parsed.entries.map((e) => e.duration), [2.002, 1.5]);
+    assert.deepEqual(
+      parsed.entries.map((e) => e.duration),
+      [2.002, 1.5],
+    );
   });
   it('master playlist carries codecs, resolution, frame rate, bandwidths and the audio group', () => {
     const text = masterPlaylist(
-      { uri: 'video.m3u8', bandwidth: 1000.2, averageBandwidth: 800, codecs: ['av01.0.08M.08', 'mp4a.40.2'], width: 1280, height: 720, frameRate: '29.970' },
+      {
+        uri: 'video.m3u8',
+        bandwidth: 1000.2,
+        averageBandwidth: 800,
+        codecs: ['av01.0.08M.08', 'mp4a.40.2'],
+        width: 1280,
+        height: 720,
+        frameRate: '29.970',
+      },
       { uri: 'audio.m3u8', channels: 2, groupId: 'audio', name: 'Audio' },
     );
-    assert.match(text, /BANDWIDTH=1001,AVERAGE-BANDWIDTH=800,CODECS="av01\.0\.08M\.08,mp4a\.40\.2",RESOLUTION=1280x720,FRAME-RATE=29\.970,AUDIO="audio"/);
+    assert.match(
+      text,
+      /BANDWIDTH=1001,AVERAGE-BANDWIDTH=800,CODECS="av01\.0\.08M\.08,mp4a\.40\.2",RESOLUTION=1280x720,FRAME-RATE=29\.970,AUDIO="audio"/,
+    );
     assert.match(text, /#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio".*URI="audio\.m3u8"/);
   });
 });
 
-const frame = (pts: number, decodeIndex: number, key = false, duration = 1001): Frame => ({ pts, decodeIndex, key, duration });
+const frame = (pts: number, decodeIndex: number, key = false, duration = 1001): Frame => ({
+  pts,
+  decodeIndex,
+  key,
+  duration,
+});
 
 describe('planPieces', () => {
   // 30000/1001 with B-frames: decode order I P B B ... pts in ticks of 1/30000.
   const frames: Frame[] = [];
-  for (let i = 0; i < 150; i++) frames.push(frame(i * 1001, i === 0 ? 0 : i % 3 === 0 ? i - 2 : i + 1, i % 48 === 0));
+  for (let i = 0; i < 150; i++)
+    frames.push(frame(i * 1001, i === 0 ? 0 : i % 3 === 0 ? i - 2 : i + 1, i % 48 === 0));
   const plans = planPieces(frames, { num: 1, den: 30000 }, 2);
   it('cuts on frame boundaries every seconds_per_segment, the last one shorter', () => {
-    assert.deepEqual(plans.map((p) => p.end - p.first), [60, 60, 30]);
-    assert.deepEqual(plans.map((p) => p.start), [0, 60060, 120120]);
-    assert.deepEqual(plans.map((p) => p.duration), [60060, 60060, 30030]);
+    assert.deepEqual(
+      plans.map((p) => p.end - p.first),
+      [60, 60, 30],
+    );
+    assert.deepEqual(
+      plans.map((p) => p.start),
+      [0, 60060, 120120],
+    );
+    assert.deepEqual(
+      plans.map((p) => p.duration),
+      [60060, 60060, 30030],
+    );
   });
   it('starts each copy at the latest key frame at or before the first frame', () => {
-    assert.deepEqual(plans.map((p) => p.keyFrame), [0, 48, 96]);
+    assert.deepEqual(
+      plans.map((p) => p.keyFrame),
+      [0, 48, 96],
+    );
     assert.equal(keyFrameFor(frames, 60, 120), 48);
   });
   it('skips empty segments of a VFR gap so indexes stay consecutive', () => {
     const gappy = [frame(0, 0, true, 1), frame(1, 1), frame(5000, 2, true, 1), frame(5001, 3)];
     const p = planPieces(gappy, { num: 1, den: 1000 }, 1);
-    assert.deepEqual(p.map((x) => [x.index, x.first, x.end]), [[0, 0, 2], [1, 2, 4]]);
+    assert.deepEqual(
+      p.map((x) => [x.index, x.first, x.end]),
+      [
+        [0, 0, 2],
+        [1, 2, 4],
+      ],
+    );
     assert.equal(p[0]!.duration, 5000);
   });
 });
@@ -93,7 +146,12 @@ describe('settings', () => {
 
 describe('placeFragment', () => {
   // A synthetic fMP4: ftyp, moov (mdhd timescale 1000), moof with tfhd+tfdt+trun, mdat.
-  const mdhd = makeFullBox('mdhd', 0, 0, Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 0, 0, 0, 0]));
+  const mdhd = makeFullBox(
+    'mdhd',
+    0,
+    0,
+    Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0, 0, 0, 0, 0, 0, 0, 0]),
+  );
   const moov = makeBox('moov', makeBox('trak', makeBox('mdia', mdhd)));
   const ftyp = makeBox('ftyp', Buffer.from('iso6\0\0\0\0', 'latin1'));
   const mdatBody = Buffer.from([1, 2, 3, 4, 5, 6]);
@@ -101,8 +159,15 @@ describe('placeFragment', () => {
     const tfhd = makeFullBox('tfhd', 0, 0x20000, Buffer.from([0, 0, 0, 1]));
     const tfdt = makeFullBox('tfdt', 1, 0, Buffer.alloc(8));
     const trun = (offset: number) =>
-      makeTrun({ version: 0, flags: 0x1 | 0x4 | 0x200, dataOffset: offset, firstSampleFlags: 0x02000000, samples: [{ size: 2 }, { size: 4 }] });
-    const moofOf = (offset: number) => makeBox('moof', makeFullBox('mfhd', 0, 0, Buffer.alloc(4)), makeBox('traf', tfhd, tfdt, trun(offset)));
+      makeTrun({
+        version: 0,
+        flags: 0x1 | 0x4 | 0x200,
+        dataOffset: offset,
+        firstSampleFlags: 0x02000000,
+        samples: [{ size: 2 }, { size: 4 }],
+      });
+    const moofOf = (offset: number) =>
+      makeBox('moof', makeFullBox('mfhd', 0, 0, Buffer.alloc(4)), makeBox('traf', tfhd, tfdt, trun(offset)));
     const moofSize = moofOf(0).length;
     return Buffer.concat([ftyp, moov, moofOf(moofSize + 8), makeBox('mdat', mdatBody)]);
   };
@@ -111,7 +176,10 @@ describe('placeFragment', () => {
     assert.equal(out.timescale, 1000);
     assert.equal(out.sampleCount, 2);
     const top = parseBoxes(out.segment);
-    assert.deepEqual(top.map((b) => b.type), ['styp', 'moof', 'mdat']);
+    assert.deepEqual(
+      top.map((b) => b.type),
+      ['styp', 'moof', 'mdat'],
+    );
     const moof = top[1]!;
     const [mfhd, traf] = parseBoxes(out.segment, moof.start + 8, moof.start + moof.size);
     assert.equal(payload(out.segment, mfhd!).readUInt32BE(4), 7);
@@ -119,7 +187,10 @@ describe('placeFragment', () => {
     const tfdt = payload(out.segment, kids.find((b) => b.type === 'tfdt')!);
     assert.equal(tfdt.readBigUInt64BE(4), 123456789012n);
     const trun = parseTrun(payload(out.segment, kids.find((b) => b.type === 'trun')!));
-    assert.deepEqual(trun.samples.map((s) => s.duration), [33, 34]);
+    assert.deepEqual(
+      trun.samples.map((s) => s.duration),
+      [33, 34],
+    );
     assert.ok(isSyncSample(trun.firstSampleFlags!));
     // data_offset (from moof start) must point at the mdat payload.
     const dataAt = moof.start + trun.dataOffset!;
@@ -127,6 +198,9 @@ describe('placeFragment', () => {
     assert.deepEqual(out.init, Buffer.concat([ftyp, moov]));
   });
   it('refuses a fragment whose frame count differs from the segment', () => {
-    assert.throws(() => placeFragment(build(), { sequence: 1, baseTime: 0, durations: [1, 1, 1] }), /wrote 2 frames/);
+    assert.throws(
+      () => placeFragment(build(), { sequence: 1, baseTime: 0, durations: [1, 1, 1] }),
+      /wrote 2 frames/,
+    );
   });
 });
