@@ -67,7 +67,7 @@ export class FsBackend implements StorageBackend {
     const dir = await this.checked(folder);
     const dest = path.join(dir, name);
     await this.checked(fileAt(dest));
-    await mkdir(path.dirname(dest), { recursive: true });
+    await mkdirs(path.dirname(dest));
     // Write under a temporary name and rename: readers never see half a file.
     const tmp = `${dest}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     try {
@@ -97,7 +97,7 @@ export class FsBackend implements StorageBackend {
 
   async ensureWritable(folder: Folder): Promise<void> {
     const dir = await this.checked(folder);
-    await mkdir(dir, { recursive: true });
+    await mkdirs(dir);
     await access(dir, constants.W_OK);
   }
 
@@ -107,6 +107,34 @@ export class FsBackend implements StorageBackend {
 
   localPath(file: File): string | undefined {
     return file.location.case === 'fs' ? fsPath(file) : undefined;
+  }
+}
+
+/**
+ * mkdir -p one level at a time: Node's recursive mkdir spins forever on some
+ * pseudo filesystems (e.g. under /proc), where each level fails with ENOENT.
+ */
+export async function mkdirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let p = dir;
+  for (;;) {
+    try {
+      if (!(await stat(p)).isDirectory()) throw new AppError(ErrorKind.InvalidInput, `not a directory: ${p}`);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      missing.push(p);
+      const parent = path.dirname(p);
+      if (parent === p) break;
+      p = parent;
+    }
+  }
+  for (const m of missing.reverse()) {
+    try {
+      await mkdir(m);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 

@@ -9,9 +9,9 @@ import {
   FileSchema,
   type Folder,
   FolderSchema,
+  FsLocationSchema,
   S3CredentialsSchema,
   S3LocationSchema,
-  FsLocationSchema,
 } from '../gen/avspl1t/v1/storage_pb.js';
 
 /** Defaults applied to `s3://` URLs (from CLI flags, environment or config). */
@@ -42,7 +42,10 @@ export function parseLocation(url: string, defaults: S3Defaults = {}): Location 
     if (!bucket) throw new AppError(ErrorKind.InvalidInput, `S3 URL has no bucket: ${url}`);
     // Never echo the URL here: it may be `s3://key:secret@bucket/...`.
     if (bucket.includes('@') || bucket.includes(':')) {
-      throw new AppError(ErrorKind.InvalidInput, 'S3 URL must not contain credentials or a port; use --endpoint and credential flags');
+      throw new AppError(
+        ErrorKind.InvalidInput,
+        'S3 URL must not contain credentials or a port; use --endpoint and credential flags',
+      );
     }
     if (!/^[a-z0-9][a-z0-9.\-_]{1,254}$/i.test(bucket)) {
       throw new AppError(ErrorKind.InvalidInput, `invalid S3 bucket name: ${bucket}`);
@@ -50,7 +53,10 @@ export function parseLocation(url: string, defaults: S3Defaults = {}): Location 
     const d = defaults;
     const hasCreds = d.endpoint || d.region || d.accessKeyId || d.secretAccessKey || d.sessionToken;
     if ((d.accessKeyId && !d.secretAccessKey) || (!d.accessKeyId && d.secretAccessKey)) {
-      throw new AppError(ErrorKind.InvalidInput, 'S3 access key id and secret access key must be given together');
+      throw new AppError(
+        ErrorKind.InvalidInput,
+        'S3 access key id and secret access key must be given together',
+      );
     }
     return {
       case: 's3',
@@ -77,7 +83,10 @@ export function parseLocation(url: string, defaults: S3Defaults = {}): Location 
       throw new AppError(ErrorKind.InvalidInput, `invalid file URL: ${url}`);
     }
   } else if (scheme) {
-    throw new AppError(ErrorKind.InvalidInput, `unsupported location scheme "${scheme}://" (use a path or s3://bucket/key)`);
+    throw new AppError(
+      ErrorKind.InvalidInput,
+      `unsupported location scheme "${scheme}://" (use a path or s3://bucket/key)`,
+    );
   } else {
     p = url;
   }
@@ -88,7 +97,10 @@ export function parseLocation(url: string, defaults: S3Defaults = {}): Location 
 export function parseFile(url: string, defaults?: S3Defaults): File {
   const location = parseLocation(url, defaults);
   if (location.case === 's3' && !location.value.path) {
-    throw new AppError(ErrorKind.InvalidInput, `S3 URL names a bucket, not an object: s3://${location.value.bucket}/`);
+    throw new AppError(
+      ErrorKind.InvalidInput,
+      `S3 URL names a bucket, not an object: s3://${location.value.bucket}/`,
+    );
   }
   return create(FileSchema, { location });
 }
@@ -109,8 +121,12 @@ export function redactLocation<T extends File | Folder>(loc: T | undefined): T |
 export function redactLocation<T extends File | Folder>(loc: T | undefined): T | undefined {
   if (!loc) return loc;
   const l = loc.location;
-  if (l.case !== 's3') return { ...loc, location: l.case === 'fs' ? { case: 'fs', value: { ...l.value } } : l };
+  if (l.case !== 's3')
+    return { ...loc, location: l.case === 'fs' ? { case: 'fs', value: { ...l.value } } : l };
   const c = l.value.credentials;
-  const keep = c && (c.endpoint || c.region) ? create(S3CredentialsSchema, { endpoint: c.endpoint, region: c.region }) : undefined;
+  const keep =
+    c && (c.endpoint || c.region)
+      ? create(S3CredentialsSchema, { endpoint: c.endpoint, region: c.region })
+      : undefined;
   return { ...loc, location: { case: 's3', value: { ...l.value, credentials: keep } } };
 }

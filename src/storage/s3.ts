@@ -8,6 +8,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { stat as fsStat, rename, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -250,16 +251,36 @@ export class S3Backend implements StorageBackend {
     const what = `s3://${loc.bucket}/${key}`;
     // Stream to a temp name next to the destination: a failed download leaves nothing behind.
     const tmp = `${localPath}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    try {
-      const res = await this.client(loc).send(new GetObjectCommand({ Bucket: loc.bucket, Key: key }), {
-        abortSignal: signal,
-      });
-      if (!res.Body) throw new AppError(ErrorKind.Transient, `empty response body for ${what}`);
-      await pipeline(res.Body as Readable, createWriteStream(tmp), { signal });
-      await rename(tmp, localPath);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw mapS3Error(err, loc, what);
+    // The SDK retries the request itself; a body that breaks mid-stream is retried here.
+    for (let attempt = 1; ; attempt++) {
+      let inBody = false;
+      try {
+        const res = await this.client(loc).send(new GetObjectCommand({ Bucket: loc.bucket, Key: key }), {
+          abortSignal: signal,
+        });
+        inBody = true;
+        if (!res.Body) throw new AppError(ErrorKind.Transient, `empty response body for ${what}`);
+        await pipeline(res.Body as Readable, createWriteStream(tmp), { signal });
+        const got = (await fsStat(tmp)).size;
+        if (res.ContentLength !== undefined && got !== res.ContentLength) {
+          throw new AppError(
+            ErrorKind.Transient,
+            `truncated download of ${what}: ${got} of ${res.ContentLength} bytes`,
+          );
+        }
+        await rename(tmp, localPath);
+        return;
+      } catch (err) {
+        await rm(tmp, { force: true });
+        const mapped = signal?.aborted
+          ? new AppError(ErrorKind.Cancelled, 'cancelled', { cause: err })
+          : mapS3Error(err, loc, what);
+        if (!inBody || !mapped.transient || attempt >= this.maxAttempts) throw mapped;
+        const delay = Math.min(5_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        await sleep(delay, undefined, { signal }).catch((e: unknown) => {
+          throw new AppError(ErrorKind.Cancelled, 'cancelled', { cause: e });
+        });
+      }
     }
   }
 
