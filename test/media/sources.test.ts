@@ -65,3 +65,28 @@ describe('media pipeline on each kind of source', { concurrency: 1 }, () => {
     });
   }
 });
+
+describe('each encoder writes one init segment shared by all segments', { concurrency: 1 }, () => {
+  for (const [encoder, preset] of [
+    ['aom', 8],
+    ['rav1e', 10],
+  ] as const) {
+    it(`${encoder}: frame-exact output, identical init segments`, async () => {
+      const input = await makeClip(dir, CLIPS.oddSize);
+      const out = path.join(dir, `${encoder}-out`);
+      const result = await runPipeline({
+        storage: new Storage(),
+        input: fileAt(input),
+        working: folderAt(path.join(dir, `${encoder}-work`)),
+        output: folderAt(out),
+        secondsPerSegment: 1,
+        settings: normalizeSettings({ encoder, preset, crf: 40 }),
+        jobs: 2,
+      });
+      assert.ok(result.segments.length >= 3);
+      assert.equal(new Set(result.segments.map((s) => s.initSha256)).size, 1);
+      assert.match(result.segments[0]!.codecs, /^av01\.0\.\d\d[MH]\.08$/);
+      await checkOutput(out, input);
+    });
+  }
+});
