@@ -105,13 +105,20 @@ export function parseTrun(p: Buffer): Trun {
     t.firstSampleFlags = p.readUInt32BE(off);
     off += 4;
   }
+  const u32 = () => {
+    const v = p.readUInt32BE(off);
+    off += 4;
+    return v;
+  };
   for (let i = 0; i < count; i++) {
     const s: TrunSample = {};
-    if (flags & 0x100) (s.duration = p.readUInt32BE(off)), (off += 4);
-    if (flags & 0x200) (s.size = p.readUInt32BE(off)), (off += 4);
-    if (flags & 0x400) (s.flags = p.readUInt32BE(off)), (off += 4);
-    if (flags & 0x800)
-      (s.compositionOffset = version === 0 ? p.readUInt32BE(off) : p.readInt32BE(off)), (off += 4);
+    if (flags & 0x100) s.duration = u32();
+    if (flags & 0x200) s.size = u32();
+    if (flags & 0x400) s.flags = u32();
+    if (flags & 0x800) {
+      const v = u32();
+      s.compositionOffset = version === 0 ? v : v | 0;
+    }
     t.samples.push(s);
   }
   return t;
@@ -123,15 +130,18 @@ export function makeTrun(t: Trun): Buffer {
   const per = [0x100, 0x200, 0x400, 0x800].filter((b) => f & b).length;
   const b = Buffer.alloc(4 + (f & 0x1 ? 4 : 0) + (f & 0x4 ? 4 : 0) + 4 * per * t.samples.length);
   let off = 0;
-  b.writeUInt32BE(t.samples.length, off);
-  off += 4;
-  if (f & 0x1) b.writeInt32BE(t.dataOffset ?? 0, off), (off += 4);
-  if (f & 0x4) b.writeUInt32BE(t.firstSampleFlags ?? 0, off), (off += 4);
+  const put = (v: number) => {
+    b.writeUInt32BE(v >>> 0, off);
+    off += 4;
+  };
+  put(t.samples.length);
+  if (f & 0x1) put(t.dataOffset ?? 0);
+  if (f & 0x4) put(t.firstSampleFlags ?? 0);
   for (const s of t.samples) {
-    if (f & 0x100) b.writeUInt32BE(s.duration ?? 0, off), (off += 4);
-    if (f & 0x200) b.writeUInt32BE(s.size ?? 0, off), (off += 4);
-    if (f & 0x400) b.writeUInt32BE(s.flags ?? 0, off), (off += 4);
-    if (f & 0x800) b.writeInt32BE(s.compositionOffset ?? 0, off), (off += 4);
+    if (f & 0x100) put(s.duration ?? 0);
+    if (f & 0x200) put(s.size ?? 0);
+    if (f & 0x400) put(s.flags ?? 0);
+    if (f & 0x800) put(s.compositionOffset ?? 0);
   }
   return makeFullBox('trun', t.version, f, b);
 }

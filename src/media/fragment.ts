@@ -125,7 +125,10 @@ function tfhdDefaults(p: Buffer): { size?: number; flags?: number } {
   if (flags & 0x2) off += 4;
   if (flags & 0x8) off += 4;
   const out: { size?: number; flags?: number } = {};
-  if (flags & 0x10) (out.size = p.readUInt32BE(off)), (off += 4);
+  if (flags & 0x10) {
+    out.size = p.readUInt32BE(off);
+    off += 4;
+  }
   if (flags & 0x20) out.flags = p.readUInt32BE(off);
   return out;
 }

@@ -17,6 +17,7 @@ export interface OutputReport {
   meanPsnr: number;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: ffprobe JSON, read field by field in the checks
 async function ffprobeJson(args: string[]): Promise<any> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-of', 'json', ...args]);
   return JSON.parse(stdout);
