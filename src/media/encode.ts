@@ -35,7 +35,9 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
   const fr: Ratio = { num: source.frameRate!.num, den: source.frameRate!.den };
 
   const input = await localInput(piece.file!, ctx, 'piece.nut');
-  const { timeBase: pieceTb, firstPts } = await pieceTiming(input, ctx.signal);
+  const { timeBase: pieceTb, firstPts } = piece.fileTimeBase?.num
+    ? { timeBase: { num: piece.fileTimeBase.num, den: piece.fileTimeBase.den }, firstPts: piece.fileFirstPts }
+    : await pieceTiming(input, ctx.signal);
   // The piece's muxer may have shifted every timestamp by a constant: measure it at the key frame.
   const shift = firstPts - rescale(piece.keyPts, tb, pieceTb);
   const inPiece = pts.map((t) => rescale(t, tb, pieceTb) + shift);

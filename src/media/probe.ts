@@ -164,6 +164,14 @@ interface Packet {
 
 /** Every video packet of the first video stream, in decode order. */
 export async function probePackets(path: string, signal?: AbortSignal): Promise<Packet[]> {
+  return (await probeVideoPackets(path, signal)).packets;
+}
+
+/** The first video stream's time base and every packet of it, in decode order, from one ffprobe run. */
+export async function probeVideoPackets(
+  path: string,
+  signal?: AbortSignal,
+): Promise<{ timeBase?: Ratio; packets: Packet[] }> {
   const { stdout } = await run(
     binaries.ffprobe,
     [
@@ -174,17 +182,19 @@ export async function probePackets(path: string, signal?: AbortSignal): Promise<
       '-select_streams',
       'v:0',
       '-show_entries',
-      'packet=pts,dts,duration,flags',
+      'stream=time_base:packet=pts,dts,duration,flags',
       '-of',
-      'csv=p=0',
+      'csv',
       path,
     ],
     { signal, timeoutMs: 300_000 },
   );
   const packets: Packet[] = [];
+  let timeBase: Ratio | undefined;
   for (const line of stdout.split('\n')) {
-    if (!line) continue;
-    const [pts, dts, duration, flags = ''] = line.split(',');
+    if (line.startsWith('stream,')) timeBase = parseRatio(line.slice(7).trim());
+    if (!line.startsWith('packet,')) continue;
+    const [, pts, dts, duration, flags = ''] = line.split(',');
     packets.push({
       pts: num(pts),
       dts: num(dts),
@@ -193,7 +203,7 @@ export async function probePackets(path: string, signal?: AbortSignal): Promise<
       discard: flags.includes('D'),
     });
   }
-  return packets;
+  return { timeBase, packets };
 }
 
 function num(s: string | undefined): number | undefined {

@@ -12,7 +12,7 @@ import { mapLimit } from './concurrency.js';
 import { binaries, ffmpegBase, run } from './ffmpeg.js';
 import { localInput } from './local-input.js';
 import { halfMinGap, type PiecePlan, planPieces } from './plan.js';
-import { type Frame, framesFromPackets, type Probe, probe, probePackets } from './probe.js';
+import { type Frame, framesFromPackets, type Probe, probe, probeVideoPackets } from './probe.js';
 import { parseRatio, type Ratio, rescale } from './rational.js';
 
 /** Containers whose index lets ffmpeg seek straight to a key frame; others are remuxed to NUT first. */
@@ -48,8 +48,13 @@ export async function split(opts: SplitOptions, ctx: OperationContext): Promise<
   await ctx.storage.ensureWritable(opts.working);
   const plans = planPieces(p.frames, p.timeBase, opts.secondsPerSegment);
   let done = 0;
+  const gap = halfMinGap(p.frames.map((f) => f.pts));
+  // Stream copies are cheap; ffmpeg's start-up is not: one process copies a batch of pieces.
+  const batches: PiecePlan[][] = [];
+  for (let i = 0; i < plans.length; i += COPY_BATCH) batches.push(plans.slice(i, i + COPY_BATCH));
+  await mapLimit(batches, 2, (batch) => copyPieces(source, p, gap, batch, ctx));
   const pieces = await mapLimit(plans, 2, async (plan) => {
-    const { local, keyPts } = await cutPiece(source, p, plan, ctx);
+    const { local, keyPts, timing } = await checkPiece(source, p, gap, plan, ctx);
     const file = await ctx.storage.upload(local, opts.working, pieceName(plan.index), { signal: ctx.signal });
     ctx.onProgress?.(++done / plans.length);
     return create(PieceSchema, {
@@ -59,6 +64,8 @@ export async function split(opts: SplitOptions, ctx: OperationContext): Promise<
       start: plan.start,
       duration: plan.duration,
       keyPts,
+      fileTimeBase: timing.timeBase,
+      fileFirstPts: timing.firstPts,
     }) as Piece;
   });
   return create(SplitResultSchema, { source: p.info, pieces });
@@ -69,41 +76,52 @@ export function pieceName(index: number): string {
   return `piece-${String(index).padStart(5, '0')}.nut`;
 }
 
-async function cutPiece(
+/** Pieces copied by one ffmpeg process. */
+const COPY_BATCH = 12;
+
+function seekArgs(p: Probe, gap: number, plan: PiecePlan): string[] {
+  if (plan.keyFrame === 0) return [];
+  return ['-seek_timestamp', '1', '-ss', seconds(p.frames[plan.keyFrame]!.pts + gap, p.timeBase)];
+}
+
+/** Stream-copies each planned piece: the source opened once per piece, seeking to its key frame. */
+async function copyPieces(
   source: string,
   p: Probe,
+  gap: number,
+  plans: PiecePlan[],
+  ctx: OperationContext,
+  counts?: number[],
+) {
+  const inputs = plans.flatMap((plan) => [...seekArgs(p, gap, plan), '-i', source]);
+  const outputs = plans.flatMap((plan, i) => [
+    '-map',
+    `${i}:v:0`,
+    '-c',
+    'copy',
+    '-frames:v',
+    String(counts?.[i] ?? plan.packetCount),
+    '-f',
+    'nut',
+    path.join(ctx.tmpDir, pieceName(plan.index)),
+  ]);
+  await run(binaries.ffmpeg, [...ffmpegBase(), '-copyts', ...inputs, ...outputs], { signal: ctx.signal });
+}
+
+/** Verifies a copied piece; re-copies it from where the seek really landed, or cuts it losslessly. */
+async function checkPiece(
+  source: string,
+  p: Probe,
+  gap: number,
   plan: PiecePlan,
   ctx: OperationContext,
-): Promise<{ local: string; keyPts: number }> {
+): Promise<{ local: string; keyPts: number; timing: { timeBase?: Ratio; firstPts?: number } }> {
   const out = path.join(ctx.tmpDir, pieceName(plan.index));
   const frames = p.frames.slice(plan.first, plan.end);
-  const gap = halfMinGap(p.frames.map((f) => f.pts));
   const kf = p.frames[plan.keyFrame]!;
   let maxDecode = -1;
   for (const f of frames) maxDecode = Math.max(maxDecode, f.decodeIndex);
-  const seek = plan.keyFrame === 0 ? [] : ['-seek_timestamp', '1', '-ss', seconds(kf.pts + gap, p.timeBase)];
-  const copy = (count: number) =>
-    run(
-      binaries.ffmpeg,
-      [
-        ...ffmpegBase(),
-        '-copyts',
-        ...seek,
-        '-i',
-        source,
-        '-map',
-        '0:v:0',
-        '-c',
-        'copy',
-        '-frames:v',
-        String(count),
-        '-f',
-        'nut',
-        out,
-      ],
-      { signal: ctx.signal },
-    );
-  await copy(plan.packetCount);
+  const copy = (count: number) => copyPieces(source, p, gap, [plan], ctx, [count]);
   let check = await inspectPiece(out, p, frames, ctx.signal);
   // A sparse index (e.g. Matroska cues per cluster) makes the seek land on an earlier
   // key frame: copy again with enough packets from where it actually starts.
@@ -111,7 +129,7 @@ async function cutPiece(
     await copy(maxDecode - check.start.decodeIndex + 1);
     check = await inspectPiece(out, p, frames, ctx.signal);
   }
-  if (check.ok && check.start) return { local: out, keyPts: check.start.pts };
+  if (check.ok && check.start) return { local: out, keyPts: check.start.pts, timing: check };
   // The stream copy could not be made to hold the frames: cut a lossless intermediate instead.
   const first = frames[0]!;
   await run(
@@ -144,7 +162,7 @@ async function cutPiece(
     { signal: ctx.signal },
   );
   const lossless = await inspectPiece(out, p, frames, ctx.signal, first);
-  if (lossless.ok) return { local: out, keyPts: first.pts };
+  if (lossless.ok) return { local: out, keyPts: first.pts, timing: lossless };
   throw new AppError(ErrorKind.Permanent, `could not cut segment ${plan.index} frame-exactly from the input`);
 }
 
@@ -160,11 +178,10 @@ async function inspectPiece(
   frames: Frame[],
   signal?: AbortSignal,
   knownStart?: Frame,
-): Promise<{ ok: boolean; start?: Frame }> {
-  const pieceTb = await streamTimeBase(piece, signal);
-  const packets = await probePackets(piece, signal);
+): Promise<{ ok: boolean; start?: Frame; timeBase?: Ratio; firstPts?: number }> {
+  const { timeBase: pieceTb, packets } = await probeVideoPackets(piece, signal);
   const firstPts = packets[0]?.pts;
-  if (!packets[0]?.key || firstPts === undefined) return { ok: false };
+  if (!packets[0]?.key || firstPts === undefined || !pieceTb) return { ok: false };
   const tolerance = Math.max(0.5, halfMinGap(framesFromPackets(packets).map((f) => f.pts)));
   let start = knownStart;
   if (!start)
@@ -181,7 +198,7 @@ async function inspectPiece(
     while (i < have.length && have[i]! < want - tolerance) i++;
     if (i >= have.length || Math.abs(have[i]! - want) > tolerance) return { ok: false, start };
   }
-  return { ok: true, start };
+  return { ok: true, start, timeBase: pieceTb, firstPts };
 }
 
 /** The time base of the first video stream of a local file and the timestamp of its first packet. */

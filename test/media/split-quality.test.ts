@@ -56,7 +56,13 @@ it('split + encode of a mid-GOP segment costs < 0.05 dB against a direct encode 
   );
   const direct = await encode(
     {
-      piece: create(PieceSchema, { ...piece, file: fileAt(source), keyPts: Number(s.source!.startPts) }),
+      piece: create(PieceSchema, {
+        ...piece,
+        file: fileAt(source),
+        keyPts: Number(s.source!.startPts),
+        fileTimeBase: undefined,
+        fileFirstPts: 0,
+      }),
       source: s.source!,
       output: folderAt(path.join(dir, 'b')),
       settings,
