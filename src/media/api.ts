@@ -18,6 +18,8 @@ export interface OperationContext {
   signal?: AbortSignal;
   /** Progress in [0, 1]. */
   onProgress?: (fraction: number) => void;
+  /** Threads the encoder may use (cores / concurrent encodes); unset = all cores. */
+  threads?: number;
 }
 
 export interface SplitOptions {

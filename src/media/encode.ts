@@ -71,7 +71,7 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
     'passthrough',
     '-frames:v',
     String(pts.length),
-    ...encoderArgs(settings, pts.length),
+    ...encoderArgs(settings, pts.length, ctx.threads),
     ...colorArgs(source),
     '-map_metadata',
     '-1',

@@ -36,10 +36,12 @@ export interface PipelineResult {
 
 /** Runs split, encodes and manifest in this process. */
 export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
-  const withCtx = async <T>(fn: (ctx: OperationContext) => Promise<T>): Promise<T> => {
+  const cores = os.availableParallelism();
+  const jobs = o.jobs ?? cores;
+  const withCtx = async <T>(fn: (ctx: OperationContext) => Promise<T>, threads?: number): Promise<T> => {
     const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'avspl1t-op-'));
     try {
-      return await fn({ storage: o.storage, tmpDir, signal: o.signal });
+      return await fn({ storage: o.storage, tmpDir, signal: o.signal, threads });
     } finally {
       await rm(tmpDir, { recursive: true, force: true });
     }
@@ -57,9 +59,13 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
         ),
       )
     : Promise.resolve(undefined);
-  const segments = await mapLimit(s.pieces, o.jobs ?? os.availableParallelism(), async (piece) => {
-    const seg = await withCtx((ctx) =>
-      encode({ piece, source, output: o.output, settings: o.settings }, ctx),
+  const segments = await mapLimit(s.pieces, jobs, async (piece, i) => {
+    // Share the cores among the encodes running at once; the last few get more each.
+    const running = Math.min(jobs, s.pieces.length - i);
+    const threads = Math.max(1, Math.floor(cores / running));
+    const seg = await withCtx(
+      (ctx) => encode({ piece, source, output: o.output, settings: o.settings }, ctx),
+      threads,
     );
     o.onSegment?.(++done, s.pieces.length);
     return seg;

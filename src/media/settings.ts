@@ -38,9 +38,14 @@ export function settingsProblem(s: EncoderSettings): string | undefined {
   return undefined;
 }
 
-/** ffmpeg output arguments selecting and configuring the encoder (one key frame at the start). */
-export function encoderArgs(s: EncoderSettings, frameCount: number): string[] {
+/**
+ * ffmpeg output arguments selecting and configuring the encoder (one key frame at
+ * the start). `threads` caps the encoder's threads when several encodes share a
+ * machine; it changes speed, not the bitstream.
+ */
+export function encoderArgs(s: EncoderSettings, frameCount: number, threads?: number): string[] {
   const gop = String(Math.max(frameCount + 1, 2));
+  const t = threads && threads > 0 ? Math.floor(threads) : undefined;
   switch (s.encoder as EncoderName) {
     case 'aom':
       return [
@@ -60,6 +65,7 @@ export function encoderArgs(s: EncoderSettings, frameCount: number): string[] {
         gop,
         '-lag-in-frames',
         '35',
+        ...(t ? ['-threads', String(t)] : []),
       ];
     case 'rav1e':
       // librav1e takes a quantizer 0..255; map the CRF scale onto it.
@@ -74,6 +80,7 @@ export function encoderArgs(s: EncoderSettings, frameCount: number): string[] {
         gop,
         '-keyint_min',
         gop,
+        ...(t ? ['-threads', String(t)] : []),
       ];
     default:
       return [
@@ -86,7 +93,7 @@ export function encoderArgs(s: EncoderSettings, frameCount: number): string[] {
         '-g',
         gop,
         '-svtav1-params',
-        'scd=0',
+        t ? `scd=0:lp=${t}` : 'scd=0',
       ];
   }
 }
