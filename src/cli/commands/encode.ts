@@ -1,0 +1,104 @@
+// `avspl1t encode`: the distributed system in one process — an embedded
+// coordinator on a temporary SQLite file and N local workers on loopback, through
+// the same code paths as separate machines. Prints the master playlist path.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { startCoordinator } from '../../coordinator/index.js';
+import { AppError, ErrorKind } from '../../errors.js';
+import { JobState } from '../../gen/avspl1t/v1/coordinator_pb.js';
+import { createLogger } from '../../log.js';
+import { connectCoordinator } from '../../rpc/client.js';
+import { describe, folderAt } from '../../storage/index.js';
+import { parseFile, parseFolder } from '../../storage/location.js';
+import { Worker } from '../../worker/index.js';
+import { oneLine } from '../format.js';
+import {
+  defaultParallelism,
+  type EncoderFlags,
+  encoderOptions,
+  logLevelFlag,
+  parseWith,
+  positiveIntFlag,
+} from '../options.js';
+import { followJob } from '../progress.js';
+import { onShutdownSignals } from '../signals.js';
+import { checkInput, encoderFlags, prepareFolder } from './jobs.js';
+
+type EncodeFlags = EncoderFlags & { jobs?: string; logLevel: string };
+
+/** Adds the `encode` command. */
+export function registerEncode(program: Command): void {
+  encoderFlags(
+    program
+      .command('encode')
+      .description('encode a file to AV1 HLS on this machine (embedded coordinator + local workers)')
+      .argument('<input>', 'input video (path or s3://bucket/key)')
+      .argument('<output-dir>', 'folder for the playlists and segments'),
+  )
+    .option('--jobs <n>', 'tasks run at once (default: number of cores)')
+    .option('--log-level <level>', 'logs on stderr: silent | error | warn | info | debug', 'silent')
+    .action(encodeCommand);
+}
+
+async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags): Promise<void> {
+  const { secondsPerSegment, settings } = encoderOptions(raw);
+  const o = parseWith(z.object({ jobs: positiveIntFlag('jobs').optional(), logLevel: logLevelFlag }), raw);
+  const inputFile = parseFile(input);
+  const output = parseFolder(outputDir);
+  await checkInput(inputFile);
+  await prepareFolder(output, 'output');
+
+  const log = createLogger(o.logLevel, 'encode');
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'avspl1t-encode-'));
+  const cancel = new AbortController();
+  let uninstall: (() => void) | undefined;
+  try {
+    const coordinator = await startCoordinator({
+      listen: '127.0.0.1:0',
+      db: path.join(tmp, 'state.sqlite'),
+      log,
+    });
+    const worker = await Worker.start({
+      coordinator: coordinator.address,
+      id: `local-${process.pid}`,
+      concurrency: o.jobs ?? defaultParallelism(),
+      tmpRoot: path.join(tmp, 'tasks'),
+      log,
+    });
+    const client = connectCoordinator(coordinator.address);
+    try {
+      const { jobId } = await client.client.submitJob({
+        job: {
+          input: inputFile,
+          working: folderAt(path.join(tmp, 'work')),
+          output,
+          secondsPerSegment,
+          settings,
+        },
+      });
+      uninstall = onShutdownSignals(() => {
+        cancel.abort();
+        void client.client.cancelJob({ jobId }).catch(() => {});
+      });
+      const job = await followJob(client.client, jobId, { signal: cancel.signal }).catch((err) => {
+        if (cancel.signal.aborted) throw new AppError(ErrorKind.Cancelled, 'cancelled');
+        throw err;
+      });
+      if (job.state === JobState.CANCELLED) throw new AppError(ErrorKind.Cancelled, 'cancelled');
+      if (job.state !== JobState.SUCCEEDED)
+        throw new AppError(ErrorKind.Permanent, oneLine(job.failureReason || 'job failed'));
+      process.stderr.write(`encoded ${job.segmentsTotal} AV1 segments\n`);
+      process.stdout.write(`${describe(job.manifest)}\n`);
+    } finally {
+      client.close();
+      await worker.stop({ giveBack: true });
+      await coordinator.close();
+    }
+  } finally {
+    uninstall?.();
+    await rm(tmp, { recursive: true, force: true, maxRetries: 3 });
+  }
+}

@@ -1,0 +1,150 @@
+// Client commands: submit, status, jobs, wait, cancel.
+import { access, mkdir, stat } from 'node:fs/promises';
+import { toJsonString } from '@bufbuild/protobuf';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { AppError, ErrorKind, invalidInput, notFound } from '../../errors.js';
+import { type Job, JobSchema, JobState } from '../../gen/avspl1t/v1/coordinator_pb.js';
+import type { File, Folder } from '../../gen/avspl1t/v1/storage_pb.js';
+import { describe } from '../../storage/index.js';
+import { parseFile, parseFolder } from '../../storage/location.js';
+import { withClient } from '../client.js';
+import { formatJobs, formatStatus, oneLine, stateName } from '../format.js';
+import {
+  coordinatorFlag,
+  defaultCoordinator,
+  type EncoderFlags,
+  encoderOptions,
+  parseWith,
+  positiveIntFlag,
+} from '../options.js';
+import { followJob } from '../progress.js';
+
+/** Exit codes of `avspl1t wait`. */
+export const WAIT_EXIT = { succeeded: 0, failed: 1, cancelled: 2 } as const;
+
+/** Adds the encoder flags shared by `submit` and `encode`. */
+export function encoderFlags(cmd: Command): Command {
+  return cmd
+    .option('--seconds-per-segment <s>', 'segment length in seconds', '2')
+    .option('--crf <n>', 'quality (0-63, lower is better)', '30')
+    .option('--preset <n>', 'encoder speed preset (svt 0-13, aom 0-8, rav1e 0-10)')
+    .option('--encoder <name>', 'svt | aom | rav1e', 'svt');
+}
+
+/** Checks a local input file exists and is a regular file (S3 inputs are checked by the worker). */
+export async function checkInput(file: File): Promise<void> {
+  if (file.location.case !== 'fs') return;
+  const p = file.location.value.path;
+  const s = await stat(p).catch(() => undefined);
+  if (!s) throw notFound(`input not found: ${p}`);
+  if (!s.isFile()) throw invalidInput(`input is not a file: ${p}`);
+  await access(p).catch(() => {
+    throw new AppError(ErrorKind.AccessDenied, `input is not readable: ${p}`);
+  });
+}
+
+/** Creates a local folder (S3 prefixes need nothing). */
+export async function prepareFolder(folder: Folder, what: string): Promise<void> {
+  if (folder.location.case !== 'fs') return;
+  const p = folder.location.value.path;
+  try {
+    await mkdir(p, { recursive: true });
+    await access(p, 2 /* W_OK */);
+  } catch (err) {
+    throw new AppError(
+      ErrorKind.AccessDenied,
+      `cannot write to the ${what} folder ${p}: ${AppError.from(err).message}`,
+    );
+  }
+}
+
+const withCoordinator = (cmd: Command) =>
+  cmd.option('--coordinator <host:port>', 'coordinator address', defaultCoordinator());
+const coordinatorOnly = z.object({ coordinator: coordinatorFlag });
+
+function printOutcome(job: Job): void {
+  const what = `job ${job.id} ${stateName(job.state)}`;
+  if (job.state === JobState.SUCCEEDED) {
+    process.stderr.write(`${what}\n`);
+    process.stdout.write(`${describe(job.manifest)}\n`);
+  } else if (job.state === JobState.FAILED) process.stderr.write(`${what}: ${oneLine(job.failureReason)}\n`);
+  else process.stderr.write(`${what}\n`);
+}
+
+/** Adds submit, status, jobs, wait and cancel. */
+export function registerJobCommands(program: Command): void {
+  encoderFlags(
+    withCoordinator(
+      program
+        .command('submit')
+        .description('submit an encode job; prints its id')
+        .requiredOption('--input <path|s3-url>', 'input video')
+        .requiredOption('--working-dir <path|s3-url>', 'folder for the split pieces (visible to all workers)')
+        .requiredOption('--output-dir <path|s3-url>', 'folder for the playlists and segments'),
+    ),
+  ).action(
+    async (
+      raw: EncoderFlags & { input: string; workingDir: string; outputDir: string; coordinator: string },
+    ) => {
+      const { coordinator } = parseWith(coordinatorOnly, raw);
+      const { secondsPerSegment, settings } = encoderOptions(raw);
+      const input = parseFile(raw.input);
+      const working = parseFolder(raw.workingDir);
+      const output = parseFolder(raw.outputDir);
+      await checkInput(input);
+      await prepareFolder(working, 'working');
+      await prepareFolder(output, 'output');
+      const { jobId } = await withClient(coordinator, (c) =>
+        c.submitJob({ job: { input, working, output, secondsPerSegment, settings } }),
+      );
+      process.stdout.write(`${jobId}\n`);
+    },
+  );
+
+  withCoordinator(
+    program
+      .command('status')
+      .description('show a job: state, progress, failure reason, playlist, retried tasks')
+      .argument('<job-id>')
+      .option('--json', 'print the Job message as JSON'),
+  ).action(async (jobId: string, raw: { coordinator: string; json?: boolean }) => {
+    const { coordinator } = parseWith(coordinatorOnly, raw);
+    const { job } = await withClient(coordinator, (c) => c.getJob({ jobId }));
+    process.stdout.write(`${raw.json ? toJsonString(JobSchema, job!) : formatStatus(job!)}\n`);
+  });
+
+  withCoordinator(
+    program.command('jobs').description('list the newest jobs').option('--limit <n>', 'how many', '20'),
+  ).action(async (raw: { coordinator: string; limit: string }) => {
+    const o = parseWith(z.object({ coordinator: coordinatorFlag, limit: positiveIntFlag('limit') }), raw);
+    const { jobs } = await withClient(o.coordinator, (c) => c.listJobs({ limit: o.limit }));
+    process.stdout.write(`${formatJobs(jobs)}\n`);
+  });
+
+  withCoordinator(
+    program
+      .command('wait')
+      .description('follow a job with a progress bar; exit 0 succeeded, 1 failed, 2 cancelled')
+      .argument('<job-id>'),
+  ).action(async (jobId: string, raw: { coordinator: string }) => {
+    const { coordinator } = parseWith(coordinatorOnly, raw);
+    const job = await withClient(coordinator, (c) => followJob(c, jobId));
+    printOutcome(job);
+    process.exitCode =
+      job.state === JobState.SUCCEEDED
+        ? WAIT_EXIT.succeeded
+        : job.state === JobState.CANCELLED
+          ? WAIT_EXIT.cancelled
+          : WAIT_EXIT.failed;
+  });
+
+  withCoordinator(program.command('cancel').description('cancel a job').argument('<job-id>')).action(
+    async (jobId: string, raw: { coordinator: string }) => {
+      const { coordinator } = parseWith(coordinatorOnly, raw);
+      const { job } = await withClient(coordinator, (c) => c.cancelJob({ jobId }));
+      const already = job!.state !== JobState.CANCELLED ? ' (already finished)' : '';
+      process.stdout.write(`job ${jobId} ${stateName(job!.state)}${already}\n`);
+    },
+  );
+}

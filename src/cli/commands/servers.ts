@@ -1,0 +1,88 @@
+// `avspl1t coordinator` and `avspl1t worker`: the long-running programs.
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { startCoordinator } from '../../coordinator/index.js';
+import { createLogger } from '../../log.js';
+import { Worker } from '../../worker/index.js';
+import {
+  coordinatorFlag,
+  defaultCoordinator,
+  listenFlag,
+  logLevelFlag,
+  parseWith,
+  positiveIntFlag,
+} from '../options.js';
+import { onShutdownSignals } from '../signals.js';
+
+const coordinatorSchema = z.object({
+  listen: listenFlag,
+  db: z.string().min(1, '--db must not be empty'),
+  leaseSeconds: positiveIntFlag('lease-seconds'),
+  maxAttempts: positiveIntFlag('max-attempts'),
+  logLevel: logLevelFlag,
+});
+
+const workerSchema = z.object({
+  coordinator: coordinatorFlag,
+  concurrency: positiveIntFlag('concurrency'),
+  id: z.string().optional(),
+  tmpDir: z.string().optional(),
+  logLevel: logLevelFlag,
+});
+
+/** Adds the `coordinator` and `worker` commands. */
+export function registerServers(program: Command): void {
+  program
+    .command('coordinator')
+    .description('serve the coordinator (gRPC) with its state in SQLite or PostgreSQL')
+    .option('--listen <host:port>', 'address to listen on (port 0: any free port)', '127.0.0.1:50051')
+    .option('--db <file|url>', 'SQLite file or postgres:// URL', 'avspl1t.db')
+    .option('--lease-seconds <n>', 'a task without heartbeat for this long goes to another worker', '15')
+    .option('--max-attempts <n>', 'tries of a task before a transient failure fails the job', '3')
+    .option('--log-level <level>', 'silent | error | warn | info | debug', 'info')
+    .action(async (raw: Record<string, string>) => {
+      const o = parseWith(coordinatorSchema, raw);
+      const log = createLogger(o.logLevel, 'coordinator');
+      const running = await startCoordinator({
+        listen: o.listen,
+        db: o.db,
+        leaseMs: o.leaseSeconds * 1000,
+        maxAttempts: o.maxAttempts,
+        log,
+      });
+      // The address on stdout (one line) lets scripts find a port chosen with :0.
+      process.stdout.write(`${running.address}\n`);
+      await new Promise<void>((resolve) => {
+        const uninstall = onShutdownSignals((_urgent, signal) => {
+          log.info({ signal }, 'shutting down');
+          uninstall();
+          running.close().then(resolve, resolve);
+        });
+      });
+    });
+
+  program
+    .command('worker')
+    .description(
+      'run tasks for a coordinator until stopped (SIGTERM: finish current tasks; twice: give them back)',
+    )
+    .option('--coordinator <host:port>', 'coordinator address', defaultCoordinator())
+    .option('--concurrency <n>', 'tasks run at once', '1')
+    .option('--id <name>', 'worker id (default: hostname-pid)')
+    .option('--tmp-dir <dir>', 'parent of the per-task temp dirs (default: the OS temp dir)')
+    .option('--log-level <level>', 'silent | error | warn | info | debug', 'info')
+    .action(async (raw: Record<string, string>) => {
+      const o = parseWith(workerSchema, raw);
+      const log = createLogger(o.logLevel, 'worker');
+      const worker = await Worker.start({
+        coordinator: o.coordinator,
+        concurrency: o.concurrency,
+        id: o.id,
+        tmpRoot: o.tmpDir,
+        log,
+      });
+      const uninstall = onShutdownSignals((urgent) => void worker.stop({ giveBack: urgent }));
+      await worker.done;
+      uninstall();
+    });
+}

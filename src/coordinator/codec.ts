@@ -1,0 +1,62 @@
+// Task payloads and results as stored in the database (binary protobuf), and the
+// Task message handed to a worker. The `kind` column says which schema a blob has.
+import { create, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
+import {
+  AudioResultSchema,
+  EncodeResultSchema,
+  type FinishTaskRequest,
+  ManifestResultSchema,
+  SplitResultSchema,
+  type Task,
+  TaskSchema,
+} from '../gen/avspl1t/v1/coordinator_pb.js';
+import type { TaskRow } from '../store/index.js';
+import { TaskKind } from '../store/index.js';
+import { timeoutSeconds } from './timeouts.js';
+
+export type TaskKindInit = MessageInitShape<typeof TaskSchema>['kind'];
+
+/** The payload blob: a Task message with only its kind set. */
+export function encodePayload(kind: TaskKindInit): Uint8Array {
+  return toBinary(TaskSchema, create(TaskSchema, { kind }));
+}
+
+/** The Task a worker receives for a claimed row (heartbeats due three times per lease). */
+export function taskMessage(row: TaskRow, leaseMs: number): Task {
+  const task = fromBinary(TaskSchema, row.payload);
+  task.id = row.id;
+  task.jobId = row.job_id;
+  task.lease = row.lease ?? '';
+  task.createdAtMs = BigInt(row.created_at);
+  task.attempt = row.attempts;
+  task.timeoutSeconds = timeoutSeconds(task);
+  task.heartbeatIntervalMs = Math.max(100, Math.floor(leaseMs / 3));
+  return task;
+}
+
+export type FinishResult = FinishTaskRequest['result'];
+type Success = Exclude<FinishResult, { case: 'failure' } | { case: undefined }>;
+
+/** The result blob of a successful finish. */
+export function encodeResult(result: Success): Uint8Array {
+  switch (result.case) {
+    case 'split':
+      return toBinary(SplitResultSchema, result.value);
+    case 'encode':
+      return toBinary(EncodeResultSchema, result.value);
+    case 'audio':
+      return toBinary(AudioResultSchema, result.value);
+    case 'manifest':
+      return toBinary(ManifestResultSchema, result.value);
+  }
+}
+
+export const decodeSplit = (b: Uint8Array) => fromBinary(SplitResultSchema, b);
+export const decodeEncode = (b: Uint8Array) => fromBinary(EncodeResultSchema, b);
+export const decodeAudio = (b: Uint8Array) => fromBinary(AudioResultSchema, b);
+export const decodeManifest = (b: Uint8Array) => fromBinary(ManifestResultSchema, b);
+
+/** A short human name of a task for messages: "encode 12", "split". */
+export function taskName(row: Pick<TaskRow, 'kind' | 'idx'>): string {
+  return row.kind === TaskKind.Encode ? `encode ${row.idx}` : row.kind;
+}

@@ -1,0 +1,281 @@
+// The coordinator's behaviour, independent of the RPC layer: jobs in, tasks out,
+// results recorded. All state is in the store, so any number of these can share
+// one database and a restart loses nothing.
+import { toBinary } from '@bufbuild/protobuf';
+import { invalidInput, notFound } from '../errors.js';
+import {
+  type EncodeJob,
+  type FinishTaskRequest,
+  type Job,
+  JobSchema,
+  type Task,
+  type TaskFailure,
+} from '../gen/avspl1t/v1/coordinator_pb.js';
+import { type Logger, silentLogger } from '../log.js';
+import {
+  type Clock,
+  isTerminalJobState,
+  type JobRow,
+  JobState,
+  type Queries,
+  RunOutcome,
+  type Store,
+  systemClock,
+  type TaskBrief,
+  type TaskRow,
+  TaskState,
+} from '../store/index.js';
+import { encodeResult, taskName } from './codec.js';
+import {
+  advance,
+  cancelJob,
+  createJob,
+  failJob,
+  failureReason,
+  type MachineConfig,
+  resultProblem,
+} from './job-machine.js';
+import { jobView } from './job-view.js';
+import { Notifier } from './notifier.js';
+import { releaseLeased, Scheduler } from './scheduler.js';
+import { validateEncodeJob } from './validate.js';
+
+export interface CoordinatorOptions {
+  clock?: Clock;
+  /** Lease length; a task without a heartbeat for this long is given to another worker. */
+  leaseMs?: number;
+  /** Claims of one task before a transient failure fails the job. */
+  maxAttempts?: number;
+  /** First retry delay; doubles per attempt up to `backoffMaxMs`, with ±20 % jitter. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Cap on a GetTask long poll. */
+  maxWaitMs?: number;
+  /** How often waiting polls and watchers re-read the database. */
+  pollIntervalMs?: number;
+  log?: Logger;
+}
+
+/** Heartbeat answer. */
+export interface LeaseStatus {
+  leaseValid: boolean;
+  cancelled: boolean;
+}
+
+const MAX_LIST = 1000;
+
+export class Coordinator {
+  readonly clock: Clock;
+  readonly leaseMs: number;
+  private readonly machine: MachineConfig;
+  private readonly scheduler: Scheduler;
+  private readonly work = new Notifier();
+  private readonly jobs = new Notifier();
+  private readonly closing = new AbortController();
+  private readonly pollIntervalMs: number;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly store: Store,
+    options: CoordinatorOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.leaseMs = options.leaseMs ?? 15_000;
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.log = options.log ?? silentLogger;
+    const base = options.backoffBaseMs ?? 1000;
+    const max = options.backoffMaxMs ?? 60_000;
+    this.machine = {
+      maxAttempts: options.maxAttempts ?? 3,
+      backoffMs: (attempts) =>
+        Math.round(Math.min(max, base * 2 ** Math.max(0, attempts - 1)) * (0.8 + 0.4 * Math.random())),
+    };
+    this.scheduler = new Scheduler(
+      store,
+      this.clock,
+      {
+        leaseMs: this.leaseMs,
+        maxWaitMs: options.maxWaitMs ?? 10_000,
+        pollIntervalMs: this.pollIntervalMs,
+        machine: this.machine,
+      },
+      this.work,
+      this.jobs,
+      this.log,
+    );
+  }
+
+  /** Validates and stores a job; returns its id. */
+  async submitJob(job: EncodeJob | undefined): Promise<string> {
+    const valid = validateEncodeJob(job);
+    const id = await this.store.transaction((q) => createJob(q, valid, this.clock.now(), this.machine));
+    this.log.info({ jobId: id }, 'job submitted');
+    this.work.notify();
+    this.jobs.notify();
+    return id;
+  }
+
+  async getJob(jobId: string): Promise<Job> {
+    if (!jobId) throw invalidInput('job_id: required');
+    return this.store.query(async (q) => {
+      const row = await q.jobs.get(jobId);
+      if (!row) throw notFound(`job ${jobId} not found`);
+      return jobView(row, await q.tasks.briefs([jobId]));
+    });
+  }
+
+  /** The newest jobs first. */
+  async listJobs(limit = 50): Promise<Job[]> {
+    return this.store.query(async (q) => {
+      const rows = await q.jobs.list(Math.min(Math.max(limit || 50, 1), MAX_LIST));
+      const briefs = await q.tasks.briefs(rows.map((r) => r.id));
+      const byJob = new Map<string, TaskBrief[]>();
+      for (const b of briefs) byJob.set(b.job_id, [...(byJob.get(b.job_id) ?? []), b]);
+      return rows.map((r) => jobView(r, byJob.get(r.id) ?? []));
+    });
+  }
+
+  /** Cancels a job (a finished job is returned unchanged). */
+  async cancelJob(jobId: string): Promise<Job> {
+    if (!jobId) throw invalidInput('job_id: required');
+    const changed = await this.store.transaction((q) => cancelJob(q, jobId, this.clock.now()));
+    if (changed) {
+      this.log.info({ jobId }, 'job cancelled');
+      this.jobs.notify();
+    }
+    return this.getJob(jobId);
+  }
+
+  /** Yields the job now and after every change, until it finishes or `signal` aborts. */
+  async *watchJob(jobId: string, signal: AbortSignal): AsyncGenerator<Job> {
+    const stop = AbortSignal.any([signal, this.closing.signal]);
+    let last: Uint8Array | undefined;
+    while (!stop.aborted) {
+      const generation = this.jobs.current;
+      const job = await this.getJob(jobId);
+      const bytes = toBinary(JobSchema, job);
+      if (!last || Buffer.compare(bytes, last) !== 0) {
+        last = bytes;
+        yield job;
+      }
+      if (job.finishedAtMs > 0n) return;
+      await this.jobs.wait(generation, this.pollIntervalMs * 2, stop);
+    }
+  }
+
+  /** Long-polls for a task for `workerId`. */
+  getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<Task | undefined> {
+    return this.scheduler.getTask(workerId, waitMs, AbortSignal.any([signal, this.closing.signal]));
+  }
+
+  /** Extends the lease of a task the worker holds and records its progress. */
+  async heartbeat(workerId: string, taskId: string, lease: string, progress: number): Promise<LeaseStatus> {
+    if (!taskId) throw invalidInput('task_id: required');
+    if (!lease) throw invalidInput('lease: required');
+    const now = this.clock.now();
+    const fraction = Number.isFinite(progress) ? Math.min(1, Math.max(0, progress)) : 0;
+    return this.store.query(async (q) => {
+      const task = await q.tasks.get(taskId);
+      if (!task) throw notFound(`task ${taskId} not found`);
+      if (
+        task.lease_owner === workerId &&
+        (await q.tasks.extendLease(taskId, lease, now, this.leaseMs, fraction))
+      ) {
+        this.jobs.notify();
+        return { leaseValid: true, cancelled: false };
+      }
+      const job = await q.jobs.get(task.job_id);
+      const jobStopped = !job || job.state === JobState.Cancelled || job.state === JobState.Failed;
+      return { leaseValid: false, cancelled: task.state === TaskState.Cancelled || jobStopped };
+    });
+  }
+
+  /** Records a task's result or failure; false when the finish was ignored (lease lost). */
+  async finishTask(req: FinishTaskRequest): Promise<boolean> {
+    if (!req.taskId) throw invalidInput('task_id: required');
+    if (!req.lease) throw invalidInput('lease: required');
+    const result = req.result;
+    if (!result.case) throw invalidInput('result: required (a result or a failure)');
+    const now = this.clock.now();
+    const outcome = await this.store.transaction(async (q) => {
+      const task = await q.tasks.get(req.taskId);
+      if (!task) throw notFound(`task ${req.taskId} not found`);
+      const job = (await q.jobs.get(task.job_id, { lock: true }))!;
+      if (task.lease !== req.lease || task.lease_owner !== req.workerId || task.state !== TaskState.Running)
+        return { accepted: false, newWork: false };
+      if (result.case === 'failure') return this.recordFailure(q, job, task, result.value, now);
+      if (result.case !== task.kind)
+        throw invalidInput(`result: task ${task.id} is a ${task.kind} task, not ${result.case}`);
+      const blob = encodeResult(result);
+      const problem = resultProblem(task.kind, blob);
+      if (problem)
+        return this.recordFailure(q, job, task, { reason: problem, transient: false, released: false }, now);
+      const row = await q.tasks.updateLeased(task.id, req.lease, now, {
+        state: TaskState.Succeeded,
+        result: blob,
+        progress: 1,
+        lease: null,
+        lease_expires_at: null,
+        finished_at: now,
+      });
+      if (!row) return { accepted: false, newWork: false };
+      await q.runs.end(req.lease, now, RunOutcome.Succeeded);
+      const effects = await advance(q, job, row, now, this.machine);
+      this.log.info(
+        { jobId: task.job_id, taskId: task.id, task: taskName(task), workerId: req.workerId },
+        'task succeeded',
+      );
+      return { accepted: true, newWork: effects.newWork };
+    });
+    if (!outcome.accepted)
+      this.log.info({ taskId: req.taskId, workerId: req.workerId }, 'finish ignored: lease not held');
+    if (outcome.newWork) this.work.notify();
+    this.jobs.notify();
+    return outcome.accepted;
+  }
+
+  private async recordFailure(
+    q: Queries,
+    job: JobRow,
+    task: TaskRow,
+    failure: Pick<TaskFailure, 'reason' | 'transient' | 'released'>,
+    now: number,
+  ): Promise<{ accepted: boolean; newWork: boolean }> {
+    const lease = task.lease!;
+    const reason = failure.reason || 'unknown error';
+    const ids = { jobId: task.job_id, taskId: task.id, task: taskName(task), workerId: task.lease_owner };
+    if (failure.released) {
+      const ok = await releaseLeased(q, task, lease, reason, now);
+      this.log.info(ids, 'task given back');
+      return { accepted: ok, newWork: ok };
+    }
+    const retry = failure.transient && task.attempts < task.max_attempts && !isTerminalJobState(job.state);
+    const row = await q.tasks.updateLeased(task.id, lease, now, {
+      state: retry ? TaskState.Queued : TaskState.Failed,
+      lease: null,
+      lease_expires_at: null,
+      last_error: reason,
+      run_after: retry ? now + this.machine.backoffMs(task.attempts) : now,
+      finished_at: retry ? null : now,
+    });
+    if (!row) return { accepted: false, newWork: false };
+    await q.runs.end(lease, now, retry ? RunOutcome.Retried : RunOutcome.Failed, reason);
+    if (retry) {
+      this.log.warn({ ...ids, attempt: task.attempts, reason }, 'task failed, will retry');
+      return { accepted: true, newWork: true };
+    }
+    await failJob(q, job, failureReason(task, reason, failure.transient), now);
+    this.log.warn({ ...ids, reason }, 'task failed, job failed');
+    return { accepted: true, newWork: false };
+  }
+
+  /** Requeues tasks with expired leases (also done by polls); returns how many. */
+  reapExpired(): Promise<number> {
+    return this.scheduler.reapExpired();
+  }
+
+  /** Ends long polls and watches; the store stays open (its owner closes it). */
+  close(): void {
+    this.closing.abort();
+  }
+}

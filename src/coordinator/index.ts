@@ -1,0 +1,6 @@
+// Public surface of the coordinator.
+export { Coordinator, type CoordinatorOptions, type LeaseStatus } from './coordinator.js';
+export { percentComplete, WEIGHTS } from './progress.js';
+export { redacted } from './redact.js';
+export { type RunningCoordinator, type StartCoordinatorOptions, startCoordinator } from './server.js';
+export { MAX_SECONDS_PER_SEGMENT, validateEncodeJob } from './validate.js';

@@ -1,0 +1,258 @@
+// The job state machine. Each function runs inside one store transaction with the
+// job row locked, so a finish, the tasks it creates and the job's new state commit
+// together. split → one encode per piece (+ audio) → manifest when all succeeded →
+// job succeeded; a permanent failure (or too many attempts) fails the job and
+// cancels its other tasks.
+import { randomUUID } from 'node:crypto';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { notFound } from '../errors.js';
+import type { EncodeJob, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
+import {
+  type JobRow,
+  JobState,
+  type NewTask,
+  type Queries,
+  RunOutcome,
+  TaskKind,
+  type TaskRow,
+  TaskState,
+} from '../store/index.js';
+import {
+  decodeAudio,
+  decodeEncode,
+  decodeSplit,
+  encodePayload,
+  type TaskKindInit,
+  taskName,
+} from './codec.js';
+
+export interface MachineConfig {
+  maxAttempts: number;
+  /** Delay before retry number `attempts + 1`, in ms. */
+  backoffMs: (attempts: number) => number;
+}
+
+/** What a transition changed, so the caller knows whom to wake. */
+export interface Effects {
+  /** New runnable tasks exist. */
+  newWork: boolean;
+}
+
+const OPEN: readonly JobState[] = [JobState.Queued, JobState.Running];
+
+function newTask(
+  job: JobRow,
+  kind: TaskKind,
+  idx: number,
+  ord: number,
+  payload: TaskKindInit,
+  now: number,
+  cfg: MachineConfig,
+): NewTask {
+  return {
+    id: randomUUID(),
+    job_id: job.id,
+    kind,
+    idx,
+    ord,
+    job_created_at: job.created_at,
+    state: TaskState.Queued,
+    payload: encodePayload(payload),
+    result: null,
+    attempts: 0,
+    max_attempts: cfg.maxAttempts,
+    lease: null,
+    lease_owner: null,
+    lease_expires_at: null,
+    run_after: now,
+    last_error: null,
+    progress: 0,
+    created_at: now,
+    updated_at: now,
+    finished_at: null,
+  };
+}
+
+/** Inserts a validated job and its split task; returns the job id. */
+export async function createJob(
+  q: Queries,
+  job: EncodeJob,
+  now: number,
+  cfg: MachineConfig,
+): Promise<string> {
+  const row: JobRow = {
+    id: randomUUID(),
+    state: JobState.Queued,
+    details: toBinary(EncodeJobSchema, job),
+    source: null,
+    result: null,
+    failure_reason: null,
+    segments_total: 0,
+    segments_done: 0,
+    has_audio: 0,
+    audio_done: 0,
+    created_at: now,
+    updated_at: now,
+    finished_at: null,
+  };
+  await q.jobs.insert(row);
+  const split = { input: job.input, working: job.working, secondsPerSegment: job.secondsPerSegment };
+  await q.tasks.insert([newTask(row, TaskKind.Split, 0, 0, { case: 'split', value: split }, now, cfg)]);
+  return row.id;
+}
+
+/** Fails an open job with `reason` and cancels its remaining tasks. */
+export async function failJob(q: Queries, job: JobRow, reason: string, now: number): Promise<void> {
+  const changed = await q.jobs.update(
+    job.id,
+    { state: JobState.Failed, failure_reason: reason, updated_at: now, finished_at: now },
+    OPEN,
+  );
+  if (!changed) return;
+  await q.tasks.cancelOpen(job.id, now);
+  await q.runs.endOpenForJob(job.id, now, RunOutcome.Cancelled, `job failed: ${reason}`);
+}
+
+/** Cancels an open job and its tasks; returns whether it was open. */
+export async function cancelJob(q: Queries, jobId: string, now: number): Promise<boolean> {
+  const job = await q.jobs.get(jobId, { lock: true });
+  if (!job) throw notFound(`job ${jobId} not found`);
+  const changed = await q.jobs.update(
+    jobId,
+    { state: JobState.Cancelled, updated_at: now, finished_at: now },
+    OPEN,
+  );
+  if (!changed) return false;
+  await q.tasks.cancelOpen(jobId, now);
+  await q.runs.endOpenForJob(jobId, now, RunOutcome.Cancelled, 'job cancelled');
+  return true;
+}
+
+/** Why a split result cannot be used, or undefined when it is fine. */
+function splitProblem(result: SplitResult): string | undefined {
+  if (!result.source) return 'split returned no source information';
+  if (result.pieces.length === 0) return 'split produced no pieces (is the input empty?)';
+  const seen = new Set<number>();
+  for (const p of result.pieces) {
+    if (p.index >= result.pieces.length || seen.has(p.index))
+      return `split returned a bad piece index ${p.index}`;
+    if (!p.file?.location.case) return `split returned piece ${p.index} without a file`;
+    seen.add(p.index);
+  }
+  return undefined;
+}
+
+/** Checks a task result before it is recorded; a problem is a permanent failure of the task. */
+export function resultProblem(kind: string, blob: Uint8Array): string | undefined {
+  if (kind === TaskKind.Split) return splitProblem(decodeSplit(blob));
+  if (kind === TaskKind.Encode && !decodeEncode(blob).segment?.file) return 'encode returned no segment';
+  if (kind === TaskKind.Audio && !decodeAudio(blob).audio?.playlist) return 'audio returned no playlist';
+  return undefined;
+}
+
+/** Moves the job forward after `task` succeeded (creating the next tasks). */
+export async function advance(
+  q: Queries,
+  job: JobRow,
+  task: TaskRow,
+  now: number,
+  cfg: MachineConfig,
+): Promise<Effects> {
+  const details = fromBinary(EncodeJobSchema, job.details);
+  if (task.kind === TaskKind.Split) {
+    const split = decodeSplit(task.result!);
+    const source = split.source!;
+    const pieces = [...split.pieces].sort((a, b) => a.index - b.index);
+    const tasks = pieces.map((piece) =>
+      newTask(
+        job,
+        TaskKind.Encode,
+        piece.index,
+        piece.index + 1,
+        {
+          case: 'encode',
+          value: { piece, source, output: details.output, settings: details.settings },
+        },
+        now,
+        cfg,
+      ),
+    );
+    if (source.hasAudio) {
+      const audio = {
+        input: details.input,
+        source,
+        output: details.output,
+        secondsPerSegment: details.secondsPerSegment,
+      };
+      tasks.unshift(newTask(job, TaskKind.Audio, 0, 0, { case: 'audio', value: audio }, now, cfg));
+    }
+    await q.tasks.insert(tasks);
+    await q.jobs.update(job.id, {
+      source: toBinary(SourceInfoSchema, source),
+      segments_total: pieces.length,
+      has_audio: source.hasAudio ? 1 : 0,
+      updated_at: now,
+    });
+    return { newWork: true };
+  }
+  if (task.kind === TaskKind.Encode || task.kind === TaskKind.Audio) {
+    // Each task succeeds once (lease-guarded) and the job row is locked, so exactly
+    // one finish sees the counts complete and creates the manifest task.
+    const column = task.kind === TaskKind.Encode ? 'segments_done' : 'audio_done';
+    const counted = await q.jobs.countDone(job.id, column, now);
+    if (!counted) return { newWork: false };
+    const complete =
+      counted.segments_done === counted.segments_total && (!counted.has_audio || counted.audio_done === 1);
+    if (!complete) return { newWork: false };
+    await q.tasks.insert([await manifestTask(q, counted, details, now, cfg)]);
+    return { newWork: true };
+  }
+  // The manifest is the last task: the job is done.
+  await q.jobs.update(
+    job.id,
+    { state: JobState.Succeeded, result: task.result, updated_at: now, finished_at: now },
+    OPEN,
+  );
+  return { newWork: false };
+}
+
+async function manifestTask(
+  q: Queries,
+  job: JobRow,
+  details: EncodeJob,
+  now: number,
+  cfg: MachineConfig,
+): Promise<NewTask> {
+  const rows = await q.tasks.forJob(job.id);
+  const segments = rows
+    .filter((t) => t.kind === TaskKind.Encode)
+    .sort((a, b) => a.idx - b.idx)
+    .map((t) => decodeEncode(t.result!).segment!);
+  const audioRow = rows.find((t) => t.kind === TaskKind.Audio);
+  const audio = audioRow?.result ? decodeAudio(audioRow.result).audio : undefined;
+  const source: SourceInfo = job.source ? fromBinary(SourceInfoSchema, job.source) : create(SourceInfoSchema);
+  return newTask(
+    job,
+    TaskKind.Manifest,
+    0,
+    job.segments_total + 1,
+    {
+      case: 'manifest',
+      value: { segments, source, output: details.output, audio },
+    },
+    now,
+    cfg,
+  );
+}
+
+/** The job's failure reason when `task` fails for good. */
+export function failureReason(
+  task: Pick<TaskRow, 'kind' | 'idx' | 'attempts'>,
+  reason: string,
+  retried: boolean,
+): string {
+  const tries = retried && task.attempts > 1 ? ` (after ${task.attempts} attempts)` : '';
+  return `${taskName(task)} failed${tries}: ${reason}`;
+}

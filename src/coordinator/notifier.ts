@@ -1,0 +1,37 @@
+// In-process wake-ups for long polls (new work) and job watchers (job changed).
+// Other coordinators on the same database cannot reach these, so waiters also
+// wake on a short timer and look at the database themselves.
+
+/** A generation counter that waiters can sleep on until it moves. */
+export class Notifier {
+  private generation = 0;
+  private readonly waiters = new Set<() => void>();
+
+  /** The current generation; pass it to `wait` to not miss a notify that happens in between. */
+  get current(): number {
+    return this.generation;
+  }
+
+  /** Wakes every waiter. */
+  notify(): void {
+    this.generation++;
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
+  }
+
+  /** Resolves once the generation differs from `since`, after `ms`, or when `signal` aborts. */
+  wait(since: number, ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.generation !== since || signal?.aborted || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      this.waiters.add(done);
+    });
+  }
+}

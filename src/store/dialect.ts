@@ -1,0 +1,163 @@
+// Every difference between SQLite and PostgreSQL lives in this file: how to
+// connect, the binary column type, row locks for claims and job updates, write
+// transactions, and which errors are worth retrying. Queries elsewhere are
+// written once with Kysely and run unchanged on both.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  PostgresDialect,
+  type SelectQueryBuilder,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+} from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/** The dialect-specific pieces the queries and migrations need. */
+export interface SqlDialect {
+  readonly name: DialectName;
+  /** Column type for serialized protobuf. */
+  readonly blobType: 'blob' | 'bytea';
+  /** Locks the selected rows until the transaction ends (a no-op where the transaction locks the database). */
+  lockRows<DB, TB extends keyof DB, O>(qb: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
+  /** Locks the selected rows, skipping rows other transactions hold (claims never wait on each other). */
+  lockSkipLocked<DB, TB extends keyof DB, O>(
+    qb: SelectQueryBuilder<DB, TB, O>,
+  ): SelectQueryBuilder<DB, TB, O>;
+  /** Whether a failed transaction may succeed if run again (lock contention, deadlock, serialization). */
+  isRetryable(err: unknown): boolean;
+  /** Whether the error means the database cannot be reached right now. */
+  isUnavailable(err: unknown): boolean;
+}
+
+/** An open database connection (or pool) and its dialect. */
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  dialect: SqlDialect;
+  /** A display form of the location, without passwords. */
+  display: string;
+}
+
+export interface OpenOptions {
+  /** Called when an idle pooled connection fails (PostgreSQL); the pool reconnects by itself. */
+  onPoolError?: (err: Error) => void;
+  /** Maximum pooled connections (PostgreSQL). */
+  poolSize?: number;
+}
+
+/** Whether a `--db` value selects PostgreSQL. */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/** Opens a SQLite file (path or `sqlite:` path) or a PostgreSQL URL. */
+export function openDatabase(location: string, options: OpenOptions = {}): OpenDatabase {
+  if (isPostgresUrl(location)) return openPostgres(location, options);
+  return openSqlite(location.replace(/^sqlite:(\/\/)?/i, ''));
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+const noLock = <DB, TB extends keyof DB, O>(qb: SelectQueryBuilder<DB, TB, O>) => qb;
+
+function openSqlite(file: string): OpenDatabase {
+  const full = path.resolve(file);
+  mkdirSync(path.dirname(full), { recursive: true });
+  const config: SqliteDialectConfig = {
+    database: async () => {
+      // No busy timeout: better-sqlite3 would wait for a lock synchronously, blocking
+      // the event loop (and so the very transaction holding the lock, when both are
+      // in this process). The store retries SQLITE_BUSY asynchronously instead.
+      const conn = new SqliteDatabase(full, { timeout: 0 });
+      conn.pragma('journal_mode = WAL');
+      conn.pragma('synchronous = NORMAL');
+      conn.pragma('foreign_keys = ON');
+      return conn;
+    },
+  };
+  return {
+    db: new Kysely<Database>({ dialect: new ImmediateSqliteDialect(config) }),
+    display: full,
+    dialect: {
+      name: 'sqlite',
+      blobType: 'blob',
+      lockRows: noLock,
+      lockSkipLocked: noLock,
+      isRetryable: (err) =>
+        errorCode(err)?.startsWith('SQLITE_BUSY') === true || errorCode(err) === 'SQLITE_LOCKED',
+      isUnavailable: () => false,
+    },
+  };
+}
+
+/**
+ * SQLite with `BEGIN IMMEDIATE`: every transaction here writes, and taking the
+ * write lock up front avoids the deadlock of two readers upgrading to writers
+ * (which SQLite answers with SQLITE_BUSY without waiting).
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly cfg: SqliteDialectConfig) {
+    super(cfg);
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.cfg);
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+const PG_INT8 = 20;
+const PG_RETRYABLE = new Set(['40001', '40P01', '55P03']);
+
+function openPostgres(url: string, options: OpenOptions): OpenDatabase {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    // Timestamps are int8 (bigint) milliseconds: read them as numbers, not strings.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === PG_INT8
+          ? (v: string) => Number(v)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client losing its connection must not crash the process.
+  pool.on('error', (err) => options.onPoolError?.(err));
+  const display = url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  return {
+    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+    display,
+    dialect: {
+      name: 'postgres',
+      blobType: 'bytea',
+      lockRows: (qb) => qb.forUpdate(),
+      lockSkipLocked: (qb) => qb.forUpdate().skipLocked(),
+      isRetryable: (err) => PG_RETRYABLE.has(errorCode(err) ?? ''),
+      isUnavailable: (err) => {
+        const code = errorCode(err) ?? '';
+        return (
+          code.startsWith('08') ||
+          code === '57P01' ||
+          code === '57P03' ||
+          ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
+          /Connection terminated|connection timeout/i.test((err as Error | null)?.message ?? '')
+        );
+      },
+    },
+  };
+}

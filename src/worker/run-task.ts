@@ -1,0 +1,139 @@
+// Runs one claimed task: private temp dir, heartbeats, timeout, the operation,
+// then FinishTask with the result or a classified failure. Never throws: a bad
+// task is reported, not allowed to take the worker down.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppError, ErrorKind } from '../errors.js';
+import type { FinishTaskRequest, Task } from '../gen/avspl1t/v1/coordinator_pb.js';
+import type { Logger } from '../log.js';
+import type { CoordinatorClient } from '../rpc/client.js';
+import { fromRpcError } from '../rpc/errors.js';
+import type { Storage } from '../storage/index.js';
+import { type StopKind, startHeartbeat } from './heartbeat.js';
+import { type Operations, runOperation, type TaskResult } from './operations.js';
+import { makeTaskDir, removeTaskDir } from './temp-dirs.js';
+
+export interface RunnerDeps {
+  client: CoordinatorClient;
+  workerId: string;
+  operations: Operations;
+  storage: Storage;
+  tmpRoot: string;
+  heartbeatMs: number;
+  log: Logger;
+  /** Aborted when the worker must give its tasks back (hard shutdown). */
+  giveBack: AbortSignal;
+}
+
+type Stop = StopKind | 'shutdown' | 'timeout';
+
+/** How long to keep trying to deliver a result while the coordinator is unreachable. */
+const FINISH_RETRY_MS = 60_000;
+
+/** Runs a task to the end and reports it. */
+export async function runTask(deps: RunnerDeps, task: Task): Promise<void> {
+  const ids = { jobId: task.jobId, taskId: task.id, kind: task.kind.case, attempt: task.attempt };
+  const log = deps.log.child(ids);
+  log.info('task started');
+  const started = Date.now();
+  const controller = new AbortController();
+  let stop: Stop | undefined;
+  const abort = (kind: Stop) => {
+    if (stop) return;
+    stop = kind;
+    controller.abort(new AppError(ErrorKind.Cancelled, `task stopped: ${kind}`));
+  };
+  const onGiveBack = () => abort('shutdown');
+  if (deps.giveBack.aborted) onGiveBack();
+  deps.giveBack.addEventListener('abort', onGiveBack);
+  const heartbeat = startHeartbeat({
+    client: deps.client,
+    workerId: deps.workerId,
+    taskId: task.id,
+    lease: task.lease,
+    intervalMs:
+      task.heartbeatIntervalMs > 0 ? Math.min(deps.heartbeatMs, task.heartbeatIntervalMs) : deps.heartbeatMs,
+    log,
+    onStop: abort,
+  });
+  const timer =
+    task.timeoutSeconds > 0 ? setTimeout(() => abort('timeout'), task.timeoutSeconds * 1000) : undefined;
+
+  let value: TaskResult | undefined;
+  let error: AppError | undefined;
+  let dir: string | undefined;
+  try {
+    dir = await makeTaskDir(deps.tmpRoot);
+    value = await runOperation(deps.operations, task, {
+      storage: deps.storage,
+      tmpDir: dir,
+      signal: controller.signal,
+      onProgress: (f) => heartbeat.progress(f),
+    });
+  } catch (err) {
+    error = AppError.from(err);
+  } finally {
+    heartbeat.stop();
+    clearTimeout(timer);
+    deps.giveBack.removeEventListener('abort', onGiveBack);
+    if (dir)
+      await removeTaskDir(dir).catch((err) => log.warn({ err: String(err) }, 'could not remove temp dir'));
+  }
+
+  if (stop === 'lease-lost' || stop === 'job-cancelled') {
+    log.info({ reason: stop }, 'task abandoned');
+    return;
+  }
+  let result: FinishTaskRequest['result'];
+  if (value) result = value;
+  else if (stop === 'shutdown')
+    result = { case: 'failure', value: failure('worker shutting down', { released: true }) };
+  else if (stop === 'timeout')
+    result = {
+      case: 'failure',
+      value: failure(`timed out after ${task.timeoutSeconds} s`, { transient: true }),
+    };
+  else {
+    const e = error ?? new AppError(ErrorKind.Internal, 'operation returned nothing');
+    const transient = e.kind === ErrorKind.Transient || e.kind === ErrorKind.Cancelled;
+    log.warn({ kind: e.kind, err: e.message, transient }, 'task failed');
+    result = { case: 'failure', value: failure(e.message, { transient }) };
+  }
+  await finish(deps, task, result, log);
+  log.info({ ms: Date.now() - started, outcome: result.case }, 'task done');
+}
+
+function failure(reason: string, flags: { transient?: boolean; released?: boolean }) {
+  return {
+    $typeName: 'avspl1t.v1.TaskFailure' as const,
+    reason,
+    transient: flags.transient ?? false,
+    released: flags.released ?? false,
+  };
+}
+
+/** Delivers the result, retrying while the coordinator is unreachable. */
+async function finish(
+  deps: RunnerDeps,
+  task: Task,
+  result: FinishTaskRequest['result'],
+  log: Logger,
+): Promise<void> {
+  const deadline = Date.now() + FINISH_RETRY_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await deps.client.finishTask(
+        { workerId: deps.workerId, taskId: task.id, lease: task.lease, result },
+        { timeoutMs: 15_000 },
+      );
+      if (!res.accepted) log.warn('coordinator ignored the result (lease lost)');
+      return;
+    } catch (err) {
+      const e = fromRpcError(err);
+      if (e.kind !== ErrorKind.Transient || Date.now() > deadline) {
+        log.error({ kind: e.kind, err: e.message }, 'could not report the task result');
+        return;
+      }
+      await sleep(Math.min(250 * 2 ** attempt, 5000));
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// The worker: `concurrency` slots, each long-polling the coordinator for a task
+// and running it. stop() stops taking tasks and lets running ones finish;
+// stop({ giveBack: true }) aborts them and hands them back for others to run.
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Task } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { type Logger, silentLogger } from '../log.js';
+import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '../rpc/client.js';
+import { fromRpcError } from '../rpc/errors.js';
+import { Storage } from '../storage/index.js';
+import { mediaOperations, type Operations } from './operations.js';
+import { type RunnerDeps, runTask } from './run-task.js';
+import { removeStaleTaskDirs } from './temp-dirs.js';
+
+export interface WorkerOptions {
+  /** Coordinator address (`host:port` or URL), or a ready client. */
+  coordinator: string | CoordinatorClient;
+  /** Defaults to `<hostname>-<pid>`. */
+  id?: string;
+  /** Tasks run at once (default 1). */
+  concurrency?: number;
+  /** Defaults to the media module; tests inject fakes. */
+  operations?: Operations;
+  storage?: Storage;
+  /** Parent of the per-task temp dirs (default `<os tmp>/avspl1t-worker`). */
+  tmpRoot?: string;
+  heartbeatMs?: number;
+  /** Long-poll wait asked of the coordinator. */
+  pollWaitMs?: number;
+  log?: Logger;
+}
+
+/** The default worker id: `<hostname>-<pid>`. */
+export function defaultWorkerId(): string {
+  return `${os.hostname()}-${process.pid}`;
+}
+
+export class Worker {
+  readonly id: string;
+  /** Resolves when every slot has stopped. */
+  readonly done: Promise<void>;
+  private readonly stopping = new AbortController();
+  private readonly giveBack = new AbortController();
+  private readonly handle: ClientHandle | undefined;
+  private readonly client: CoordinatorClient;
+  private readonly deps: RunnerDeps;
+  private readonly pollWaitMs: number;
+  private readonly log: Logger;
+
+  private constructor(options: WorkerOptions) {
+    this.id = options.id || defaultWorkerId();
+    this.log = (options.log ?? silentLogger).child({ workerId: this.id });
+    if (typeof options.coordinator === 'string') {
+      this.handle = connectCoordinator(options.coordinator);
+      this.client = this.handle.client;
+    } else {
+      this.client = options.coordinator;
+    }
+    this.pollWaitMs = options.pollWaitMs ?? 5000;
+    this.deps = {
+      client: this.client,
+      workerId: this.id,
+      operations: options.operations ?? mediaOperations,
+      storage: options.storage ?? new Storage(),
+      tmpRoot: options.tmpRoot ?? path.join(os.tmpdir(), 'avspl1t-worker'),
+      heartbeatMs: options.heartbeatMs ?? 3000,
+      log: this.log,
+      giveBack: this.giveBack.signal,
+    };
+    const slots = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => this.slot());
+    this.done = Promise.all(slots).then(() => this.handle?.close());
+  }
+
+  /** Cleans temp dirs left by dead workers, then starts polling. */
+  static async start(options: WorkerOptions): Promise<Worker> {
+    const root = options.tmpRoot ?? path.join(os.tmpdir(), 'avspl1t-worker');
+    const stale = await removeStaleTaskDirs(root);
+    const worker = new Worker(options);
+    if (stale.length > 0) worker.log.info({ count: stale.length }, 'removed stale temp dirs');
+    worker.log.info({ concurrency: options.concurrency ?? 1 }, 'worker started');
+    return worker;
+  }
+
+  /** Stops taking tasks; running ones finish, or are given back with `giveBack`. Resolves when all slots ended. */
+  async stop(options: { giveBack?: boolean } = {}): Promise<void> {
+    if (!this.stopping.signal.aborted) this.log.info({ giveBack: !!options.giveBack }, 'worker stopping');
+    this.stopping.abort();
+    if (options.giveBack) this.giveBack.abort();
+    await this.done;
+  }
+
+  private async slot(): Promise<void> {
+    let failures = 0;
+    const stop = this.stopping.signal;
+    while (!stop.aborted) {
+      let task: Task | undefined;
+      try {
+        const res = await this.client.getTask(
+          { workerId: this.id, waitMs: this.pollWaitMs },
+          { signal: stop, timeoutMs: this.pollWaitMs + 15_000 },
+        );
+        task = res.task;
+        failures = 0;
+      } catch (err) {
+        if (stop.aborted) break;
+        failures++;
+        this.log.warn({ err: fromRpcError(err).message, failures }, 'cannot get a task from the coordinator');
+        await sleep(Math.min(250 * 2 ** failures, 5000), undefined, { signal: stop }).catch(() => {});
+        continue;
+      }
+      if (!task) continue;
+      await runTask(this.deps, task);
+    }
+  }
+}

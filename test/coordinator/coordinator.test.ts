@@ -1,0 +1,188 @@
+// The job flow on a real database (SQLite files; PostgreSQL too with
+// AVSPL1T_TEST_DB=all), driven through the Coordinator API: task order, claims
+// under concurrency, progress, long polls and watches. No RPC, no media.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Coordinator } from '../../src/coordinator/index.js';
+import {
+  JobState as JobStateProto,
+  type ManifestTask,
+  type Task,
+} from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { databaseFactories } from '../store/databases.js';
+import { claim, sampleJob, succeed } from './fixtures.js';
+import { drain, setupCoordinator } from './setup.js';
+
+for (const factory of databaseFactories()) {
+  describe(`job flow on ${factory.name}`, () => {
+    after(() => factory.teardown());
+
+    test('a job runs split, then every encode and the audio, then the manifest, and succeeds', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        const id = await t.c.submitJob(sampleJob());
+        assert.equal((await t.c.getJob(id)).state, JobStateProto.QUEUED);
+        const kinds = await drain(t.c, 3, true);
+        assert.deepEqual(kinds, ['split', 'audio', 'encode 0', 'encode 1', 'encode 2', 'manifest']);
+        const job = await t.c.getJob(id);
+        assert.equal(job.state, JobStateProto.SUCCEEDED);
+        assert.equal(job.percentComplete, 100);
+        assert.equal(job.segmentsTotal, 3);
+        assert.equal(job.segmentsDone, 3);
+        assert.equal(
+          job.manifest?.location.case === 'fs' && job.manifest.location.value.path,
+          '/data/out/master.m3u8',
+        );
+        assert.ok(job.finishedAtMs > 0n);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('the manifest task gets every segment in index order, the audio and the source', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        await t.c.submitJob(sampleJob());
+        const split = (await claim(t.c, 'w1'))!;
+        await succeed(t.c, 'w1', split, 4, true);
+        const tasks: Task[] = [];
+        for (let task = await claim(t.c, 'w1'); task; task = await claim(t.c, 'w1')) tasks.push(task);
+        // Finish in reverse order: the manifest must still list segments by index.
+        for (const task of tasks.reverse()) await succeed(t.c, 'w1', task, 4, true);
+        const manifest = (await claim(t.c, 'w1'))!;
+        assert.equal(manifest.kind.case, 'manifest');
+        const m = manifest.kind.value as ManifestTask;
+        assert.deepEqual(
+          m.segments.map((s) => s.index),
+          [0, 1, 2, 3],
+        );
+        assert.equal(m.audio?.codecs, 'mp4a.40.2');
+        assert.equal(m.source?.width, 320);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('many concurrent GetTask calls never hand one task to two workers', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        await t.c.submitJob(sampleJob());
+        await succeed(t.c, 'w0', (await claim(t.c, 'w0'))!, 40);
+        const results = await Promise.all(Array.from({ length: 60 }, (_, i) => claim(t.c, `w${i}`)));
+        const got = results.filter((r): r is Task => r !== undefined);
+        assert.equal(got.length, 40);
+        assert.equal(new Set(got.map((r) => r.id)).size, 40, 'a task was handed out twice');
+        const runs = await t.store.db
+          .selectFrom('task_runs')
+          .selectAll()
+          .where('outcome', 'is', null)
+          .execute();
+        assert.equal(runs.length, 40);
+        assert.equal(new Set(runs.map((r) => r.task_id)).size, 40);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('oldest job first, then task index', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        const first = await t.c.submitJob(sampleJob('/a'));
+        t.clock.advance(1);
+        const second = await t.c.submitJob(sampleJob('/b'));
+        const s1 = (await claim(t.c, 'w'))!;
+        const s2 = (await claim(t.c, 'w'))!;
+        assert.deepEqual([s1.jobId, s2.jobId], [first, second]);
+        await succeed(t.c, 'w', s2, 2);
+        await succeed(t.c, 'w', s1, 2);
+        const order = [];
+        for (let task = await claim(t.c, 'w'); task; task = await claim(t.c, 'w'))
+          order.push(
+            `${task.jobId === first ? 'a' : 'b'}${task.kind.case === 'encode' ? task.kind.value.piece?.index : ''}`,
+          );
+        assert.deepEqual(order, ['a0', 'a1', 'b0', 'b1']);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('percent_complete rises with finished work and encodes dominate', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        const id = await t.c.submitJob(sampleJob());
+        const percents = [(await t.c.getJob(id)).percentComplete];
+        const split = (await claim(t.c, 'w1'))!;
+        await succeed(t.c, 'w1', split, 4);
+        percents.push((await t.c.getJob(id)).percentComplete);
+        const e = (await claim(t.c, 'w1'))!;
+        await t.c.heartbeat('w1', e.id, e.lease, 0.5);
+        percents.push((await t.c.getJob(id)).percentComplete);
+        await succeed(t.c, 'w1', e, 4);
+        percents.push((await t.c.getJob(id)).percentComplete);
+        assert.deepEqual(percents, [0, 5.3, 16.4, 27.6]);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('a waiting GetTask wakes as soon as work is submitted', async () => {
+      const t = await setupCoordinator(factory, { pollIntervalMs: 5000 });
+      try {
+        const started = Date.now();
+        const waiting = t.c.getTask('w1', 4000, new AbortController().signal);
+        setTimeout(() => void t.c.submitJob(sampleJob()), 50);
+        const task = await waiting;
+        assert.equal(task?.kind.case, 'split');
+        assert.ok(Date.now() - started < 1000, `woke after ${Date.now() - started} ms`);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('a poll on one coordinator finds work submitted through another on the same database', async () => {
+      const t = await setupCoordinator(factory, { pollIntervalMs: 50 });
+      const other = new Coordinator(t.store, { clock: t.clock, pollIntervalMs: 50 });
+      try {
+        const started = Date.now();
+        const waiting = other.getTask('w1', 4000, new AbortController().signal);
+        setTimeout(() => void t.c.submitJob(sampleJob()), 50);
+        assert.equal((await waiting)?.kind.case, 'split');
+        assert.ok(Date.now() - started < 1000, `found after ${Date.now() - started} ms`);
+      } finally {
+        other.close();
+        await t.close();
+      }
+    });
+
+    test('a GetTask whose caller went away gives the claimed task back', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        await t.c.submitJob(sampleJob());
+        const gone = new AbortController();
+        gone.abort();
+        assert.equal(await t.c.getTask('w1', 0, gone.signal), undefined);
+        const task = (await claim(t.c, 'w2'))!;
+        assert.equal(task.attempt, 1);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('WatchJob streams changes until the job finishes', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        const id = await t.c.submitJob(sampleJob());
+        const seen: number[] = [];
+        const watching = (async () => {
+          for await (const job of t.c.watchJob(id, new AbortController().signal)) seen.push(job.state);
+        })();
+        await drain(t.c, 2);
+        await watching;
+        assert.equal(seen[0], JobStateProto.QUEUED);
+        assert.equal(seen.at(-1), JobStateProto.SUCCEEDED);
+      } finally {
+        await t.close();
+      }
+    });
+  });
+}

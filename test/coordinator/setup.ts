@@ -1,0 +1,60 @@
+/**
+ * A Coordinator on a fresh database from a factory, with a manual clock, and a
+ * restart (close and reopen on the same database) for the contract suites.
+ */
+import assert from 'node:assert/strict';
+import { Coordinator, type CoordinatorOptions } from '../../src/coordinator/index.js';
+import { ManualClock, Store } from '../../src/store/index.js';
+import type { DatabaseFactory } from '../store/databases.js';
+import { claim, succeed } from './fixtures.js';
+
+export interface CoordinatorSetup {
+  clock: ManualClock;
+  c: Coordinator;
+  readonly store: Store;
+  /** Closes the coordinator and its store and opens new ones on the same database. */
+  reopen(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A coordinator on a fresh database made by `factory`. */
+export async function setupCoordinator(
+  factory: DatabaseFactory,
+  options: CoordinatorOptions = {},
+): Promise<CoordinatorSetup> {
+  const db = await factory.create();
+  const clock = new ManualClock();
+  let store = await Store.open(db.location);
+  const make = () => new Coordinator(store, { clock, pollIntervalMs: 20, ...options });
+  const ctx: CoordinatorSetup = {
+    clock,
+    c: make(),
+    async reopen() {
+      ctx.c.close();
+      await store.close();
+      store = await Store.open(db.location);
+      ctx.c = make();
+    },
+    get store() {
+      return store;
+    },
+    async close() {
+      ctx.c.close();
+      await store.close();
+      await db.cleanup();
+    },
+  };
+  return ctx;
+}
+
+/** Claims and succeeds tasks until none is left; returns what ran, in order. */
+export async function drain(c: Coordinator, pieces: number, hasAudio = false): Promise<string[]> {
+  const kinds: string[] = [];
+  for (let task = await claim(c, 'w1'); task; task = await claim(c, 'w1')) {
+    kinds.push(
+      task.kind.case === 'encode' ? `encode ${task.kind.value.piece?.index}` : String(task.kind.case),
+    );
+    assert.equal(await succeed(c, 'w1', task, pieces, hasAudio), true);
+  }
+  return kinds;
+}

@@ -1,0 +1,177 @@
+// Store contract: the same behaviour on every database (SQLite files; PostgreSQL
+// too with AVSPL1T_TEST_DB=all). Each test gets its own fresh database.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import { JobState, type NewTask, Store, TaskKind, TaskState } from '../../src/store/index.js';
+import { databaseFactories } from './databases.js';
+
+const NOW = 1_900_000_000_000;
+
+async function addJob(store: Store, tasks: number, createdAt = NOW): Promise<string> {
+  const id = randomUUID();
+  await store.transaction(async (q) => {
+    await q.jobs.insert({
+      id,
+      state: JobState.Queued,
+      details: new Uint8Array([1, 2, 3, 0, 255]),
+      source: null,
+      result: null,
+      failure_reason: null,
+      segments_total: tasks,
+      segments_done: 0,
+      has_audio: 0,
+      audio_done: 0,
+      created_at: createdAt,
+      updated_at: createdAt,
+      finished_at: null,
+    });
+    const rows: NewTask[] = Array.from({ length: tasks }, (_, i) => ({
+      id: randomUUID(),
+      job_id: id,
+      kind: TaskKind.Encode,
+      idx: i,
+      ord: i + 1,
+      job_created_at: createdAt,
+      state: TaskState.Queued,
+      payload: new Uint8Array([i % 256]),
+      result: null,
+      attempts: 0,
+      max_attempts: 3,
+      lease: null,
+      lease_owner: null,
+      lease_expires_at: null,
+      run_after: createdAt,
+      last_error: null,
+      progress: 0,
+      created_at: createdAt,
+      updated_at: createdAt,
+      finished_at: null,
+    }));
+    await q.tasks.insert(rows);
+  });
+  return id;
+}
+
+for (const factory of databaseFactories()) {
+  describe(`store on ${factory.name}`, () => {
+    after(() => factory.teardown());
+
+    test('opening migrates a new database, and reopening it keeps the data', async () => {
+      const db = await factory.create();
+      try {
+        let store = await Store.open(db.location);
+        const id = await addJob(store, 2);
+        await store.close();
+        store = await Store.open(db.location);
+        const job = await store.query((q) => q.jobs.get(id));
+        assert.equal(job?.segments_total, 2);
+        assert.deepEqual([...(job?.details ?? [])], [1, 2, 3, 0, 255], 'blobs round-trip byte for byte');
+        assert.equal(typeof job?.created_at, 'number', 'bigint columns read as numbers');
+        assert.equal(job?.created_at, NOW);
+        await store.close();
+      } finally {
+        await db.cleanup();
+      }
+    });
+
+    test('two stores on one database (two coordinators) never lease one task twice', async () => {
+      const db = await factory.create();
+      const a = await Store.open(db.location);
+      const b = await Store.open(db.location);
+      try {
+        await addJob(a, 30);
+        const claims = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            (i % 2 ? a : b).transaction((q) =>
+              q.tasks.claim({ now: NOW, workerId: `w${i}`, lease: randomUUID(), leaseMs: 1000 }),
+            ),
+          ),
+        );
+        const got = claims.filter((c) => c !== undefined);
+        assert.equal(got.length, 30);
+        assert.equal(new Set(got.map((c) => c.id)).size, 30);
+        assert.ok(got.every((c) => c.attempts === 1 && c.state === TaskState.Running));
+      } finally {
+        await a.close();
+        await b.close();
+        await db.cleanup();
+      }
+    });
+
+    test('claims take the oldest job first and respect run_after', async () => {
+      const db = await factory.create();
+      const store = await Store.open(db.location);
+      try {
+        const newer = await addJob(store, 1, NOW + 10);
+        const older = await addJob(store, 1, NOW);
+        await store.db
+          .updateTable('tasks')
+          .set({ run_after: NOW + 5 })
+          .where('job_id', '=', older)
+          .execute();
+        const claimAt = (now: number) =>
+          store.transaction((q) => q.tasks.claim({ now, workerId: 'w', lease: randomUUID(), leaseMs: 1000 }));
+        assert.equal((await claimAt(NOW + 10))?.job_id, older);
+        assert.equal((await claimAt(NOW + 10))?.job_id, newer);
+        assert.equal(await claimAt(NOW + 10), undefined);
+      } finally {
+        await store.close();
+        await db.cleanup();
+      }
+    });
+
+    test('lease-guarded updates refuse a wrong or expired lease', async () => {
+      const db = await factory.create();
+      const store = await Store.open(db.location);
+      try {
+        await addJob(store, 1);
+        const lease = randomUUID();
+        const t = (await store.transaction((q) =>
+          q.tasks.claim({ now: NOW, workerId: 'w', lease, leaseMs: 1000 }),
+        ))!;
+        const ok = await store.query((q) => q.tasks.extendLease(t.id, lease, NOW + 500, 1000, 0.5));
+        assert.equal(ok, true);
+        assert.equal(
+          await store.query((q) => q.tasks.extendLease(t.id, 'other', NOW + 600, 1000, 0.5)),
+          false,
+        );
+        assert.equal(
+          await store.query((q) => q.tasks.extendLease(t.id, lease, NOW + 1501, 1000, 0.5)),
+          false,
+        );
+        const done = await store.query((q) =>
+          q.tasks.updateLeased(t.id, lease, NOW + 1600, { state: TaskState.Succeeded }),
+        );
+        assert.equal(done, undefined, 'expired lease');
+        const expired = await store.query((q) => q.tasks.expired(NOW + 1600, 10));
+        assert.deepEqual(
+          expired.map((e) => e.id),
+          [t.id],
+        );
+        assert.equal((await store.query((q) => q.tasks.get(t.id)))?.progress, 0.5);
+      } finally {
+        await store.close();
+        await db.cleanup();
+      }
+    });
+
+    test('workers are recorded with their claim counts', async () => {
+      const db = await factory.create();
+      const store = await Store.open(db.location);
+      try {
+        await store.query((q) => q.workers.touch('w1', NOW));
+        await store.query((q) => q.workers.touch('w1', NOW + 5, true));
+        await store.query((q) => q.workers.touch('w1', NOW + 9, true));
+        const [w] = await store.query((q) => q.workers.list());
+        assert.deepEqual(
+          { id: w?.id, first: w?.first_seen_at, last: w?.last_seen_at, claims: w?.claims },
+          { id: 'w1', first: NOW, last: NOW + 9, claims: 2 },
+        );
+      } finally {
+        await store.close();
+        await db.cleanup();
+      }
+    });
+  });
+}
