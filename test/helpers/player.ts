@@ -18,7 +18,7 @@ export interface PlayOptions {
   player: PlayerKind;
   /** Whole budget: browser start, load and playback. Default 60 000 ms. */
   timeoutMs?: number;
-  /** `video.playbackRate`; default 4. Every frame is still decoded at 4–16 (drops are render drops). */
+  /** `video.playbackRate`; default 1: at higher rates a loaded machine can skip the last frame (seen with Shaka at 4x). */
   playbackRate?: number;
   /**
    * Where the player page comes from. `'stream'` (default): intercepted at the master playlist's own
@@ -141,7 +141,7 @@ const EMPTY: PageSnapshot = {
 export async function playHls(masterUrl: string, options: PlayOptions): Promise<PlayResult> {
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? 60_000;
-  const rate = options.playbackRate ?? 4;
+  const rate = options.playbackRate ?? 1;
   const remaining = () => Math.max(1, timeoutMs - (Date.now() - started));
   const hostErrors: string[] = [];
   let snapshot: PageSnapshot = EMPTY;
