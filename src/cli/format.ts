@@ -1,6 +1,6 @@
 // Text for people: job states, one-job status blocks, the jobs table.
 import { type Job, JobState } from '../gen/avspl1t/v1/coordinator_pb.js';
-import { describe } from '../storage/index.js';
+import { describe, httpUrl } from '../storage/index.js';
 
 const STATE_NAMES: Record<JobState, string> = {
   [JobState.UNSPECIFIED]: 'unknown',
@@ -52,7 +52,11 @@ export function formatStatus(job: Job): string {
     ['created', time(job.createdAtMs)],
   ];
   if (job.finishedAtMs > 0n) lines.push(['finished', time(job.finishedAtMs)]);
-  if (job.state === JobState.SUCCEEDED && job.manifest) lines.push(['playlist', describe(job.manifest)]);
+  if (job.state === JobState.SUCCEEDED && job.manifest) {
+    lines.push(['playlist', describe(job.manifest)]);
+    const url = httpUrl(job.manifest);
+    if (url) lines.push(['url', url]);
+  }
   if (job.failureReason) lines.push(['failure', oneLine(job.failureReason)]);
   for (const t of job.tasks) {
     const name = t.kind === 'encode' ? `encode ${t.index}` : t.kind;

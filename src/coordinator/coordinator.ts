@@ -53,6 +53,8 @@ export interface CoordinatorOptions {
   maxWaitMs?: number;
   /** How often waiting polls and watchers re-read the database. */
   pollIntervalMs?: number;
+  /** Refuse jobs whose locations carry S3 keys, so no secret is ever stored (workers use their own chain). */
+  refuseCredentials?: boolean;
   log?: Logger;
 }
 
@@ -74,6 +76,7 @@ export class Coordinator {
   private readonly closing = new AbortController();
   private readonly pollIntervalMs: number;
   private readonly log: Logger;
+  private readonly refuseCredentials: boolean;
 
   constructor(
     private readonly store: Store,
@@ -83,6 +86,7 @@ export class Coordinator {
     this.leaseMs = options.leaseMs ?? 15_000;
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.log = options.log ?? silentLogger;
+    this.refuseCredentials = options.refuseCredentials ?? false;
     const base = options.backoffBaseMs ?? 1000;
     const max = options.backoffMaxMs ?? 60_000;
     this.machine = {
@@ -107,7 +111,7 @@ export class Coordinator {
 
   /** Validates and stores a job; returns its id. */
   async submitJob(job: EncodeJob | undefined): Promise<string> {
-    const valid = validateEncodeJob(job);
+    const valid = validateEncodeJob(job, { refuseCredentials: this.refuseCredentials });
     const id = await this.store.transaction((q) => createJob(q, valid, this.clock.now(), this.machine));
     this.log.info({ jobId: id }, 'job submitted');
     this.work.notify();

@@ -160,8 +160,10 @@ export async function advance(
   now: number,
   cfg: MachineConfig,
 ): Promise<Effects> {
-  const details = fromBinary(EncodeJobSchema, job.details);
+  // Decoded only where new tasks need it: most finishes are encodes that just count.
+  const details = () => fromBinary(EncodeJobSchema, job.details);
   if (task.kind === TaskKind.Split) {
+    const { input, output, settings, secondsPerSegment } = details();
     const split = decodeSplit(task.result!);
     const source = split.source!;
     const pieces = [...split.pieces].sort((a, b) => a.index - b.index);
@@ -173,7 +175,7 @@ export async function advance(
         piece.index + 1,
         {
           case: 'encode',
-          value: { piece, source, output: details.output, settings: details.settings },
+          value: { piece, source, output, settings },
         },
         now,
         cfg,
@@ -181,10 +183,10 @@ export async function advance(
     );
     if (source.hasAudio) {
       const audio = {
-        input: details.input,
+        input,
         source,
-        output: details.output,
-        secondsPerSegment: details.secondsPerSegment,
+        output,
+        secondsPerSegment,
       };
       tasks.unshift(newTask(job, TaskKind.Audio, 0, 0, { case: 'audio', value: audio }, now, cfg));
     }
@@ -206,7 +208,7 @@ export async function advance(
     const complete =
       counted.segments_done === counted.segments_total && (!counted.has_audio || counted.audio_done === 1);
     if (!complete) return { newWork: false };
-    await q.tasks.insert([await manifestTask(q, counted, details, now, cfg)]);
+    await q.tasks.insert([await manifestTask(q, counted, details(), now, cfg)]);
     return { newWork: true };
   }
   // The manifest is the last task: the job is done.

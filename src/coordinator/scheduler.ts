@@ -10,6 +10,7 @@ import {
   type Queries,
   RunOutcome,
   type Store,
+  TaskKind,
   type TaskRow,
   TaskState,
 } from '../store/index.js';
@@ -46,10 +47,15 @@ export class Scheduler {
   async getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<Task | undefined> {
     if (!workerId) throw invalidInput('worker_id: required');
     const deadline = Date.now() + Math.min(Math.max(waitMs, 0), this.cfg.maxWaitMs);
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const generation = this.work.current;
       await this.reapIfDue();
-      const row = await this.claimOnce(workerId);
+      // A poll that found nothing before looks with a read first: idle workers
+      // (and a crowd woken for one new task) then cost no write transactions.
+      const row =
+        attempt === 0 || (await this.store.query((q) => q.tasks.anyRunnable(this.clock.now())))
+          ? await this.claimOnce(workerId)
+          : undefined;
       if (row) {
         if (signal.aborted) {
           // The caller went away: its response would be lost, so give the task back now.
@@ -88,9 +94,12 @@ export class Scheduler {
     });
     if (!row) return undefined;
     // Outside the claim's transaction: rows are always locked job first, then tasks.
-    await this.store.query((q) =>
-      q.jobs.update(row.job_id, { state: JobState.Running, updated_at: now }, [JobState.Queued]),
-    );
+    // Only a split runs while its job is queued, so other claims skip this update
+    // (and never wait on a job row another coordinator's finish has locked).
+    if (row.kind === TaskKind.Split)
+      await this.store.query((q) =>
+        q.jobs.update(row.job_id, { state: JobState.Running, updated_at: now }, [JobState.Queued]),
+      );
     this.jobs.notify();
     this.log.info(
       { jobId: row.job_id, taskId: row.id, task: taskName(row), workerId, attempt: row.attempts },
@@ -119,7 +128,7 @@ export class Scheduler {
     try {
       await this.reapExpired();
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'lease expiry sweep failed');
+      if (!this.store.unavailable) this.log.warn({ err: errorMessage(err) }, 'lease expiry sweep failed');
     }
   }
 

@@ -1,6 +1,8 @@
 // Starts a coordinator: opens and migrates the database, serves gRPC (HTTP/2)
 // and, on the same port, Connect and gRPC-Web over HTTP/1.1 for browsers, and
-// sweeps expired leases in the background.
+// sweeps expired leases in the background. Optionally checks bearer tokens,
+// serves TLS (then HTTP/2 and HTTP/1.1 are told apart by ALPN) and confines
+// submitted filesystem paths to allowed roots.
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +12,7 @@ import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
+import { type AuthConfig, authEnabled, authInterceptor } from '../rpc/auth.js';
 import { Store } from '../store/index.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { coordinatorService } from './service.js';
@@ -20,8 +23,16 @@ export interface StartCoordinatorOptions extends CoordinatorOptions {
   /** SQLite file path or postgres:// URL, or an open Store (then the caller closes it). */
   db: string | Store;
   log?: Logger;
+  /** Maximum pooled database connections (PostgreSQL; default 10). */
+  dbPoolSize?: number;
   /** How often expired leases are swept when no worker is polling. */
   reapIntervalMs?: number;
+  /** Tokens; without any, every call is served. */
+  auth?: AuthConfig;
+  /** PEM certificate chain and key: serve TLS only. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Filesystem paths of submitted jobs must lie inside these directories. */
+  allowedRoots?: string[];
 }
 
 export interface RunningCoordinator {
@@ -41,38 +52,25 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   const ownStore = typeof options.db === 'string';
   const store =
     typeof options.db === 'string'
-      ? await Store.open(options.db, {
-          onPoolError: (err) => log.warn({ err: err.message }, 'database connection lost'),
-        })
+      ? await Store.open(options.db, { log, poolSize: options.dbPoolSize })
       : options.db;
   const coordinator = new Coordinator(store, { ...options, log });
+  const auth = options.auth ?? {};
   const handler = connectNodeAdapter({
-    routes: (router) => router.service(CoordinatorService, coordinatorService(coordinator, log)),
+    routes: (router) =>
+      router.service(
+        CoordinatorService,
+        coordinatorService(coordinator, log, { allowedRoots: options.allowedRoots }),
+      ),
+    interceptors: [authInterceptor(auth)],
   });
-
-  const h2 = http2.createServer(handler);
-  const h1 = http.createServer(handler);
   const sockets = new Set<net.Socket>();
-  // One port, two protocols: HTTP/2 (gRPC) is told apart by its connection preface.
-  const server = net.createServer((socket) => {
+  const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    socket.once('data', (first) => {
-      socket.pause();
-      socket.unshift(first);
-      const isH2 = first
-        .subarray(0, HTTP2_PREFACE.length)
-        .equals(HTTP2_PREFACE.subarray(0, Math.min(first.length, HTTP2_PREFACE.length)));
-      // The chosen server takes over reading from here; HTTP/2 resumes the socket itself.
-      if (isH2) {
-        h2.emit('connection', socket);
-      } else {
-        h1.emit('connection', socket);
-        socket.resume();
-      }
-    });
-  });
-
+  };
+  const server = options.tls ? tlsServer(options.tls, handler) : sniffingServer(handler);
+  server.on('connection', track);
   const { host, port } = parseHostPort(options.listen);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -90,12 +88,23 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   const address = formatHostPort({ host: addr.address, port: addr.port });
 
   const reaper = setInterval(() => {
-    coordinator
-      .reapExpired()
-      .catch((err) => log.warn({ err: errorMessage(err) }, 'lease expiry sweep failed'));
+    coordinator.reapExpired().catch((err) => {
+      // A database outage is logged once by the store, not every second here.
+      if (!store.unavailable) log.warn({ err: errorMessage(err) }, 'lease expiry sweep failed');
+    });
   }, options.reapIntervalMs ?? 1000);
   reaper.unref();
-  log.info({ address, db: store.display, dialect: store.dialectName }, 'coordinator listening');
+  log.info(
+    {
+      address,
+      db: store.display,
+      dialect: store.dialectName,
+      tls: !!options.tls,
+      auth: authEnabled(auth),
+      allowedRoots: options.allowedRoots,
+    },
+    'coordinator listening',
+  );
 
   let closed: Promise<void> | undefined;
   const close = () => {
@@ -115,4 +124,33 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     return closed;
   };
   return { address, coordinator, store, close };
+}
+
+type Handler = ReturnType<typeof connectNodeAdapter>;
+
+/** TLS on the port; ALPN picks HTTP/2 (gRPC) or HTTP/1.1 (Connect, gRPC-Web). */
+function tlsServer(tls: { cert: string | Buffer; key: string | Buffer }, handler: Handler): net.Server {
+  return http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, handler);
+}
+
+/** One plaintext port, two protocols: HTTP/2 (gRPC) is told apart by its connection preface. */
+function sniffingServer(handler: Handler): net.Server {
+  const h2 = http2.createServer(handler);
+  const h1 = http.createServer(handler);
+  return net.createServer((socket) => {
+    socket.once('data', (first) => {
+      socket.pause();
+      socket.unshift(first);
+      const isH2 = first
+        .subarray(0, HTTP2_PREFACE.length)
+        .equals(HTTP2_PREFACE.subarray(0, Math.min(first.length, HTTP2_PREFACE.length)));
+      // The chosen server takes over reading from here; HTTP/2 resumes the socket itself.
+      if (isH2) {
+        h2.emit('connection', socket);
+      } else {
+        h1.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  });
 }

@@ -16,10 +16,20 @@ import {
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Logger } from '../log.js';
 import { toConnectError } from '../rpc/errors.js';
+import { confineJob } from './confine.js';
 import type { Coordinator } from './coordinator.js';
 
+export interface ServiceOptions {
+  /** When set, submitted filesystem paths must lie inside these directories. */
+  allowedRoots?: string[];
+}
+
 /** The Connect service implementation backed by a Coordinator. */
-export function coordinatorService(c: Coordinator, log: Logger): ServiceImpl<typeof CoordinatorService> {
+export function coordinatorService(
+  c: Coordinator,
+  log: Logger,
+  options: ServiceOptions = {},
+): ServiceImpl<typeof CoordinatorService> {
   const boundary = async <T>(method: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
@@ -33,9 +43,10 @@ export function coordinatorService(c: Coordinator, log: Logger): ServiceImpl<typ
   };
   return {
     submitJob: (req) =>
-      boundary('SubmitJob', async () =>
-        create(SubmitJobResponseSchema, { jobId: await c.submitJob(req.job) }),
-      ),
+      boundary('SubmitJob', async () => {
+        if (options.allowedRoots?.length) await confineJob(req.job, options.allowedRoots);
+        return create(SubmitJobResponseSchema, { jobId: await c.submitJob(req.job) });
+      }),
     getJob: (req) =>
       boundary('GetJob', async () => create(GetJobResponseSchema, { job: await c.getJob(req.jobId) })),
     listJobs: (req) =>

@@ -1,15 +1,21 @@
 // A CoordinatorService client over gRPC (HTTP/2), with a close() that drops the
-// connection so short-lived processes and tests end cleanly.
+// connection so short-lived processes and tests end cleanly. Optionally sends a
+// bearer token and speaks TLS (trusting an extra CA, e.g. a self-signed cert).
 import { type Client, createClient, type Interceptor } from '@connectrpc/connect';
 import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { coordinatorUrl } from './address.js';
+import { bearerInterceptor } from './auth.js';
 
 export type CoordinatorClient = Client<typeof CoordinatorService>;
 
 export interface ClientOptions {
-  /** Extra interceptors (authentication metadata, logging). */
+  /** Extra interceptors (logging). */
   interceptors?: Interceptor[];
+  /** Sent as `authorization: Bearer <token>` with every call. */
+  token?: string;
+  /** Connect with TLS; `ca` (PEM) is trusted in addition to the system roots. */
+  tls?: { ca?: string | Buffer };
 }
 
 /** A client and the function that closes its connection. */
@@ -22,12 +28,20 @@ export interface ClientHandle {
 
 /** Connects to a coordinator given as `host:port` or a URL (lazily: the first call connects). */
 export function connectCoordinator(address: string, options: ClientOptions = {}): ClientHandle {
-  const url = coordinatorUrl(address);
-  const sessionManager = new Http2SessionManager(url, { pingIntervalMs: 10_000, pingTimeoutMs: 10_000 });
+  let url = coordinatorUrl(address);
+  if (options.tls) url = url.replace(/^http:/i, 'https:');
+  const sessionManager = new Http2SessionManager(
+    url,
+    { pingIntervalMs: 10_000, pingTimeoutMs: 10_000 },
+    options.tls?.ca ? { ca: options.tls.ca } : undefined,
+  );
   const transport = createGrpcTransport({
     baseUrl: url,
     sessionManager,
-    interceptors: options.interceptors ?? [],
+    interceptors: [
+      ...(options.token ? [bearerInterceptor(options.token)] : []),
+      ...(options.interceptors ?? []),
+    ],
   });
   return { client: createClient(CoordinatorService, transport), url, close: () => sessionManager.abort() };
 }

@@ -19,10 +19,16 @@ export interface StorageOptions {
 export class Storage {
   private readonly fs: FsBackend;
   private readonly extra = new Map<string, StorageBackend>();
+  private readonly s3 = new S3Backend();
 
   constructor(options: StorageOptions = {}) {
     this.fs = new FsBackend(options.fs);
-    this.register('s3', new S3Backend());
+    this.register('s3', this.s3);
+  }
+
+  /** Closes the S3 clients' sockets (short-lived users such as the CLI). */
+  destroy(): void {
+    this.s3.destroy();
   }
 
   /** Registers the backend for a oneof case other than `fs` (e.g. `s3`). */
@@ -111,4 +117,33 @@ export function baseName(file: File): string {
   if (l.case === 'fs') return path.basename(l.value.path);
   if (l.case === 's3') return l.value.path.split('/').pop() ?? '';
   return '';
+}
+
+/**
+ * The plain HTTP(S) URL of a stored S3 object (what a player fetches when the bucket is public or
+ * fronted by a CDN): path-style on a configured endpoint, else AWS's virtual-hosted style.
+ * Undefined for filesystem files.
+ */
+export function httpUrl(file: File | undefined): string | undefined {
+  const l = file?.location;
+  if (l?.case !== 's3') return undefined;
+  const key = l.value.path
+    .replace(/^\/+/, '')
+    .split('/')
+    .map((part) => encodeURIComponent(part))
+    .join('/');
+  const c = l.value.credentials;
+  if (c?.endpoint) {
+    // Rebuilt from its parts so user info in a hand-written endpoint never reaches the output.
+    let base: string;
+    try {
+      const u = new URL(c.endpoint);
+      base = `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+    } catch {
+      return undefined;
+    }
+    return `${base}/${encodeURIComponent(l.value.bucket)}/${key}`;
+  }
+  const region = c?.region || 'us-east-1';
+  return `https://${l.value.bucket}.s3.${region}.amazonaws.com/${key}`;
 }

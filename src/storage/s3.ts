@@ -334,7 +334,20 @@ export class S3Backend implements StorageBackend {
       const res = await this.client(loc).send(new HeadObjectCommand({ Bucket: loc.bucket, Key: key }));
       return { size: res.ContentLength ?? 0 };
     } catch (err) {
-      throw mapS3Error(err, loc, `s3://${loc.bucket}/${key}`);
+      const what = `s3://${loc.bucket}/${key}`;
+      const mapped = mapS3Error(err, loc, what);
+      if (mapped.kind !== ErrorKind.AccessDenied) throw mapped;
+      // A HEAD answer has no body, so a 403 cannot say why (wrong secret? unknown key id?).
+      // A one-byte GET gets the same refusal with its error code, for a message that helps.
+      try {
+        await this.client(loc).send(
+          new GetObjectCommand({ Bucket: loc.bucket, Key: key, Range: 'bytes=0-0' }),
+        );
+      } catch (getErr) {
+        const detailed = mapS3Error(getErr, loc, what);
+        if (detailed.kind === ErrorKind.AccessDenied) throw detailed;
+      }
+      throw mapped;
     }
   }
 

@@ -83,6 +83,7 @@ function openSqlite(file: string): OpenDatabase {
       conn.pragma('journal_mode = WAL');
       conn.pragma('synchronous = NORMAL');
       conn.pragma('foreign_keys = ON');
+      reusePreparedStatements(conn);
       return conn;
     },
   };
@@ -99,6 +100,26 @@ function openSqlite(file: string): OpenDatabase {
       isUnavailable: () => false,
     },
   };
+}
+
+const STATEMENT_CACHE = 256;
+
+/**
+ * Kysely prepares every query anew, which costs more than running it; the SQL of
+ * a query builder is the same every time, so keep the prepared statements.
+ */
+function reusePreparedStatements(conn: SqliteDatabase.Database): void {
+  const prepare = conn.prepare.bind(conn);
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  conn.prepare = ((source: string) => {
+    let stmt = cache.get(source);
+    if (!stmt) {
+      stmt = prepare(source);
+      if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+      cache.set(source, stmt);
+    }
+    return stmt;
+  }) as typeof conn.prepare;
 }
 
 /**
@@ -128,6 +149,10 @@ function openPostgres(url: string, options: OpenOptions): OpenDatabase {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
+    // Fail a connection attempt to a dead or partitioned server instead of waiting forever.
+    connectionTimeoutMillis: 5_000,
+    // Notice a server that vanished without closing the TCP connection.
+    keepAlive: true,
     // Timestamps are int8 (bigint) milliseconds: read them as numbers, not strings.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -136,8 +161,12 @@ function openPostgres(url: string, options: OpenOptions): OpenDatabase {
           : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client losing its connection must not crash the process.
+  // A client losing its connection must not crash the process: the pool handles
+  // idle ones ('error' on the pool), but a checked-out client between two queries
+  // of a transaction emits 'error' on itself. Its next query fails (a Transient
+  // error for the caller) and the pool drops it on release.
   pool.on('error', (err) => options.onPoolError?.(err));
+  pool.on('connect', (client) => client.on('error', (err) => options.onPoolError?.(err)));
   const display = url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
   return {
     db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
@@ -155,7 +184,7 @@ function openPostgres(url: string, options: OpenOptions): OpenDatabase {
           code === '57P01' ||
           code === '57P03' ||
           ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code) ||
-          /Connection terminated|connection timeout/i.test((err as Error | null)?.message ?? '')
+          /Connection terminated|connection timeout|not queryable/i.test((err as Error | null)?.message ?? '')
         );
       },
     },

@@ -1,8 +1,11 @@
 // The store: one database (SQLite file or PostgreSQL pool), migrated on open,
-// with the queries grouped by table. Transactions are retried on lock contention
-// and a lost database shows up as a Transient AppError.
+// with the queries grouped by table. Transactions are retried on lock contention;
+// a lost database is retried briefly, then shows up as a Transient AppError
+// (UNAVAILABLE at the RPC boundary), and each outage is logged once.
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import { AppError, ErrorKind, errorMessage } from '../errors.js';
+import { Availability } from './availability.js';
 import { type DialectName, type OpenOptions, openDatabase, type SqlDialect } from './dialect.js';
 import { JobQueries } from './job-queries.js';
 import { migrate } from './migrations.js';
@@ -18,10 +21,18 @@ export interface Queries {
   workers: WorkerQueries;
 }
 
-export type StoreOptions = OpenOptions;
+export interface StoreOptions extends OpenOptions {
+  /** Where outages (start and end) are reported. */
+  log?: Logger;
+}
 
 /** How long to keep retrying a statement or transaction that lost a lock race. */
 const RETRY_FOR_MS = 10_000;
+/**
+ * How long one call retries an unreachable database (a restart or failover blip)
+ * before answering Transient; once an outage is older than this, calls fail at once.
+ */
+const UNAVAILABLE_RETRY_MS = 3_000;
 
 function queriesFor(db: Kysely<Database>, dialect: SqlDialect): Queries {
   return {
@@ -41,15 +52,29 @@ export class Store {
     readonly dialect: SqlDialect,
     /** The database location, without passwords. */
     readonly display: string,
+    private readonly availability: Availability,
   ) {
     this.plain = queriesFor(db, dialect);
+  }
+
+  /** Whether the database is currently unreachable (as far as the last call knows). */
+  get unavailable(): boolean {
+    return this.availability.down;
   }
 
   /** Opens (creating if needed) and migrates the database at `location` (SQLite path or postgres:// URL). */
   static async open(location: string, options: StoreOptions = {}): Promise<Store> {
     let opened: ReturnType<typeof openDatabase>;
+    let availability: Availability | undefined;
     try {
-      opened = openDatabase(location, options);
+      opened = openDatabase(location, {
+        ...options,
+        // A pooled connection dying (server restart) starts an outage; the pool reconnects by itself.
+        onPoolError: (err) => {
+          availability?.failed(err);
+          options.onPoolError?.(err);
+        },
+      });
     } catch (err) {
       throw new AppError(
         ErrorKind.AccessDenied,
@@ -58,7 +83,8 @@ export class Store {
       );
     }
     const { db, dialect, display } = opened;
-    const store = new Store(db, dialect, display);
+    availability = new Availability(options.log, display);
+    const store = new Store(db, dialect, display, availability);
     try {
       await store.retrying(() => migrate(db as Kysely<unknown>, dialect));
     } catch (err) {
@@ -87,13 +113,31 @@ export class Store {
     return this.retrying(() => this.db.transaction().execute((trx) => fn(queriesFor(trx, this.dialect))));
   }
 
+  /**
+   * Runs `fn` again on lock contention (for up to RETRY_FOR_MS) and on a lost
+   * connection (for up to UNAVAILABLE_RETRY_MS into an outage). A transaction whose
+   * COMMIT was cut off may have committed; every write is guarded by state and
+   * lease, so running it again changes nothing twice.
+   */
   private async retrying<T>(fn: () => Promise<T>): Promise<T> {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.withErrors(fn);
+        const value = await this.withErrors(fn);
+        this.availability.succeeded();
+        return value;
       } catch (err) {
         const cause = err instanceof AppError && err.kind === ErrorKind.Transient ? err.cause : err;
+        if (this.dialect.isUnavailable(cause)) {
+          this.availability.failed(cause);
+          if (
+            Date.now() - started > UNAVAILABLE_RETRY_MS ||
+            this.availability.downForMs() > UNAVAILABLE_RETRY_MS
+          )
+            throw err;
+          await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** (attempt - 1))));
+          continue;
+        }
         if (Date.now() - started > RETRY_FOR_MS || !this.dialect.isRetryable(cause)) throw err;
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
       }

@@ -58,6 +58,18 @@ export class TaskQueries {
       .execute();
   }
 
+  /** Whether any task is runnable at `now` (a read: lets an idle poll skip the claim's write transaction). */
+  async anyRunnable(now: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('tasks')
+      .select('id')
+      .where('state', '=', TaskState.Queued)
+      .where('run_after', '<=', now)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /**
    * Leases the next runnable task (oldest job first, then claim order) to a worker in
    * one statement: `UPDATE ... WHERE id = (SELECT ... LIMIT 1 [FOR UPDATE SKIP LOCKED])

@@ -20,6 +20,12 @@ export interface WorkerOptions {
   id?: string;
   /** Tasks run at once (default 1). */
   concurrency?: number;
+  /** Sent as the bearer token (the coordinator's worker token). */
+  token?: string;
+  /** Connect with TLS, trusting `ca` (PEM) in addition to the system roots. */
+  tls?: { ca?: string | Buffer };
+  /** Confines filesystem storage to these directories (ignored when `storage` is given). */
+  allowedRoots?: string[];
   /** Defaults to the media module; tests inject fakes. */
   operations?: Operations;
   storage?: Storage;
@@ -52,7 +58,7 @@ export class Worker {
     this.id = options.id || defaultWorkerId();
     this.log = (options.log ?? silentLogger).child({ workerId: this.id });
     if (typeof options.coordinator === 'string') {
-      this.handle = connectCoordinator(options.coordinator);
+      this.handle = connectCoordinator(options.coordinator, { token: options.token, tls: options.tls });
       this.client = this.handle.client;
     } else {
       this.client = options.coordinator;
@@ -62,7 +68,9 @@ export class Worker {
       client: this.client,
       workerId: this.id,
       operations: options.operations ?? mediaOperations,
-      storage: options.storage ?? new Storage(),
+      storage:
+        options.storage ??
+        new Storage(options.allowedRoots?.length ? { fs: { allowedRoots: options.allowedRoots } } : {}),
       tmpRoot: options.tmpRoot ?? path.join(os.tmpdir(), 'avspl1t-worker'),
       heartbeatMs: options.heartbeatMs ?? 3000,
       log: this.log,

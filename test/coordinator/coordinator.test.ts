@@ -1,5 +1,5 @@
-// The job flow on a real database (SQLite files; PostgreSQL too with
-// AVSPL1T_TEST_DB=all), driven through the Coordinator API: task order, claims
+// The job flow on a real database (SQLite files; PostgreSQL too
+// when installed), driven through the Coordinator API: task order, claims
 // under concurrency, progress, long polls and watches. No RPC, no media.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';

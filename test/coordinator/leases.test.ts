@@ -1,5 +1,5 @@
 // Leases, failures and restarts on a real database (SQLite files; PostgreSQL too
-// with AVSPL1T_TEST_DB=all), with a manual clock: no sleeping for leases.
+// when installed), with a manual clock: no sleeping for leases.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { JobState as JobStateProto, type Task } from '../../src/gen/avspl1t/v1/coordinator_pb.js';

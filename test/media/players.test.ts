@@ -48,7 +48,11 @@ describe('hls.js and Shaka play the output to the end', { concurrency: 1 }, () =
       const server = await serveDir(out);
       try {
         for (const player of ['hlsjs', 'shaka'] as const) {
-          const r = await playHls(`${server.url}/master.m3u8`, { player, timeoutMs: 90_000, playbackRate: 1 });
+          const r = await playHls(`${server.url}/master.m3u8`, {
+            player,
+            timeoutMs: 90_000,
+            playbackRate: 1,
+          });
           const what = `${player}: ${JSON.stringify({ ...r, warnings: r.warnings.slice(0, 3) })}`;
           console.log(
             `${kind} ${player}: ended=${r.ended} decoded=${r.decodedFrames}/${frames} dropped=${r.droppedFrames} buffered=${JSON.stringify(r.buffered)} stalls=${r.stallsAfterStart} warnings=${r.warnings.length}`,

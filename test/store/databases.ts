@@ -1,11 +1,13 @@
 /**
- * The databases the store contract suite runs against. SQLite always; PostgreSQL
- * when AVSPL1T_TEST_DB is `postgres` or `all` (one throwaway cluster per test
- * file, one fresh database per test).
+ * The databases the store contract suite runs against: SQLite, and PostgreSQL
+ * whenever its server binaries are installed (one throwaway cluster per test
+ * file, one fresh database per test). AVSPL1T_TEST_DB overrides: `sqlite`,
+ * `postgres` or `all` (CI sets `all`, so a missing PostgreSQL fails instead of
+ * being skipped).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { findPostgresBinDir, type PostgresServer, startPostgres } from '../helpers/postgres.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 /** A fresh, empty database for one test. */
@@ -48,9 +50,19 @@ function postgres(): DatabaseFactory {
   };
 }
 
-/** The factories selected by AVSPL1T_TEST_DB (`sqlite` default, `postgres`, or `all`). */
+/** Whether PostgreSQL server binaries (initdb, pg_ctl) are installed. */
+export function postgresInstalled(): boolean {
+  try {
+    findPostgresBinDir();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The factories selected by AVSPL1T_TEST_DB (`sqlite`, `postgres`, `all`; default `all` when PostgreSQL is installed). */
 export function databaseFactories(): DatabaseFactory[] {
-  const choice = (process.env.AVSPL1T_TEST_DB ?? 'sqlite').toLowerCase();
+  const choice = (process.env.AVSPL1T_TEST_DB ?? (postgresInstalled() ? 'all' : 'sqlite')).toLowerCase();
   const list: DatabaseFactory[] = [];
   if (choice === 'sqlite' || choice === 'all') list.push(sqlite);
   if (choice === 'postgres' || choice === 'all') list.push(postgres());

@@ -1,8 +1,9 @@
 // Store contract: the same behaviour on every database (SQLite files; PostgreSQL
-// too with AVSPL1T_TEST_DB=all). Each test gets its own fresh database.
+// too when installed, see databases.ts). Each test gets its own fresh database.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
+import pg from 'pg';
 import { JobState, type NewTask, Store, TaskKind, TaskState } from '../../src/store/index.js';
 import { databaseFactories } from './databases.js';
 
@@ -155,6 +156,43 @@ for (const factory of databaseFactories()) {
         await db.cleanup();
       }
     });
+
+    if (factory.name === 'postgres')
+      test('a claim skips a task row another transaction holds instead of waiting for it', async () => {
+        const db = await factory.create();
+        const store = await Store.open(db.location, { poolSize: 2 });
+        // Another coordinator, mid-claim: its transaction holds the first task's row lock.
+        const other = new pg.Client({ connectionString: db.location });
+        await other.connect();
+        try {
+          await addJob(store, 2);
+          await other.query('BEGIN');
+          const held = await other.query(
+            "SELECT id FROM tasks WHERE state = 'queued' ORDER BY job_created_at, job_id, ord LIMIT 1 FOR UPDATE",
+          );
+          // Were the claim to wait for the lock, it would wait until the ROLLBACK below: never.
+          const claimed = await Promise.race([
+            store.transaction((q) =>
+              q.tasks.claim({ now: NOW, workerId: 'w', lease: randomUUID(), leaseMs: 1000 }),
+            ),
+            new Promise<never>((_, reject) =>
+              setTimeout(() => reject(new Error('the claim waited for a locked row')), 30_000).unref(),
+            ),
+          ]);
+          assert.ok(claimed, 'claimed while the other transaction is open');
+          assert.notEqual(claimed.id, held.rows[0].id, 'the locked task was skipped, not waited for');
+          assert.equal(claimed.idx, 1);
+          await other.query('ROLLBACK');
+          const next = await store.transaction((q) =>
+            q.tasks.claim({ now: NOW, workerId: 'w', lease: randomUUID(), leaseMs: 1000 }),
+          );
+          assert.equal(next?.id, held.rows[0].id, 'once released it is claimable');
+        } finally {
+          await other.end();
+          await store.close();
+          await db.cleanup();
+        }
+      });
 
     test('workers are recorded with their claim counts', async () => {
       const db = await factory.create();

@@ -24,19 +24,22 @@ import {
   positiveIntFlag,
 } from '../options.js';
 import { followJob } from '../progress.js';
+import { resolveS3, type S3Flags, s3Flags } from '../s3-options.js';
 import { onShutdownSignals } from '../signals.js';
 import { checkInput, encoderFlags, prepareFolder } from './jobs.js';
 
-type EncodeFlags = EncoderFlags & { jobs?: string; logLevel: string };
+type EncodeFlags = EncoderFlags & S3Flags & { jobs?: string; logLevel: string };
 
 /** Adds the `encode` command. */
 export function registerEncode(program: Command): void {
-  encoderFlags(
-    program
-      .command('encode')
-      .description('encode a file to AV1 HLS on this machine (embedded coordinator + local workers)')
-      .argument('<input>', 'input video (path or s3://bucket/key)')
-      .argument('<output-dir>', 'folder for the playlists and segments'),
+  s3Flags(
+    encoderFlags(
+      program
+        .command('encode')
+        .description('encode a file to AV1 HLS on this machine (embedded coordinator + local workers)')
+        .argument('<input>', 'input video (path or s3://bucket/key)')
+        .argument('<output-dir>', 'folder for the playlists and segments (path or s3://bucket/prefix)'),
+    ),
   )
     .option('--jobs <n>', 'tasks run at once (default: number of cores)')
     .option('--log-level <level>', 'logs on stderr: silent | error | warn | info | debug', 'silent')
@@ -46,8 +49,10 @@ export function registerEncode(program: Command): void {
 async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags): Promise<void> {
   const { secondsPerSegment, settings } = encoderOptions(raw);
   const o = parseWith(z.object({ jobs: positiveIntFlag('jobs').optional(), logLevel: logLevelFlag }), raw);
-  const inputFile = parseFile(input);
-  const output = parseFolder(outputDir);
+  // The workers run in this process: they use the same keys as the command, forwarded or not.
+  const s3 = await resolveS3(raw);
+  const inputFile = parseFile(input, s3.local);
+  const output = parseFolder(outputDir, s3.local);
   await checkInput(inputFile);
   await prepareFolder(output, 'output');
 

@@ -6,9 +6,9 @@ import { z } from 'zod';
 import { AppError, ErrorKind, invalidInput, notFound } from '../../errors.js';
 import { type Job, JobSchema, JobState } from '../../gen/avspl1t/v1/coordinator_pb.js';
 import type { File, Folder } from '../../gen/avspl1t/v1/storage_pb.js';
-import { describe } from '../../storage/index.js';
+import { baseName, childFile, childFolder, describe } from '../../storage/index.js';
 import { parseFile, parseFolder } from '../../storage/location.js';
-import { withClient } from '../client.js';
+import { setClientSecurity, withClient } from '../client.js';
 import { formatJobs, formatStatus, oneLine, stateName } from '../format.js';
 import {
   coordinatorFlag,
@@ -19,6 +19,8 @@ import {
   positiveIntFlag,
 } from '../options.js';
 import { followJob } from '../progress.js';
+import { resolveS3, type S3Flags, s3Flags } from '../s3-options.js';
+import { UPLOAD_FOLDER, uploadInput } from '../upload.js';
 
 /** Exit codes of `avspl1t wait`. */
 export const WAIT_EXIT = { succeeded: 0, failed: 1, cancelled: 2 } as const;
@@ -60,7 +62,11 @@ export async function prepareFolder(folder: Folder, what: string): Promise<void>
 }
 
 const withCoordinator = (cmd: Command) =>
-  cmd.option('--coordinator <host:port>', 'coordinator address', defaultCoordinator());
+  cmd
+    .option('--coordinator <host:port>', 'coordinator address', defaultCoordinator())
+    .option('--token <token>', 'bearer token for the coordinator (default: $AVSPL1T_TOKEN)')
+    .option('--tls-ca <pem>', 'connect with TLS, trusting this CA certificate (default: $AVSPL1T_TLS_CA)')
+    .hook('preAction', (c) => setClientSecurity(c.opts()));
 const coordinatorOnly = z.object({ coordinator: coordinatorFlag });
 
 function printOutcome(job: Job): void {
@@ -74,27 +80,51 @@ function printOutcome(job: Job): void {
 
 /** Adds submit, status, jobs, wait and cancel. */
 export function registerJobCommands(program: Command): void {
-  encoderFlags(
-    withCoordinator(
-      program
-        .command('submit')
-        .description('submit an encode job; prints its id')
-        .requiredOption('--input <path|s3-url>', 'input video')
-        .requiredOption('--working-dir <path|s3-url>', 'folder for the split pieces (visible to all workers)')
-        .requiredOption('--output-dir <path|s3-url>', 'folder for the playlists and segments'),
+  s3Flags(
+    encoderFlags(
+      withCoordinator(
+        program
+          .command('submit')
+          .description('submit an encode job; prints its id')
+          .requiredOption('--input <path|s3-url>', 'input video')
+          .requiredOption(
+            '--working-dir <path|s3-url>',
+            'folder for the split pieces (visible to all workers)',
+          )
+          .requiredOption('--output-dir <path|s3-url>', 'folder for the playlists and segments')
+          .option('--upload', 'upload the local --input into <working-dir>/input/ first (progress on stderr)')
+          .option('--quiet', 'no upload progress bar'),
+      ),
     ),
   ).action(
     async (
-      raw: EncoderFlags & { input: string; workingDir: string; outputDir: string; coordinator: string },
+      raw: EncoderFlags &
+        S3Flags & {
+          input: string;
+          workingDir: string;
+          outputDir: string;
+          coordinator: string;
+          upload?: boolean;
+          quiet?: boolean;
+        },
     ) => {
       const { coordinator } = parseWith(coordinatorOnly, raw);
       const { secondsPerSegment, settings } = encoderOptions(raw);
-      const input = parseFile(raw.input);
-      const working = parseFolder(raw.workingDir);
-      const output = parseFolder(raw.outputDir);
+      const s3 = await resolveS3(raw);
+      let input = parseFile(raw.input, s3.job);
+      const working = parseFolder(raw.workingDir, s3.job);
+      const output = parseFolder(raw.outputDir, s3.job);
       await checkInput(input);
       await prepareFolder(working, 'working');
       await prepareFolder(output, 'output');
+      if (raw.upload) {
+        if (input.location.case !== 'fs') throw invalidInput('--upload needs a local --input file');
+        // The CLI uploads with every key it has; the job gets the locations as workers should see them.
+        const stored = await uploadInput(input.location.value.path, parseFolder(raw.workingDir, s3.local), {
+          quiet: raw.quiet,
+        });
+        input = childFile(childFolder(working, UPLOAD_FOLDER), baseName(stored));
+      }
       const { jobId } = await withClient(coordinator, (c) =>
         c.submitJob({ job: { input, working, output, secondsPerSegment, settings } }),
       );

@@ -12,11 +12,18 @@ import {
   parseWith,
   positiveIntFlag,
 } from '../options.js';
+import {
+  coordinatorSecurity,
+  coordinatorSecurityFlags,
+  workerSecurity,
+  workerSecurityFlags,
+} from '../security.js';
 import { onShutdownSignals } from '../signals.js';
 
 const coordinatorSchema = z.object({
   listen: listenFlag,
   db: z.string().min(1, '--db must not be empty'),
+  dbPoolSize: positiveIntFlag('db-pool-size'),
   leaseSeconds: positiveIntFlag('lease-seconds'),
   maxAttempts: positiveIntFlag('max-attempts'),
   logLevel: logLevelFlag,
@@ -32,22 +39,30 @@ const workerSchema = z.object({
 
 /** Adds the `coordinator` and `worker` commands. */
 export function registerServers(program: Command): void {
-  program
-    .command('coordinator')
+  coordinatorSecurityFlags(program.command('coordinator'))
     .description('serve the coordinator (gRPC) with its state in SQLite or PostgreSQL')
     .option('--listen <host:port>', 'address to listen on (port 0: any free port)', '127.0.0.1:50051')
     .option('--db <file|url>', 'SQLite file or postgres:// URL', 'avspl1t.db')
+    .option('--db-pool-size <n>', 'most PostgreSQL connections this coordinator opens', '10')
     .option('--lease-seconds <n>', 'a task without heartbeat for this long goes to another worker', '15')
     .option('--max-attempts <n>', 'tries of a task before a transient failure fails the job', '3')
+    .option(
+      '--no-store-credentials',
+      'refuse jobs that carry S3 keys: no secret is ever stored; workers use their own AWS credentials',
+    )
     .option('--log-level <level>', 'silent | error | warn | info | debug', 'info')
     .action(async (raw: Record<string, string>) => {
       const o = parseWith(coordinatorSchema, raw);
+      const security = coordinatorSecurity(raw as Parameters<typeof coordinatorSecurity>[0]);
       const log = createLogger(o.logLevel, 'coordinator');
       const running = await startCoordinator({
+        ...security,
         listen: o.listen,
         db: o.db,
+        dbPoolSize: o.dbPoolSize,
         leaseMs: o.leaseSeconds * 1000,
         maxAttempts: o.maxAttempts,
+        refuseCredentials: (raw as { storeCredentials?: boolean }).storeCredentials === false,
         log,
       });
       // The address on stdout (one line) lets scripts find a port chosen with :0.
@@ -61,8 +76,7 @@ export function registerServers(program: Command): void {
       });
     });
 
-  program
-    .command('worker')
+  workerSecurityFlags(program.command('worker'))
     .description(
       'run tasks for a coordinator until stopped (SIGTERM: finish current tasks; twice: give them back)',
     )
@@ -75,6 +89,7 @@ export function registerServers(program: Command): void {
       const o = parseWith(workerSchema, raw);
       const log = createLogger(o.logLevel, 'worker');
       const worker = await Worker.start({
+        ...workerSecurity(raw as Parameters<typeof workerSecurity>[0]),
         coordinator: o.coordinator,
         concurrency: o.concurrency,
         id: o.id,

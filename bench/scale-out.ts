@@ -1,0 +1,180 @@
+// Scale-out simulation: the real coordinator (own process, SQLite) and simulated
+// single-slot workers that replay task durations of a 10-minute 1080p job,
+// measured on this machine with the real media operations on a short clip and
+// scaled, with time compressed (`msPerSecond` ms of wall time per task second).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import type { Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
+import { EncoderSettingsSchema } from '../src/gen/avspl1t/v1/media_pb.js';
+import { encode, encodeAudio, split } from '../src/media/index.js';
+import { fileAt, folderAt, Storage } from '../src/storage/index.js';
+import { makeSceneClip } from './lib.js';
+import { Fleet, spawnCoordinator, submit } from './sim.js';
+
+/** Task durations (seconds of real work) of the simulated job. */
+export interface JobProfile {
+  segments: number;
+  splitSeconds: number;
+  encodeSeconds: number;
+  audioSeconds: number;
+  manifestSeconds: number;
+  how: string;
+}
+
+const f = (x: number) => x.toFixed(2);
+const elapsed = async (fn: () => Promise<unknown>) => {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+};
+
+/**
+ * Measures split, one 2 s encode and audio on a `clipSeconds` 1080p clip with the
+ * real operations; split and audio scale linearly to `jobSeconds`.
+ */
+export async function measureProfile(jobSeconds = 600, clipSeconds = 10, preset = 8): Promise<JobProfile> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-scale-'));
+  try {
+    const clip = path.join(dir, 'clip.mp4');
+    makeSceneClip(clip, 1920, 1080, clipSeconds);
+    const storage = new Storage();
+    const ctx = (name: string) => {
+      const tmpDir = path.join(dir, name);
+      mkdirSync(tmpDir);
+      return { storage, tmpDir };
+    };
+    const sps = 2;
+    const output = folderAt(path.join(dir, 'out'));
+    // Split and audio have fixed costs (probing, process start): time them on a short
+    // cut and the whole clip and extrapolate the difference.
+    const short = path.join(dir, 'short.mp4');
+    const shortSeconds = 4;
+    execFileSync('ffmpeg', ['-v', 'error', '-i', clip, '-t', String(shortSeconds), '-c', 'copy', short]);
+    const splitAudio = async (input: string, name: string) => {
+      let result: Awaited<ReturnType<typeof split>> | undefined;
+      const working = folderAt(path.join(dir, `work-${name}`));
+      const splitSeconds = await elapsed(async () => {
+        result = await split({ input: fileAt(input), working, secondsPerSegment: sps }, ctx(`split-${name}`));
+      });
+      const source = result!.source!;
+      const out = folderAt(path.join(dir, `out-${name}`));
+      const audioSeconds = await elapsed(() =>
+        encodeAudio(
+          { input: fileAt(input), source, output: out, secondsPerSegment: sps },
+          ctx(`audio-${name}`),
+        ),
+      );
+      return { splitSeconds, audioSeconds, result: result! };
+    };
+    const a = await splitAudio(short, 'short');
+    const b = await splitAudio(clip, 'long');
+    const extrapolate = (x: number, y: number) =>
+      y + (Math.max(0, y - x) / (clipSeconds - shortSeconds)) * (jobSeconds - clipSeconds);
+    const source = b.result.source!;
+    const encodeSeconds = await elapsed(() =>
+      encode(
+        {
+          piece: b.result.pieces[1]!,
+          source,
+          output,
+          settings: create(EncoderSettingsSchema, { encoder: 'svt', crf: 30, preset }),
+        },
+        ctx('encode'),
+      ),
+    );
+    return {
+      segments: Math.ceil(jobSeconds / sps),
+      splitSeconds: extrapolate(a.splitSeconds, b.splitSeconds),
+      encodeSeconds,
+      audioSeconds: extrapolate(a.audioSeconds, b.audioSeconds),
+      manifestSeconds: 1,
+      how:
+        `measured here with the real operations on ${shortSeconds} s and ${clipSeconds} s 1920x1080 scene ` +
+        `clips: split ${f(a.splitSeconds)} / ${f(b.splitSeconds)} s, audio ${f(a.audioSeconds)} / ` +
+        `${f(b.audioSeconds)} s, extrapolated linearly to ${jobSeconds} s; one 2 s segment encode ` +
+        `(libsvtav1 preset ${preset} crf 30, all cores) ${f(encodeSeconds)} s; manifest assumed 1 s`,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface ScaleRow {
+  workers: number;
+  /** Simulated end-to-end seconds (wall time / time scale). */
+  seconds: number;
+  idealSeconds: number;
+  /** ideal / actual. */
+  efficiency: number;
+  /** Speedup over one worker's ideal (serial + all tasks). */
+  speedup: number;
+  /** Amdahl cap: (serial + parallel) / serial. */
+  amdahlCap: number;
+}
+
+/** Runs the job once per worker count; `msPerSecond` ms of wall time stand for one task second. */
+export async function runScaleOut(
+  profile: JobProfile,
+  workerCounts: number[],
+  msPerSecond: number,
+  log: (line: string) => void,
+): Promise<ScaleRow[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-scale-db-'));
+  const rows: ScaleRow[] = [];
+  const serial = profile.splitSeconds + profile.manifestSeconds;
+  const parallel = profile.segments * profile.encodeSeconds + profile.audioSeconds;
+  const durationMs = (t: Task) => {
+    const s =
+      t.kind.case === 'split'
+        ? profile.splitSeconds
+        : t.kind.case === 'encode'
+          ? profile.encodeSeconds
+          : t.kind.case === 'audio'
+            ? profile.audioSeconds
+            : profile.manifestSeconds;
+    return s * msPerSecond;
+  };
+  try {
+    for (const workers of workerCounts) {
+      const coord = await spawnCoordinator(path.join(dir, `w${workers}.sqlite`));
+      const fleet = new Fleet(coord.address, workers, 50, {
+        pieces: profile.segments,
+        hasAudio: true,
+        waitMs: 10_000,
+        durationMs,
+      });
+      try {
+        fleet.start();
+        await new Promise((r) => setTimeout(r, 300));
+        const t0 = performance.now();
+        await submit(fleet.client);
+        const total = profile.segments + 3;
+        while (fleet.finished < total) await new Promise((r) => setTimeout(r, 1));
+        const seconds = (performance.now() - t0) / msPerSecond;
+        const idealSeconds = serial + parallel / workers;
+        const row = {
+          workers,
+          seconds,
+          idealSeconds,
+          efficiency: idealSeconds / seconds,
+          speedup: (serial + parallel) / seconds,
+          amdahlCap: (serial + parallel) / serial,
+        };
+        rows.push(row);
+        log(
+          `scale-out ${workers} workers: ${seconds.toFixed(1)} s simulated, ideal ${idealSeconds.toFixed(1)} s, ` +
+            `efficiency ${row.efficiency.toFixed(3)}`,
+        );
+      } finally {
+        await fleet.close();
+        await coord.stop();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}

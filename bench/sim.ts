@@ -1,0 +1,156 @@
+// Simulated workers and a coordinator process for the dispatch and scale-out
+// benchmarks: workers speak the real gRPC protocol (GetTask long polls,
+// FinishTask) and answer with fake results, optionally after a delay per task.
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
+import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '../src/rpc/index.js';
+import { resultFor, sampleJob } from '../test/coordinator/fixtures.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** A coordinator running in a child process. */
+export interface CoordinatorProcess {
+  address: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `bench/serve.js` on `db` (SQLite path or postgres URL). */
+export async function spawnCoordinator(db: string, pollIntervalMs = 500): Promise<CoordinatorProcess> {
+  // BENCH_NODE_ARGS (e.g. --cpu-prof) profiles the coordinator; BENCH_SERVE runs another build of it.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, process.env.BENCH_SERVE ?? path.join(here, 'serve.js'), db, String(pollIntervalMs)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
+  });
+  const { address } = JSON.parse(line) as { address: string };
+  return {
+    address,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.stdin!.end();
+      }),
+  };
+}
+
+/** Latencies (ms) of calls, grouped by method. */
+export interface Latencies {
+  getTask: number[];
+  finishTask: number[];
+}
+
+export interface SimOptions {
+  /** Pieces the fake split reports (encode tasks per job). */
+  pieces: number;
+  /** Whether the fake split reports audio (adds an audio task). */
+  hasAudio?: boolean;
+  /** How long a worker "runs" a task before finishing it (ms); 0 = at once. */
+  durationMs?: (task: Task) => number;
+  /** GetTask wait_ms. */
+  waitMs?: number;
+}
+
+/** A fleet of simulated single-slot workers sharing `connections` HTTP/2 connections. */
+export class Fleet {
+  readonly latencies: Latencies = { getTask: [], finishTask: [] };
+  /** Tasks finished, by kind. */
+  finished = 0;
+  /** Called when a worker receives a task (after GetTask returns). */
+  onTask?: (task: Task, at: number) => void;
+  private readonly handles: ClientHandle[];
+  private readonly stop = new AbortController();
+  private loops: Promise<void>[] = [];
+
+  constructor(
+    address: string,
+    readonly workers: number,
+    connections: number,
+    private readonly opts: SimOptions,
+  ) {
+    this.handles = Array.from({ length: Math.max(1, Math.min(workers, connections)) }, () =>
+      connectCoordinator(address),
+    );
+  }
+
+  get client(): CoordinatorClient {
+    return this.handles[0]!.client;
+  }
+
+  start(): void {
+    this.loops = Array.from({ length: this.workers }, (_, i) =>
+      this.loop(`w${i}`, this.handles[i % this.handles.length]!.client),
+    );
+  }
+
+  private async loop(workerId: string, client: CoordinatorClient): Promise<void> {
+    const signal = this.stop.signal;
+    while (!signal.aborted) {
+      let task: Task | undefined;
+      const t0 = performance.now();
+      try {
+        task = (await client.getTask({ workerId, waitMs: this.opts.waitMs ?? 2000 }, { signal })).task;
+      } catch (err) {
+        if (signal.aborted) return;
+        throw err;
+      }
+      const t1 = performance.now();
+      this.latencies.getTask.push(t1 - t0);
+      if (!task) continue;
+      this.onTask?.(task, t1);
+      const ms = this.opts.durationMs?.(task) ?? 0;
+      if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+      const t2 = performance.now();
+      await client.finishTask({
+        workerId,
+        taskId: task.id,
+        lease: task.lease,
+        result: resultFor(task, this.opts.pieces, this.opts.hasAudio ?? false),
+      });
+      this.latencies.finishTask.push(performance.now() - t2);
+      this.finished++;
+    }
+  }
+
+  /** Stops polling and closes the connections. */
+  async close(): Promise<void> {
+    this.stop.abort();
+    await Promise.allSettled(this.loops);
+    for (const h of this.handles) h.close();
+  }
+}
+
+/** Submits a sample job; its split will report `pieces` pieces. */
+export async function submit(client: CoordinatorClient): Promise<string> {
+  return (await client.submitJob({ job: sampleJob('/bench') })).jobId;
+}
+
+/** Resolves when the job has finished (polling GetJob every `everyMs`). */
+export async function waitDone(client: CoordinatorClient, jobId: string, everyMs = 20): Promise<void> {
+  for (;;) {
+    const job = (await client.getJob({ jobId })).job!;
+    if (job.finishedAtMs > 0n) {
+      if (job.failureReason) throw new Error(`job failed: ${job.failureReason}`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The p-th percentile (0..100) of `xs`, nearest rank. */
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}

@@ -1,0 +1,54 @@
+// Optional bearer-token authentication as gRPC metadata (`authorization:
+// Bearer <token>`): a client interceptor that sends a token and a server
+// interceptor that checks it. Workers' RPCs need the worker token; client RPCs
+// take a client token or the worker token (the farm's own secret).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+
+/** Methods only workers call. */
+export const WORKER_METHODS: ReadonlySet<string> = new Set(['GetTask', 'Heartbeat', 'FinishTask']);
+
+export interface AuthConfig {
+  /** Shared secret of the workers; also accepted for client RPCs. */
+  workerToken?: string;
+  /** Tokens accepted for client RPCs (submit, status, list, watch, cancel). */
+  clientTokens?: string[];
+}
+
+/** Whether `config` turns authentication on (any token configured). */
+export function authEnabled(config: AuthConfig): boolean {
+  return !!config.workerToken || (config.clientTokens ?? []).some((t) => t !== '');
+}
+
+/** Sends `token` with every call. */
+export function bearerInterceptor(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set('authorization', `Bearer ${token}`);
+    return next(req);
+  };
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** Constant-time comparison of a presented token with the accepted ones. */
+function matches(presented: Buffer, accepted: Buffer[]): boolean {
+  let ok = false;
+  for (const a of accepted) ok = timingSafeEqual(presented, a) || ok;
+  return ok;
+}
+
+/** Refuses calls without a valid token with UNAUTHENTICATED; a no-op when no token is configured. */
+export function authInterceptor(config: AuthConfig): Interceptor {
+  if (!authEnabled(config)) return (next) => next;
+  const worker = config.workerToken ? [digest(config.workerToken)] : [];
+  const clients = [...worker, ...(config.clientTokens ?? []).filter((t) => t !== '').map(digest)];
+  return (next) => (req) => {
+    const header = req.header.get('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw new ConnectError('missing bearer token (authorization metadata)', Code.Unauthenticated);
+    const accepted = WORKER_METHODS.has(req.method.name) ? worker : clients;
+    if (!matches(digest(m[1] ?? ''), accepted))
+      throw new ConnectError(`invalid token for ${req.method.name}`, Code.Unauthenticated);
+    return next(req);
+  };
+}

@@ -1,0 +1,99 @@
+// Filesystem confinement: with allowed roots, SubmitJob refuses paths outside
+// them (also through `..` and symlinks), and a worker's storage refuses to read
+// outside its roots even if a job got past the coordinator.
+import assert from 'node:assert/strict';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { type RunningCoordinator, startCoordinator } from '../../src/coordinator/index.js';
+import { type ClientHandle, connectCoordinator } from '../../src/rpc/index.js';
+import { fileAt, folderAt, Storage } from '../../src/storage/index.js';
+import { type TmpDir, tmpDir } from '../helpers/tmp.js';
+
+let dir: TmpDir;
+let root: string;
+let running: RunningCoordinator;
+let handle: ClientHandle;
+before(async () => {
+  dir = await tmpDir('avspl1t-confine-');
+  root = path.join(dir.path, 'root');
+  await mkdir(root);
+  await writeFile(path.join(root, 'in.mp4'), 'x');
+  await symlink('/etc/passwd', path.join(root, 'link.mp4'));
+  await symlink('/etc', path.join(root, 'etc-dir'));
+  running = await startCoordinator({
+    listen: '127.0.0.1:0',
+    db: path.join(dir.path, 'db.sqlite'),
+    allowedRoots: [root],
+  });
+  handle = connectCoordinator(running.address);
+});
+after(async () => {
+  handle?.close();
+  await running?.close();
+  await dir?.cleanup();
+});
+
+function job(input: string, output = path.join(root, 'out')) {
+  return {
+    input: fileAt(input),
+    working: folderAt(path.join(root, 'work')),
+    output: folderAt(output),
+    secondsPerSegment: 2,
+    settings: { encoder: 'svt', crf: 35, preset: 12 },
+  };
+}
+
+async function refusedWith(input: string, code: Code, message: RegExp, output?: string) {
+  await assert.rejects(handle.client.submitJob({ job: job(input, output) }), (err: unknown) => {
+    assert.ok(err instanceof ConnectError, String(err));
+    assert.equal(err.code, code, err.message);
+    assert.match(err.rawMessage, message);
+    return true;
+  });
+}
+
+test('a job whose input is /etc/passwd is refused with PERMISSION_DENIED naming the field', async () => {
+  await refusedWith('/etc/passwd', Code.PermissionDenied, /^job\.input\.fs\.path: outside the allowed roots/);
+});
+
+test('a symlink inside the root pointing outside is refused', async () => {
+  await refusedWith(path.join(root, 'link.mp4'), Code.PermissionDenied, /^job\.input\.fs\.path/);
+  await refusedWith(path.join(root, 'etc-dir', 'passwd'), Code.PermissionDenied, /^job\.input\.fs\.path/);
+});
+
+test('paths with ".." are refused, even when they would stay inside the root', async () => {
+  await refusedWith(
+    `${root}/../../etc/passwd`,
+    Code.InvalidArgument,
+    /^job\.input\.fs\.path: "\.\." is not allowed/,
+  );
+  await refusedWith(`${root}/sub/../in.mp4`, Code.InvalidArgument, /"\.\." is not allowed/);
+});
+
+test('an output folder outside the roots is refused, one inside is accepted', async () => {
+  await refusedWith(
+    path.join(root, 'in.mp4'),
+    Code.PermissionDenied,
+    /^job\.output\.fs\.path/,
+    '/tmp/elsewhere',
+  );
+  const { jobId } = await handle.client.submitJob({ job: job(path.join(root, 'in.mp4')) });
+  assert.ok(jobId);
+  await handle.client.cancelJob({ jobId });
+});
+
+test("a worker's confined storage refuses to read /etc/passwd or follow a symlink out", async () => {
+  const storage = new Storage({ fs: { allowedRoots: [root] } });
+  await assert.rejects(storage.stat(fileAt('/etc/passwd')), /outside the allowed storage roots/);
+  await assert.rejects(
+    storage.stat(fileAt(path.join(root, 'link.mp4'))),
+    /outside the allowed storage roots/,
+  );
+  await assert.rejects(
+    storage.download(fileAt(path.join(root, 'link.mp4')), path.join(dir.path, 'stolen')),
+    /outside the allowed storage roots/,
+  );
+  assert.equal((await storage.stat(fileAt(path.join(root, 'in.mp4')))).size, 1);
+});
