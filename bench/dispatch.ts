@@ -130,6 +130,8 @@ export interface DispatchOptions {
   repeats: number;
   /** Encode tasks per job in the saturated runs. */
   pieces: number;
+  /** How long each simulated encode lasts in the paced run. */
+  pacedTaskMs: number;
   log: (line: string) => void;
 }
 
@@ -150,14 +152,8 @@ export async function runDispatch(o: DispatchOptions): Promise<DispatchResults> 
     }
     // Latency under a load that leaves headroom: every worker holds each encode for taskMs.
     const workers = Math.max(...o.workerCounts);
-    const taskMs = 500;
-    const { perSecond, fleet } = await saturated(
-      await fresh(),
-      workers,
-      1,
-      Math.max(2000, workers * 4),
-      taskMs,
-    );
+    const taskMs = o.pacedTaskMs;
+    const { perSecond, fleet } = await saturated(await fresh(), workers, 1, workers * 2, taskMs);
     res.paced.push({ db, workers, taskMs, perSecond, ...lat(fleet) });
     o.log(`dispatch ${db} ${workers} workers, ${taskMs} ms tasks: ${perSecond.toFixed(0)} tasks/s`);
     for (const n of [1, 50]) {

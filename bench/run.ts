@@ -24,10 +24,8 @@ const log = (line: string) => console.error(line);
 const num = (name: string, fallback: number) => Number(args.get(name) ?? fallback);
 
 const resultsFile = path.join(root, 'bench', 'results.json');
-const results: Results = existsSync(resultsFile)
-  ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Results)
-  : ({} as Results);
-results.date = new Date().toISOString();
+/** The parts this run measured; merged into results.json (read at the end) so other parts keep theirs. */
+const results = {} as Partial<Results>;
 
 if (only.has('overhead') || only.has('quality')) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-bench-'));
@@ -64,6 +62,7 @@ if (only.has('dispatch')) {
       workerCounts: (args.get('workers') ?? '1,50,500').split(',').map(Number),
       repeats: num('repeats', 3),
       pieces: num('pieces', 2000),
+      pacedTaskMs: num('paced-task-ms', 10_000),
       log,
     });
   } finally {
@@ -79,12 +78,23 @@ if (only.has('scaleout')) {
     : await measureProfile(600, 10, num('preset', 8));
   log(`scale-out profile: ${JSON.stringify(profile)}`);
   const msPerSecond = num('ms-per-second', 10);
+  const dispatchPerSecond = num('dispatch-per-second', 20);
   const counts = (args.get('scale-workers') ?? '1,2,4,8,16,32,64,128').split(',').map(Number);
-  results.scaleOut = { profile, msPerSecond, rows: await runScaleOut(profile, counts, msPerSecond, log) };
+  results.scaleOut = {
+    profile,
+    msPerSecond,
+    dispatchPerSecond,
+    rows: await runScaleOut(profile, counts, msPerSecond, dispatchPerSecond, log),
+  };
 }
 
-results.machine = machine();
-writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-const report = renderReport(results);
+const merged: Results = {
+  ...(existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Results) : {}),
+  ...results,
+  date: new Date().toISOString(),
+  machine: machine(),
+};
+writeFileSync(resultsFile, `${JSON.stringify(merged, null, 2)}\n`);
+const report = renderReport(merged);
 writeFileSync(path.join(root, 'bench', 'REPORT.md'), report);
 console.log(report);

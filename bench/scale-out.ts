@@ -104,6 +104,8 @@ export async function measureProfile(jobSeconds = 600, clipSeconds = 10, preset 
 
 export interface ScaleRow {
   workers: number;
+  /** Wall-clock ms that stood for one task second in this run. */
+  msPerSecond: number;
   /** Simulated end-to-end seconds (wall time / time scale). */
   seconds: number;
   idealSeconds: number;
@@ -115,18 +117,24 @@ export interface ScaleRow {
   amdahlCap: number;
 }
 
-/** Runs the job once per worker count; `msPerSecond` ms of wall time stand for one task second. */
+/**
+ * Runs the job once per worker count. Time is compressed, but not so far that the
+ * fleet asks more than `dispatchPerSecond` tasks/s of the coordinator (compression
+ * multiplies the dispatch rate a real fleet needs): a task second lasts
+ * max(`minMsPerSecond`, workers / (encode seconds × dispatchPerSecond)) ms.
+ */
 export async function runScaleOut(
   profile: JobProfile,
   workerCounts: number[],
-  msPerSecond: number,
+  minMsPerSecond: number,
+  dispatchPerSecond: number,
   log: (line: string) => void,
 ): Promise<ScaleRow[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-scale-db-'));
   const rows: ScaleRow[] = [];
   const serial = profile.splitSeconds + profile.manifestSeconds;
   const parallel = profile.segments * profile.encodeSeconds + profile.audioSeconds;
-  const durationMs = (t: Task) => {
+  const durationS = (t: Task) => {
     const s =
       t.kind.case === 'split'
         ? profile.splitSeconds
@@ -135,16 +143,20 @@ export async function runScaleOut(
           : t.kind.case === 'audio'
             ? profile.audioSeconds
             : profile.manifestSeconds;
-    return s * msPerSecond;
+    return s;
   };
   try {
     for (const workers of workerCounts) {
+      const msPerSecond = Math.max(
+        minMsPerSecond,
+        (workers * 1000) / (profile.encodeSeconds * dispatchPerSecond),
+      );
       const coord = await spawnCoordinator(path.join(dir, `w${workers}.sqlite`));
       const fleet = new Fleet(coord.address, workers, 50, {
         pieces: profile.segments,
         hasAudio: true,
         waitMs: 10_000,
-        durationMs,
+        durationMs: (t) => durationS(t) * msPerSecond,
       });
       try {
         fleet.start();
@@ -157,6 +169,7 @@ export async function runScaleOut(
         const idealSeconds = serial + parallel / workers;
         const row = {
           workers,
+          msPerSecond,
           seconds,
           idealSeconds,
           efficiency: idealSeconds / seconds,

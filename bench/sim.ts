@@ -2,6 +2,7 @@
 // benchmarks: workers speak the real gRPC protocol (GetTask long polls,
 // FinishTask) and answer with fake results, optionally after a delay per task.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +80,8 @@ export class Fleet {
     connections: number,
     private readonly opts: SimOptions,
   ) {
+    // Every call of every worker listens on the one stop signal.
+    setMaxListeners(0, this.stop.signal);
     this.handles = Array.from({ length: Math.max(1, Math.min(workers, connections)) }, () =>
       connectCoordinator(address),
     );
@@ -106,20 +109,34 @@ export class Fleet {
         throw err;
       }
       const t1 = performance.now();
-      this.latencies.getTask.push(t1 - t0);
+      // An empty answer is a long poll that ran out, not a dispatch latency.
       if (!task) continue;
+      this.latencies.getTask.push(t1 - t0);
       this.onTask?.(task, t1);
       const ms = this.opts.durationMs?.(task) ?? 0;
-      if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+      if (ms > 0) await this.hold(client, workerId, task, ms);
       const t2 = performance.now();
-      await client.finishTask({
+      const { accepted } = await client.finishTask({
         workerId,
         taskId: task.id,
         lease: task.lease,
         result: resultFor(task, this.opts.pieces, this.opts.hasAudio ?? false),
       });
       this.latencies.finishTask.push(performance.now() - t2);
+      if (!accepted) throw new Error(`finish of ${task.id} refused: lease lost`);
       this.finished++;
+    }
+  }
+
+  /** "Runs" a task for `ms`, heartbeating like a real worker so long tasks keep their lease. */
+  private async hold(client: CoordinatorClient, workerId: string, task: Task, ms: number): Promise<void> {
+    const end = performance.now() + ms;
+    for (;;) {
+      const left = end - performance.now();
+      if (left <= 0) return;
+      await new Promise((r) => setTimeout(r, Math.min(left, task.heartbeatIntervalMs)));
+      if (performance.now() < end)
+        await client.heartbeat({ workerId, taskId: task.id, lease: task.lease, progress: 0.5 });
     }
   }
 
