@@ -19,18 +19,10 @@ export async function followJob(
   jobId: string,
   options: FollowOptions = {},
 ): Promise<Job> {
-  const interactive = process.stderr.isTTY === true;
-  const bar = new cliProgress.SingleBar(
-    {
-      format: 'encoding [{bar}] {segments} segments | {percentage}% | ETA {eta_formatted}',
-      stream: process.stderr,
-      noTTYOutput: !interactive,
-      notTTYSchedule: 5000,
-      etaBuffer: 30,
-      hideCursor: interactive,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  const bar = progressBar('encoding [{bar}] {segments} segments | {percentage}% | ETA {eta_formatted}', {
+    notTTYSchedule: 5000,
+    etaBuffer: 30,
+  });
   let started = false;
   const show = (job: Job) => {
     if (options.quiet || job.segmentsTotal === 0) return;
@@ -63,4 +55,13 @@ export async function followJob(
   } finally {
     if (started) bar.stop();
   }
+}
+
+/** A progress bar on stderr: redrawn on a terminal, a line every `notTTYSchedule` ms otherwise. */
+export function progressBar(format: string, options: { notTTYSchedule: number; etaBuffer?: number }) {
+  const interactive = process.stderr.isTTY === true;
+  return new cliProgress.SingleBar(
+    { format, stream: process.stderr, noTTYOutput: !interactive, hideCursor: interactive, ...options },
+    cliProgress.Presets.shades_classic,
+  );
 }

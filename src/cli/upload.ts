@@ -1,9 +1,9 @@
 // `submit --upload`: copies a local input into the job's working location before
 // the job exists, with a progress bar on stderr (bytes, percent, ETA).
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
 import { childFolder, Storage } from '../storage/index.js';
+import { progressBar } from './progress.js';
 
 /** The sub-folder of the working location that uploaded inputs go to. */
 export const UPLOAD_FOLDER = 'input';
@@ -14,17 +14,9 @@ export async function uploadInput(
   working: Folder,
   options: { quiet?: boolean; signal?: AbortSignal } = {},
 ): Promise<File> {
-  const interactive = process.stderr.isTTY === true;
-  const bar = new cliProgress.SingleBar(
-    {
-      format: 'uploading [{bar}] {percentage}% | {done}/{size} MiB | ETA {eta_formatted}',
-      stream: process.stderr,
-      noTTYOutput: !interactive,
-      notTTYSchedule: 2000,
-      hideCursor: interactive,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  const bar = progressBar('uploading [{bar}] {percentage}% | {done}/{size} MiB | ETA {eta_formatted}', {
+    notTTYSchedule: 2000,
+  });
   const mib = (n: number) => (n / (1024 * 1024)).toFixed(1);
   let started = false;
   const storage = new Storage();

@@ -12,9 +12,9 @@ import { binaries, ffmpegBase, run } from './ffmpeg.js';
 import { av1cOf, placeFragment } from './fragment.js';
 import { localInput } from './local-input.js';
 import { halfMinGap } from './plan.js';
+import { pieceTiming } from './probe.js';
 import { type Ratio, rescale } from './rational.js';
 import { encoderArgs, settingsProblem } from './settings.js';
-import { pieceTiming } from './split.js';
 
 /** Name of the shared init segment in the output folder. */
 export const INIT_NAME = 'init.mp4';

@@ -81,36 +81,38 @@ export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
     throw new AppError(ErrorKind.Internal, 'segment does not start with a key frame');
   const oldDataOffset = trun.dataOffset ?? moof.size + mdat.headerSize;
 
-  const newTrun = makeTrun({
-    version: 0,
-    flags: 0x1 | 0x100 | 0x200 | (trun.flags & 0x4) | (trun.flags & 0x400),
-    dataOffset: 0,
-    firstSampleFlags: trun.firstSampleFlags,
-    samples: trun.samples.map((s, i) => ({
-      duration: placement.durations[i],
-      size: s.size ?? defaults.size,
-      flags: s.flags,
-    })),
-  });
   const tfdtBody = Buffer.alloc(8);
   tfdtBody.writeBigUInt64BE(BigInt(placement.baseTime));
-  const newTraf = () =>
-    makeBox(
-      'traf',
-      slice(file, tfhd),
-      makeFullBox('tfdt', 1, 0, tfdtBody),
-      newTrunWithOffset,
-      ...children.filter((b) => !['tfhd', 'tfdt', 'trun'].includes(b.type)).map((b) => slice(file, b)),
-    );
   const mfhdBody = Buffer.alloc(4);
   mfhdBody.writeUInt32BE(placement.sequence);
-  let newTrunWithOffset = newTrun;
-  let newMoof = makeBox('moof', makeFullBox('mfhd', 0, 0, mfhdBody), newTraf());
-  // Data offset is relative to the moof start (default-base-is-moof): keep the same distance past the moof.
-  const dataOffset = newMoof.length + (oldDataOffset - moof.size);
-  newTrunWithOffset = Buffer.from(newTrun);
-  newTrunWithOffset.writeInt32BE(dataOffset, 16);
-  newMoof = makeBox('moof', makeFullBox('mfhd', 0, 0, mfhdBody), newTraf());
+  const others = children
+    .filter((b) => !['tfhd', 'tfdt', 'trun'].includes(b.type))
+    .map((b) => slice(file, b));
+  const moofWith = (dataOffset: number) =>
+    makeBox(
+      'moof',
+      makeFullBox('mfhd', 0, 0, mfhdBody),
+      makeBox(
+        'traf',
+        slice(file, tfhd),
+        makeFullBox('tfdt', 1, 0, tfdtBody),
+        makeTrun({
+          version: 0,
+          flags: 0x1 | 0x100 | 0x200 | (trun.flags & 0x4) | (trun.flags & 0x400),
+          dataOffset,
+          firstSampleFlags: trun.firstSampleFlags,
+          samples: trun.samples.map((s, i) => ({
+            duration: placement.durations[i],
+            size: s.size ?? defaults.size,
+            flags: s.flags,
+          })),
+        }),
+        ...others,
+      ),
+    );
+  // The moof's size does not depend on the offset's value. The data offset is relative
+  // to the moof start (default-base-is-moof): keep the same distance past the moof.
+  const newMoof = moofWith(moofWith(0).length + (oldDataOffset - moof.size));
   return { init, segment: Buffer.concat([STYP, newMoof, slice(file, mdat)]), sampleCount: count, timescale };
 }
 

@@ -1,5 +1,6 @@
 // Probes a source with ffprobe: stream facts plus every video packet's timestamps
 // and key-frame flag, which the split plans its cuts from.
+import { basename } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
@@ -232,4 +233,34 @@ export function framesFromPackets(packets: Packet[]): Frame[] {
 function isVariable(frames: Frame[]): boolean {
   const d0 = frames[0]?.duration ?? 0;
   return frames.slice(0, -1).some((f) => Math.abs(f.duration - d0) > 1);
+}
+
+/** The time base of the first video stream of a local file and the timestamp of its first packet. */
+export async function pieceTiming(
+  file: string,
+  signal?: AbortSignal,
+): Promise<{ timeBase: Ratio; firstPts: number }> {
+  const { stdout } = await run(
+    binaries.ffprobe,
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-read_intervals',
+      '%+#1',
+      '-show_entries',
+      'stream=time_base:packet=pts',
+      '-of',
+      'json',
+      file,
+    ],
+    { signal },
+  );
+  const j = JSON.parse(stdout) as { streams?: { time_base?: string }[]; packets?: { pts?: number }[] };
+  const timeBase = parseRatio(j.streams?.[0]?.time_base);
+  const firstPts = j.packets?.[0]?.pts;
+  if (!timeBase || firstPts === undefined)
+    throw new AppError(ErrorKind.Permanent, `no video timing in ${basename(file)}`);
+  return { timeBase, firstPts };
 }

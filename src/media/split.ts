@@ -13,7 +13,7 @@ import { binaries, ffmpegBase, run } from './ffmpeg.js';
 import { localInput } from './local-input.js';
 import { halfMinGap, type PiecePlan, planPieces } from './plan.js';
 import { type Frame, framesFromPackets, type Probe, probe, probeVideoPackets } from './probe.js';
-import { parseRatio, type Ratio, rescale } from './rational.js';
+import { type Ratio, rescale } from './rational.js';
 
 /** Containers whose index lets ffmpeg seek straight to a key frame; others are remuxed to NUT first. */
 const SEEKABLE = /(^|,)(mov|mp4|matroska|webm|nut)(,|$)/;
@@ -182,7 +182,8 @@ async function inspectPiece(
   const { timeBase: pieceTb, packets } = await probeVideoPackets(piece, signal);
   const firstPts = packets[0]?.pts;
   if (!packets[0]?.key || firstPts === undefined || !pieceTb) return { ok: false };
-  const tolerance = Math.max(0.5, halfMinGap(framesFromPackets(packets).map((f) => f.pts)));
+  const have = framesFromPackets(packets).map((f) => f.pts);
+  const tolerance = Math.max(0.5, halfMinGap(have));
   let start = knownStart;
   if (!start)
     for (const f of p.frames) {
@@ -191,7 +192,6 @@ async function inspectPiece(
     }
   if (!start) return { ok: false };
   const shift = firstPts - rescale(start.pts, p.timeBase, pieceTb);
-  const have = framesFromPackets(packets).map((f) => f.pts);
   let i = 0;
   for (const f of frames) {
     const want = rescale(f.pts, p.timeBase, pieceTb) + shift;
@@ -199,41 +199,6 @@ async function inspectPiece(
     if (i >= have.length || Math.abs(have[i]! - want) > tolerance) return { ok: false, start };
   }
   return { ok: true, start, timeBase: pieceTb, firstPts };
-}
-
-/** The time base of the first video stream of a local file and the timestamp of its first packet. */
-export async function pieceTiming(
-  file: string,
-  signal?: AbortSignal,
-): Promise<{ timeBase: Ratio; firstPts: number }> {
-  const { stdout } = await run(
-    binaries.ffprobe,
-    [
-      '-v',
-      'error',
-      '-select_streams',
-      'v:0',
-      '-read_intervals',
-      '%+#1',
-      '-show_entries',
-      'stream=time_base:packet=pts',
-      '-of',
-      'json',
-      file,
-    ],
-    { signal },
-  );
-  const j = JSON.parse(stdout) as { streams?: { time_base?: string }[]; packets?: { pts?: number }[] };
-  const timeBase = parseRatio(j.streams?.[0]?.time_base);
-  const firstPts = j.packets?.[0]?.pts;
-  if (!timeBase || firstPts === undefined)
-    throw new AppError(ErrorKind.Permanent, `no video timing in ${path.basename(file)}`);
-  return { timeBase, firstPts };
-}
-
-/** The time base of the first video stream of a local file. */
-export async function streamTimeBase(file: string, signal?: AbortSignal): Promise<Ratio> {
-  return (await pieceTiming(file, signal)).timeBase;
 }
 
 function seconds(ticks: number, tb: Ratio): string {

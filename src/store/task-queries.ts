@@ -130,15 +130,7 @@ export class TaskQueries {
     now: number,
     patch: TaskUpdate,
   ): Promise<TaskRow | undefined> {
-    return this.db
-      .updateTable('tasks')
-      .set({ ...patch, updated_at: now })
-      .where('id', '=', id)
-      .where('lease', '=', lease)
-      .where('state', '=', TaskState.Running)
-      .where('lease_expires_at', '>=', now)
-      .returningAll()
-      .executeTakeFirst();
+    return this.updateRunning(id, lease, now, patch, '>=');
   }
 
   /** Running tasks whose lease expired before `now`. */
@@ -160,13 +152,24 @@ export class TaskQueries {
     now: number,
     patch: TaskUpdate,
   ): Promise<TaskRow | undefined> {
+    return this.updateRunning(id, lease, now, patch, '<');
+  }
+
+  /** Patches a running task holding `lease` whose lease is still valid ('>=') or expired ('<') at `now`. */
+  private updateRunning(
+    id: string,
+    lease: string,
+    now: number,
+    patch: TaskUpdate,
+    expiry: '>=' | '<',
+  ): Promise<TaskRow | undefined> {
     return this.db
       .updateTable('tasks')
       .set({ ...patch, updated_at: now })
       .where('id', '=', id)
       .where('lease', '=', lease)
       .where('state', '=', TaskState.Running)
-      .where('lease_expires_at', '<', now)
+      .where('lease_expires_at', expiry, now)
       .returningAll()
       .executeTakeFirst();
   }

@@ -39,8 +39,8 @@ export async function concatPlaylist(dir: string, playlist: string, out: string)
  */
 export async function checkOutput(dir: string, source: string): Promise<OutputReport> {
   const all = path.join(dir, '..', `${path.basename(dir)}-all.mp4`);
-  const playlistText = await readFile(path.join(dir, 'video.m3u8'), 'utf8');
-  const entries = parseMediaPlaylist(playlistText).entries;
+  const playlist = parseMediaPlaylist(await readFile(path.join(dir, 'video.m3u8'), 'utf8'));
+  const entries = playlist.entries;
   await concatPlaylist(dir, 'video.m3u8', all);
 
   // Decodes without errors.
@@ -76,7 +76,8 @@ export async function checkOutput(dir: string, source: string): Promise<OutputRe
   }
 
   // Every segment starts with a key frame: segment k starts at frame sum(frames of 0..k-1).
-  const counts = await Promise.all(entries.map((e) => countPackets(dir, e.uri, all)));
+  const init = await readFile(path.join(dir, playlist.map!));
+  const counts = await Promise.all(entries.map((e) => countPackets(dir, init, e.uri, all)));
   let at = 0;
   counts.forEach((c, k) => {
     assert.ok(out.find((f) => f.decodeIndex === at)?.key, `segment ${k} starts with a key frame`);
@@ -112,13 +113,10 @@ export async function checkOutput(dir: string, source: string): Promise<OutputRe
   };
 }
 
-async function countPackets(dir: string, uri: string, all: string): Promise<number> {
+/** Packets in one media segment, read with the init segment in front of it. */
+async function countPackets(dir: string, init: Buffer, uri: string, all: string): Promise<number> {
   const tmp = `${all}.${uri}.mp4`;
-  const parsed = parseMediaPlaylist(await readFile(path.join(dir, 'video.m3u8'), 'utf8'));
-  await writeFile(
-    tmp,
-    Buffer.concat([await readFile(path.join(dir, parsed.map!)), await readFile(path.join(dir, uri))]),
-  );
+  await writeFile(tmp, Buffer.concat([init, await readFile(path.join(dir, uri))]));
   const j = await ffprobeJson(['-count_packets', '-show_entries', 'stream=nb_read_packets', tmp]);
   return Number(j.streams[0].nb_read_packets);
 }
