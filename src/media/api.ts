@@ -26,6 +26,12 @@ export interface SplitOptions {
   input: File;
   working: Folder;
   secondsPerSegment: number;
+  /**
+   * 'auto' (default): pieces of a seekable source on a filesystem are ranges of the
+   * source itself; other sources (S3, MPEG-TS, raw streams) are cut into stream
+   * copies in `working`. 'copy' always cuts copies.
+   */
+  pieces?: 'auto' | 'copy';
 }
 
 export interface EncodeOptions {

@@ -53,9 +53,15 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
     'setpts=N',
     `format=${outputPixFmt(source.pixFmt)}`,
   ];
-  const args = [
+  // A range of the source: seek to (just after) its key frame; the demuxer starts at
+  // the key frame at or before that time, the trim keeps exactly the listed frames.
+  const seek = piece.inSource
+    ? ['-noaccurate_seek', '-seek_timestamp', '1', '-ss', seekTime(piece.keyPts + tol, pieceTb)]
+    : [];
+  const args = (seekArgs: string[]) => [
     ...ffmpegBase(),
     '-copyts',
+    ...seekArgs,
     '-i',
     input,
     '-map',
@@ -95,21 +101,31 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
     'mp4',
     out,
   ];
-  await run(binaries.ffmpeg, args, {
-    signal: ctx.signal,
-    onLine: (line) => {
-      const m = /^frame=(\d+)/.exec(line);
-      if (m) ctx.onProgress?.(Math.min(1, Number(m[1]) / pts.length));
-    },
-  });
-
   const end = pts[0]! + piece.duration;
   const durations = pts.map((t, i) => ((i + 1 < pts.length ? pts[i + 1]! : end) - t) * tb.num);
-  const placed = placeFragment(await readFile(out), {
-    sequence: piece.index + 1,
-    baseTime: piece.start * tb.num,
-    durations,
-  });
+  const encodeFrom = async (seekArgs: string[]) => {
+    await run(binaries.ffmpeg, args(seekArgs), {
+      signal: ctx.signal,
+      onLine: (line) => {
+        const m = /^frame=(\d+)/.exec(line);
+        if (m) ctx.onProgress?.(Math.min(1, Number(m[1]) / pts.length));
+      },
+    });
+    return placeFragment(await readFile(out), {
+      sequence: piece.index + 1,
+      baseTime: piece.start * tb.num,
+      durations,
+    });
+  };
+  let placed: ReturnType<typeof placeFragment>;
+  try {
+    placed = await encodeFrom(seek);
+  } catch (err) {
+    // A seek that landed after the key frame (a container index that lies) loses
+    // frames: decode from the start of the file instead.
+    if (seek.length === 0 || ctx.signal?.aborted) throw err;
+    placed = await encodeFrom([]);
+  }
   if (placed.timescale !== tb.den)
     throw new AppError(
       ErrorKind.Internal,
@@ -140,6 +156,10 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
     initSha256: createHash('sha256').update(placed.init).digest('hex'),
     codecs,
   });
+}
+
+function seekTime(ticks: number, tb: Ratio): string {
+  return ((ticks * tb.num) / tb.den).toFixed(6);
 }
 
 /** Explicit colour tags, so every piece's sequence header is the same whatever its first frame says. */

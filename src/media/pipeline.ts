@@ -22,6 +22,8 @@ export interface PipelineOptions {
   output: Folder;
   secondsPerSegment: number;
   settings: EncoderSettings;
+  /** How the split hands pieces to the encodes (see SplitOptions.pieces). */
+  pieces?: 'auto' | 'copy';
   jobs?: number;
   signal?: AbortSignal;
   onSegment?: (done: number, total: number) => void;
@@ -47,7 +49,10 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     }
   };
   const s = await withCtx((ctx) =>
-    split({ input: o.input, working: o.working, secondsPerSegment: o.secondsPerSegment }, ctx),
+    split(
+      { input: o.input, working: o.working, secondsPerSegment: o.secondsPerSegment, pieces: o.pieces },
+      ctx,
+    ),
   );
   const source = s.source!;
   let done = 0;

@@ -45,8 +45,29 @@ export async function split(opts: SplitOptions, ctx: OperationContext): Promise<
     p = await probe(source, { signal: ctx.signal });
     p.info.hasAudio = original.info.hasAudio;
   }
-  await ctx.storage.ensureWritable(opts.working);
   const plans = planPieces(p.frames, p.timeBase, opts.secondsPerSegment);
+  const framePts = (plan: PiecePlan) => p.frames.slice(plan.first, plan.end).map((f) => f.pts);
+  if (source === input && ctx.storage.localPath(opts.input) && opts.pieces !== 'copy') {
+    // A seekable file on a filesystem the workers share: every encode reads its range
+    // straight from the source (seeking to the key frame), so nothing is copied.
+    const pieces = plans.map((plan) => {
+      const keyPts = p.frames[plan.keyFrame]!.pts;
+      return create(PieceSchema, {
+        index: plan.index,
+        file: opts.input,
+        framePts: framePts(plan),
+        start: plan.start,
+        duration: plan.duration,
+        keyPts,
+        fileTimeBase: p.timeBase,
+        fileFirstPts: keyPts,
+        inSource: true,
+      }) as Piece;
+    });
+    ctx.onProgress?.(1);
+    return create(SplitResultSchema, { source: p.info, pieces });
+  }
+  await ctx.storage.ensureWritable(opts.working);
   let done = 0;
   const gap = halfMinGap(p.frames.map((f) => f.pts));
   // Stream copies are cheap; ffmpeg's start-up is not: one process copies a batch of pieces.
@@ -60,7 +81,7 @@ export async function split(opts: SplitOptions, ctx: OperationContext): Promise<
     return create(PieceSchema, {
       index: plan.index,
       file,
-      framePts: p.frames.slice(plan.first, plan.end).map((f) => f.pts),
+      framePts: framePts(plan),
       start: plan.start,
       duration: plan.duration,
       keyPts,

@@ -19,9 +19,9 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function encodeClip(spec: ClipSpec, secondsPerSegment = 2) {
+async function encodeClip(spec: ClipSpec, pieces: 'auto' | 'copy' = 'auto', secondsPerSegment = 2) {
   const input = await makeClip(dir, spec);
-  const out = path.join(dir, `${spec.name}-out`);
+  const out = path.join(dir, `${spec.name}-${pieces}-out`);
   const result = await runPipeline({
     storage: new Storage(),
     input: fileAt(input),
@@ -29,41 +29,47 @@ async function encodeClip(spec: ClipSpec, secondsPerSegment = 2) {
     output: folderAt(out),
     secondsPerSegment,
     settings: normalizeSettings({ preset: 12, crf: 35 }),
+    pieces,
     jobs: 2,
   });
   return { input, out, result };
 }
 
 describe('media pipeline on each kind of source', { concurrency: 1 }, () => {
-  for (const [kind, spec] of Object.entries(CLIPS)) {
-    it(`${kind}: output is the source frame for frame, every segment on a key frame`, async () => {
-      const { input, out, result } = await encodeClip(spec);
-      const report = await checkOutput(out, input);
-      assert.equal(report.segments, result.segments.length);
-      assert.equal(report.frames, result.split.source!.frameCount);
-      const master = await readFile(path.join(out, 'master.m3u8'), 'utf8');
-      assert.match(master, /CODECS="av01\.0\.\d\d[MH]\.(08|10)/);
-      if (result.split.source!.hasAudio) {
-        assert.match(master, /#EXT-X-MEDIA:TYPE=AUDIO/);
-        assert.match(master, /mp4a\.40\.2/);
-        const { stdout } = await run('ffprobe', [
-          '-v',
-          'error',
-          '-show_entries',
-          'format=duration',
-          '-of',
-          'csv=p=0',
-          path.join(out, 'audio.m3u8'),
-        ]);
-        assert.ok(
-          Math.abs(Number(stdout) - report.sourceSeconds) < 0.1,
-          `audio lasts ${stdout}s, video ${report.sourceSeconds}s`,
-        );
-      } else {
-        assert.doesNotMatch(master, /TYPE=AUDIO/);
-      }
-    });
-  }
+  // Seekable files are read in place (each encode seeks into the source); MPEG-TS
+  // is remuxed and cut into stream copies; 'copy' forces the copies for every kind.
+  for (const [kind, spec] of Object.entries(CLIPS))
+    for (const pieces of ['auto', 'copy'] as const) {
+      it(`${kind} (${pieces === 'auto' ? 'default pieces' : 'stream-copied pieces'}): output is the source frame for frame, every segment on a key frame`, async () => {
+        const { input, out, result } = await encodeClip(spec, pieces);
+        const inSource = result.split.pieces.map((p) => p.inSource);
+        assert.deepEqual(new Set(inSource), new Set([pieces === 'auto' && !/\.ts$/.test(input)]));
+        const report = await checkOutput(out, input);
+        assert.equal(report.segments, result.segments.length);
+        assert.equal(report.frames, result.split.source!.frameCount);
+        const master = await readFile(path.join(out, 'master.m3u8'), 'utf8');
+        assert.match(master, /CODECS="av01\.0\.\d\d[MH]\.(08|10)/);
+        if (result.split.source!.hasAudio) {
+          assert.match(master, /#EXT-X-MEDIA:TYPE=AUDIO/);
+          assert.match(master, /mp4a\.40\.2/);
+          const { stdout } = await run('ffprobe', [
+            '-v',
+            'error',
+            '-show_entries',
+            'format=duration',
+            '-of',
+            'csv=p=0',
+            path.join(out, 'audio.m3u8'),
+          ]);
+          assert.ok(
+            Math.abs(Number(stdout) - report.sourceSeconds) < 0.1,
+            `audio lasts ${stdout}s, video ${report.sourceSeconds}s`,
+          );
+        } else {
+          assert.doesNotMatch(master, /TYPE=AUDIO/);
+        }
+      });
+    }
 });
 
 describe('each encoder writes one init segment shared by all segments', { concurrency: 1 }, () => {
