@@ -77,7 +77,7 @@ export async function measureProfile(jobSeconds = 600, clipSeconds = 10, preset 
     const encodeSeconds = await elapsed(() =>
       encode(
         {
-          piece: b.result.pieces[1]!,
+          pieces: [b.result.pieces[1]!],
           source,
           output,
           settings: create(EncoderSettingsSchema, { encoder: 'svt', crf: 30, preset }),

@@ -1,6 +1,6 @@
 // The job state machine. Each function runs inside one store transaction with the
 // job row locked, so a finish, the tasks it creates and the job's new state commit
-// together. split → one encode per piece (+ audio) → manifest when all succeeded →
+// together. split → encodes of one or more consecutive pieces (+ audio) → manifest when all succeeded →
 // job succeeded; a permanent failure (or too many attempts) fails the job and
 // cancels its other tasks.
 import { randomUUID } from 'node:crypto';
@@ -9,6 +9,7 @@ import { notFound } from '../errors.js';
 import type { EncodeJob, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
+import { groupPieces } from '../media/plan.js';
 import {
   type JobRow,
   JobState,
@@ -147,7 +148,10 @@ function splitProblem(result: SplitResult): string | undefined {
 /** Checks a task result before it is recorded; a problem is a permanent failure of the task. */
 export function resultProblem(kind: string, blob: Uint8Array): string | undefined {
   if (kind === TaskKind.Split) return splitProblem(decodeSplit(blob));
-  if (kind === TaskKind.Encode && !decodeEncode(blob).segment?.file) return 'encode returned no segment';
+  if (kind === TaskKind.Encode) {
+    const segments = decodeEncode(blob).segments;
+    if (segments.length === 0 || segments.some((s) => !s.file)) return 'encode returned no segment';
+  }
   if (kind === TaskKind.Audio && !decodeAudio(blob).audio?.playlist) return 'audio returned no playlist';
   return undefined;
 }
@@ -167,15 +171,15 @@ export async function advance(
     const split = decodeSplit(task.result!);
     const source = split.source!;
     const pieces = [...split.pieces].sort((a, b) => a.index - b.index);
-    const tasks = pieces.map((piece) =>
+    const tasks = groupPieces(pieces, details().parallelism).map((group) =>
       newTask(
         job,
         TaskKind.Encode,
-        piece.index,
-        piece.index + 1,
+        group[0]!.index,
+        group[0]!.index + 1,
         {
           case: 'encode',
-          value: { piece, source, output, settings },
+          value: { pieces: group, source, output, settings },
         },
         now,
         cfg,
@@ -203,7 +207,8 @@ export async function advance(
     // Each task succeeds once (lease-guarded) and the job row is locked, so exactly
     // one finish sees the counts complete and creates the manifest task.
     const column = task.kind === TaskKind.Encode ? 'segments_done' : 'audio_done';
-    const counted = await q.jobs.countDone(job.id, column, now);
+    const by = task.kind === TaskKind.Encode ? decodeEncode(task.result!).segments.length : 1;
+    const counted = await q.jobs.countDone(job.id, column, now, by);
     if (!counted) return { newWork: false };
     const complete =
       counted.segments_done === counted.segments_total && (!counted.has_audio || counted.audio_done === 1);
@@ -231,7 +236,7 @@ async function manifestTask(
   const segments = rows
     .filter((t) => t.kind === TaskKind.Encode)
     .sort((a, b) => a.idx - b.idx)
-    .map((t) => decodeEncode(t.result!).segment!);
+    .flatMap((t) => decodeEncode(t.result!).segments);
   const audioRow = rows.find((t) => t.kind === TaskKind.Audio);
   const audio = audioRow?.result ? decodeAudio(audioRow.result).audio : undefined;
   const source: SourceInfo = job.source ? fromBinary(SourceInfoSchema, job.source) : create(SourceInfoSchema);

@@ -15,7 +15,8 @@ export function timeoutSeconds(task: Task): number {
       return 3600;
     case 'encode': {
       const k = task.kind.value;
-      return Math.ceil(900 + 600 * seconds(k.piece?.duration ?? 0, k.source?.timeBase));
+      const duration = k.pieces.reduce((t, p) => t + p.duration, 0);
+      return Math.ceil(900 + 600 * seconds(duration, k.source?.timeBase));
     }
     case 'audio': {
       const k = task.kind.value;

@@ -35,7 +35,8 @@ export interface SplitOptions {
 }
 
 export interface EncodeOptions {
-  piece: Piece;
+  /** Consecutive pieces; one segment each. */
+  pieces: Piece[];
   source: SourceInfo;
   output: Folder;
   settings: EncoderSettings;

@@ -5,11 +5,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
-import { type Segment, SegmentSchema, type SourceInfo } from '../gen/avspl1t/v1/media_pb.js';
+import { type Piece, type Segment, SegmentSchema, type SourceInfo } from '../gen/avspl1t/v1/media_pb.js';
+import { describe } from '../storage/index.js';
 import type { EncodeOptions, OperationContext } from './api.js';
 import { av1CodecString } from './codec-string.js';
-import { binaries, ffmpegBase, run } from './ffmpeg.js';
-import { av1cOf, placeFragment } from './fragment.js';
+import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
+import { av1cOf, placeFragments } from './fragment.js';
 import { localInput } from './local-input.js';
 import { halfMinGap } from './plan.js';
 import { pieceTiming } from './probe.js';
@@ -24,13 +25,61 @@ export function segmentName(index: number): string {
   return `seg-${String(index).padStart(5, '0')}.m4s`;
 }
 
-/** Encodes exactly the piece's frames to one AV1 fMP4 HLS segment (+ the shared init segment). */
-export async function encode(opts: EncodeOptions, ctx: OperationContext): Promise<Segment> {
-  const { piece, source, settings } = opts;
-  const problem = settingsProblem(settings);
+/**
+ * Encodes the pieces to one AV1 fMP4 HLS segment each (+ the shared init segment).
+ * Consecutive pieces of the same source with equal frame counts are encoded by one
+ * encoder run with a key frame every segment (one start-up instead of many);
+ * otherwise, or if the encoder put its key frames elsewhere, piece by piece.
+ */
+export async function encode(opts: EncodeOptions, ctx: OperationContext): Promise<Segment[]> {
+  const problem = settingsProblem(opts.settings);
   if (problem) throw new AppError(ErrorKind.InvalidInput, problem);
-  const pts = piece.framePts;
-  if (pts.length === 0) throw new AppError(ErrorKind.InvalidInput, `segment ${piece.index} has no frames`);
+  if (opts.pieces.length === 0) throw new AppError(ErrorKind.InvalidInput, 'encode task has no pieces');
+  for (const piece of opts.pieces)
+    if (piece.framePts.length === 0)
+      throw new AppError(ErrorKind.InvalidInput, `segment ${piece.index} has no frames`);
+  const total = opts.pieces.reduce((n, p) => n + p.framePts.length, 0);
+  let done = 0;
+  const encodeRun = async (run: Piece[]) => {
+    const frames = run.reduce((n, p) => n + p.framePts.length, 0);
+    const segments = await encodeOneRun(opts, run, {
+      ...ctx,
+      onProgress: (f) => ctx.onProgress?.((done + f * frames) / total),
+    });
+    done += frames;
+    return segments;
+  };
+  if (opts.pieces.length > 1 && runnable(opts.pieces)) {
+    try {
+      return await encodeRun(opts.pieces);
+    } catch (err) {
+      if (ctx.signal?.aborted || !(err instanceof AppError) || err.kind !== ErrorKind.Internal) throw err;
+      done = 0; // key frames not where the segments start: one run per piece
+    }
+  }
+  const segments: Segment[] = [];
+  for (const piece of opts.pieces) segments.push(...(await encodeRun([piece])));
+  return segments;
+}
+
+/** Whether one encoder run can make every piece's segment: a contiguous range of one source, equal frame counts. */
+function runnable(pieces: Piece[]): boolean {
+  const n = pieces[0]!.framePts.length;
+  return pieces.every(
+    (p, i) =>
+      p.inSource &&
+      p.framePts.length === n &&
+      describe(p.file) === describe(pieces[0]!.file) &&
+      (i === 0 ||
+        (p.index === pieces[i - 1]!.index + 1 && p.start === pieces[i - 1]!.start + pieces[i - 1]!.duration)),
+  );
+}
+
+async function encodeOneRun(opts: EncodeOptions, run: Piece[], ctx: OperationContext): Promise<Segment[]> {
+  const { source, settings } = opts;
+  const piece = run[0]!;
+  const last = run[run.length - 1]!;
+  const pts = run.flatMap((p) => p.framePts);
   const tb: Ratio = { num: source.timeBase!.num, den: source.timeBase!.den };
   const fr: Ratio = { num: source.frameRate!.num, den: source.frameRate!.den };
 
@@ -41,7 +90,8 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
   // The piece's muxer may have shifted every timestamp by a constant: measure it at the key frame.
   const shift = firstPts - rescale(piece.keyPts, tb, pieceTb);
   const inPiece = pts.map((t) => rescale(t, tb, pieceTb) + shift);
-  const frameTicks = rescale(piece.duration / pts.length, tb, pieceTb);
+  const duration = last.start + last.duration - piece.start;
+  const frameTicks = rescale(duration / pts.length, tb, pieceTb);
   const tol = Math.max(0.5, Math.min(halfMinGap(inPiece), frameTicks / 2));
   const from = Math.floor(inPiece[0]! - tol);
   const to = Math.ceil(inPiece[inPiece.length - 1]! + tol);
@@ -58,6 +108,8 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
   const seek = piece.inSource
     ? ['-noaccurate_seek', '-seek_timestamp', '1', '-ss', seekTime(piece.keyPts + tol, pieceTb)]
     : [];
+  // One key frame per segment: the run's pieces all have the same frame count.
+  const gop = run.length > 1 ? piece.framePts.length : undefined;
   const args = (seekArgs: string[]) => [
     ...ffmpegBase(),
     '-copyts',
@@ -77,7 +129,7 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
     'passthrough',
     '-frames:v',
     String(pts.length),
-    ...encoderArgs(settings, pts.length, ctx.threads),
+    ...encoderArgs(settings, pts.length, ctx.threads, gop),
     ...colorArgs(source),
     '-map_metadata',
     '-1',
@@ -101,23 +153,27 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
     'mp4',
     out,
   ];
-  const end = pts[0]! + piece.duration;
-  const durations = pts.map((t, i) => ((i + 1 < pts.length ? pts[i + 1]! : end) - t) * tb.num);
+  const placements = run.map((p) => {
+    const end = p.framePts[0]! + p.duration;
+    return {
+      sequence: p.index + 1,
+      baseTime: p.start * tb.num,
+      durations: p.framePts.map(
+        (t, i) => ((i + 1 < p.framePts.length ? p.framePts[i + 1]! : end) - t) * tb.num,
+      ),
+    };
+  });
   const encodeFrom = async (seekArgs: string[]) => {
-    await run(binaries.ffmpeg, args(seekArgs), {
+    await run_(binaries.ffmpeg, args(seekArgs), {
       signal: ctx.signal,
       onLine: (line) => {
         const m = /^frame=(\d+)/.exec(line);
         if (m) ctx.onProgress?.(Math.min(1, Number(m[1]) / pts.length));
       },
     });
-    return placeFragment(await readFile(out), {
-      sequence: piece.index + 1,
-      baseTime: piece.start * tb.num,
-      durations,
-    });
+    return placeFragments(await readFile(out), placements);
   };
-  let placed: ReturnType<typeof placeFragment>;
+  let placed: ReturnType<typeof placeFragments>;
   try {
     placed = await encodeFrom(seek);
   } catch (err) {
@@ -132,30 +188,38 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
       `track timescale ${placed.timescale} differs from the source time base 1/${tb.den}`,
     );
   const codecs = av1CodecString(av1cOf(placed.init));
+  const initSha256 = createHash('sha256').update(placed.init).digest('hex');
   const initLocal = path.join(ctx.tmpDir, INIT_NAME);
-  const segLocal = path.join(ctx.tmpDir, segmentName(piece.index));
   await writeFile(initLocal, placed.init);
-  await writeFile(segLocal, placed.segment);
   const init = await ctx.storage.upload(initLocal, opts.output, INIT_NAME, {
     contentType: 'video/mp4',
     signal: ctx.signal,
   });
-  const file = await ctx.storage.upload(segLocal, opts.output, segmentName(piece.index), {
-    contentType: 'video/mp4',
-    signal: ctx.signal,
-  });
-  return create(SegmentSchema, {
-    index: piece.index,
-    file,
-    init,
-    start: piece.start * tb.num,
-    duration: piece.duration * tb.num,
-    timescale: tb.den,
-    sizeBytes: placed.segment.length,
-    frameCount: placed.sampleCount,
-    initSha256: createHash('sha256').update(placed.init).digest('hex'),
-    codecs,
-  });
+  const segments: Segment[] = [];
+  for (const [k, p] of run.entries()) {
+    const bytes = placed.segments[k]!;
+    const segLocal = path.join(ctx.tmpDir, segmentName(p.index));
+    await writeFile(segLocal, bytes);
+    const file = await ctx.storage.upload(segLocal, opts.output, segmentName(p.index), {
+      contentType: 'video/mp4',
+      signal: ctx.signal,
+    });
+    segments.push(
+      create(SegmentSchema, {
+        index: p.index,
+        file,
+        init,
+        start: p.start * tb.num,
+        duration: p.duration * tb.num,
+        timescale: tb.den,
+        sizeBytes: bytes.length,
+        frameCount: p.framePts.length,
+        initSha256,
+        codecs,
+      }),
+    );
+  }
+  return segments;
 }
 
 function seekTime(ticks: number, tb: Ratio): string {

@@ -30,6 +30,13 @@ export interface SplitFmp4 {
   timescale: number;
 }
 
+export interface SplitFmp4Segments {
+  init: Buffer;
+  /** One placed media segment per placement, in order. */
+  segments: Buffer[];
+  timescale: number;
+}
+
 const STYP = makeBox(
   'styp',
   Buffer.from('msdh', 'latin1'),
@@ -39,6 +46,16 @@ const STYP = makeBox(
 
 /** Splits `file` (ftyp, moov, moof, mdat) into init and a placed media segment. */
 export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
+  const { init, segments, timescale } = placeFragments(file, [placement]);
+  return { init, segment: segments[0]!, sampleCount: placement.durations.length, timescale };
+}
+
+/**
+ * Splits `file` (ftyp, moov, one moof + mdat holding every frame) into the init
+ * segment and one placed media segment per placement: placement i takes the next
+ * `durations.length` frames, which must start with a key frame.
+ */
+export function placeFragments(file: Buffer, placements: Placement[]): SplitFmp4Segments {
   const top = parseBoxes(file);
   const ftyp = top.find((b) => b.type === 'ftyp');
   const moov = top.find((b) => b.type === 'moov');
@@ -51,7 +68,6 @@ export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
       `encoder output has ${moofs.length} fragments; expected exactly one`,
     );
   const moof = moofs[0]!;
-  const mdat = mdats[0]!;
   const init = Buffer.concat([slice(file, ftyp), slice(file, moov)]);
   const mdhd = findBox(file, ['moov', 'trak', 'mdia', 'mdhd']);
   if (!mdhd) throw new AppError(ErrorKind.Internal, 'encoder output has no mdhd');
@@ -71,49 +87,71 @@ export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
   const defaults = tfhdDefaults(payload(file, tfhd));
   const trun = parseTrun(payload(file, truns[0]!));
   const count = trun.samples.length;
-  if (count !== placement.durations.length)
-    throw new AppError(
-      ErrorKind.Internal,
-      `encoder wrote ${count} frames; the segment needs ${placement.durations.length}`,
-    );
-  const firstFlags = trun.firstSampleFlags ?? trun.samples[0]?.flags ?? defaults.flags ?? 0;
-  if (!isSyncSample(firstFlags))
-    throw new AppError(ErrorKind.Internal, 'segment does not start with a key frame');
-  const oldDataOffset = trun.dataOffset ?? moof.size + mdat.headerSize;
-
-  const tfdtBody = Buffer.alloc(8);
-  tfdtBody.writeBigUInt64BE(BigInt(placement.baseTime));
-  const mfhdBody = Buffer.alloc(4);
-  mfhdBody.writeUInt32BE(placement.sequence);
+  const needed = placements.reduce((n, p) => n + p.durations.length, 0);
+  if (count !== needed)
+    throw new AppError(ErrorKind.Internal, `encoder wrote ${count} frames; the segment needs ${needed}`);
+  const perSampleFlags = (trun.flags & 0x400) !== 0;
+  const flagsOf = (i: number) =>
+    (perSampleFlags ? trun.samples[i]!.flags : i === 0 ? trun.firstSampleFlags : undefined) ??
+    defaults.flags ??
+    0;
+  const sizeOf = (i: number) => trun.samples[i]!.size ?? defaults.size ?? 0;
+  // Sample data is contiguous from the data offset (relative to the moof start).
+  let dataAt = moof.start + (trun.dataOffset ?? moof.size + mdats[0]!.headerSize);
   const others = children
     .filter((b) => !['tfhd', 'tfdt', 'trun'].includes(b.type))
     .map((b) => slice(file, b));
-  const moofWith = (dataOffset: number) =>
-    makeBox(
-      'moof',
-      makeFullBox('mfhd', 0, 0, mfhdBody),
+
+  let first = 0;
+  const segments = placements.map((placement, k) => {
+    const n = placement.durations.length;
+    if (!isSyncSample(flagsOf(first)))
+      throw new AppError(
+        ErrorKind.Internal,
+        k === 0
+          ? 'segment does not start with a key frame'
+          : `segment ${k + 1} of the run does not start with a key frame`,
+      );
+    const samples = trun.samples.slice(first, first + n).map((s, i) => ({
+      duration: placement.durations[i],
+      size: sizeOf(first + i),
+      flags: s.flags,
+      compositionOffset: s.compositionOffset,
+    }));
+    const bytes = samples.reduce((t, x) => t + x.size, 0);
+    const data = file.subarray(dataAt, dataAt + bytes);
+    if (data.length !== bytes) throw new AppError(ErrorKind.Internal, 'encoder output is truncated');
+    const firstSampleFlags = perSampleFlags ? undefined : flagsOf(first);
+    first += n;
+    dataAt += bytes;
+    const tfdtBody = Buffer.alloc(8);
+    tfdtBody.writeBigUInt64BE(BigInt(placement.baseTime));
+    const mfhdBody = Buffer.alloc(4);
+    mfhdBody.writeUInt32BE(placement.sequence);
+    const moofWith = (dataOffset: number) =>
       makeBox(
-        'traf',
-        slice(file, tfhd),
-        makeFullBox('tfdt', 1, 0, tfdtBody),
-        makeTrun({
-          version: 0,
-          flags: 0x1 | 0x100 | 0x200 | (trun.flags & 0x4) | (trun.flags & 0x400),
-          dataOffset,
-          firstSampleFlags: trun.firstSampleFlags,
-          samples: trun.samples.map((s, i) => ({
-            duration: placement.durations[i],
-            size: s.size ?? defaults.size,
-            flags: s.flags,
-          })),
-        }),
-        ...others,
-      ),
-    );
-  // The moof's size does not depend on the offset's value. The data offset is relative
-  // to the moof start (default-base-is-moof): keep the same distance past the moof.
-  const newMoof = moofWith(moofWith(0).length + (oldDataOffset - moof.size));
-  return { init, segment: Buffer.concat([STYP, newMoof, slice(file, mdat)]), sampleCount: count, timescale };
+        'moof',
+        makeFullBox('mfhd', 0, 0, mfhdBody),
+        makeBox(
+          'traf',
+          slice(file, tfhd),
+          makeFullBox('tfdt', 1, 0, tfdtBody),
+          makeTrun({
+            version: trun.version,
+            flags: 0x1 | 0x100 | 0x200 | (perSampleFlags ? 0x400 : 0x4) | (trun.flags & 0x800),
+            dataOffset,
+            firstSampleFlags,
+            samples,
+          }),
+          ...others,
+        ),
+      );
+    // The moof's size does not depend on the offset's value; the data follows the
+    // mdat header right after the moof (default-base-is-moof).
+    const newMoof = moofWith(moofWith(0).length + 8);
+    return Buffer.concat([STYP, newMoof, makeBox('mdat', data)]);
+  });
+  return { init, segments, timescale };
 }
 
 function slice(buf: Buffer, box: Box): Buffer {

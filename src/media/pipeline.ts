@@ -13,6 +13,7 @@ import { encodeAudio } from './audio.js';
 import { mapLimit } from './concurrency.js';
 import { encode } from './encode.js';
 import { manifest } from './manifest.js';
+import { groupPieces } from './plan.js';
 import { split } from './split.js';
 
 export interface PipelineOptions {
@@ -64,17 +65,20 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
         ),
       )
     : Promise.resolve(undefined);
-  const segments = await mapLimit(s.pieces, jobs, async (piece, i) => {
+  const groups = groupPieces(s.pieces, jobs);
+  const perGroup = await mapLimit(groups, jobs, async (pieces, i) => {
     // Share the cores among the encodes running at once; the last few get more each.
-    const running = Math.min(jobs, s.pieces.length - i);
+    const running = Math.min(jobs, groups.length - i);
     const threads = Math.max(1, Math.floor(cores / running));
-    const seg = await withCtx(
-      (ctx) => encode({ piece, source, output: o.output, settings: o.settings }, ctx),
+    const segs = await withCtx(
+      (ctx) => encode({ pieces, source, output: o.output, settings: o.settings }, ctx),
       threads,
     );
-    o.onSegment?.(++done, s.pieces.length);
-    return seg;
+    done += segs.length;
+    o.onSegment?.(done, s.pieces.length);
+    return segs;
   });
+  const segments = perGroup.flat();
   const audio = await audioP;
   const m = await withCtx((ctx) => manifest({ segments, source, output: o.output, audio }, ctx));
   return { split: s, segments, audio, manifest: m };

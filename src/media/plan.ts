@@ -76,3 +76,40 @@ export function halfMinGap(pts: number[]): number {
 export function targetDuration(durationsSeconds: number[]): number {
   return Math.max(1, ...durationsSeconds.map((d) => Math.round(d)));
 }
+
+/** Most segments one encode task covers (bounds a task's length, memory and retry cost). */
+export const MAX_SEGMENTS_PER_TASK = 8;
+
+/**
+ * Groups consecutive pieces into encode tasks (guided self-scheduling): each task
+ * takes ⌈remaining / (2 × parallelism)⌉ segments, at most MAX_SEGMENTS_PER_TASK,
+ * so the first tasks amortize the encoder's start-up over several segments and
+ * the last ones are single segments that keep every slot busy to the end. Only
+ * ranges of the source with equal frame counts share a task (one encoder run with
+ * a key frame every n frames). parallelism 0 = one segment per task.
+ */
+export function groupPieces<P extends { inSource: boolean; framePts: readonly unknown[] }>(
+  pieces: readonly P[],
+  parallelism: number,
+): P[][] {
+  const groups: P[][] = [];
+  let i = 0;
+  while (i < pieces.length) {
+    const remaining = pieces.length - i;
+    const target =
+      parallelism > 0 ? Math.min(MAX_SEGMENTS_PER_TASK, Math.ceil(remaining / (2 * parallelism))) : 1;
+    const first = pieces[i]!;
+    const group = [first];
+    while (
+      group.length < target &&
+      i + group.length < pieces.length &&
+      first.inSource &&
+      pieces[i + group.length]!.inSource &&
+      pieces[i + group.length]!.framePts.length === first.framePts.length
+    )
+      group.push(pieces[i + group.length]!);
+    groups.push(group);
+    i += group.length;
+  }
+  return groups;
+}

@@ -39,12 +39,17 @@ export function settingsProblem(s: EncoderSettings): string | undefined {
 }
 
 /**
- * ffmpeg output arguments selecting and configuring the encoder (one key frame at
- * the start). `threads` caps the encoder's threads when several encodes share a
+ * ffmpeg output arguments selecting and configuring the encoder: one key frame at
+ * the start, or one every `keyEvery` frames (fixed cadence). `threads` caps the encoder's threads when several encodes share a
  * machine; it changes speed, not the bitstream.
  */
-export function encoderArgs(s: EncoderSettings, frameCount: number, threads?: number): string[] {
-  const gop = String(Math.max(frameCount + 1, 2));
+export function encoderArgs(
+  s: EncoderSettings,
+  frameCount: number,
+  threads?: number,
+  keyEvery?: number,
+): string[] {
+  const gop = String(keyEvery ?? Math.max(frameCount + 1, 2));
   const t = threads && threads > 0 ? Math.floor(threads) : undefined;
   switch (s.encoder as EncoderName) {
     case 'aom':

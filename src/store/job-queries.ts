@@ -38,10 +38,11 @@ export class JobQueries {
     id: string,
     what: 'segments_done' | 'audio_done',
     now: number,
+    by = 1,
   ): Promise<JobRow | undefined> {
     return this.db
       .updateTable('jobs')
-      .set((eb) => ({ [what]: eb(what, '+', 1), updated_at: now }))
+      .set((eb) => ({ [what]: eb(what, '+', by), updated_at: now }))
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();

@@ -24,7 +24,7 @@ import * as media from '../media/index.js';
 /** What a worker can do. The real implementation is the media module. */
 export interface Operations {
   split(opts: SplitOptions, ctx: OperationContext): Promise<SplitResult>;
-  encode(opts: EncodeOptions, ctx: OperationContext): Promise<Segment>;
+  encode(opts: EncodeOptions, ctx: OperationContext): Promise<Segment[]>;
   encodeAudio(opts: AudioOptions, ctx: OperationContext): Promise<AudioRendition>;
   manifest(opts: ManifestOptions, ctx: OperationContext): Promise<ManifestResult>;
 }
@@ -62,16 +62,17 @@ export async function runOperation(ops: Operations, task: Task, ctx: OperationCo
     }
     case 'encode': {
       const v = k.value;
-      const segment = await ops.encode(
+      if (v.pieces.length === 0) throw invalidInput('task is missing encode.pieces');
+      const segments = await ops.encode(
         {
-          piece: need(v.piece, 'encode.piece'),
+          pieces: v.pieces,
           source: need(v.source, 'encode.source'),
           output: need(v.output, 'encode.output'),
           settings: need(v.settings, 'encode.settings'),
         },
         ctx,
       );
-      return { case: 'encode', value: create(EncodeResultSchema, { segment }) };
+      return { case: 'encode', value: create(EncodeResultSchema, { segments }) };
     }
     case 'audio': {
       const v = k.value;

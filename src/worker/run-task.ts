@@ -19,6 +19,8 @@ export interface RunnerDeps {
   storage: Storage;
   tmpRoot: string;
   heartbeatMs: number;
+  /** Threads each encode may use. */
+  threads?: number;
   log: Logger;
   /** Aborted when the worker must give its tasks back (hard shutdown). */
   giveBack: AbortSignal;
@@ -67,6 +69,7 @@ export async function runTask(deps: RunnerDeps, task: Task): Promise<void> {
       storage: deps.storage,
       tmpDir: dir,
       signal: controller.signal,
+      threads: deps.threads,
       onProgress: (f) => heartbeat.progress(f),
     });
   } catch (err) {

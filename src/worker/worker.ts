@@ -20,6 +20,8 @@ export interface WorkerOptions {
   id?: string;
   /** Tasks run at once (default 1). */
   concurrency?: number;
+  /** Threads each encode may use (default: cores / concurrency, at least 1). */
+  threads?: number;
   /** Sent as the bearer token (the coordinator's worker token). */
   token?: string;
   /** Connect with TLS, trusting `ca` (PEM) in addition to the system roots. */
@@ -73,6 +75,10 @@ export class Worker {
         new Storage(options.allowedRoots?.length ? { fs: { allowedRoots: options.allowedRoots } } : {}),
       tmpRoot: options.tmpRoot ?? path.join(os.tmpdir(), 'avspl1t-worker'),
       heartbeatMs: options.heartbeatMs ?? 3000,
+      // Concurrent encoders each at full width oversubscribe the cores: share them.
+      threads:
+        options.threads ??
+        Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, options.concurrency ?? 1))),
       log: this.log,
       giveBack: this.giveBack.signal,
     };

@@ -98,7 +98,7 @@ for (const factory of databaseFactories()) {
         const order = [];
         for (let task = await claim(t.c, 'w'); task; task = await claim(t.c, 'w'))
           order.push(
-            `${task.jobId === first ? 'a' : 'b'}${task.kind.case === 'encode' ? task.kind.value.piece?.index : ''}`,
+            `${task.jobId === first ? 'a' : 'b'}${task.kind.case === 'encode' ? task.kind.value.pieces[0]?.index : ''}`,
           );
         assert.deepEqual(order, ['a0', 'a1', 'b0', 'b1']);
       } finally {

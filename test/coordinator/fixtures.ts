@@ -54,14 +54,16 @@ export function splitResult(pieces: number, hasAudio = false): SplitResult {
 
 export function encodeResult(index: number): EncodeResult {
   return create(EncodeResultSchema, {
-    segment: {
-      index,
-      file: fileAt(`/data/out/seg-${index}.m4s`),
-      init: fileAt('/data/out/init.mp4'),
-      start: index * 2000,
-      duration: 2000,
-      timescale: 1000,
-    },
+    segments: [
+      {
+        index,
+        file: fileAt(`/data/out/seg-${index}.m4s`),
+        init: fileAt('/data/out/init.mp4'),
+        start: index * 2000,
+        duration: 2000,
+        timescale: 1000,
+      },
+    ],
   });
 }
 
@@ -84,7 +86,7 @@ export function resultFor(task: Task, pieces = 3, hasAudio = false) {
     case 'split':
       return { case: 'split' as const, value: splitResult(pieces, hasAudio) };
     case 'encode':
-      return { case: 'encode' as const, value: encodeResult(task.kind.value.piece!.index) };
+      return { case: 'encode' as const, value: encodeResult(task.kind.value.pieces[0]!.index) };
     case 'audio':
       return { case: 'audio' as const, value: audioResult() };
     case 'manifest':

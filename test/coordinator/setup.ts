@@ -52,7 +52,7 @@ export async function drain(c: Coordinator, pieces: number, hasAudio = false): P
   const kinds: string[] = [];
   for (let task = await claim(c, 'w1'); task; task = await claim(c, 'w1')) {
     kinds.push(
-      task.kind.case === 'encode' ? `encode ${task.kind.value.piece?.index}` : String(task.kind.case),
+      task.kind.case === 'encode' ? `encode ${task.kind.value.pieces[0]?.index}` : String(task.kind.case),
     );
     assert.equal(await succeed(c, 'w1', task, pieces, hasAudio), true);
   }

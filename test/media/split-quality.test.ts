@@ -45,31 +45,38 @@ it('split + encode of a mid-GOP segment costs < 0.05 dB against a direct encode 
   const storage = new Storage();
   const ctx = async () => ({ storage, tmpDir: await mkdtemp(path.join(dir, 'op-')) });
   const s = await split(
-    { input: fileAt(source), working: folderAt(path.join(dir, 'work')), secondsPerSegment: 2 },
+    {
+      input: fileAt(source),
+      working: folderAt(path.join(dir, 'work')),
+      secondsPerSegment: 2,
+      pieces: 'copy',
+    },
     await ctx(),
   );
   const piece = s.pieces[1]!;
   const settings = normalizeSettings({ preset: 10, crf: 30 });
-  const viaSplit = await encode(
-    { piece, source: s.source!, output: folderAt(path.join(dir, 'a')), settings },
+  const [viaSplit] = await encode(
+    { pieces: [piece], source: s.source!, output: folderAt(path.join(dir, 'a')), settings },
     await ctx(),
   );
-  const direct = await encode(
+  const [direct] = await encode(
     {
-      piece: create(PieceSchema, {
-        ...piece,
-        file: fileAt(source),
-        keyPts: Number(s.source!.startPts),
-        fileTimeBase: undefined,
-        fileFirstPts: 0,
-      }),
+      pieces: [
+        create(PieceSchema, {
+          ...piece,
+          file: fileAt(source),
+          keyPts: Number(s.source!.startPts),
+          fileTimeBase: undefined,
+          fileFirstPts: 0,
+        }),
+      ],
       source: s.source!,
       output: folderAt(path.join(dir, 'b')),
       settings,
     },
     await ctx(),
   );
-  const whole = async (sub: string, seg: typeof viaSplit) => {
+  const whole = async (sub: string, seg: NonNullable<typeof viaSplit>) => {
     const out = path.join(dir, `${sub}.mp4`);
     await writeFile(
       out,
@@ -83,11 +90,11 @@ it('split + encode of a mid-GOP segment costs < 0.05 dB against a direct encode 
     return out;
   };
   const first = 60;
-  const a = await rangePsnr(await whole('a', viaSplit), source, first, piece.framePts.length);
-  const b = await rangePsnr(await whole('b', direct), source, first, piece.framePts.length);
-  const sizeDiff = Math.abs(viaSplit.sizeBytes - direct.sizeBytes) / direct.sizeBytes;
+  const a = await rangePsnr(await whole('a', viaSplit!), source, first, piece.framePts.length);
+  const b = await rangePsnr(await whole('b', direct!), source, first, piece.framePts.length);
+  const sizeDiff = Math.abs(viaSplit!.sizeBytes - direct!.sizeBytes) / direct!.sizeBytes;
   console.log(
-    `split quality: via split ${a.toFixed(3)} dB, direct ${b.toFixed(3)} dB, size ${viaSplit.sizeBytes} vs ${direct.sizeBytes}`,
+    `split quality: via split ${a.toFixed(3)} dB, direct ${b.toFixed(3)} dB, size ${viaSplit!.sizeBytes} vs ${direct!.sizeBytes}`,
   );
   assert.ok(Math.abs(a - b) < 0.05, `PSNR via split ${a} dB vs direct ${b} dB`);
   assert.ok(sizeDiff < 0.01, `size differs by ${(sizeDiff * 100).toFixed(2)} %`);

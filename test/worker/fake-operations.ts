@@ -51,19 +51,20 @@ export class FakeOperations implements Operations {
     return splitResult(this.hooks.pieces ?? 3, this.hooks.hasAudio ?? false);
   }
 
-  async encode(opts: EncodeOptions, ctx: OperationContext): Promise<Segment> {
-    this.calls.push({ kind: 'encode', index: opts.piece.index, tmpDir: ctx.tmpDir, by: this.name });
+  async encode(opts: EncodeOptions, ctx: OperationContext): Promise<Segment[]> {
+    this.calls.push({ kind: 'encode', index: opts.pieces[0]!.index, tmpDir: ctx.tmpDir, by: this.name });
     ctx.onProgress?.(0.5);
     await this.hooks.onEncode?.(opts, ctx);
-    const i = opts.piece.index;
-    return create(SegmentSchema, {
-      index: i,
-      file: childFile(opts.output, `seg-${i}.m4s`),
-      init: childFile(opts.output, 'init.mp4'),
-      start: opts.piece.start,
-      duration: opts.piece.duration,
-      timescale: 1000,
-    });
+    return opts.pieces.map((piece) =>
+      create(SegmentSchema, {
+        index: piece.index,
+        file: childFile(opts.output, `seg-${piece.index}.m4s`),
+        init: childFile(opts.output, 'init.mp4'),
+        start: piece.start,
+        duration: piece.duration,
+        timescale: 1000,
+      }),
+    );
   }
 
   async encodeAudio(_opts: AudioOptions, ctx: OperationContext): Promise<AudioRendition> {

@@ -62,7 +62,7 @@ test('a failing operation fails the job with its reason, and the worker keeps se
   let failNext = true;
   const ops = new FakeOperations({
     onEncode: (opts) => {
-      if (failNext && opts.piece.index === 1) {
+      if (failNext && opts.pieces[0]!.index === 1) {
         failNext = false;
         throw invalidInput('unsupported stream: pixel format yuv444p12le');
       }
@@ -87,7 +87,7 @@ test('a transient failure is retried and the job completes, with the retry visib
   let failures = 0;
   const ops = new FakeOperations({
     onEncode: (opts) => {
-      if (opts.piece.index === 2 && failures++ === 0) throw transient('storage answered 503');
+      if (opts.pieces[0]!.index === 2 && failures++ === 0) throw transient('storage answered 503');
     },
   });
   const w = await startWorker(t, { operations: ops });

@@ -66,10 +66,11 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
       db: path.join(tmp, 'state.sqlite'),
       log,
     });
+    const concurrency = o.jobs ?? defaultParallelism();
     const worker = await Worker.start({
       coordinator: coordinator.address,
       id: `local-${process.pid}`,
-      concurrency: o.jobs ?? defaultParallelism(),
+      concurrency,
       tmpRoot: path.join(tmp, 'tasks'),
       log,
     });
@@ -82,6 +83,7 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
           output,
           secondsPerSegment,
           settings,
+          parallelism: concurrency,
         },
       });
       uninstall = onShutdownSignals(() => {

@@ -93,7 +93,11 @@ export function registerJobCommands(program: Command): void {
           )
           .requiredOption('--output-dir <path|s3-url>', 'folder for the playlists and segments')
           .option('--upload', 'upload the local --input into <working-dir>/input/ first (progress on stderr)')
-          .option('--quiet', 'no upload progress bar'),
+          .option('--quiet', 'no upload progress bar')
+          .option(
+            '--parallelism <n>',
+            'encodes the cluster runs at once (all worker slots): encode tasks then cover several segments, one encoder start-up for many, while the last tasks stay single segments (default 0: one segment per task)',
+          ),
       ),
     ),
   ).action(
@@ -106,9 +110,14 @@ export function registerJobCommands(program: Command): void {
           coordinator: string;
           upload?: boolean;
           quiet?: boolean;
+          parallelism?: string;
         },
     ) => {
       const { coordinator } = parseWith(coordinatorOnly, raw);
+      const { parallelism } = parseWith(
+        z.object({ parallelism: positiveIntFlag('parallelism').optional() }),
+        raw,
+      );
       const { secondsPerSegment, settings } = encoderOptions(raw);
       const s3 = await resolveS3(raw);
       let input = parseFile(raw.input, s3.job);
@@ -126,7 +135,7 @@ export function registerJobCommands(program: Command): void {
         input = childFile(childFolder(working, UPLOAD_FOLDER), baseName(stored));
       }
       const { jobId } = await withClient(coordinator, (c) =>
-        c.submitJob({ job: { input, working, output, secondsPerSegment, settings } }),
+        c.submitJob({ job: { input, working, output, secondsPerSegment, settings, parallelism } }),
       );
       process.stdout.write(`${jobId}\n`);
     },

@@ -11,9 +11,15 @@ import {
   payload,
 } from '../../../src/media/bmff.js';
 import { av1CodecString } from '../../../src/media/codec-string.js';
-import { placeFragment } from '../../../src/media/fragment.js';
+import { placeFragment, placeFragments } from '../../../src/media/fragment.js';
 import { masterPlaylist, mediaPlaylist, parseMediaPlaylist } from '../../../src/media/hls.js';
-import { keyFrameFor, planPieces, targetDuration } from '../../../src/media/plan.js';
+import {
+  groupPieces,
+  keyFrameFor,
+  MAX_SEGMENTS_PER_TASK,
+  planPieces,
+  targetDuration,
+} from '../../../src/media/plan.js';
 import type { Frame } from '../../../src/media/probe.js';
 import { parseRatio, rescale } from '../../../src/media/rational.js';
 import { normalizeSettings, settingsProblem } from '../../../src/media/settings.js';
@@ -201,6 +207,91 @@ describe('placeFragment', () => {
     assert.throws(
       () => placeFragment(build(), { sequence: 1, baseTime: 0, durations: [1, 1, 1] }),
       /wrote 2 frames/,
+    );
+  });
+  // One fragment of four samples (sizes 1, 2, 1, 2); samples 0 and 2 are key frames.
+  const KEY = 0x02000000;
+  const NON_KEY = 0x01010000;
+  const four = (flags: number[]) => {
+    const tfhd = makeFullBox('tfhd', 0, 0x20000, Buffer.from([0, 0, 0, 1]));
+    const trun = (offset: number) =>
+      makeTrun({
+        version: 0,
+        flags: 0x1 | 0x200 | 0x400,
+        dataOffset: offset,
+        samples: [1, 2, 1, 2].map((size, i) => ({ size, flags: flags[i] })),
+      });
+    const moofOf = (offset: number) =>
+      makeBox('moof', makeFullBox('mfhd', 0, 0, Buffer.alloc(4)), makeBox('traf', tfhd, trun(offset)));
+    return Buffer.concat([ftyp, moov, moofOf(moofOf(0).length + 8), makeBox('mdat', mdatBody)]);
+  };
+  it('cuts one fragment into several placed segments, each on a key frame', () => {
+    const out = placeFragments(four([KEY, NON_KEY, KEY, NON_KEY]), [
+      { sequence: 3, baseTime: 100, durations: [10, 11] },
+      { sequence: 4, baseTime: 121, durations: [12, 13] },
+    ]);
+    assert.equal(out.segments.length, 2);
+    const datas = out.segments.map((seg, k) => {
+      const [, moof, mdat] = parseBoxes(seg);
+      const [mfhd, traf] = parseBoxes(seg, moof!.start + 8, moof!.start + moof!.size);
+      assert.equal(payload(seg, mfhd!).readUInt32BE(4), 3 + k);
+      const kids = parseBoxes(seg, traf!.start + 8, traf!.start + traf!.size);
+      assert.equal(payload(seg, kids.find((b) => b.type === 'tfdt')!).readBigUInt64BE(4), [100n, 121n][k]);
+      const trun = parseTrun(payload(seg, kids.find((b) => b.type === 'trun')!));
+      assert.deepEqual(
+        trun.samples.map((x) => x.duration),
+        [
+          [10, 11],
+          [12, 13],
+        ][k],
+      );
+      assert.ok(isSyncSample(trun.samples[0]!.flags!));
+      assert.equal(moof!.start + trun.dataOffset!, mdat!.start + 8);
+      return [...payload(seg, mdat!)];
+    });
+    assert.deepEqual(datas, [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+  });
+  it('refuses a run whose later segment does not start on a key frame', () => {
+    assert.throws(
+      () =>
+        placeFragments(four([KEY, NON_KEY, NON_KEY, KEY]), [
+          { sequence: 1, baseTime: 0, durations: [1, 1] },
+          { sequence: 2, baseTime: 2, durations: [1, 1] },
+        ]),
+      /segment 2 of the run does not start with a key frame/,
+    );
+  });
+});
+
+describe('groupPieces', () => {
+  const piece = (frames: number, inSource = true) => ({ inSource, framePts: Array.from({ length: frames }) });
+  const sizes = (groups: unknown[][]) => groups.map((g) => g.length);
+  it('takes big runs first and single segments last (guided by the parallelism)', () => {
+    const pieces = Array.from({ length: 15 }, () => piece(60));
+    assert.deepEqual(sizes(groupPieces(pieces, 2)), [4, 3, 2, 2, 1, 1, 1, 1]);
+    assert.deepEqual(sizes(groupPieces(pieces, 0)), Array(15).fill(1));
+    const many = groupPieces(
+      Array.from({ length: 300 }, () => piece(60)),
+      2,
+    );
+    assert.equal(Math.max(...sizes(many)), MAX_SEGMENTS_PER_TASK);
+    assert.equal(
+      sizes(many).reduce((a, b) => a + b),
+      300,
+    );
+    assert.deepEqual(sizes(many).slice(-4), [1, 1, 1, 1]);
+  });
+  it('never joins pieces of different frame counts or stream-copied pieces', () => {
+    assert.deepEqual(
+      sizes(groupPieces([piece(60), piece(60), piece(59), piece(60), piece(60)], 1)),
+      [2, 1, 1, 1],
+    );
+    assert.deepEqual(
+      sizes(groupPieces([piece(60, false), piece(60, false), piece(60, false)], 1)),
+      [1, 1, 1],
     );
   });
 });
