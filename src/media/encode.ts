@@ -1,7 +1,7 @@
 // Encode: exactly the piece's frames → one AV1 fMP4 HLS media segment placed at
 // its true start on the output timeline, plus the shared init segment.
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
@@ -197,9 +197,9 @@ async function encodeOneRun(opts: EncodeOptions, run: Piece[], ctx: OperationCon
   });
   const segments: Segment[] = [];
   for (const [k, p] of run.entries()) {
-    const bytes = placed.segments[k]!;
+    const parts = placed.segments[k]!;
     const segLocal = path.join(ctx.tmpDir, segmentName(p.index));
-    await writeFile(segLocal, bytes);
+    await writeParts(segLocal, parts);
     const file = await ctx.storage.upload(segLocal, opts.output, segmentName(p.index), {
       contentType: 'video/mp4',
       signal: ctx.signal,
@@ -212,7 +212,7 @@ async function encodeOneRun(opts: EncodeOptions, run: Piece[], ctx: OperationCon
         start: p.start * tb.num,
         duration: p.duration * tb.num,
         timescale: tb.den,
-        sizeBytes: bytes.length,
+        sizeBytes: parts.reduce((n, b) => n + b.length, 0),
         frameCount: p.framePts.length,
         initSha256,
         codecs,
@@ -220,6 +220,15 @@ async function encodeOneRun(opts: EncodeOptions, run: Piece[], ctx: OperationCon
     );
   }
   return segments;
+}
+
+async function writeParts(file: string, parts: Buffer[]): Promise<void> {
+  const fh = await open(file, 'w');
+  try {
+    await fh.writev(parts);
+  } finally {
+    await fh.close();
+  }
 }
 
 function seekTime(ticks: number, tb: Ratio): string {

@@ -32,8 +32,11 @@ export interface SplitFmp4 {
 
 export interface SplitFmp4Segments {
   init: Buffer;
-  /** One placed media segment per placement, in order. */
-  segments: Buffer[];
+  /**
+   * One placed media segment per placement, in order, as the buffers to write one
+   * after the other (styp, moof, mdat header, the encoder's bytes: not copied).
+   */
+  segments: Buffer[][];
   timescale: number;
 }
 
@@ -47,7 +50,7 @@ const STYP = makeBox(
 /** Splits `file` (ftyp, moov, moof, mdat) into init and a placed media segment. */
 export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
   const { init, segments, timescale } = placeFragments(file, [placement]);
-  return { init, segment: segments[0]!, sampleCount: placement.durations.length, timescale };
+  return { init, segment: Buffer.concat(segments[0]!), sampleCount: placement.durations.length, timescale };
 }
 
 /**
@@ -149,7 +152,10 @@ export function placeFragments(file: Buffer, placements: Placement[]): SplitFmp4
     // The moof's size does not depend on the offset's value; the data follows the
     // mdat header right after the moof (default-base-is-moof).
     const newMoof = moofWith(moofWith(0).length + 8);
-    return Buffer.concat([STYP, newMoof, makeBox('mdat', data)]);
+    const mdatHeader = Buffer.alloc(8);
+    mdatHeader.writeUInt32BE(8 + data.length);
+    mdatHeader.write('mdat', 4, 'latin1');
+    return [STYP, newMoof, mdatHeader, data];
   });
   return { init, segments, timescale };
 }

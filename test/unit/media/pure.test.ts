@@ -231,7 +231,8 @@ describe('placeFragment', () => {
       { sequence: 4, baseTime: 121, durations: [12, 13] },
     ]);
     assert.equal(out.segments.length, 2);
-    const datas = out.segments.map((seg, k) => {
+    const datas = out.segments.map((parts, k) => {
+      const seg = Buffer.concat(parts);
       const [, moof, mdat] = parseBoxes(seg);
       const [mfhd, traf] = parseBoxes(seg, moof!.start + 8, moof!.start + moof!.size);
       assert.equal(payload(seg, mfhd!).readUInt32BE(4), 3 + k);
