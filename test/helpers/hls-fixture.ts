@@ -4,6 +4,8 @@
  */
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { av1CodecString } from '../../src/media/codec-string.js';
+import { av1cOf } from '../../src/media/fragment.js';
 import { run } from './exec.js';
 
 /** Options for {@link makeAv1Hls}; the defaults make a 4 s 320x180@30 clip in two 2 s segments. */
@@ -46,7 +48,7 @@ export async function makeAv1Hls(dir: string, options: Av1HlsOptions = {}): Prom
   args.push('-hls_playlist_type', 'vod', join(dir, 'index.m3u8'));
   await run('ffmpeg', args, { timeoutMs: 120_000 });
 
-  const codecs = [av1CodecString(await readFile(join(dir, 'init.mp4')))];
+  const codecs = [av1CodecString(av1cOf(await readFile(join(dir, 'init.mp4'))))];
   if (audio) codecs.push('mp4a.40.2');
   const segments = (await readdir(dir)).filter((name) => name.endsWith('.m4s'));
   const sizes = await Promise.all(segments.map(async (name) => (await stat(join(dir, name))).size));
@@ -70,21 +72,4 @@ export async function makeAv1Hls(dir: string, options: Av1HlsOptions = {}): Prom
     seconds,
     segmentCount: segments.length,
   };
-}
-
-/**
- * The RFC 6381 codec string of the AV1 track in an MP4 init segment, from its `av1C` box
- * (AV1-ISOBMFF §2.3: `av01.<profile>.<level><tier>.<bitdepth>`), e.g. `av01.0.00M.08` for 320x180@30.
- */
-export function av1CodecString(init: Uint8Array): string {
-  const bytes = Buffer.from(init.buffer, init.byteOffset, init.byteLength);
-  const at = bytes.indexOf('av1C');
-  if (at < 0 || at + 7 > bytes.length) throw new Error('no av1C box in init segment');
-  const profileLevel = bytes[at + 5]!;
-  const flags = bytes[at + 6]!;
-  const profile = profileLevel >> 5;
-  const level = profileLevel & 0x1f;
-  const tier = flags & 0x80 ? 'H' : 'M';
-  const bitDepth = flags & 0x40 ? (profile === 2 && flags & 0x20 ? 12 : 10) : 8;
-  return `av01.${profile}.${String(level).padStart(2, '0')}${tier}.${String(bitDepth).padStart(2, '0')}`;
 }
