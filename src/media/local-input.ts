@@ -13,8 +13,10 @@ export async function localInput(file: File, ctx: OperationContext, name?: strin
     size = (await ctx.storage.stat(file)).size;
   } catch (err) {
     const e = AppError.from(err);
-    if (e.kind === ErrorKind.NotFound)
-      throw new AppError(ErrorKind.NotFound, `input not found: ${describe(file)}`);
+    if (e.kind === ErrorKind.NotFound) {
+      const why = e.message.startsWith('bucket not found') ? ` (${e.message})` : '';
+      throw new AppError(ErrorKind.NotFound, `input not found: ${describe(file)}${why}`);
+    }
     if (e.kind === ErrorKind.AccessDenied)
       throw new AppError(
         ErrorKind.AccessDenied,

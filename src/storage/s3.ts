@@ -336,6 +336,17 @@ export class S3Backend implements StorageBackend {
     } catch (err) {
       const what = `s3://${loc.bucket}/${key}`;
       const mapped = mapS3Error(err, loc, what);
+      if (mapped.kind === ErrorKind.NotFound) {
+        // A 404 to HEAD has no body either: ask whether the bucket itself is missing.
+        const bucketGone = await this.client(loc)
+          .send(new HeadBucketCommand({ Bucket: loc.bucket }))
+          .then(
+            () => false,
+            (e) => mapS3Error(e, loc, `bucket ${loc.bucket}`).kind === ErrorKind.NotFound,
+          );
+        if (bucketGone)
+          throw new AppError(ErrorKind.NotFound, `bucket not found: ${loc.bucket}`, { cause: err });
+      }
       if (mapped.kind !== ErrorKind.AccessDenied) throw mapped;
       // A HEAD answer has no body, so a 403 cannot say why (wrong secret? unknown key id?).
       // A one-byte GET gets the same refusal with its error code, for a message that helps.

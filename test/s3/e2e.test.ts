@@ -223,7 +223,7 @@ describe('S3 end to end: coordinator + two worker processes', { concurrency: 1 }
       },
       {
         job: await submit('s3://no-such-bucket/clip.mp4', work('nobucket'), out('nobucket'), s3Args()),
-        reason: /input not found: s3:\/\/no-such-bucket\/clip\.mp4/,
+        reason: /input not found: s3:\/\/no-such-bucket\/clip\.mp4 \(bucket not found: no-such-bucket\)/,
         attempts: 1,
       },
       {
