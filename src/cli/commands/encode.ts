@@ -28,7 +28,7 @@ import { resolveS3, type S3Flags, s3Flags } from '../s3-options.js';
 import { onShutdownSignals } from '../signals.js';
 import { checkInput, encoderFlags, prepareFolder } from './jobs.js';
 
-type EncodeFlags = EncoderFlags & S3Flags & { jobs?: string; logLevel: string };
+type EncodeFlags = EncoderFlags & S3Flags & { jobs?: string; threads?: string; logLevel: string };
 
 /** Adds the `encode` command. */
 export function registerEncode(program: Command): void {
@@ -42,13 +42,21 @@ export function registerEncode(program: Command): void {
     ),
   )
     .option('--jobs <n>', 'tasks run at once (default: number of cores)')
+    .option('--threads <n>', 'encoder threads per task (default: cores / tasks at once, at least 1)')
     .option('--log-level <level>', 'logs on stderr: silent | error | warn | info | debug', 'silent')
     .action(encodeCommand);
 }
 
 async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags): Promise<void> {
   const { secondsPerSegment, settings } = encoderOptions(raw);
-  const o = parseWith(z.object({ jobs: positiveIntFlag('jobs').optional(), logLevel: logLevelFlag }), raw);
+  const o = parseWith(
+    z.object({
+      jobs: positiveIntFlag('jobs').optional(),
+      threads: positiveIntFlag('threads').optional(),
+      logLevel: logLevelFlag,
+    }),
+    raw,
+  );
   // The workers run in this process: they use the same keys as the command, forwarded or not.
   const s3 = await resolveS3(raw);
   const inputFile = parseFile(input, s3.local);
@@ -71,6 +79,7 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
       coordinator: coordinator.address,
       id: `local-${process.pid}`,
       concurrency,
+      threads: o.threads,
       tmpRoot: path.join(tmp, 'tasks'),
       log,
     });

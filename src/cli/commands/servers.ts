@@ -32,6 +32,7 @@ const coordinatorSchema = z.object({
 const workerSchema = z.object({
   coordinator: coordinatorFlag,
   concurrency: positiveIntFlag('concurrency'),
+  threads: positiveIntFlag('threads').optional(),
   id: z.string().optional(),
   tmpDir: z.string().optional(),
   logLevel: logLevelFlag,
@@ -82,6 +83,7 @@ export function registerServers(program: Command): void {
     )
     .option('--coordinator <host:port>', 'coordinator address', defaultCoordinator())
     .option('--concurrency <n>', 'tasks run at once', '1')
+    .option('--threads <n>', 'encoder threads per task (default: cores / tasks at once, at least 1)')
     .option('--id <name>', 'worker id (default: hostname-pid)')
     .option('--tmp-dir <dir>', 'parent of the per-task temp dirs (default: the OS temp dir)')
     .option('--log-level <level>', 'silent | error | warn | info | debug', 'info')
@@ -92,6 +94,7 @@ export function registerServers(program: Command): void {
         ...workerSecurity(raw as Parameters<typeof workerSecurity>[0]),
         coordinator: o.coordinator,
         concurrency: o.concurrency,
+        threads: o.threads,
         id: o.id,
         tmpRoot: o.tmpDir,
         log,
