@@ -13,6 +13,8 @@ export interface DispatchRow {
   /** Tasks (claim + finish) per second, median of the repeats. */
   perSecond: number;
   runs: number[];
+  /** Coordinator CPU (user + system, all threads) per claim + finish, ms: median of the repeats. */
+  cpuMsPerTask: number;
   getTaskP50: number;
   getTaskP99: number;
   finishP50: number;
@@ -25,6 +27,8 @@ export interface PacedRow {
   /** Simulated task length: each worker holds a task this long. */
   taskMs: number;
   perSecond: number;
+  /** Coordinator CPU per task (claim, heartbeats, finish), ms. */
+  cpuMsPerTask: number;
   getTaskP50: number;
   getTaskP99: number;
   finishP50: number;
@@ -68,7 +72,7 @@ async function saturated(
   jobs: number,
   pieces: number,
   taskMs = 0,
-): Promise<{ perSecond: number; fleet: Fleet }> {
+): Promise<{ perSecond: number; cpuMsPerTask: number; fleet: Fleet }> {
   const coord = await spawnCoordinator(location);
   const fleet = new Fleet(coord.address, workers, CONNECTIONS, {
     pieces,
@@ -79,11 +83,12 @@ async function saturated(
     fleet.start();
     await sleep(200);
     const t0 = performance.now();
+    const cpu0 = coord.cpuMs();
     for (let j = 0; j < jobs; j++) await submit(fleet.client);
     const total = jobs * (pieces + 2);
     await until(() => fleet.finished >= total, 600_000);
     const perSecond = total / ((performance.now() - t0) / 1000);
-    return { perSecond, fleet };
+    return { perSecond, cpuMsPerTask: (coord.cpuMs() - cpu0) / total, fleet };
   } finally {
     await fleet.close();
     await coord.stop();
@@ -141,20 +146,37 @@ export async function runDispatch(o: DispatchOptions): Promise<DispatchResults> 
   for (const [db, fresh] of o.dbs) {
     for (const workers of o.workerCounts) {
       const runs: number[] = [];
+      const cpu: number[] = [];
       let last: Fleet | undefined;
       for (let r = 0; r < o.repeats; r++) {
-        const { perSecond, fleet } = await saturated(await fresh(), workers, 2, o.pieces);
+        const { perSecond, cpuMsPerTask, fleet } = await saturated(await fresh(), workers, 2, o.pieces);
         runs.push(perSecond);
+        cpu.push(cpuMsPerTask);
         last = fleet;
-        o.log(`dispatch ${db} ${workers} workers: ${perSecond.toFixed(0)} tasks/s`);
+        o.log(
+          `dispatch ${db} ${workers} workers: ${perSecond.toFixed(0)} tasks/s, coordinator CPU ${cpuMsPerTask.toFixed(2)} ms/task`,
+        );
       }
-      res.saturated.push({ db, workers, perSecond: median(runs), runs, ...lat(last!) });
+      res.saturated.push({
+        db,
+        workers,
+        perSecond: median(runs),
+        runs,
+        cpuMsPerTask: median(cpu),
+        ...lat(last!),
+      });
     }
     // Latency under a load that leaves headroom: every worker holds each encode for taskMs.
     const workers = Math.max(...o.workerCounts);
     const taskMs = o.pacedTaskMs;
-    const { perSecond, fleet } = await saturated(await fresh(), workers, 1, workers * 2, taskMs);
-    res.paced.push({ db, workers, taskMs, perSecond, ...lat(fleet) });
+    const { perSecond, cpuMsPerTask, fleet } = await saturated(
+      await fresh(),
+      workers,
+      1,
+      workers * 2,
+      taskMs,
+    );
+    res.paced.push({ db, workers, taskMs, perSecond, cpuMsPerTask, ...lat(fleet) });
     o.log(`dispatch ${db} ${workers} workers, ${taskMs} ms tasks: ${perSecond.toFixed(0)} tasks/s`);
     for (const n of [1, 50]) {
       const samples = await idleToBusy(await fresh(), n, 7);

@@ -3,12 +3,16 @@
 // FinishTask) and answer with fake results, optionally after a delay per task.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
+import { CoordinatorService, type Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '../src/rpc/index.js';
 import { resultFor, sampleJob } from '../test/coordinator/fixtures.js';
+import { LeanClient } from './lean-client.js';
+
+const { getTask, finishTask, heartbeat } = CoordinatorService.method;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -16,7 +20,23 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export interface CoordinatorProcess {
   address: string;
   child: ChildProcess;
+  /** CPU time (user + system, all threads) the process has used so far, ms; NaN where /proc is missing. */
+  cpuMs(): number;
   stop(): Promise<void>;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+function processCpuMs(pid: number | undefined): number {
+  try {
+    // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Starts `bench/serve.js` on `db` (SQLite path or postgres URL). */
@@ -38,6 +58,7 @@ export async function spawnCoordinator(db: string, pollIntervalMs = 500): Promis
   return {
     address,
     child,
+    cpuMs: () => processCpuMs(child.pid),
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
@@ -63,14 +84,20 @@ export interface SimOptions {
   waitMs?: number;
 }
 
-/** A fleet of simulated single-slot workers sharing `connections` HTTP/2 connections. */
+/**
+ * A fleet of simulated single-slot workers sharing `connections` HTTP/2 connections.
+ * They call GetTask/Heartbeat/FinishTask through a lean gRPC client (the load
+ * generator must cost less CPU than the coordinator it measures) and submit
+ * through the real one.
+ */
 export class Fleet {
   readonly latencies: Latencies = { getTask: [], finishTask: [] };
   /** Tasks finished, by kind. */
   finished = 0;
   /** Called when a worker receives a task (after GetTask returns). */
   onTask?: (task: Task, at: number) => void;
-  private readonly handles: ClientHandle[];
+  private readonly handle: ClientHandle;
+  private readonly sessions: LeanClient[];
   private readonly stop = new AbortController();
   private loops: Promise<void>[] = [];
 
@@ -82,28 +109,31 @@ export class Fleet {
   ) {
     // Every call of every worker listens on the one stop signal.
     setMaxListeners(0, this.stop.signal);
-    this.handles = Array.from({ length: Math.max(1, Math.min(workers, connections)) }, () =>
-      connectCoordinator(address),
+    this.handle = connectCoordinator(address);
+    this.sessions = Array.from(
+      { length: Math.max(1, Math.min(workers, connections)) },
+      () => new LeanClient(address),
     );
   }
 
+  /** The real client, for submitting and watching jobs. */
   get client(): CoordinatorClient {
-    return this.handles[0]!.client;
+    return this.handle.client;
   }
 
   start(): void {
     this.loops = Array.from({ length: this.workers }, (_, i) =>
-      this.loop(`w${i}`, this.handles[i % this.handles.length]!.client),
+      this.loop(`w${i}`, this.sessions[i % this.sessions.length]!),
     );
   }
 
-  private async loop(workerId: string, client: CoordinatorClient): Promise<void> {
+  private async loop(workerId: string, client: LeanClient): Promise<void> {
     const signal = this.stop.signal;
     while (!signal.aborted) {
       let task: Task | undefined;
       const t0 = performance.now();
       try {
-        task = (await client.getTask({ workerId, waitMs: this.opts.waitMs ?? 2000 }, { signal })).task;
+        task = (await client.call(getTask, { workerId, waitMs: this.opts.waitMs ?? 2000 }, signal)).task;
       } catch (err) {
         if (signal.aborted) return;
         throw err;
@@ -116,7 +146,7 @@ export class Fleet {
       const ms = this.opts.durationMs?.(task) ?? 0;
       if (ms > 0) await this.hold(client, workerId, task, ms);
       const t2 = performance.now();
-      const { accepted } = await client.finishTask({
+      const { accepted } = await client.call(finishTask, {
         workerId,
         taskId: task.id,
         lease: task.lease,
@@ -129,14 +159,14 @@ export class Fleet {
   }
 
   /** "Runs" a task for `ms`, heartbeating like a real worker so long tasks keep their lease. */
-  private async hold(client: CoordinatorClient, workerId: string, task: Task, ms: number): Promise<void> {
+  private async hold(client: LeanClient, workerId: string, task: Task, ms: number): Promise<void> {
     const end = performance.now() + ms;
     for (;;) {
       const left = end - performance.now();
       if (left <= 0) return;
       await new Promise((r) => setTimeout(r, Math.min(left, task.heartbeatIntervalMs)));
       if (performance.now() < end)
-        await client.heartbeat({ workerId, taskId: task.id, lease: task.lease, progress: 0.5 });
+        await client.call(heartbeat, { workerId, taskId: task.id, lease: task.lease, progress: 0.5 });
     }
   }
 
@@ -144,7 +174,8 @@ export class Fleet {
   async close(): Promise<void> {
     this.stop.abort();
     await Promise.allSettled(this.loops);
-    for (const h of this.handles) h.close();
+    for (const s of this.sessions) s.close();
+    this.handle.close();
   }
 }
 

@@ -22,6 +22,7 @@ import {
   type Store,
   systemClock,
   type TaskBrief,
+  TaskKind,
   type TaskRow,
   TaskState,
 } from '../store/index.js';
@@ -106,6 +107,7 @@ export class Coordinator {
       this.work,
       this.jobs,
       this.log,
+      this.closing.signal,
     );
   }
 
@@ -114,7 +116,7 @@ export class Coordinator {
     const valid = validateEncodeJob(job, { refuseCredentials: this.refuseCredentials });
     const id = await this.store.transaction((q) => createJob(q, valid, this.clock.now(), this.machine));
     this.log.info({ jobId: id }, 'job submitted');
-    this.work.notify();
+    this.work.notify(1);
     this.jobs.notify();
     return id;
   }
@@ -169,7 +171,7 @@ export class Coordinator {
 
   /** Long-polls for a task for `workerId`. */
   getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<Task | undefined> {
-    return this.scheduler.getTask(workerId, waitMs, AbortSignal.any([signal, this.closing.signal]));
+    return this.scheduler.getTask(workerId, waitMs, signal);
   }
 
   /** Extends the lease of a task the worker holds and records its progress. */
@@ -178,16 +180,16 @@ export class Coordinator {
     if (!lease) throw invalidInput('lease: required');
     const now = this.clock.now();
     const fraction = Number.isFinite(progress) ? Math.min(1, Math.max(0, progress)) : 0;
+    // The usual heartbeat is one guarded write (group-committed on SQLite).
+    if (
+      await this.store.write((q) => q.tasks.extendLease(taskId, lease, now, this.leaseMs, fraction, workerId))
+    ) {
+      this.jobs.notify();
+      return { leaseValid: true, cancelled: false };
+    }
     return this.store.query(async (q) => {
       const task = await q.tasks.get(taskId);
       if (!task) throw notFound(`task ${taskId} not found`);
-      if (
-        task.lease_owner === workerId &&
-        (await q.tasks.extendLease(taskId, lease, now, this.leaseMs, fraction))
-      ) {
-        this.jobs.notify();
-        return { leaseValid: true, cancelled: false };
-      }
       const job = await q.jobs.get(task.job_id);
       const jobStopped = !job || job.state === JobState.Cancelled || job.state === JobState.Failed;
       return { leaseValid: false, cancelled: task.state === TaskState.Cancelled || jobStopped };
@@ -202,40 +204,52 @@ export class Coordinator {
     if (!result.case) throw invalidInput('result: required (a result or a failure)');
     const now = this.clock.now();
     const outcome = await this.store.transaction(async (q) => {
+      // The job row first (the lock order), found through the task.
+      const job = await q.jobs.lockForTask(req.taskId);
+      if (!job) throw notFound(`task ${req.taskId} not found`);
+      if (result.case !== 'failure') {
+        // The usual finish: a valid result for the lease held, recorded by one guarded update.
+        const blob = encodeResult(result);
+        if (!resultProblem(result.case, blob)) {
+          const row = await q.tasks.succeed(req.taskId, req.lease, req.workerId, result.case, now, blob);
+          if (row) return this.succeeded(q, job, row, now);
+        }
+      }
+      // Anything else: find out what does not hold.
       const task = await q.tasks.get(req.taskId);
       if (!task) throw notFound(`task ${req.taskId} not found`);
-      const job = (await q.jobs.get(task.job_id, { lock: true }))!;
       if (task.lease !== req.lease || task.lease_owner !== req.workerId || task.state !== TaskState.Running)
         return { accepted: false, newWork: false };
       if (result.case === 'failure') return this.recordFailure(q, job, task, result.value, now);
       if (result.case !== task.kind)
         throw invalidInput(`result: task ${task.id} is a ${task.kind} task, not ${result.case}`);
-      const blob = encodeResult(result);
-      const problem = resultProblem(task.kind, blob);
+      const problem = resultProblem(task.kind, encodeResult(result));
       if (problem)
         return this.recordFailure(q, job, task, { reason: problem, transient: false, released: false }, now);
-      const row = await q.tasks.updateLeased(task.id, req.lease, now, {
-        state: TaskState.Succeeded,
-        result: blob,
-        progress: 1,
-        lease: null,
-        lease_expires_at: null,
-        finished_at: now,
-      });
-      if (!row) return { accepted: false, newWork: false };
-      await q.runs.end(req.lease, now, RunOutcome.Succeeded);
-      const effects = await advance(q, job, row, now, this.machine);
-      this.log.info(
-        { jobId: task.job_id, taskId: task.id, task: taskName(task), workerId: req.workerId },
-        'task succeeded',
-      );
-      return { accepted: true, newWork: effects.newWork };
+      // The lease expired (not yet swept).
+      return { accepted: false, newWork: false };
     });
     if (!outcome.accepted)
       this.log.info({ taskId: req.taskId, workerId: req.workerId }, 'finish ignored: lease not held');
-    if (outcome.newWork) this.work.notify();
+    if (outcome.newWork) this.work.notify('wake' in outcome ? outcome.wake : 1);
     this.jobs.notify();
     return outcome.accepted;
+  }
+
+  private async succeeded(
+    q: Queries,
+    job: JobRow,
+    row: TaskRow,
+    now: number,
+  ): Promise<{ accepted: boolean; newWork: boolean; wake: number }> {
+    const effects = await advance(q, job, row, now, this.machine);
+    this.log.debug(
+      { jobId: row.job_id, taskId: row.id, task: taskName(row), workerId: row.lease_owner },
+      'task succeeded',
+    );
+    // A split makes a task per piece: wake every poll. Anything else makes at most one.
+    const wake = row.kind === TaskKind.Split ? Number.POSITIVE_INFINITY : 1;
+    return { accepted: true, newWork: effects.newWork, wake };
   }
 
   private async recordFailure(
@@ -254,18 +268,21 @@ export class Coordinator {
       return { accepted: ok, newWork: ok };
     }
     const retry = failure.transient && task.attempts < task.max_attempts && !isTerminalJobState(job.state);
+    const backoff = retry ? this.machine.backoffMs(task.attempts) : 0;
     const row = await q.tasks.updateLeased(task.id, lease, now, {
       state: retry ? TaskState.Queued : TaskState.Failed,
       lease: null,
       lease_expires_at: null,
       last_error: reason,
-      run_after: retry ? now + this.machine.backoffMs(task.attempts) : now,
+      run_after: now + backoff,
       finished_at: retry ? null : now,
     });
     if (!row) return { accepted: false, newWork: false };
     await q.runs.end(lease, now, retry ? RunOutcome.Retried : RunOutcome.Failed, reason);
     if (retry) {
       this.log.warn({ ...ids, attempt: task.attempts, reason }, 'task failed, will retry');
+      // Wake a poll when the retry becomes runnable (should this transaction commit, the task is there).
+      setTimeout(() => this.work.notify(1), backoff).unref();
       return { accepted: true, newWork: true };
     }
     await failJob(q, job, failureReason(task, reason, failure.transient), now);
@@ -281,5 +298,7 @@ export class Coordinator {
   /** Ends long polls and watches; the store stays open (its owner closes it). */
   close(): void {
     this.closing.abort();
+    // Waiting polls see `closing` once woken.
+    this.work.notify();
   }
 }

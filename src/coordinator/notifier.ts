@@ -12,11 +12,17 @@ export class Notifier {
     return this.generation;
   }
 
-  /** Wakes every waiter. */
-  notify(): void {
+  /**
+   * Wakes waiters: every one, or the `count` that waited longest (new work for
+   * `count` tasks should not wake a crowd that then races for them). Those left
+   * asleep still wake on their own timer.
+   */
+  notify(count = Number.POSITIVE_INFINITY): void {
     this.generation++;
-    for (const wake of this.waiters) wake();
-    this.waiters.clear();
+    for (const wake of this.waiters) {
+      if (count-- <= 0) break;
+      wake();
+    }
   }
 
   /** Resolves once the generation differs from `since`, after `ms`, or when `signal` aborts. */

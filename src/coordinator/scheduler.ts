@@ -31,8 +31,33 @@ export interface SchedulerConfig {
 const REAP_EVERY_MS = 1000;
 const REAP_BATCH = 100;
 
+/** How often an idle poll records its worker as seen. */
+const TOUCH_EVERY_MS = 1000;
+const SEEN_MAX = 10_000;
+
+/** When each worker was last recorded as seen, so idle polls write at most once a second each. */
+class SeenWorkers {
+  private readonly at = new Map<string, number>();
+
+  due(workerId: string, now: number): boolean {
+    const last = this.at.get(workerId);
+    return last === undefined || now - last >= TOUCH_EVERY_MS || now < last;
+  }
+
+  note(workerId: string, now: number): void {
+    if (this.at.size >= SEEN_MAX) this.at.clear();
+    this.at.set(workerId, now);
+  }
+}
+
+/** How long "nothing runnable" is believed without looking again (unless work is created here). */
+const EMPTY_FOR_MS = 100;
+
 export class Scheduler {
   private lastReap = Number.NEGATIVE_INFINITY;
+  private readonly seen = new SeenWorkers();
+  /** The last look that found nothing runnable: the work generation before it, and when. */
+  private empty?: { generation: number; at: number; real: number };
 
   constructor(
     private readonly store: Store,
@@ -41,23 +66,21 @@ export class Scheduler {
     private readonly work: Notifier,
     private readonly jobs: Notifier,
     private readonly log: Logger,
+    /** Aborted when the coordinator closes: open polls end (with `work` notified to wake them). */
+    private readonly closing: AbortSignal,
   ) {}
 
   /** Claims the next task for a worker, waiting up to `waitMs` for one; undefined when none came. */
   async getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<Task | undefined> {
     if (!workerId) throw invalidInput('worker_id: required');
     const deadline = Date.now() + Math.min(Math.max(waitMs, 0), this.cfg.maxWaitMs);
+    const stopped = () => signal.aborted || this.closing.aborted;
     for (let attempt = 0; ; attempt++) {
       const generation = this.work.current;
       await this.reapIfDue();
-      // A poll that found nothing before looks with a read first: idle workers
-      // (and a crowd woken for one new task) then cost no write transactions.
-      const row =
-        attempt === 0 || (await this.store.query((q) => q.tasks.anyRunnable(this.clock.now())))
-          ? await this.claimOnce(workerId)
-          : undefined;
+      const row = this.knownEmpty() ? undefined : await this.look(workerId, attempt === 0);
       if (row) {
-        if (signal.aborted) {
+        if (stopped()) {
           // The caller went away: its response would be lost, so give the task back now.
           await this.release(row.id, row.lease!, 'worker stopped polling before receiving the task');
           return undefined;
@@ -65,34 +88,63 @@ export class Scheduler {
         return taskMessage(row, this.cfg.leaseMs);
       }
       const remaining = deadline - Date.now();
-      if (remaining <= 0 || signal.aborted) {
-        // A claim records the worker; an idle poll records it here.
-        await this.store.query((q) => q.workers.touch(workerId, this.clock.now()));
+      if (remaining <= 0 || stopped()) {
+        // A claim records the worker; an idle poll records it here, at most once a second.
+        const now = this.clock.now();
+        if (this.seen.due(workerId, now)) {
+          await this.store.write((q) => q.workers.touch(workerId, now));
+          this.seen.note(workerId, now);
+        }
         return undefined;
       }
       await this.work.wait(generation, Math.min(remaining, this.cfg.pollIntervalMs), signal);
     }
   }
 
+  /**
+   * Claims a task if there is one. A poll that found nothing before looks with a
+   * read first (idle workers, and a crowd woken for one new task, then cost no
+   * write transactions). Notes when nothing was there, so the polls right after
+   * need not look again.
+   */
+  private async look(workerId: string, claimFirst: boolean): Promise<TaskRow | undefined> {
+    const generation = this.work.current;
+    const now = this.clock.now();
+    const row =
+      claimFirst || (await this.store.query((q) => q.tasks.anyRunnable(now)))
+        ? await this.claimOnce(workerId)
+        : undefined;
+    if (!row) this.empty = { generation, at: now, real: performance.now() };
+    return row;
+  }
+
+  /**
+   * Whether a look at the database just now found nothing and no work was created
+   * in this process since. Work made by other coordinators (or becoming runnable
+   * after a backoff without a timer here) is seen once the note is EMPTY_FOR_MS old.
+   */
+  private knownEmpty(): boolean {
+    const e = this.empty;
+    if (!e || e.generation !== this.work.current) return false;
+    // Young by the coordinator's clock (run_after and leases are on it) and in real
+    // time (other coordinators work in it), so a test's manual clock fools neither.
+    const limit = Math.min(EMPTY_FOR_MS, this.cfg.pollIntervalMs);
+    const age = this.clock.now() - e.at;
+    const real = performance.now() - e.real;
+    return age >= 0 && age < limit && real < limit;
+  }
+
   /** One claim attempt: leases the next runnable task to the worker. */
   async claimOnce(workerId: string): Promise<TaskRow | undefined> {
     const now = this.clock.now();
     const lease = randomUUID();
-    const row = await this.store.transaction(async (q) => {
-      const claimed = await q.tasks.claim({ now, workerId, lease, leaseMs: this.cfg.leaseMs });
-      if (!claimed) return undefined;
-      await q.runs.start({
-        lease,
-        task_id: claimed.id,
-        job_id: claimed.job_id,
-        attempt: claimed.attempts,
-        worker_id: workerId,
-        started_at: now,
-      });
-      await q.workers.touch(workerId, now, true);
-      return claimed;
-    });
+    // The claim, its task_runs row and the worker's claim count: one statement on
+    // PostgreSQL, a (group-committed) transaction on SQLite.
+    const row = await this.store.write((q) =>
+      q.tasks.claimAndRecord({ now, workerId, lease, leaseMs: this.cfg.leaseMs }),
+    );
     if (!row) return undefined;
+    this.seen.note(workerId, now);
     // Outside the claim's transaction: rows are always locked job first, then tasks.
     // Only a split runs while its job is queued, so other claims skip this update
     // (and never wait on a job row another coordinator's finish has locked).
@@ -101,7 +153,7 @@ export class Scheduler {
         q.jobs.update(row.job_id, { state: JobState.Running, updated_at: now }, [JobState.Queued]),
       );
     this.jobs.notify();
-    this.log.info(
+    this.log.debug(
       { jobId: row.job_id, taskId: row.id, task: taskName(row), workerId, attempt: row.attempts },
       'task claimed',
     );
@@ -117,7 +169,7 @@ export class Scheduler {
       await q.jobs.get(task.job_id, { lock: true });
       return releaseLeased(q, task, lease, why, now);
     });
-    if (done) this.work.notify();
+    if (done) this.work.notify(1);
     return done;
   }
 
@@ -164,7 +216,7 @@ export class Scheduler {
       if (changed) count++;
     }
     if (count > 0) {
-      this.work.notify();
+      this.work.notify(count);
       this.jobs.notify();
     }
     return count;

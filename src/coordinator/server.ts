@@ -12,10 +12,11 @@ import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
-import { type AuthConfig, authEnabled, authInterceptor } from '../rpc/auth.js';
+import { type AuthConfig, authEnabled, authInterceptor, authorizer } from '../rpc/auth.js';
+import { leanGrpcHandler } from '../rpc/grpc-unary.js';
 import { Store } from '../store/index.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
-import { coordinatorService } from './service.js';
+import { coordinatorService, workerRoutes } from './service.js';
 
 export interface StartCoordinatorOptions extends CoordinatorOptions {
   /** `host:port` to listen on; port 0 picks a free one. */
@@ -56,7 +57,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       : options.db;
   const coordinator = new Coordinator(store, { ...options, log });
   const auth = options.auth ?? {};
-  const handler = connectNodeAdapter({
+  const connect = connectNodeAdapter({
     routes: (router) =>
       router.service(
         CoordinatorService,
@@ -64,6 +65,15 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       ),
     interceptors: [authInterceptor(auth)],
   });
+  // The workers' calls over gRPC take the lean path; everything else goes through Connect.
+  const handler = leanGrpcHandler(
+    {
+      servicePath: `/${CoordinatorService.typeName}/`,
+      routes: workerRoutes(coordinator, log),
+      authorize: authorizer(auth),
+    },
+    connect,
+  );
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
@@ -126,7 +136,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   return { address, coordinator, store, close };
 }
 
-type Handler = ReturnType<typeof connectNodeAdapter>;
+type Handler = ReturnType<typeof leanGrpcHandler>;
 
 /** TLS on the port; ALPN picks HTTP/2 (gRPC) or HTTP/1.1 (Connect, gRPC-Web). */
 function tlsServer(tls: { cert: string | Buffer; key: string | Buffer }, handler: Handler): net.Server {

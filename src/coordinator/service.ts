@@ -1,14 +1,17 @@
 // CoordinatorService over Connect: translates requests to Coordinator calls and
 // AppErrors to gRPC status codes (the only place that mapping happens).
-import { create } from '@bufbuild/protobuf';
+import { create, type DescMessage, type DescMethodUnary } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { AppError, ErrorKind } from '../errors.js';
 import {
   CancelJobResponseSchema,
-  type CoordinatorService,
+  CoordinatorService,
+  type FinishTaskRequest,
   FinishTaskResponseSchema,
   GetJobResponseSchema,
+  type GetTaskRequest,
   GetTaskResponseSchema,
+  type HeartbeatRequest,
   HeartbeatResponseSchema,
   ListJobsResponseSchema,
   SubmitJobResponseSchema,
@@ -16,6 +19,7 @@ import {
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Logger } from '../log.js';
 import { toConnectError } from '../rpc/errors.js';
+import { type UnaryRoute, unaryRoute } from '../rpc/grpc-unary.js';
 import { confineJob } from './confine.js';
 import type { Coordinator } from './coordinator.js';
 
@@ -24,13 +28,11 @@ export interface ServiceOptions {
   allowedRoots?: string[];
 }
 
-/** The Connect service implementation backed by a Coordinator. */
-export function coordinatorService(
-  c: Coordinator,
-  log: Logger,
-  options: ServiceOptions = {},
-): ServiceImpl<typeof CoordinatorService> {
-  const boundary = async <T>(method: string, fn: () => Promise<T>): Promise<T> => {
+type Boundary = <T>(method: string, fn: () => Promise<T>) => Promise<T>;
+
+/** Runs a call, logging internal errors and turning every error into a ConnectError with its code. */
+function boundaryFor(log: Logger): Boundary {
+  return async (method, fn) => {
     try {
       return await fn();
     } catch (err) {
@@ -41,6 +43,49 @@ export function coordinatorService(
       throw toConnectError(app);
     }
   };
+}
+
+/** The workers' calls, shared by the Connect service and the lean gRPC path. */
+function workerCalls(c: Coordinator, boundary: Boundary) {
+  return {
+    getTask: (req: GetTaskRequest, signal: AbortSignal) =>
+      boundary('GetTask', async () =>
+        create(GetTaskResponseSchema, { task: await c.getTask(req.workerId, req.waitMs, signal) }),
+      ),
+    heartbeat: (req: HeartbeatRequest) =>
+      boundary('Heartbeat', async () =>
+        create(HeartbeatResponseSchema, await c.heartbeat(req.workerId, req.taskId, req.lease, req.progress)),
+      ),
+    finishTask: (req: FinishTaskRequest) =>
+      boundary('FinishTask', async () =>
+        create(FinishTaskResponseSchema, { accepted: await c.finishTask(req) }),
+      ),
+  };
+}
+
+/** The workers' hot calls as routes of the lean gRPC path (`src/rpc/grpc-unary.ts`). */
+export function workerRoutes(c: Coordinator, log: Logger): UnaryRoute[] {
+  const calls = workerCalls(c, boundaryFor(log));
+  const method = CoordinatorService.method;
+  return [
+    unaryRoute({ ...io(method.getTask), handle: calls.getTask }),
+    unaryRoute({ ...io(method.heartbeat), handle: calls.heartbeat }),
+    unaryRoute({ ...io(method.finishTask), handle: calls.finishTask }),
+  ];
+}
+
+function io<I extends DescMessage, O extends DescMessage>(m: DescMethodUnary<I, O>) {
+  return { name: m.name, input: m.input, output: m.output };
+}
+
+/** The Connect service implementation backed by a Coordinator. */
+export function coordinatorService(
+  c: Coordinator,
+  log: Logger,
+  options: ServiceOptions = {},
+): ServiceImpl<typeof CoordinatorService> {
+  const boundary = boundaryFor(log);
+  const calls = workerCalls(c, boundary);
   return {
     submitJob: (req) =>
       boundary('SubmitJob', async () => {
@@ -63,17 +108,8 @@ export function coordinatorService(
         throw toConnectError(err);
       }
     },
-    getTask: (req, ctx) =>
-      boundary('GetTask', async () =>
-        create(GetTaskResponseSchema, { task: await c.getTask(req.workerId, req.waitMs, ctx.signal) }),
-      ),
-    heartbeat: (req) =>
-      boundary('Heartbeat', async () =>
-        create(HeartbeatResponseSchema, await c.heartbeat(req.workerId, req.taskId, req.lease, req.progress)),
-      ),
-    finishTask: (req) =>
-      boundary('FinishTask', async () =>
-        create(FinishTaskResponseSchema, { accepted: await c.finishTask(req) }),
-      ),
+    getTask: (req, ctx) => calls.getTask(req, ctx.signal),
+    heartbeat: (req) => calls.heartbeat(req),
+    finishTask: (req) => calls.finishTask(req),
   };
 }

@@ -37,18 +37,31 @@ function matches(presented: Buffer, accepted: Buffer[]): boolean {
   return ok;
 }
 
-/** Refuses calls without a valid token with UNAUTHENTICATED; a no-op when no token is configured. */
-export function authInterceptor(config: AuthConfig): Interceptor {
-  if (!authEnabled(config)) return (next) => next;
+/**
+ * The token check: throws UNAUTHENTICATED unless `authorization` carries a token
+ * accepted for `method`; undefined when no token is configured (every call is served).
+ */
+export function authorizer(
+  config: AuthConfig,
+): ((method: string, authorization: string | undefined) => void) | undefined {
+  if (!authEnabled(config)) return undefined;
   const worker = config.workerToken ? [digest(config.workerToken)] : [];
   const clients = [...worker, ...(config.clientTokens ?? []).filter((t) => t !== '').map(digest)];
-  return (next) => (req) => {
-    const header = req.header.get('authorization') ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return (method, authorization) => {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!m) throw new ConnectError('missing bearer token (authorization metadata)', Code.Unauthenticated);
-    const accepted = WORKER_METHODS.has(req.method.name) ? worker : clients;
+    const accepted = WORKER_METHODS.has(method) ? worker : clients;
     if (!matches(digest(m[1] ?? ''), accepted))
-      throw new ConnectError(`invalid token for ${req.method.name}`, Code.Unauthenticated);
+      throw new ConnectError(`invalid token for ${method}`, Code.Unauthenticated);
+  };
+}
+
+/** Refuses calls without a valid token with UNAUTHENTICATED; a no-op when no token is configured. */
+export function authInterceptor(config: AuthConfig): Interceptor {
+  const check = authorizer(config);
+  if (!check) return (next) => next;
+  return (next) => (req) => {
+    check(req.method.name, req.header.get('authorization') ?? undefined);
     return next(req);
   };
 }

@@ -17,6 +17,7 @@ import {
   SqliteDriver,
 } from 'kysely';
 import pg from 'pg';
+import { SqliteRaw } from './raw-sql.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -32,6 +33,11 @@ export interface SqlDialect {
   lockSkipLocked<DB, TB extends keyof DB, O>(
     qb: SelectQueryBuilder<DB, TB, O>,
   ): SelectQueryBuilder<DB, TB, O>;
+  /** The same two locks as SQL suffixes of a hand-written SELECT (empty where not needed). */
+  readonly forUpdate: string;
+  readonly forUpdateSkipLocked: string;
+  /** Whether a WITH clause may hold INSERT/UPDATE (PostgreSQL): several writes in one round trip. */
+  readonly writesInWith: boolean;
   /** Whether a failed transaction may succeed if run again (lock contention, deadlock, serialization). */
   isRetryable(err: unknown): boolean;
   /** Whether the error means the database cannot be reached right now. */
@@ -44,6 +50,11 @@ export interface OpenDatabase {
   dialect: SqlDialect;
   /** A display form of the location, without passwords. */
   display: string;
+  /**
+   * SQLite only: hand-written statements straight on the one connection (once
+   * Kysely has opened it; the caller must hold Kysely's connection lock).
+   */
+  sqlite?: () => SqliteRaw;
 }
 
 export interface OpenOptions {
@@ -74,6 +85,7 @@ const noLock = <DB, TB extends keyof DB, O>(qb: SelectQueryBuilder<DB, TB, O>) =
 function openSqlite(file: string): OpenDatabase {
   const full = path.resolve(file);
   mkdirSync(path.dirname(full), { recursive: true });
+  let raw: SqliteRaw | undefined;
   const config: SqliteDialectConfig = {
     database: async () => {
       // No busy timeout: better-sqlite3 would wait for a lock synchronously, blocking
@@ -84,17 +96,25 @@ function openSqlite(file: string): OpenDatabase {
       conn.pragma('synchronous = NORMAL');
       conn.pragma('foreign_keys = ON');
       reusePreparedStatements(conn);
+      raw = new SqliteRaw(conn);
       return conn;
     },
   };
   return {
     db: new Kysely<Database>({ dialect: new ImmediateSqliteDialect(config) }),
     display: full,
+    sqlite: () => {
+      if (!raw) throw new Error('the SQLite connection is not open yet');
+      return raw;
+    },
     dialect: {
       name: 'sqlite',
       blobType: 'blob',
       lockRows: noLock,
       lockSkipLocked: noLock,
+      forUpdate: '',
+      forUpdateSkipLocked: '',
+      writesInWith: false,
       isRetryable: (err) =>
         errorCode(err)?.startsWith('SQLITE_BUSY') === true || errorCode(err) === 'SQLITE_LOCKED',
       isUnavailable: () => false,
@@ -176,6 +196,9 @@ function openPostgres(url: string, options: OpenOptions): OpenDatabase {
       blobType: 'bytea',
       lockRows: (qb) => qb.forUpdate(),
       lockSkipLocked: (qb) => qb.forUpdate().skipLocked(),
+      forUpdate: ' for update',
+      forUpdateSkipLocked: ' for update skip locked',
+      writesInWith: true,
       isRetryable: (err) => PG_RETRYABLE.has(errorCode(err) ?? ''),
       isUnavailable: (err) => {
         const code = errorCode(err) ?? '';

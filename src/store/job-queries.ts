@@ -1,6 +1,7 @@
 // Queries on the jobs table.
 import type { Kysely } from 'kysely';
 import type { SqlDialect } from './dialect.js';
+import type { RawSql } from './raw-sql.js';
 import type { Database, JobRow, JobUpdate, NewJob } from './schema.js';
 import type { JobState } from './states.js';
 
@@ -8,6 +9,7 @@ export class JobQueries {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: SqlDialect,
+    private readonly raw: RawSql,
   ) {}
 
   /** Inserts a new job. */
@@ -17,9 +19,19 @@ export class JobQueries {
 
   /** One job; `lock` holds its row until the transaction ends (serializes changes to one job). */
   async get(id: string, options: { lock?: boolean } = {}): Promise<JobRow | undefined> {
-    let q = this.db.selectFrom('jobs').selectAll().where('id', '=', id);
-    if (options.lock) q = this.dialect.lockRows(q);
-    return q.executeTakeFirst();
+    // Hand-written: every finish reads (and locks) its job.
+    const lock = options.lock ? this.dialect.forUpdate : '';
+    const rows = await this.raw.rows<JobRow>(`select * from jobs where id = ?${lock}`, [id]);
+    return rows[0];
+  }
+
+  /** The job of a task, locked until the transaction ends (the lock order: job, then its tasks). */
+  async lockForTask(taskId: string): Promise<JobRow | undefined> {
+    const rows = await this.raw.rows<JobRow>(
+      `select * from jobs where id = (select job_id from tasks where id = ?)${this.dialect.forUpdate}`,
+      [taskId],
+    );
+    return rows[0];
   }
 
   /** The newest jobs first. */

@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import { AppError, ErrorKind, errorMessage } from '../errors.js';
 import { Availability } from './availability.js';
 import { type DialectName, type OpenOptions, openDatabase, type SqlDialect } from './dialect.js';
+import { GroupCommit } from './group-commit.js';
 import { JobQueries } from './job-queries.js';
 import { migrate } from './migrations.js';
+import { KyselyRaw, type RawSql, type SqliteRaw } from './raw-sql.js';
 import { RunQueries, WorkerQueries } from './run-queries.js';
 import type { Database } from './schema.js';
 import { TaskQueries } from './task-queries.js';
@@ -34,17 +36,19 @@ const RETRY_FOR_MS = 10_000;
  */
 const UNAVAILABLE_RETRY_MS = 3_000;
 
-function queriesFor(db: Kysely<Database>, dialect: SqlDialect): Queries {
+function queriesFor(db: Kysely<Database>, dialect: SqlDialect, raw: RawSql): Queries {
   return {
-    jobs: new JobQueries(db, dialect),
-    tasks: new TaskQueries(db, dialect),
-    runs: new RunQueries(db),
-    workers: new WorkerQueries(db),
+    jobs: new JobQueries(db, dialect, raw),
+    tasks: new TaskQueries(db, dialect, raw),
+    runs: new RunQueries(db, raw),
+    workers: new WorkerQueries(db, raw),
   };
 }
 
 export class Store {
   private readonly plain: Queries;
+  /** SQLite: write transactions committed in groups. */
+  private readonly group?: GroupCommit<Queries>;
 
   private constructor(
     /** The Kysely instance, for tests and tools; the coordinator goes through `query`/`transaction`. */
@@ -53,8 +57,10 @@ export class Store {
     /** The database location, without passwords. */
     readonly display: string,
     private readonly availability: Availability,
+    private readonly sqlite?: () => SqliteRaw,
   ) {
-    this.plain = queriesFor(db, dialect);
+    this.plain = queriesFor(db, dialect, new KyselyRaw(db));
+    if (sqlite) this.group = new GroupCommit(db, sqlite, (conn) => queriesFor(conn, dialect, sqlite()));
   }
 
   /** Whether the database is currently unreachable (as far as the last call knows). */
@@ -82,9 +88,9 @@ export class Store {
         { cause: err },
       );
     }
-    const { db, dialect, display } = opened;
+    const { db, dialect, display, sqlite } = opened;
     availability = new Availability(options.log, display);
-    const store = new Store(db, dialect, display, availability);
+    const store = new Store(db, dialect, display, availability, sqlite);
     try {
       await store.retrying(() => migrate(db as Kysely<unknown>, dialect));
     } catch (err) {
@@ -105,12 +111,32 @@ export class Store {
    * own; retried on lock contention, so `fn` must be safe to run again).
    */
   query<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
+    const sqlite = this.sqlite;
+    if (sqlite)
+      // Hand-written statements run straight on the connection: hold it, so they
+      // never land inside a transaction that is in progress.
+      return this.retrying(() =>
+        this.db.connection().execute((conn) => fn(queriesFor(conn, this.dialect, sqlite()))),
+      );
     return this.retrying(() => fn(this.plain));
+  }
+
+  /**
+   * Runs a write that is one statement on PostgreSQL (atomic by itself: no
+   * BEGIN/COMMIT round trips) and may be several on SQLite (a transaction there,
+   * committed with the others waiting).
+   */
+  write<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
+    return this.dialect.writesInWith ? this.query(fn) : this.transaction(fn);
   }
 
   /** Runs `fn` in one write transaction, retrying the whole of it on lock contention or deadlock. */
   transaction<T>(fn: (q: Queries) => Promise<T>): Promise<T> {
-    return this.retrying(() => this.db.transaction().execute((trx) => fn(queriesFor(trx, this.dialect))));
+    const group = this.group;
+    if (group) return this.retrying(() => group.run(fn));
+    return this.retrying(() =>
+      this.db.transaction().execute((trx) => fn(queriesFor(trx, this.dialect, new KyselyRaw(trx)))),
+    );
   }
 
   /**

@@ -3,8 +3,10 @@
 // its lease can never change the task again.
 import type { Kysely } from 'kysely';
 import type { SqlDialect } from './dialect.js';
+import type { RawSql } from './raw-sql.js';
+import { END_RUN, START_RUN, TOUCH_WORKER } from './run-queries.js';
 import type { Database, NewTask, TaskRow, TaskUpdate } from './schema.js';
-import { TaskState } from './states.js';
+import { RunOutcome, TaskState } from './states.js';
 
 /** The columns needed for progress and summaries (no payload or result). */
 export type TaskBrief = Pick<
@@ -22,10 +24,38 @@ export interface ClaimRequest {
 
 const INSERT_CHUNK = 200;
 
+// The hot statements are hand-written (raw-sql.ts); states are literals in them.
+const RUNNING = `'${TaskState.Running}'`;
+const QUEUED = `'${TaskState.Queued}'`;
+
+/** The UPDATE of a claim; `%next%` is the subquery choosing the task. */
+const CLAIM =
+  `update tasks set state = ${RUNNING}, attempts = attempts + 1, lease = ?, lease_owner = ?, ` +
+  'lease_expires_at = ?, progress = 0, updated_at = ? ' +
+  `where id = (select id from tasks where state = ${QUEUED} and run_after <= ? ` +
+  'order by job_created_at, job_id, ord limit 1%lock%) ' +
+  `and state = ${QUEUED} returning *`;
+
+/** SET clauses of lease-guarded updates, by the patch's columns. */
+const setClauses = new Map<string, string>();
+
+function setClause(columns: string[]): string {
+  const key = columns.join(',');
+  let clause = setClauses.get(key);
+  if (clause === undefined) {
+    // Column names come from TaskUpdate keys in our own code, never from requests.
+    for (const c of columns) if (!/^[a-z_]+$/.test(c)) throw new Error(`bad column ${c}`);
+    clause = columns.map((c) => `${c} = ?`).join(', ');
+    setClauses.set(key, clause);
+  }
+  return clause;
+}
+
 export class TaskQueries {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: SqlDialect,
+    private readonly raw: RawSql,
   ) {}
 
   /** Inserts tasks (in chunks, to stay under parameter limits). */
@@ -39,7 +69,7 @@ export class TaskQueries {
   }
 
   async get(id: string): Promise<TaskRow | undefined> {
-    return this.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+    return (await this.raw.rows<TaskRow>('select * from tasks where id = ?', [id]))[0];
   }
 
   /** All tasks of a job in claim order. */
@@ -60,14 +90,11 @@ export class TaskQueries {
 
   /** Whether any task is runnable at `now` (a read: lets an idle poll skip the claim's write transaction). */
   async anyRunnable(now: number): Promise<boolean> {
-    const row = await this.db
-      .selectFrom('tasks')
-      .select('id')
-      .where('state', '=', TaskState.Queued)
-      .where('run_after', '<=', now)
-      .limit(1)
-      .executeTakeFirst();
-    return row !== undefined;
+    const rows = await this.raw.rows(
+      `select id from tasks where state = ${QUEUED} and run_after <= ? limit 1`,
+      [now],
+    );
+    return rows.length > 0;
   }
 
   /**
@@ -76,51 +103,84 @@ export class TaskQueries {
    * AND state = 'queued' RETURNING *`.
    */
   async claim(req: ClaimRequest): Promise<TaskRow | undefined> {
-    const next = this.dialect.lockSkipLocked(
-      this.db
-        .selectFrom('tasks')
-        .select('id')
-        .where('state', '=', TaskState.Queued)
-        .where('run_after', '<=', req.now)
-        .orderBy('job_created_at')
-        .orderBy('job_id')
-        .orderBy('ord')
-        .limit(1),
-    );
-    return this.db
-      .updateTable('tasks')
-      .set((eb) => ({
-        state: TaskState.Running,
-        attempts: eb('attempts', '+', 1),
-        lease: req.lease,
-        lease_owner: req.workerId,
-        lease_expires_at: req.now + req.leaseMs,
-        progress: 0,
-        updated_at: req.now,
-      }))
-      .where('id', '=', next)
-      .where('state', '=', TaskState.Queued)
-      .returningAll()
-      .executeTakeFirst();
+    const sql = CLAIM.replace('%lock%', this.dialect.forUpdateSkipLocked);
+    const params = [req.lease, req.workerId, req.now + req.leaseMs, req.now, req.now];
+    return (await this.raw.rows<TaskRow>(sql, params))[0];
   }
 
-  /** Extends a valid lease and records progress; false when the lease is not (or no longer) valid. */
+  /**
+   * A claim that also records the run (task_runs) and the worker (seen, one more
+   * claim): one statement on PostgreSQL, three on SQLite (call it in a transaction).
+   */
+  async claimAndRecord(req: ClaimRequest): Promise<TaskRow | undefined> {
+    if (!this.dialect.writesInWith) {
+      const row = await this.claim(req);
+      if (!row) return undefined;
+      await this.raw.run(START_RUN, [req.lease, row.id, row.job_id, row.attempts, req.workerId, req.now]);
+      await this.raw.run(TOUCH_WORKER, [req.workerId, req.now, req.now, 1]);
+      return row;
+    }
+    const claim = CLAIM.replace('%lock%', this.dialect.forUpdateSkipLocked);
+    const sql =
+      `with claimed as (${claim}), ` +
+      'run as (insert into task_runs (lease, task_id, job_id, attempt, worker_id, started_at) ' +
+      'select lease, id, job_id, attempts, lease_owner, updated_at from claimed), ' +
+      'seen as (insert into workers (id, first_seen_at, last_seen_at, claims) ' +
+      'select lease_owner, updated_at, updated_at, 1 from claimed ' +
+      'on conflict (id) do update set last_seen_at = excluded.last_seen_at, claims = workers.claims + 1) ' +
+      'select * from claimed';
+    const params = [req.lease, req.workerId, req.now + req.leaseMs, req.now, req.now];
+    return (await this.raw.rows<TaskRow>(sql, params))[0];
+  }
+
+  /**
+   * Extends a valid lease and records progress; false when the lease is not (or no
+   * longer) valid, or (when `owner` is given) is held by another worker.
+   */
   async extendLease(
     id: string,
     lease: string,
     now: number,
     leaseMs: number,
     progress: number,
+    owner?: string,
   ): Promise<boolean> {
-    const res = await this.db
-      .updateTable('tasks')
-      .set({ lease_expires_at: now + leaseMs, progress, updated_at: now })
-      .where('id', '=', id)
-      .where('lease', '=', lease)
-      .where('state', '=', TaskState.Running)
-      .where('lease_expires_at', '>=', now)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    const changed = await this.raw.run(
+      'update tasks set lease_expires_at = ?, progress = ?, updated_at = ? ' +
+        `where id = ? and lease = ? and state = ${RUNNING} and lease_expires_at >= ?` +
+        (owner === undefined ? '' : ' and lease_owner = ?'),
+      [now + leaseMs, progress, now, id, lease, now, ...(owner === undefined ? [] : [owner])],
+    );
+    return changed > 0;
+  }
+
+  /**
+   * Records the success of a running task of `kind` leased to `workerId` with a
+   * lease still valid at `now`, and ends its run: one statement on PostgreSQL.
+   * Undefined when any of that does not hold (the caller then finds out why).
+   */
+  async succeed(
+    id: string,
+    lease: string,
+    workerId: string,
+    kind: string,
+    now: number,
+    result: Uint8Array,
+  ): Promise<TaskRow | undefined> {
+    const update =
+      `update tasks set state = '${TaskState.Succeeded}', result = ?, progress = 1, lease = null, ` +
+      'lease_expires_at = null, finished_at = ?, updated_at = ? ' +
+      `where id = ? and lease = ? and lease_owner = ? and kind = ? and state = ${RUNNING} ` +
+      'and lease_expires_at >= ? returning *';
+    const params = [result, now, now, id, lease, workerId, kind, now];
+    const ended = [now, RunOutcome.Succeeded, null, lease];
+    if (!this.dialect.writesInWith) {
+      const row = (await this.raw.rows<TaskRow>(update, params))[0];
+      if (row) await this.raw.run(END_RUN, ended);
+      return row;
+    }
+    const sql = `with t as (${update}), r as (${END_RUN} and exists (select 1 from t)) select * from t`;
+    return (await this.raw.rows<TaskRow>(sql, [...params, ...ended]))[0];
   }
 
   /** Applies `patch` to a running task whose lease is `lease` and still valid at `now`; the updated row, or undefined. */
@@ -156,22 +216,19 @@ export class TaskQueries {
   }
 
   /** Patches a running task holding `lease` whose lease is still valid ('>=') or expired ('<') at `now`. */
-  private updateRunning(
+  private async updateRunning(
     id: string,
     lease: string,
     now: number,
     patch: TaskUpdate,
     expiry: '>=' | '<',
   ): Promise<TaskRow | undefined> {
-    return this.db
-      .updateTable('tasks')
-      .set({ ...patch, updated_at: now })
-      .where('id', '=', id)
-      .where('lease', '=', lease)
-      .where('state', '=', TaskState.Running)
-      .where('lease_expires_at', expiry, now)
-      .returningAll()
-      .executeTakeFirst();
+    const columns = Object.keys(patch).filter((k) => patch[k as keyof TaskUpdate] !== undefined);
+    const values = columns.map((c) => patch[c as keyof TaskUpdate] ?? null);
+    const sql =
+      `update tasks set ${setClause([...columns, 'updated_at'])} ` +
+      `where id = ? and lease = ? and state = ${RUNNING} and lease_expires_at ${expiry} ? returning *`;
+    return (await this.raw.rows<TaskRow>(sql, [...values, now, id, lease, now]))[0];
   }
 
   /** Cancels every queued or running task of a job; returns the leases that were cut. */
