@@ -5,7 +5,7 @@ import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
 import { type File, FileSchema, type Folder, FolderSchema } from '../gen/avspl1t/v1/storage_pb.js';
 import { FsBackend, type FsOptions } from './fs.js';
-import { S3Backend } from './s3.js';
+import type { S3Backend } from './s3.js';
 import type { PutOptions, StorageBackend } from './storage.js';
 
 export { fileAt, folderAt } from './fs.js';
@@ -15,11 +15,48 @@ export interface StorageOptions {
   fs?: FsOptions;
 }
 
+/** The S3 backend, loaded on first use: the AWS SDK costs ~0.3 s of start-up that filesystem-only runs never need. */
+class LazyS3 implements StorageBackend {
+  private loading?: Promise<S3Backend>;
+  private loaded?: S3Backend;
+  private get(): Promise<S3Backend> {
+    this.loading ??= import('./s3.js').then((m) => {
+      this.loaded = new m.S3Backend();
+      return this.loaded;
+    });
+    return this.loading;
+  }
+  async download(file: File, localPath: string, signal?: AbortSignal): Promise<void> {
+    return (await this.get()).download(file, localPath, signal);
+  }
+  async upload(localPath: string, folder: Folder, name: string, options?: PutOptions): Promise<File> {
+    return (await this.get()).upload(localPath, folder, name, options);
+  }
+  async stat(file: File): Promise<{ size: number }> {
+    return (await this.get()).stat(file);
+  }
+  async exists(file: File): Promise<boolean> {
+    return (await this.get()).exists(file);
+  }
+  async ensureWritable(folder: Folder): Promise<void> {
+    return (await this.get()).ensureWritable(folder);
+  }
+  async remove(file: File): Promise<void> {
+    return (await this.get()).remove(file);
+  }
+  localPath(): string | undefined {
+    return undefined;
+  }
+  destroy(): void {
+    this.loaded?.destroy();
+  }
+}
+
 /** Dispatches each operation to the backend of the location's oneof case. */
 export class Storage {
   private readonly fs: FsBackend;
   private readonly extra = new Map<string, StorageBackend>();
-  private readonly s3 = new S3Backend();
+  private readonly s3 = new LazyS3();
 
   constructor(options: StorageOptions = {}) {
     this.fs = new FsBackend(options.fs);
