@@ -11,7 +11,7 @@ import { runDispatch, sqliteFactory } from './dispatch.js';
 import { machine } from './lib.js';
 import { runOverhead } from './overhead.js';
 import { type Results, renderReport } from './report.js';
-import { type JobProfile, measureProfile, runScaleOut } from './scale-out.js';
+import { type JobProfile, measureProfiles, runScaleOut } from './scale-out.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -72,19 +72,24 @@ if (only.has('dispatch')) {
 }
 
 if (only.has('scaleout')) {
-  // --profile=<json> replays given durations instead of measuring them again.
-  const profile: JobProfile = args.get('profile')
-    ? (JSON.parse(args.get('profile')!) as JobProfile)
-    : await measureProfile(600, 10, num('preset', 8));
-  log(`scale-out profile: ${JSON.stringify(profile)}`);
+  // --profiles=<json> replays given durations ({ranges, copies}) instead of measuring them again.
+  const profiles: { ranges: JobProfile; copies: JobProfile } = args.get('profiles')
+    ? JSON.parse(args.get('profiles')!)
+    : await measureProfiles(600, 10, num('preset', 8));
+  log(`scale-out profiles: ${JSON.stringify(profiles)}`);
   const msPerSecond = num('ms-per-second', 10);
   const dispatchPerSecond = num('dispatch-per-second', 20);
   const counts = (args.get('scale-workers') ?? '1,2,4,8,16,32,64,128').split(',').map(Number);
+  const copyCounts = (args.get('copy-workers') ?? '16,64,128').split(',').map(Number);
   results.scaleOut = {
-    profile,
+    profile: profiles.ranges,
     msPerSecond,
     dispatchPerSecond,
-    rows: await runScaleOut(profile, counts, msPerSecond, dispatchPerSecond, log),
+    rows: await runScaleOut(profiles.ranges, counts, msPerSecond, dispatchPerSecond, log),
+    copies: {
+      profile: profiles.copies,
+      rows: await runScaleOut(profiles.copies, copyCounts, msPerSecond, dispatchPerSecond, log),
+    },
   };
 }
 

@@ -33,9 +33,15 @@ const elapsed = async (fn: () => Promise<unknown>) => {
 
 /**
  * Measures split, one 2 s encode and audio on a `clipSeconds` 1080p clip with the
- * real operations; split and audio scale linearly to `jobSeconds`.
+ * real operations; split and audio scale linearly to `jobSeconds`. Two profiles:
+ * the split of a seekable file on a shared filesystem (pieces are ranges of the
+ * source) and the split into stream copies (S3 inputs, MPEG-TS).
  */
-export async function measureProfile(jobSeconds = 600, clipSeconds = 10, preset = 8): Promise<JobProfile> {
+export async function measureProfiles(
+  jobSeconds = 600,
+  clipSeconds = 10,
+  preset = 8,
+): Promise<{ ranges: JobProfile; copies: JobProfile }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-scale-'));
   try {
     const clip = path.join(dir, 'clip.mp4');
@@ -59,6 +65,17 @@ export async function measureProfile(jobSeconds = 600, clipSeconds = 10, preset 
       const splitSeconds = await elapsed(async () => {
         result = await split({ input: fileAt(input), working, secondsPerSegment: sps }, ctx(`split-${name}`));
       });
+      const copySeconds = await elapsed(() =>
+        split(
+          {
+            input: fileAt(input),
+            working: folderAt(path.join(dir, `copies-${name}`)),
+            secondsPerSegment: sps,
+            pieces: 'copy',
+          },
+          ctx(`copies-${name}`),
+        ),
+      );
       const source = result!.source!;
       const out = folderAt(path.join(dir, `out-${name}`));
       const audioSeconds = await elapsed(() =>
@@ -67,7 +84,7 @@ export async function measureProfile(jobSeconds = 600, clipSeconds = 10, preset 
           ctx(`audio-${name}`),
         ),
       );
-      return { splitSeconds, audioSeconds, result: result! };
+      return { splitSeconds, copySeconds, audioSeconds, result: result! };
     };
     const a = await splitAudio(short, 'short');
     const b = await splitAudio(clip, 'long');
@@ -85,17 +102,27 @@ export async function measureProfile(jobSeconds = 600, clipSeconds = 10, preset 
         ctx('encode'),
       ),
     );
-    return {
+    const profile = (splitSeconds: number, how: string): JobProfile => ({
       segments: Math.ceil(jobSeconds / sps),
-      splitSeconds: extrapolate(a.splitSeconds, b.splitSeconds),
+      splitSeconds,
       encodeSeconds,
       audioSeconds: extrapolate(a.audioSeconds, b.audioSeconds),
       manifestSeconds: 1,
       how:
         `measured here with the real operations on ${shortSeconds} s and ${clipSeconds} s 1920x1080 scene ` +
-        `clips: split ${f(a.splitSeconds)} / ${f(b.splitSeconds)} s, audio ${f(a.audioSeconds)} / ` +
+        `clips: split ${how}, audio ${f(a.audioSeconds)} / ` +
         `${f(b.audioSeconds)} s, extrapolated linearly to ${jobSeconds} s; one 2 s segment encode ` +
         `(libsvtav1 preset ${preset} crf 30, all cores) ${f(encodeSeconds)} s; manifest assumed 1 s`,
+    });
+    return {
+      ranges: profile(
+        extrapolate(a.splitSeconds, b.splitSeconds),
+        `into ranges of the source (seekable file on a shared filesystem) ${f(a.splitSeconds)} / ${f(b.splitSeconds)} s`,
+      ),
+      copies: profile(
+        extrapolate(a.copySeconds, b.copySeconds),
+        `into stream copies (as for S3 or MPEG-TS inputs) ${f(a.copySeconds)} / ${f(b.copySeconds)} s`,
+      ),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
