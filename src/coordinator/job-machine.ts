@@ -9,7 +9,7 @@ import { notFound } from '../errors.js';
 import type { EncodeJob, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
-import { groupPieces } from '../media/plan.js';
+import { groupPieces, longestFirst } from '../media/plan.js';
 import {
   type JobRow,
   JobState,
@@ -171,12 +171,14 @@ export async function advance(
     const split = decodeSplit(task.result!);
     const source = split.source!;
     const pieces = [...split.pieces].sort((a, b) => a.index - b.index);
-    const tasks = groupPieces(pieces, details().parallelism).map((group) =>
+    const groups = groupPieces(pieces, details().parallelism);
+    const rank = longestFirst(groups);
+    const tasks = groups.map((group, g) =>
       newTask(
         job,
         TaskKind.Encode,
         group[0]!.index,
-        group[0]!.index + 1,
+        rank[g]! + 1,
         {
           case: 'encode',
           value: { pieces: group, source, output, settings },

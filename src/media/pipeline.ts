@@ -13,7 +13,7 @@ import { encodeAudio } from './audio.js';
 import { mapLimit } from './concurrency.js';
 import { encode } from './encode.js';
 import { manifest } from './manifest.js';
-import { groupPieces } from './plan.js';
+import { groupPieces, longestFirst } from './plan.js';
 import { split } from './split.js';
 
 export interface PipelineOptions {
@@ -65,7 +65,13 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
         ),
       )
     : Promise.resolve(undefined);
-  const groups = groupPieces(s.pieces, jobs);
+  // The same task shapes and order as the coordinator's: costliest first.
+  const grouped = groupPieces(s.pieces, jobs);
+  const rank = longestFirst(grouped);
+  const groups = grouped
+    .map((g, i) => ({ g, r: rank[i]! }))
+    .sort((a, b) => a.r - b.r)
+    .map((x) => x.g);
   const perGroup = await mapLimit(groups, jobs, async (pieces, i) => {
     // Share the cores among the encodes running at once; the last few get more each.
     const running = Math.min(jobs, groups.length - i);
@@ -78,7 +84,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     o.onSegment?.(done, s.pieces.length);
     return segs;
   });
-  const segments = perGroup.flat();
+  const segments = perGroup.flat().sort((a, b) => a.index - b.index);
   const audio = await audioP;
   const m = await withCtx((ctx) => manifest({ segments, source, output: o.output, audio }, ctx));
   return { split: s, segments, audio, manifest: m };

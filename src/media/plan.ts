@@ -15,6 +15,8 @@ export interface PiecePlan {
   /** Segment start on the output timeline and its duration, in time-base ticks. */
   start: number;
   duration: number;
+  /** Coded bytes of the segment's frames in the source. */
+  sourceBytes: number;
 }
 
 /**
@@ -38,7 +40,11 @@ export function planPieces(frames: Frame[], timeBase: Ratio, secondsPerSegment: 
     while (end < frames.length && bucketOf(frames[end]!) === bucket) end++;
     const keyFrame = keyFrameFor(frames, first, end);
     let maxDecode = -1;
-    for (let j = first; j < end; j++) maxDecode = Math.max(maxDecode, frames[j]!.decodeIndex);
+    let sourceBytes = 0;
+    for (let j = first; j < end; j++) {
+      maxDecode = Math.max(maxDecode, frames[j]!.decodeIndex);
+      sourceBytes += frames[j]!.size;
+    }
     const nextPts = end < frames.length ? frames[end]!.pts : endPts;
     plans.push({
       index: plans.length,
@@ -48,6 +54,7 @@ export function planPieces(frames: Frame[], timeBase: Ratio, secondsPerSegment: 
       packetCount: maxDecode - frames[keyFrame]!.decodeIndex + 1,
       start: frames[first]!.pts - pts0,
       duration: nextPts - frames[first]!.pts,
+      sourceBytes,
     });
     first = end;
   }
@@ -112,4 +119,24 @@ export function groupPieces<P extends { inSource: boolean; framePts: readonly un
     i += group.length;
   }
   return groups;
+}
+
+/**
+ * Claim order of encode tasks: longest first (LPT), so the last tasks to start are
+ * the cheapest and no slot waits long on one hard segment at the end. A task's
+ * cost is the source's coded bytes of its frames (busy scenes cost more to encode
+ * and to code), or its frame count when sizes are unknown. Returns each group's
+ * rank (0 = first), ties in index order.
+ */
+export function longestFirst<P extends { sourceBytes: number; framePts: readonly unknown[] }>(
+  groups: readonly (readonly P[])[],
+): number[] {
+  const known = groups.every((g) => g.every((p) => p.sourceBytes > 0));
+  const cost = groups.map((g) => g.reduce((t, p) => t + (known ? p.sourceBytes : p.framePts.length), 0));
+  const order = groups.map((_, i) => i).sort((a, b) => cost[b]! - cost[a]! || a - b);
+  const rank: number[] = [];
+  order.forEach((g, r) => {
+    rank[g] = r;
+  });
+  return rank;
 }

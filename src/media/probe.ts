@@ -15,6 +15,8 @@ export interface Frame {
   decodeIndex: number;
   key: boolean;
   duration: number;
+  /** Coded size of the frame's packet in bytes (0 when unknown). */
+  size: number;
 }
 
 export interface Probe {
@@ -159,6 +161,7 @@ interface Packet {
   pts: number | undefined;
   dts: number | undefined;
   duration: number;
+  size: number;
   key: boolean;
   discard: boolean;
 }
@@ -183,7 +186,7 @@ export async function probeVideoPackets(
       '-select_streams',
       'v:0',
       '-show_entries',
-      'stream=time_base:packet=pts,dts,duration,flags',
+      'stream=time_base:packet=pts,dts,duration,size,flags',
       '-of',
       'csv',
       path,
@@ -195,11 +198,13 @@ export async function probeVideoPackets(
   for (const line of stdout.split('\n')) {
     if (line.startsWith('stream,')) timeBase = parseRatio(line.slice(7).trim());
     if (!line.startsWith('packet,')) continue;
-    const [, pts, dts, duration, flags = ''] = line.split(',');
+    // ffprobe prints the fields in its own order: pts, dts, duration, size, flags.
+    const [, pts, dts, duration, size, flags = ''] = line.split(',');
     packets.push({
       pts: num(pts),
       dts: num(dts),
       duration: num(duration) ?? 0,
+      size: num(size) ?? 0,
       key: flags.includes('K'),
       discard: flags.includes('D'),
     });
@@ -219,7 +224,7 @@ export function framesFromPackets(packets: Packet[]): Frame[] {
   packets.forEach((p, i) => {
     const pts = p.pts ?? p.dts;
     if (pts === undefined || p.discard) return;
-    frames.push({ pts, decodeIndex: i, key: p.key, duration: p.duration });
+    frames.push({ pts, decodeIndex: i, key: p.key, duration: p.duration, size: p.size });
   });
   frames.sort((a, b) => a.pts - b.pts || a.decodeIndex - b.decodeIndex);
   // Drop duplicate timestamps (broken streams): a frame is identified by its pts.

@@ -62,6 +62,7 @@ export async function split(opts: SplitOptions, ctx: OperationContext): Promise<
         fileTimeBase: p.timeBase,
         fileFirstPts: keyPts,
         inSource: true,
+        sourceBytes: plan.sourceBytes,
       }) as Piece;
     });
     ctx.onProgress?.(1);
@@ -87,6 +88,7 @@ export async function split(opts: SplitOptions, ctx: OperationContext): Promise<
       keyPts,
       fileTimeBase: timing.timeBase,
       fileFirstPts: timing.firstPts,
+      sourceBytes: plan.sourceBytes,
     }) as Piece;
   });
   return create(SplitResultSchema, { source: p.info, pieces });

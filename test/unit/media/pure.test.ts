@@ -16,6 +16,7 @@ import { masterPlaylist, mediaPlaylist, parseMediaPlaylist } from '../../../src/
 import {
   groupPieces,
   keyFrameFor,
+  longestFirst,
   MAX_SEGMENTS_PER_TASK,
   planPieces,
   targetDuration,
@@ -86,11 +87,12 @@ describe('playlists', () => {
   });
 });
 
-const frame = (pts: number, decodeIndex: number, key = false, duration = 1001): Frame => ({
+const frame = (pts: number, decodeIndex: number, key = false, duration = 1001, size = 100): Frame => ({
   pts,
   decodeIndex,
   key,
   duration,
+  size,
 });
 
 describe('planPieces', () => {
@@ -294,5 +296,15 @@ describe('groupPieces', () => {
       sizes(groupPieces([piece(60, false), piece(60, false), piece(60, false)], 1)),
       [1, 1, 1],
     );
+  });
+});
+
+describe('longestFirst', () => {
+  const p = (sourceBytes: number, frames = 60) => ({ sourceBytes, framePts: Array.from({ length: frames }) });
+  it('ranks the costliest encode tasks first, ties in index order', () => {
+    assert.deepEqual(longestFirst([[p(10)], [p(30)], [p(10), p(15)], [p(30)]]), [3, 0, 2, 1]);
+  });
+  it('falls back to frame counts when sizes are unknown', () => {
+    assert.deepEqual(longestFirst([[p(0, 60)], [p(0, 59), p(0, 59)], [p(5, 61)]]), [2, 0, 1]);
   });
 });
