@@ -1,9 +1,9 @@
 // Scale-out simulation: the real coordinator (own process, SQLite) and simulated
 // single-slot workers that replay task durations of a 10-minute 1080p job,
-// measured on this machine with the real media operations on a short clip and
-// scaled, with time compressed (`msPerSecond` ms of wall time per task second).
+// measured on this machine with the real media operations on a full-length source,
+// with time compressed (`msPerSecond` ms of wall time per task second).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
@@ -54,47 +54,41 @@ export async function measureProfiles(
     };
     const sps = 2;
     const output = folderAt(path.join(dir, 'out'));
-    // Split and audio have fixed costs (probing, process start): time them on a short
-    // cut and the whole clip and extrapolate the difference.
-    const short = path.join(dir, 'short.mp4');
-    const shortSeconds = 4;
-    execFileSync('ffmpeg', ['-v', 'error', '-i', clip, '-t', String(shortSeconds), '-c', 'copy', short]);
-    const splitAudio = async (input: string, name: string) => {
-      let result: Awaited<ReturnType<typeof split>> | undefined;
-      const working = folderAt(path.join(dir, `work-${name}`));
-      const splitSeconds = await elapsed(async () => {
-        result = await split({ input: fileAt(input), working, secondsPerSegment: sps }, ctx(`split-${name}`));
-      });
-      const copySeconds = await elapsed(() =>
-        split(
-          {
-            input: fileAt(input),
-            working: folderAt(path.join(dir, `copies-${name}`)),
-            secondsPerSegment: sps,
-            pieces: 'copy',
-          },
-          ctx(`copies-${name}`),
-        ),
+    // Split and audio scale with the source's length: time them on a full-length
+    // source, the clip repeated by a stream-copy concatenation (a minute of work, not
+    // the hours a real 10-minute 1080p encode would take to make).
+    const long = path.join(dir, 'long.mp4');
+    const list = path.join(dir, 'list.txt');
+    writeFileSync(
+      list,
+      Array.from({ length: Math.ceil(jobSeconds / clipSeconds) }, () => `file '${clip}'\n`).join(''),
+    );
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', long]);
+    const input = fileAt(long);
+    let result: Awaited<ReturnType<typeof split>> | undefined;
+    const splitSeconds = await elapsed(async () => {
+      result = await split(
+        { input, working: folderAt(path.join(dir, 'work')), secondsPerSegment: sps },
+        ctx('split'),
       );
-      const source = result!.source!;
-      const out = folderAt(path.join(dir, `out-${name}`));
-      const audioSeconds = await elapsed(() =>
-        encodeAudio(
-          { input: fileAt(input), source, output: out, secondsPerSegment: sps },
-          ctx(`audio-${name}`),
-        ),
-      );
-      return { splitSeconds, copySeconds, audioSeconds, result: result! };
-    };
-    const a = await splitAudio(short, 'short');
-    const b = await splitAudio(clip, 'long');
-    const extrapolate = (x: number, y: number) =>
-      y + (Math.max(0, y - x) / (clipSeconds - shortSeconds)) * (jobSeconds - clipSeconds);
-    const source = b.result.source!;
+    });
+    const copySeconds = await elapsed(() =>
+      split(
+        { input, working: folderAt(path.join(dir, 'copies')), secondsPerSegment: sps, pieces: 'copy' },
+        ctx('copies'),
+      ),
+    );
+    const source = result!.source!;
+    const audioSeconds = await elapsed(() =>
+      encodeAudio(
+        { input, source, output: folderAt(path.join(dir, 'audio')), secondsPerSegment: sps },
+        ctx('audio'),
+      ),
+    );
     const encodeSeconds = await elapsed(() =>
       encode(
         {
-          pieces: [b.result.pieces[1]!],
+          pieces: [result!.pieces[1]!],
           source,
           output,
           settings: create(EncoderSettingsSchema, { encoder: 'svt', crf: 30, preset }),
@@ -102,27 +96,21 @@ export async function measureProfiles(
         ctx('encode'),
       ),
     );
-    const profile = (splitSeconds: number, how: string): JobProfile => ({
-      segments: Math.ceil(jobSeconds / sps),
-      splitSeconds,
+    const profile = (split: number, how: string): JobProfile => ({
+      segments: result!.pieces.length,
+      splitSeconds: split,
       encodeSeconds,
-      audioSeconds: extrapolate(a.audioSeconds, b.audioSeconds),
+      audioSeconds,
       manifestSeconds: 1,
       how:
-        `measured here with the real operations on ${shortSeconds} s and ${clipSeconds} s 1920x1080 scene ` +
-        `clips: split ${how}, audio ${f(a.audioSeconds)} / ` +
-        `${f(b.audioSeconds)} s, extrapolated linearly to ${jobSeconds} s; one 2 s segment encode ` +
-        `(libsvtav1 preset ${preset} crf 30, all cores) ${f(encodeSeconds)} s; manifest assumed 1 s`,
+        `measured here with the real operations on a ${jobSeconds} s 1920x1080 scene source (a ${clipSeconds} s clip ` +
+        `repeated by stream-copy concatenation): split ${how} ${f(split)} s, audio ${f(audioSeconds)} s; ` +
+        `one 2 s segment encode (libsvtav1 preset ${preset} crf 30, all cores) ${f(encodeSeconds)} s; ` +
+        'manifest assumed 1 s',
     });
     return {
-      ranges: profile(
-        extrapolate(a.splitSeconds, b.splitSeconds),
-        `into ranges of the source (seekable file on a shared filesystem) ${f(a.splitSeconds)} / ${f(b.splitSeconds)} s`,
-      ),
-      copies: profile(
-        extrapolate(a.copySeconds, b.copySeconds),
-        `into stream copies (as for S3 or MPEG-TS inputs) ${f(a.copySeconds)} / ${f(b.copySeconds)} s`,
-      ),
+      ranges: profile(splitSeconds, 'into ranges of the source (seekable file on a shared filesystem)'),
+      copies: profile(copySeconds, 'into stream copies (as for S3 or MPEG-TS inputs)'),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

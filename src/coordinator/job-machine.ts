@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { notFound } from '../errors.js';
 import type { EncodeJob, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
-import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { EncodeJobSchema, TaskSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { groupPieces, longestFirst } from '../media/plan.js';
 import {
@@ -209,7 +209,20 @@ export async function advance(
     // Each task succeeds once (lease-guarded) and the job row is locked, so exactly
     // one finish sees the counts complete and creates the manifest task.
     const column = task.kind === TaskKind.Encode ? 'segments_done' : 'audio_done';
-    const by = task.kind === TaskKind.Encode ? decodeEncode(task.result!).segments.length : 1;
+    let by = 1;
+    if (task.kind === TaskKind.Encode) {
+      // One segment per piece, in order: anything else would leave the count short forever.
+      const kind = fromBinary(TaskSchema, task.payload).kind;
+      const pieces = kind.case === 'encode' ? kind.value.pieces : [];
+      const segments = decodeEncode(task.result!).segments;
+      if (segments.length !== pieces.length || segments.some((s, i) => s.index !== pieces[i]!.index)) {
+        const got = segments.map((s) => s.index).join(',');
+        const want = pieces.map((p) => p.index).join(',');
+        await failJob(q, job, `${taskName(task)} returned segments [${got}] for pieces [${want}]`, now);
+        return { newWork: false };
+      }
+      by = pieces.length;
+    }
     const counted = await q.jobs.countDone(job.id, column, now, by);
     if (!counted) return { newWork: false };
     const complete =

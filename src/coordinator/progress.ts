@@ -7,6 +7,8 @@ export const WEIGHTS = { split: 5, audio: 5, encode: 85, manifest: 5 } as const;
 
 export interface ProgressTask {
   kind: string;
+  /** For encodes: the first segment the task covers (tasks cover consecutive runs). */
+  idx: number;
   state: string;
   progress: number;
 }
@@ -31,8 +33,13 @@ export function percentComplete(job: ProgressJob, tasks: readonly ProgressTask[]
   let sum = WEIGHTS.split * doneFraction(tasks.find((t) => t.kind === TaskKind.Split));
   let total = 100;
   if (job.segments_total > 0) {
+    // An encode task covers the segments from its idx up to the next task's idx.
+    const encodes = tasks.filter((t) => t.kind === TaskKind.Encode).sort((a, b) => a.idx - b.idx);
     let encoded = 0;
-    for (const t of tasks) if (t.kind === TaskKind.Encode) encoded += doneFraction(t);
+    encodes.forEach((t, i) => {
+      const segments = (encodes[i + 1]?.idx ?? job.segments_total) - t.idx;
+      encoded += Math.max(1, segments) * doneFraction(t);
+    });
     sum += (WEIGHTS.encode * encoded) / job.segments_total;
     if (job.has_audio) sum += WEIGHTS.audio * doneFraction(tasks.find((t) => t.kind === TaskKind.Audio));
     else total -= WEIGHTS.audio;

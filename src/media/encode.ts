@@ -10,7 +10,7 @@ import { describe } from '../storage/index.js';
 import type { EncodeOptions, OperationContext } from './api.js';
 import { av1CodecString } from './codec-string.js';
 import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
-import { av1cOf, placeFragments } from './fragment.js';
+import { av1cOf, FrameCountError, KeyFrameError, placeFragments } from './fragment.js';
 import { localInput } from './local-input.js';
 import { halfMinGap } from './plan.js';
 import { pieceTiming } from './probe.js';
@@ -40,11 +40,16 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
       throw new AppError(ErrorKind.InvalidInput, `segment ${piece.index} has no frames`);
   const total = opts.pieces.reduce((n, p) => n + p.framePts.length, 0);
   let done = 0;
+  let reported = 0;
   const encodeRun = async (run: Piece[]) => {
     const frames = run.reduce((n, p) => n + p.framePts.length, 0);
     const segments = await encodeOneRun(opts, run, {
       ...ctx,
-      onProgress: (f) => ctx.onProgress?.((done + f * frames) / total),
+      // Never backwards (a retry starts its own count again).
+      onProgress: (f) => {
+        reported = Math.max(reported, Math.min(1, (done + f * frames) / total));
+        ctx.onProgress?.(reported);
+      },
     });
     done += frames;
     return segments;
@@ -53,8 +58,8 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
     try {
       return await encodeRun(opts.pieces);
     } catch (err) {
-      if (ctx.signal?.aborted || !(err instanceof AppError) || err.kind !== ErrorKind.Internal) throw err;
-      done = 0; // key frames not where the segments start: one run per piece
+      // Key frames not where the segments start (nothing was uploaded yet): one run per piece.
+      if (ctx.signal?.aborted || !(err instanceof KeyFrameError)) throw err;
     }
   }
   const segments: Segment[] = [];
@@ -68,6 +73,7 @@ function runnable(pieces: Piece[]): boolean {
   return pieces.every(
     (p, i) =>
       p.inSource &&
+      n >= 2 &&
       p.framePts.length === n &&
       describe(p.file) === describe(pieces[0]!.file) &&
       (i === 0 ||
@@ -106,7 +112,16 @@ async function encodeOneRun(opts: EncodeOptions, run: Piece[], ctx: OperationCon
   // A range of the source: seek to (just after) its key frame; the demuxer starts at
   // the key frame at or before that time, the trim keeps exactly the listed frames.
   const seek = piece.inSource
-    ? ['-noaccurate_seek', '-seek_timestamp', '1', '-ss', seekTime(piece.keyPts + tol, pieceTb)]
+    ? [
+        // Only the demuxers the split accepted as seekable (the file is the user's source).
+        '-format_whitelist',
+        'mov,matroska,nut',
+        '-noaccurate_seek',
+        '-seek_timestamp',
+        '1',
+        '-ss',
+        seekTime(rescale(piece.keyPts, tb, pieceTb) + shift + tol, pieceTb),
+      ]
     : [];
   // One key frame per segment: the run's pieces all have the same frame count.
   const gop = run.length > 1 ? piece.framePts.length : undefined;
@@ -179,8 +194,8 @@ async function encodeOneRun(opts: EncodeOptions, run: Piece[], ctx: OperationCon
   } catch (err) {
     // A seek that landed after the key frame (a container index that lies) loses
     // frames: decode from the start of the file instead.
-    if (seek.length === 0 || ctx.signal?.aborted) throw err;
-    placed = await encodeFrom([]);
+    if (seek.length === 0 || ctx.signal?.aborted || !(err instanceof FrameCountError)) throw err;
+    placed = await encodeFrom(seek.slice(0, 2));
   }
   if (placed.timescale !== tb.den)
     throw new AppError(

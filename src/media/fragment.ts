@@ -40,6 +40,20 @@ export interface SplitFmp4Segments {
   timescale: number;
 }
 
+/** The encoder wrote a different number of frames than the segments need (e.g. a seek landed late). */
+export class FrameCountError extends AppError {
+  constructor(message: string) {
+    super(ErrorKind.Internal, message);
+  }
+}
+
+/** A segment of the run does not start on a key frame (the encoder put them elsewhere). */
+export class KeyFrameError extends AppError {
+  constructor(message: string) {
+    super(ErrorKind.Internal, message);
+  }
+}
+
 const STYP = makeBox(
   'styp',
   Buffer.from('msdh', 'latin1'),
@@ -92,25 +106,39 @@ export function placeFragments(file: Buffer, placements: Placement[]): SplitFmp4
   const count = trun.samples.length;
   const needed = placements.reduce((n, p) => n + p.durations.length, 0);
   if (count !== needed)
-    throw new AppError(ErrorKind.Internal, `encoder wrote ${count} frames; the segment needs ${needed}`);
+    throw new FrameCountError(`encoder wrote ${count} frames; the segment needs ${needed}`);
+  if (tfhdFlags(payload(file, tfhd)) & 0x1)
+    throw new AppError(
+      ErrorKind.Internal,
+      'fragment has an explicit base data offset; expected default-base-is-moof',
+    );
   const perSampleFlags = (trun.flags & 0x400) !== 0;
   const flagsOf = (i: number) =>
     (perSampleFlags ? trun.samples[i]!.flags : i === 0 ? trun.firstSampleFlags : undefined) ??
     defaults.flags ??
     0;
-  const sizeOf = (i: number) => trun.samples[i]!.size ?? defaults.size ?? 0;
+  const sizeOf = (i: number) => {
+    const size = trun.samples[i]!.size ?? defaults.size;
+    if (size === undefined) throw new AppError(ErrorKind.Internal, 'fragment gives no sample sizes');
+    return size;
+  };
   // Sample data is contiguous from the data offset (relative to the moof start).
   let dataAt = moof.start + (trun.dataOffset ?? moof.size + mdats[0]!.headerSize);
   const others = children
     .filter((b) => !['tfhd', 'tfdt', 'trun'].includes(b.type))
     .map((b) => slice(file, b));
+  // Other per-sample boxes (sdtp, sbgp, senc, ...) describe the whole run and cannot be shared out.
+  if (others.length > 0 && placements.length > 1)
+    throw new AppError(
+      ErrorKind.Internal,
+      'fragment has per-sample boxes that cannot be split between segments',
+    );
 
   let first = 0;
   const segments = placements.map((placement, k) => {
     const n = placement.durations.length;
     if (!isSyncSample(flagsOf(first)))
-      throw new AppError(
-        ErrorKind.Internal,
+      throw new KeyFrameError(
         k === 0
           ? 'segment does not start with a key frame'
           : `segment ${k + 1} of the run does not start with a key frame`,
@@ -162,6 +190,10 @@ export function placeFragments(file: Buffer, placements: Placement[]): SplitFmp4
 
 function slice(buf: Buffer, box: Box): Buffer {
   return buf.subarray(box.start, box.start + box.size);
+}
+
+function tfhdFlags(p: Buffer): number {
+  return p.readUInt32BE(0) & 0xffffff;
 }
 
 function tfhdDefaults(p: Buffer): { size?: number; flags?: number } {

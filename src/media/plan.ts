@@ -109,6 +109,7 @@ export function groupPieces<P extends { inSource: boolean; framePts: readonly un
     const group = [first];
     while (
       group.length < target &&
+      first.framePts.length >= 2 &&
       i + group.length < pieces.length &&
       first.inSource &&
       pieces[i + group.length]!.inSource &&

@@ -48,7 +48,9 @@ class LazyS3 implements StorageBackend {
     return undefined;
   }
   destroy(): void {
+    // A load still under way is destroyed when it arrives.
     this.loaded?.destroy();
+    void this.loading?.then((b) => b.destroy());
   }
 }
 

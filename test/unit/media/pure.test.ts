@@ -296,6 +296,8 @@ describe('groupPieces', () => {
       sizes(groupPieces([piece(60, false), piece(60, false), piece(60, false)], 1)),
       [1, 1, 1],
     );
+    // One-frame segments: a key frame every frame would change the encoder's GOP mode.
+    assert.deepEqual(sizes(groupPieces([piece(1), piece(1), piece(1)], 1)), [1, 1, 1]);
   });
 });
 
