@@ -117,8 +117,12 @@ function scaleOutTable(s: NonNullable<Results['scaleOut']>): string {
   const cap = (q: JobProfile) =>
     (q.splitSeconds + q.manifestSeconds + q.segments * q.encodeSeconds + q.audioSeconds) /
     (q.splitSeconds + q.manifestSeconds);
-  // Workers past which one encode round is shorter than the audio task.
-  const audioBound = Math.ceil(p.segments / Math.max(1, Math.floor(p.audioSeconds / p.encodeSeconds)));
+  // Workers past which the encode rounds are shorter than the audio task.
+  const rounds = Math.floor(p.audioSeconds / p.encodeSeconds);
+  const audioLine =
+    rounds === 0
+      ? `workers⌉ × encode) + manifest; the one ${f(p.audioSeconds, 0)} s audio task is shorter than one encode, so`
+      : `workers⌉ × encode) + manifest; from about ${Math.ceil(p.segments / rounds)} workers on, the one ${f(p.audioSeconds, 0)} s audio task outlasts`;
   const lines = [
     `A 10-minute 1080p job: split ${f(p.splitSeconds, 1)} s, ${p.segments} encodes of ${f(p.encodeSeconds, 2)} s,`,
     `audio ${f(p.audioSeconds, 1)} s, manifest ${f(p.manifestSeconds, 1)} s (${p.how}).`,
@@ -130,8 +134,10 @@ function scaleOutTable(s: NonNullable<Results['scaleOut']>): string {
     `(${f(parallel, 0)} s) / workers. Amdahl: the serial part caps the speedup at ${f(cap(p), 1)}×.`,
     '',
     'The ideal ignores that tasks are indivisible: the critical path is split + max(audio, ⌈segments /',
-    `workers⌉ × encode) + manifest; from about ${audioBound} workers on, the one ${f(p.audioSeconds, 0)} s audio task outlasts`,
-    'a round of encodes and bounds the job.',
+    audioLine,
+    rounds === 0
+      ? 'the last round of encodes bounds the job (⌈segments / workers⌉ rounds of whole tasks).'
+      : 'the rounds of encodes and bounds the job.',
     '',
     ...scaleRows(p, s.rows),
   ];
