@@ -124,8 +124,7 @@ it('three equal segments are encoded by one ffmpeg run and each segment decodes 
     assert.ok(p[0]!.key, `segment ${k} starts on a key frame`);
     assert.equal(p.filter((x) => x.key).length, 1, `segment ${k} has one key frame`);
     // tfdt places the segment: its first frame is at 2k s, the frames 1/30 s apart.
-    p.forEach((x, j) =>
-      assert.ok(Math.abs(x.pts - (2 * k + j / 30)) < 1e-3, `segment ${k} frame ${j} at ${x.pts}`),
-    );
+    for (const [j, x] of p.entries())
+      assert.ok(Math.abs(x.pts - (2 * k + j / 30)) < 1e-3, `segment ${k} frame ${j} at ${x.pts}`);
   }
 });
