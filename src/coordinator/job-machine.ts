@@ -171,7 +171,8 @@ export async function advance(
     const split = decodeSplit(task.result!);
     const source = split.source!;
     const pieces = [...split.pieces].sort((a, b) => a.index - b.index);
-    const groups = groupPieces(pieces, details().parallelism);
+    const { parallelism } = details();
+    const groups = groupPieces(pieces, parallelism);
     const rank = longestFirst(groups);
     const tasks = groups.map((group, g) =>
       newTask(
@@ -181,7 +182,7 @@ export async function advance(
         rank[g]! + 1,
         {
           case: 'encode',
-          value: { pieces: group, source, output, settings },
+          value: { pieces: group, source, output, settings, tail: rank[g]! >= groups.length - parallelism },
         },
         now,
         cfg,

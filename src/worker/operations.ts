@@ -63,6 +63,8 @@ export async function runOperation(ops: Operations, task: Task, ctx: OperationCo
     case 'encode': {
       const v = k.value;
       if (v.pieces.length === 0) throw invalidInput('task is missing encode.pieces');
+      // The job's last tasks: the encoder may use every core (the other slots run dry).
+      const encodeCtx = v.tail ? { ...ctx, threads: undefined } : ctx;
       const segments = await ops.encode(
         {
           pieces: v.pieces,
@@ -70,7 +72,7 @@ export async function runOperation(ops: Operations, task: Task, ctx: OperationCo
           output: need(v.output, 'encode.output'),
           settings: need(v.settings, 'encode.settings'),
         },
-        ctx,
+        encodeCtx,
       );
       return { case: 'encode', value: create(EncodeResultSchema, { segments }) };
     }

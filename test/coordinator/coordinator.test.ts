@@ -39,6 +39,24 @@ for (const factory of databaseFactories()) {
       }
     });
 
+    test('with a parallelism of 2 the last two encode tasks handed out are marked as the tail', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        await t.c.submitJob(sampleJob('/data', { parallelism: 2 }));
+        const split = (await claim(t.c, 'w1'))!;
+        await succeed(t.c, 'w1', split, 4);
+        const tails: string[] = [];
+        for (let task = await claim(t.c, 'w1'); task?.kind.case === 'encode'; task = await claim(t.c, 'w1')) {
+          tails.push(`${task.kind.value.pieces[0]!.index}:${task.kind.value.tail}`);
+          await succeed(t.c, 'w1', task, 4);
+        }
+        // Pieces of unknown size cost their frame count: equal, so index order.
+        assert.deepEqual(tails, ['0:false', '1:false', '2:true', '3:true']);
+      } finally {
+        await t.close();
+      }
+    });
+
     test('the manifest task gets every segment in index order, the audio and the source', async () => {
       const t = await setupCoordinator(factory);
       try {
