@@ -96,15 +96,15 @@ export async function measureProfiles(
         ctx('encode'),
       ),
     );
-    const profile = (split: number, how: string): JobProfile => ({
+    const profile = (seconds: number, how: string): JobProfile => ({
       segments: result!.pieces.length,
-      splitSeconds: split,
+      splitSeconds: seconds,
       encodeSeconds,
       audioSeconds,
       manifestSeconds: 1,
       how:
         `measured here with the real operations on a ${jobSeconds} s 1920x1080 scene source (a ${clipSeconds} s clip ` +
-        `repeated by stream-copy concatenation): split ${how} ${f(split)} s, audio ${f(audioSeconds)} s; ` +
+        `repeated by stream-copy concatenation): split ${how} ${f(seconds)} s, audio ${f(audioSeconds)} s; ` +
         `one 2 s segment encode (libsvtav1 preset ${preset} crf 30, all cores) ${f(encodeSeconds)} s; ` +
         'manifest assumed 1 s',
     });

@@ -12,9 +12,9 @@ import { av1CodecString } from './codec-string.js';
 import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
 import { av1cOf, FrameCountError, KeyFrameError, placeFragments } from './fragment.js';
 import { localInput } from './local-input.js';
-import { halfMinGap } from './plan.js';
+import { halfMinGap, joinsRun } from './plan.js';
 import { pieceTiming } from './probe.js';
-import { type Ratio, rescale } from './rational.js';
+import { type Ratio, rescale, secondsArg } from './rational.js';
 import { encoderArgs, settingsProblem } from './settings.js';
 
 /** Name of the shared init segment in the output folder. */
@@ -69,13 +69,11 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
 
 /** Whether one encoder run can make every piece's segment: a contiguous range of one source, equal frame counts. */
 function runnable(pieces: Piece[]): boolean {
-  const n = pieces[0]!.framePts.length;
+  const first = pieces[0]!;
   return pieces.every(
     (p, i) =>
-      p.inSource &&
-      n >= 2 &&
-      p.framePts.length === n &&
-      describe(p.file) === describe(pieces[0]!.file) &&
+      joinsRun(first, p) &&
+      describe(p.file) === describe(first.file) &&
       (i === 0 ||
         (p.index === pieces[i - 1]!.index + 1 && p.start === pieces[i - 1]!.start + pieces[i - 1]!.duration)),
   );
@@ -120,7 +118,7 @@ async function encodeOneRun(opts: EncodeOptions, run: Piece[], ctx: OperationCon
         '-seek_timestamp',
         '1',
         '-ss',
-        seekTime(rescale(piece.keyPts, tb, pieceTb) + shift + tol, pieceTb),
+        secondsArg(rescale(piece.keyPts, tb, pieceTb) + shift + tol, pieceTb),
       ]
     : [];
   // One key frame per segment: the run's pieces all have the same frame count.
@@ -244,10 +242,6 @@ async function writeParts(file: string, parts: Buffer[]): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-function seekTime(ticks: number, tb: Ratio): string {
-  return ((ticks * tb.num) / tb.den).toFixed(6);
 }
 
 /** Explicit colour tags, so every piece's sequence header is the same whatever its first frame says. */

@@ -107,7 +107,7 @@ export function placeFragments(file: Buffer, placements: Placement[]): SplitFmp4
   const needed = placements.reduce((n, p) => n + p.durations.length, 0);
   if (count !== needed)
     throw new FrameCountError(`encoder wrote ${count} frames; the segment needs ${needed}`);
-  if (tfhdFlags(payload(file, tfhd)) & 0x1)
+  if (defaults.baseDataOffset)
     throw new AppError(
       ErrorKind.Internal,
       'fragment has an explicit base data offset; expected default-base-is-moof',
@@ -192,17 +192,15 @@ function slice(buf: Buffer, box: Box): Buffer {
   return buf.subarray(box.start, box.start + box.size);
 }
 
-function tfhdFlags(p: Buffer): number {
-  return p.readUInt32BE(0) & 0xffffff;
-}
-
-function tfhdDefaults(p: Buffer): { size?: number; flags?: number } {
+function tfhdDefaults(p: Buffer): { size?: number; flags?: number; baseDataOffset: boolean } {
   const flags = p.readUInt32BE(0) & 0xffffff;
   let off = 8;
   if (flags & 0x1) off += 8;
   if (flags & 0x2) off += 4;
   if (flags & 0x8) off += 4;
-  const out: { size?: number; flags?: number } = {};
+  const out: { size?: number; flags?: number; baseDataOffset: boolean } = {
+    baseDataOffset: (flags & 0x1) !== 0,
+  };
   if (flags & 0x10) {
     out.size = p.readUInt32BE(off);
     off += 4;

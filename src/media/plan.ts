@@ -84,6 +84,23 @@ export function targetDuration(durationsSeconds: number[]): number {
   return Math.max(1, ...durationsSeconds.map((d) => Math.round(d)));
 }
 
+/**
+ * Whether `next` can share one encoder run (a key frame every n frames) with a run
+ * starting at `first`: both ranges of the source, equal frame counts of at least 2
+ * (one-frame segments would change the encoder's GOP mode, so the init segment).
+ */
+export function joinsRun(
+  first: { inSource: boolean; framePts: readonly unknown[] },
+  next: { inSource: boolean; framePts: readonly unknown[] },
+): boolean {
+  return (
+    first.inSource &&
+    next.inSource &&
+    first.framePts.length >= 2 &&
+    next.framePts.length === first.framePts.length
+  );
+}
+
 /** Most segments one encode task covers (bounds a task's length, memory and retry cost). */
 export const MAX_SEGMENTS_PER_TASK = 8;
 
@@ -109,11 +126,8 @@ export function groupPieces<P extends { inSource: boolean; framePts: readonly un
     const group = [first];
     while (
       group.length < target &&
-      first.framePts.length >= 2 &&
       i + group.length < pieces.length &&
-      first.inSource &&
-      pieces[i + group.length]!.inSource &&
-      pieces[i + group.length]!.framePts.length === first.framePts.length
+      joinsRun(first, pieces[i + group.length]!)
     )
       group.push(pieces[i + group.length]!);
     groups.push(group);

@@ -21,6 +21,11 @@ export function toSeconds(ticks: number, tb: Ratio): number {
   return (ticks * tb.num) / tb.den;
 }
 
+/** `ticks` as a seconds argument for ffmpeg (`-ss`), to the microsecond. */
+export function secondsArg(ticks: number, tb: Ratio): string {
+  return toSeconds(ticks, tb).toFixed(6);
+}
+
 /** Ticks of `seconds` in time base `tb`, rounded. */
 export function toTicks(seconds: number, tb: Ratio): number {
   return Math.round((seconds * tb.den) / tb.num);

@@ -13,7 +13,7 @@ import { binaries, ffmpegBase, run } from './ffmpeg.js';
 import { localInput } from './local-input.js';
 import { halfMinGap, type PiecePlan, planPieces } from './plan.js';
 import { type Frame, framesFromPackets, type Probe, probe, probeVideoPackets } from './probe.js';
-import { type Ratio, rescale } from './rational.js';
+import { type Ratio, rescale, secondsArg } from './rational.js';
 
 /** Containers whose index lets ffmpeg seek straight to a key frame; others are remuxed to NUT first. */
 const SEEKABLE = /(^|,)(mov|mp4|matroska|webm|nut)(,|$)/;
@@ -104,7 +104,7 @@ const COPY_BATCH = 12;
 
 function seekArgs(p: Probe, gap: number, plan: PiecePlan): string[] {
   if (plan.keyFrame === 0) return [];
-  return ['-seek_timestamp', '1', '-ss', seconds(p.frames[plan.keyFrame]!.pts + gap, p.timeBase)];
+  return ['-seek_timestamp', '1', '-ss', secondsArg(p.frames[plan.keyFrame]!.pts + gap, p.timeBase)];
 }
 
 /** Stream-copies each planned piece: the source opened once per piece, seeking to its key frame. */
@@ -163,7 +163,7 @@ async function checkPiece(
       '-seek_timestamp',
       '1',
       '-ss',
-      seconds(Math.max(p.frames[0]!.pts, first.pts - gap), p.timeBase),
+      secondsArg(Math.max(p.frames[0]!.pts, first.pts - gap), p.timeBase),
       '-i',
       source,
       '-map',
@@ -222,8 +222,4 @@ async function inspectPiece(
     if (i >= have.length || Math.abs(have[i]! - want) > tolerance) return { ok: false, start };
   }
   return { ok: true, start, timeBase: pieceTb, firstPts };
-}
-
-function seconds(ticks: number, tb: Ratio): string {
-  return ((ticks * tb.num) / tb.den).toFixed(6);
 }
