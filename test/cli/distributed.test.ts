@@ -13,7 +13,7 @@ import { serveDir } from '../helpers/http-server.js';
 import { checkOutput } from '../helpers/media-checks.js';
 import { playHls } from '../helpers/player.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
-import { cli, startProgram, stopAll } from './processes.js';
+import { cli, startProgram, startWorker, stopAll } from './processes.js';
 
 let dir: TmpDir;
 let clip: string;
@@ -41,20 +41,6 @@ async function startCoordinator(name: string, extra: string[] = []) {
   const coordinator = startProgram(['coordinator', '--listen', '127.0.0.1:0', '--db', db, ...extra]);
   const address = await coordinator.firstLine();
   return { coordinator, address, db };
-}
-
-function startWorker(address: string, id: string, tmp: string) {
-  return startProgram([
-    'worker',
-    '--coordinator',
-    address,
-    '--id',
-    id,
-    '--tmp-dir',
-    tmp,
-    '--log-level',
-    'warn',
-  ]);
 }
 
 async function submit(address: string, name: string, extra: string[] = []) {
@@ -90,8 +76,8 @@ describe('distributed encode with separate processes', { concurrency: 1 }, () =>
   it('one coordinator, two workers: the output passes the media checks, plays, and both workers encoded', async () => {
     const { coordinator, address, db } = await startCoordinator('spread');
     const workers = [
-      startWorker(address, 'worker-a', path.join(dir.path, 'tmp-a')),
-      startWorker(address, 'worker-b', path.join(dir.path, 'tmp-b')),
+      startWorker(address, path.join(dir.path, 'tmp-a'), { id: 'worker-a' }),
+      startWorker(address, path.join(dir.path, 'tmp-b'), { id: 'worker-b' }),
     ];
     const { jobId, out } = await submit(address, 'spread');
 
@@ -143,7 +129,7 @@ describe('distributed encode with separate processes', { concurrency: 1 }, () =>
   it('a worker killed with SIGKILL mid-encode: the job completes with every segment exactly once', async () => {
     const { address, db } = await startCoordinator('kill', ['--lease-seconds', '2']);
     const tmpA = path.join(dir.path, 'kill-tmp');
-    const victim = startWorker(address, 'victim', tmpA);
+    const victim = startWorker(address, tmpA, { id: 'victim' });
     const { jobId, out } = await submit(address, 'kill');
 
     // Wait until the victim is in the middle of an encode, then kill it.
@@ -166,7 +152,7 @@ describe('distributed encode with separate processes', { concurrency: 1 }, () =>
     );
 
     // The survivor uses the same temp root: it cleans up after the dead worker.
-    const survivor = startWorker(address, 'survivor', tmpA);
+    const survivor = startWorker(address, tmpA, { id: 'survivor' });
     const waited = await cli(['wait', jobId, '--coordinator', address]);
     assert.equal(waited.code, 0, `${waited.stderr}\n${survivor.output().stderr}`);
 

@@ -71,6 +71,24 @@ export function startProgram(args: string[]): Program {
 }
 
 /** Kills every program still running. */
+/** A worker process for `address`, its task temp dirs under `tmpDir`. */
+export function startWorker(
+  address: string,
+  tmpDir: string,
+  o: { id?: string; logLevel?: string } = {},
+): Program {
+  return startProgram([
+    'worker',
+    '--coordinator',
+    address,
+    ...(o.id ? ['--id', o.id] : []),
+    '--tmp-dir',
+    tmpDir,
+    '--log-level',
+    o.logLevel ?? 'warn',
+  ]);
+}
+
 export async function stopAll(): Promise<void> {
   await Promise.all(
     [...started].map(

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cli, startProgram, stopAll } from '../cli/processes.js';
+import { cli, startProgram, startWorker, stopAll } from '../cli/processes.js';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { checkOutput } from '../helpers/media-checks.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
@@ -37,17 +37,7 @@ describe('encode with PostgreSQL state', { timeout: 300_000 }, () => {
       'warn',
     ]);
     const address = await coordinator.firstLine();
-    const worker = startProgram([
-      'worker',
-      '--coordinator',
-      address,
-      '--id',
-      'pg-worker',
-      '--tmp-dir',
-      path.join(dir.path, 'tmp'),
-      '--log-level',
-      'warn',
-    ]);
+    const worker = startWorker(address, path.join(dir.path, 'tmp'), { id: 'pg-worker' });
     const out = path.join(dir.path, 'out');
     const submitted = await cli([
       'submit',

@@ -11,7 +11,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { type EncodeJob, JobState } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type ClientHandle, connectCoordinator } from '../../src/rpc/index.js';
 import { fileAt, folderAt } from '../../src/storage/index.js';
-import { startProgram, stopAll } from '../cli/processes.js';
+import { startProgram, startWorker, stopAll } from '../cli/processes.js';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { run } from '../helpers/exec.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
@@ -44,15 +44,7 @@ before(async () => {
     'warn',
   ]);
   address = await coordinator.firstLine();
-  startProgram([
-    'worker',
-    '--coordinator',
-    address,
-    '--tmp-dir',
-    path.join(dir.path, 'tmp'),
-    '--log-level',
-    'warn',
-  ]);
+  startWorker(address, path.join(dir.path, 'tmp'));
   handle = connectCoordinator(address);
 });
 after(async () => {

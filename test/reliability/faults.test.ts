@@ -10,7 +10,7 @@ import { type Job, JobState } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type CoordinatorClient, connectCoordinator } from '../../src/rpc/index.js';
 import { fileAt, folderAt } from '../../src/storage/index.js';
 import { Worker } from '../../src/worker/index.js';
-import { startProgram, stopAll } from '../cli/processes.js';
+import { startProgram, startWorker, stopAll } from '../cli/processes.js';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 import { FlakyUploadStorage } from './fault-storage.js';
@@ -95,15 +95,7 @@ test('a coordinator SIGKILLed mid-job and restarted on the same SQLite file fini
   const db = path.join(dir.path, 'restart.sqlite');
   const first = startProgram(['coordinator', '--listen', '127.0.0.1:0', '--db', db, '--log-level', 'warn']);
   const address = await first.firstLine();
-  const worker = startProgram([
-    'worker',
-    '--coordinator',
-    address,
-    '--tmp-dir',
-    path.join(dir.path, 'tmp-restart'),
-    '--log-level',
-    'warn',
-  ]);
+  const worker = startWorker(address, path.join(dir.path, 'tmp-restart'));
   const h = connectCoordinator(address);
   try {
     const { jobId } = await h.client.submitJob({ job: job('restart') });

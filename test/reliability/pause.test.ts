@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { JobState } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { connectCoordinator } from '../../src/rpc/index.js';
 import { fileAt, folderAt } from '../../src/storage/index.js';
-import { startProgram, stopAll } from '../cli/processes.js';
+import { startProgram, startWorker, stopAll } from '../cli/processes.js';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 
@@ -58,18 +58,7 @@ test('a worker paused past its lease and resumed has its late result ignored; th
     'warn',
   ]);
   const address = await coordinator.firstLine();
-  const worker = (id: string) =>
-    startProgram([
-      'worker',
-      '--coordinator',
-      address,
-      '--id',
-      id,
-      '--tmp-dir',
-      path.join(dir.path, `tmp-${id}`),
-      '--log-level',
-      'warn',
-    ]);
+  const worker = (id: string) => startWorker(address, path.join(dir.path, `tmp-${id}`), { id });
   const paused = worker('paused');
   const h = connectCoordinator(address);
   try {

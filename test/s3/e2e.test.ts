@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { parseMediaPlaylist } from '../../src/media/hls.js';
-import { cli, startProgram, stopAll } from '../cli/processes.js';
+import { cli, startProgram, startWorker, stopAll } from '../cli/processes.js';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { checkOutput } from '../helpers/media-checks.js';
 import { playHls } from '../helpers/player.js';
@@ -98,19 +98,7 @@ before(async () => {
   programs.push(coordinator);
   address = await coordinator.firstLine();
   for (const id of ['s3-worker-a', 's3-worker-b']) {
-    programs.push(
-      startProgram([
-        'worker',
-        '--coordinator',
-        address,
-        '--id',
-        id,
-        '--tmp-dir',
-        path.join(dir.path, `tmp-${id}`),
-        '--log-level',
-        'debug',
-      ]),
-    );
+    programs.push(startWorker(address, path.join(dir.path, `tmp-${id}`), { id, logLevel: 'debug' }));
   }
 });
 
