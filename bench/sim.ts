@@ -129,32 +129,39 @@ export class Fleet {
 
   private async loop(workerId: string, client: LeanClient): Promise<void> {
     const signal = this.stop.signal;
+    // Like the real worker, each finish asks for the next task; GetTask long polls
+    // only when the finish brought none.
+    let next: Task | undefined;
     while (!signal.aborted) {
-      let task: Task | undefined;
-      const t0 = performance.now();
-      try {
-        task = (await client.call(getTask, { workerId, waitMs: this.opts.waitMs ?? 2000 }, signal)).task;
-      } catch (err) {
-        if (signal.aborted) return;
-        throw err;
+      let task = next;
+      next = undefined;
+      if (!task) {
+        const t0 = performance.now();
+        try {
+          task = (await client.call(getTask, { workerId, waitMs: this.opts.waitMs ?? 2000 }, signal)).task;
+        } catch (err) {
+          if (signal.aborted) return;
+          throw err;
+        }
+        // An empty answer is a long poll that ran out, not a dispatch latency.
+        if (!task) continue;
+        this.latencies.getTask.push(performance.now() - t0);
       }
-      const t1 = performance.now();
-      // An empty answer is a long poll that ran out, not a dispatch latency.
-      if (!task) continue;
-      this.latencies.getTask.push(t1 - t0);
-      this.onTask?.(task, t1);
+      this.onTask?.(task, performance.now());
       const ms = this.opts.durationMs?.(task) ?? 0;
       if (ms > 0) await this.hold(client, workerId, task, ms);
       const t2 = performance.now();
-      const { accepted } = await client.call(finishTask, {
+      const res = await client.call(finishTask, {
         workerId,
         taskId: task.id,
         lease: task.lease,
         result: resultFor(task, this.opts.pieces, this.opts.hasAudio ?? false),
+        wantNext: !signal.aborted,
       });
       this.latencies.finishTask.push(performance.now() - t2);
-      if (!accepted) throw new Error(`finish of ${task.id} refused: lease lost`);
+      if (!res.accepted) throw new Error(`finish of ${task.id} refused: lease lost`);
       this.finished++;
+      next = res.next;
     }
   }
 

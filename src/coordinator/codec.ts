@@ -35,10 +35,11 @@ export function taskMessage(row: TaskRow, leaseMs: number): Task {
 }
 
 export type FinishResult = FinishTaskRequest['result'];
-type Success = Exclude<FinishResult, { case: 'failure' } | { case: undefined }>;
+/** A finish's result when it is a success (not a failure). */
+export type SuccessResult = Exclude<FinishResult, { case: 'failure' } | { case: undefined }>;
 
 /** The result blob of a successful finish. */
-export function encodeResult(result: Success): Uint8Array {
+export function encodeResult(result: SuccessResult): Uint8Array {
   switch (result.case) {
     case 'split':
       return toBinary(SplitResultSchema, result.value);

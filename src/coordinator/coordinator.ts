@@ -26,7 +26,7 @@ import {
   type TaskRow,
   TaskState,
 } from '../store/index.js';
-import { encodeResult, taskName } from './codec.js';
+import { encodeResult, type SuccessResult, taskName } from './codec.js';
 import {
   advance,
   cancelJob,
@@ -196,6 +196,16 @@ export class Coordinator {
     });
   }
 
+  /**
+   * Records a task's result or failure and, when the worker asked (`want_next`) and
+   * the finish was accepted, claims its next task if one is runnable right now.
+   */
+  async finishAndClaim(req: FinishTaskRequest): Promise<{ accepted: boolean; next?: Task }> {
+    const accepted = await this.finishTask(req);
+    if (!accepted || !req.wantNext) return { accepted };
+    return { accepted, next: await this.scheduler.claimNow(req.workerId) };
+  }
+
   /** Records a task's result or failure; false when the finish was ignored (lease lost). */
   async finishTask(req: FinishTaskRequest): Promise<boolean> {
     if (!req.taskId) throw invalidInput('task_id: required');
@@ -209,10 +219,10 @@ export class Coordinator {
       if (!job) throw notFound(`task ${req.taskId} not found`);
       if (result.case !== 'failure') {
         // The usual finish: a valid result for the lease held, recorded by one guarded update.
-        const blob = encodeResult(result);
-        if (!resultProblem(result.case, blob)) {
+        if (!resultProblem(result)) {
+          const blob = encodeResult(result);
           const row = await q.tasks.succeed(req.taskId, req.lease, req.workerId, result.case, now, blob);
-          if (row) return this.succeeded(q, job, row, now);
+          if (row) return this.succeeded(q, job, row, now, result);
         }
       }
       // Anything else: find out what does not hold.
@@ -223,7 +233,7 @@ export class Coordinator {
       if (result.case === 'failure') return this.recordFailure(q, job, task, result.value, now);
       if (result.case !== task.kind)
         throw invalidInput(`result: task ${task.id} is a ${task.kind} task, not ${result.case}`);
-      const problem = resultProblem(task.kind, encodeResult(result));
+      const problem = resultProblem(result);
       if (problem)
         return this.recordFailure(q, job, task, { reason: problem, transient: false, released: false }, now);
       // The lease expired (not yet swept).
@@ -241,8 +251,9 @@ export class Coordinator {
     job: JobRow,
     row: TaskRow,
     now: number,
+    result: SuccessResult,
   ): Promise<{ accepted: boolean; newWork: boolean; wake: number }> {
-    const effects = await advance(q, job, row, now, this.machine);
+    const effects = await advance(q, job, row, now, this.machine, result);
     this.log.debug(
       { jobId: row.job_id, taskId: row.id, task: taskName(row), workerId: row.lease_owner },
       'task succeeded',

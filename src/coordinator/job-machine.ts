@@ -25,6 +25,7 @@ import {
   decodeEncode,
   decodeSplit,
   encodePayload,
+  type SuccessResult,
   type TaskKindInit,
   taskName,
 } from './codec.js';
@@ -146,29 +147,40 @@ function splitProblem(result: SplitResult): string | undefined {
 }
 
 /** Checks a task result before it is recorded; a problem is a permanent failure of the task. */
-export function resultProblem(kind: string, blob: Uint8Array): string | undefined {
-  if (kind === TaskKind.Split) return splitProblem(decodeSplit(blob));
-  if (kind === TaskKind.Encode) {
-    const segments = decodeEncode(blob).segments;
-    if (segments.length === 0 || segments.some((s) => !s.file)) return 'encode returned no segment';
+export function resultProblem(result: SuccessResult): string | undefined {
+  switch (result.case) {
+    case 'split':
+      return splitProblem(result.value);
+    case 'encode': {
+      const segments = result.value.segments;
+      return segments.length === 0 || segments.some((s) => !s.file)
+        ? 'encode returned no segment'
+        : undefined;
+    }
+    case 'audio':
+      return result.value.audio?.playlist ? undefined : 'audio returned no playlist';
+    default:
+      return undefined;
   }
-  if (kind === TaskKind.Audio && !decodeAudio(blob).audio?.playlist) return 'audio returned no playlist';
-  return undefined;
 }
 
-/** Moves the job forward after `task` succeeded (creating the next tasks). */
+/**
+ * Moves the job forward after `task` succeeded (creating the next tasks). `result`
+ * is the task's result when the caller has it decoded (else read from the row).
+ */
 export async function advance(
   q: Queries,
   job: JobRow,
   task: TaskRow,
   now: number,
   cfg: MachineConfig,
+  result?: SuccessResult,
 ): Promise<Effects> {
   // Decoded only where new tasks need it: most finishes are encodes that just count.
   const details = () => fromBinary(EncodeJobSchema, job.details);
   if (task.kind === TaskKind.Split) {
     const { input, output, settings, secondsPerSegment } = details();
-    const split = decodeSplit(task.result!);
+    const split = result?.case === 'split' ? result.value : decodeSplit(task.result!);
     const source = split.source!;
     const pieces = [...split.pieces].sort((a, b) => a.index - b.index);
     const { parallelism } = details();
@@ -215,7 +227,7 @@ export async function advance(
       // One segment per piece, in order: anything else would leave the count short forever.
       const kind = fromBinary(TaskSchema, task.payload).kind;
       const pieces = kind.case === 'encode' ? kind.value.pieces : [];
-      const segments = decodeEncode(task.result!).segments;
+      const segments = (result?.case === 'encode' ? result.value : decodeEncode(task.result!)).segments;
       if (segments.length !== pieces.length || segments.some((s, i) => s.index !== pieces[i]!.index)) {
         const got = segments.map((s) => s.index).join(',');
         const want = pieces.map((p) => p.index).join(',');

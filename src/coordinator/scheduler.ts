@@ -101,6 +101,13 @@ export class Scheduler {
     }
   }
 
+  /** Claims a task for the worker if one is runnable now, without waiting (a finish asking for its next task). */
+  async claimNow(workerId: string): Promise<Task | undefined> {
+    if (!workerId || this.closing.aborted || this.knownEmpty()) return undefined;
+    const row = await this.look(workerId, true);
+    return row && taskMessage(row, this.cfg.leaseMs);
+  }
+
   /**
    * Claims a task if there is one. A poll that found nothing before looks with a
    * read first (idle workers, and a crowd woken for one new task, then cost no

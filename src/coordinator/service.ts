@@ -57,9 +57,7 @@ function workerCalls(c: Coordinator, boundary: Boundary) {
         create(HeartbeatResponseSchema, await c.heartbeat(req.workerId, req.taskId, req.lease, req.progress)),
       ),
     finishTask: (req: FinishTaskRequest) =>
-      boundary('FinishTask', async () =>
-        create(FinishTaskResponseSchema, { accepted: await c.finishTask(req) }),
-      ),
+      boundary('FinishTask', async () => create(FinishTaskResponseSchema, await c.finishAndClaim(req))),
   };
 }
 

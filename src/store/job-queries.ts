@@ -52,12 +52,13 @@ export class JobQueries {
     now: number,
     by = 1,
   ): Promise<JobRow | undefined> {
-    return this.db
-      .updateTable('jobs')
-      .set((eb) => ({ [what]: eb(what, '+', by), updated_at: now }))
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirst();
+    // Hand-written: every encode's finish counts. `what` is one of two column names.
+    const column = what === 'audio_done' ? 'audio_done' : 'segments_done';
+    const rows = await this.raw.rows<JobRow>(
+      `update jobs set ${column} = ${column} + ?, updated_at = ? where id = ? returning *`,
+      [by, now, id],
+    );
+    return rows[0];
   }
 
   /** Updates a job, only while it is in one of `from` (when given); returns whether it changed. */

@@ -31,8 +31,15 @@ type Stop = StopKind | 'shutdown' | 'timeout';
 /** How long to keep trying to deliver a result while the coordinator is unreachable. */
 const FINISH_RETRY_MS = 60_000;
 
-/** Runs a task to the end and reports it. */
-export async function runTask(deps: RunnerDeps, task: Task): Promise<void> {
+/**
+ * Runs a task to the end and reports it. When `wantNext()` says so at the finish,
+ * the finish also asks for the worker's next task: resolves to it, if one came.
+ */
+export async function runTask(
+  deps: RunnerDeps,
+  task: Task,
+  wantNext: () => boolean = () => false,
+): Promise<Task | undefined> {
   const ids = { jobId: task.jobId, taskId: task.id, kind: task.kind.case, attempt: task.attempt };
   const log = deps.log.child(ids);
   log.info('task started');
@@ -84,7 +91,7 @@ export async function runTask(deps: RunnerDeps, task: Task): Promise<void> {
 
   if (stop === 'lease-lost' || stop === 'job-cancelled') {
     log.info({ reason: stop }, 'task abandoned');
-    return;
+    return undefined;
   }
   let result: FinishTaskRequest['result'];
   if (value) result = value;
@@ -101,8 +108,15 @@ export async function runTask(deps: RunnerDeps, task: Task): Promise<void> {
     log.warn({ kind: e.kind, err: e.message, transient }, 'task failed');
     result = { case: 'failure', value: failure(e.message, { transient }) };
   }
-  await finish(deps, task, result, log);
+  const next = await finish(deps, task, result, log, wantNext());
   log.info({ ms: Date.now() - started, outcome: result.case }, 'task done');
+  return next;
+}
+
+/** Gives a claimed task back unrun (the worker is stopping), without counting the attempt. */
+export async function releaseTask(deps: RunnerDeps, task: Task, reason: string): Promise<void> {
+  const log = deps.log.child({ jobId: task.jobId, taskId: task.id, kind: task.kind.case });
+  await finish(deps, task, { case: 'failure', value: failure(reason, { released: true }) }, log, false);
 }
 
 function failure(reason: string, flags: { transient?: boolean; released?: boolean }) {
@@ -114,27 +128,39 @@ function failure(reason: string, flags: { transient?: boolean; released?: boolea
   };
 }
 
-/** Delivers the result, retrying while the coordinator is unreachable. */
+/**
+ * Delivers the result, retrying while the coordinator is unreachable; resolves to
+ * the next task when `wantNext` was asked and the coordinator had one.
+ */
 async function finish(
   deps: RunnerDeps,
   task: Task,
   result: FinishTaskRequest['result'],
   log: Logger,
-): Promise<void> {
+  wantNext: boolean,
+): Promise<Task | undefined> {
   const deadline = Date.now() + FINISH_RETRY_MS;
   for (let attempt = 0; ; attempt++) {
     try {
       const res = await deps.client.finishTask(
-        { workerId: deps.workerId, taskId: task.id, lease: task.lease, result },
+        // Only the first attempt asks for a next task: a retry may follow a finish
+        // that did land (with a claim whose answer was lost; its lease then expires).
+        {
+          workerId: deps.workerId,
+          taskId: task.id,
+          lease: task.lease,
+          result,
+          wantNext: wantNext && attempt === 0,
+        },
         { timeoutMs: 15_000 },
       );
       if (!res.accepted) log.warn('coordinator ignored the result (lease lost)');
-      return;
+      return res.next;
     } catch (err) {
       const e = fromRpcError(err);
       if (e.kind !== ErrorKind.Transient || Date.now() > deadline) {
         log.error({ kind: e.kind, err: e.message }, 'could not report the task result');
-        return;
+        return undefined;
       }
       await sleep(Math.min(250 * 2 ** attempt, 5000));
     }

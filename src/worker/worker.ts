@@ -10,7 +10,7 @@ import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '.
 import { fromRpcError } from '../rpc/errors.js';
 import { Storage } from '../storage/index.js';
 import { mediaOperations, type Operations } from './operations.js';
-import { type RunnerDeps, runTask } from './run-task.js';
+import { type RunnerDeps, releaseTask, runTask } from './run-task.js';
 import { removeStaleTaskDirs } from './temp-dirs.js';
 
 export interface WorkerOptions {
@@ -109,24 +109,34 @@ export class Worker {
   private async slot(): Promise<void> {
     let failures = 0;
     const stop = this.stopping.signal;
+    // The next task, handed over by the coordinator with the last finish.
+    let next: Task | undefined;
     while (!stop.aborted) {
-      let task: Task | undefined;
-      try {
-        const res = await this.client.getTask(
-          { workerId: this.id, waitMs: this.pollWaitMs },
-          { signal: stop, timeoutMs: this.pollWaitMs + 15_000 },
-        );
-        task = res.task;
-        failures = 0;
-      } catch (err) {
-        if (stop.aborted) break;
-        failures++;
-        this.log.warn({ err: fromRpcError(err).message, failures }, 'cannot get a task from the coordinator');
-        await sleep(Math.min(250 * 2 ** failures, 5000), undefined, { signal: stop }).catch(() => {});
-        continue;
+      let task = next;
+      next = undefined;
+      if (!task) {
+        try {
+          const res = await this.client.getTask(
+            { workerId: this.id, waitMs: this.pollWaitMs },
+            { signal: stop, timeoutMs: this.pollWaitMs + 15_000 },
+          );
+          task = res.task;
+          failures = 0;
+        } catch (err) {
+          if (stop.aborted) break;
+          failures++;
+          this.log.warn(
+            { err: fromRpcError(err).message, failures },
+            'cannot get a task from the coordinator',
+          );
+          await sleep(Math.min(250 * 2 ** failures, 5000), undefined, { signal: stop }).catch(() => {});
+          continue;
+        }
+        if (!task) continue;
       }
-      if (!task) continue;
-      await runTask(this.deps, task);
+      next = await runTask(this.deps, task, () => !stop.aborted);
     }
+    // Handed a task as the worker began stopping: give it back unrun.
+    if (next) await releaseTask(this.deps, next, 'worker stopping');
   }
 }

@@ -10,7 +10,7 @@ import {
   type Task,
 } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { databaseFactories } from '../store/databases.js';
-import { claim, sampleJob, succeed } from './fixtures.js';
+import { claim, resultFor, sampleJob, succeed } from './fixtures.js';
 import { drain, setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {
@@ -52,6 +52,44 @@ for (const factory of databaseFactories()) {
         }
         // Pieces of unknown size cost their frame count: equal, so index order.
         assert.deepEqual(tails, ['0:false', '1:false', '2:true', '3:true']);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('a finish asking for the next task gets one leased to the same worker, until none is runnable', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        const id = await t.c.submitJob(sampleJob());
+        const finish = (task: Task, wantNext: boolean, lease = task.lease, workerId = 'w1') =>
+          t.c.finishAndClaim({
+            $typeName: 'avspl1t.v1.FinishTaskRequest',
+            workerId,
+            taskId: task.id,
+            lease,
+            result: resultFor(task, 2, false),
+            wantNext,
+          });
+        const split = (await claim(t.c, 'w1'))!;
+        // A finish that is refused (wrong lease) claims nothing.
+        assert.deepEqual(await finish(split, true, 'not-the-lease'), { accepted: false });
+        const first = await finish(split, true);
+        assert.equal(first.accepted, true);
+        const e0 = first.next!;
+        assert.equal(e0.kind.case, 'encode');
+        // Leased to w1: the heartbeat of that lease is valid.
+        assert.equal((await t.c.heartbeat('w1', e0.id, e0.lease, 0.5)).leaseValid, true);
+        // Without want_next nothing is claimed: the other encode is still there for w2.
+        assert.deepEqual(await finish(e0, false), { accepted: true });
+        const e1 = (await claim(t.c, 'w2'))!;
+        assert.equal(e1.kind.case, 'encode');
+        assert.notEqual(e1.id, e0.id);
+        // The last encode's finish creates the manifest, and hands it over.
+        const last = await finish(e1, true, e1.lease, 'w2');
+        assert.equal(last.next?.kind.case, 'manifest');
+        const done = await finish(last.next!, true, last.next!.lease, 'w2');
+        assert.deepEqual(done, { accepted: true, next: undefined });
+        assert.equal((await t.c.getJob(id)).state, JobStateProto.SUCCEEDED);
       } finally {
         await t.close();
       }

@@ -110,6 +110,7 @@ export function succeed(
     taskId: task.id,
     lease: task.lease,
     result: resultFor(task, pieces, hasAudio),
+    wantNext: false,
   });
 }
 
@@ -126,6 +127,7 @@ export function fail(
     workerId,
     taskId: task.id,
     lease: task.lease,
+    wantNext: false,
     result: {
       case: 'failure',
       value: {
