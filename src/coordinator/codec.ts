@@ -57,7 +57,20 @@ export const decodeEncode = (b: Uint8Array) => fromBinary(EncodeResultSchema, b)
 export const decodeAudio = (b: Uint8Array) => fromBinary(AudioResultSchema, b);
 export const decodeManifest = (b: Uint8Array) => fromBinary(ManifestResultSchema, b);
 
-/** A short human name of a task for messages: "encode 12", "split". */
+/** A short name of a task for log lines: "encode 12" (its first segment), "split". */
 export function taskName(row: Pick<TaskRow, 'kind' | 'idx'>): string {
   return row.kind === TaskKind.Encode ? `encode ${row.idx}` : row.kind;
+}
+
+/**
+ * The name of a task in messages for users (failure reasons): an encode of
+ * several segments names them all, "encode 8-11" (its payload is decoded, so
+ * this is for rare events, not every claim).
+ */
+export function taskTitle(row: Pick<TaskRow, 'kind' | 'idx' | 'payload'>): string {
+  if (row.kind !== TaskKind.Encode) return row.kind;
+  const kind = fromBinary(TaskSchema, row.payload).kind;
+  const pieces = kind.case === 'encode' ? kind.value.pieces : [];
+  const last = pieces[pieces.length - 1]?.index ?? row.idx;
+  return last > row.idx ? `encode ${row.idx}-${last}` : `encode ${row.idx}`;
 }

@@ -20,17 +20,20 @@ import {
   type Queries,
   RunOutcome,
   type Store,
+  type Success,
   systemClock,
   type TaskBrief,
   TaskKind,
   type TaskRow,
   TaskState,
 } from '../store/index.js';
-import { encodeResult, type SuccessResult, taskName } from './codec.js';
+import { encodeResult, type SuccessResult, taskName, taskTitle } from './codec.js';
 import {
   advance,
+  advanceCounted,
   cancelJob,
   createJob,
+  type Effects,
   failJob,
   failureReason,
   type MachineConfig,
@@ -214,14 +217,15 @@ export class Coordinator {
     if (!result.case) throw invalidInput('result: required (a result or a failure)');
     const now = this.clock.now();
     const outcome = await this.store.transaction(async (q) => {
+      const counted = await this.succeedCounting(q, req, now);
+      if (counted) return counted;
       // The job row first (the lock order), found through the task.
       const job = await q.jobs.lockForTask(req.taskId);
       if (!job) throw notFound(`task ${req.taskId} not found`);
       if (result.case !== 'failure') {
         // The usual finish: a valid result for the lease held, recorded by one guarded update.
         if (!resultProblem(result)) {
-          const blob = encodeResult(result);
-          const row = await q.tasks.succeed(req.taskId, req.lease, req.workerId, result.case, now, blob);
+          const row = await q.tasks.succeed(success(req, result, now));
           if (row) return this.succeeded(q, job, row, now, result);
         }
       }
@@ -246,6 +250,23 @@ export class Coordinator {
     return outcome.accepted;
   }
 
+  /**
+   * PostgreSQL: the usual encode or audio finish as one statement (job lock,
+   * success, count) instead of three round trips. Undefined when that is not the
+   * case at hand or it did not hold (then the general path finds out why).
+   */
+  private async succeedCounting(q: Queries, req: FinishTaskRequest, now: number) {
+    const result = req.result;
+    if (result.case !== 'encode' && result.case !== 'audio') return undefined;
+    if (!q.tasks.countsInFinish || resultProblem(result)) return undefined;
+    const column = result.case === 'encode' ? 'segments_done' : 'audio_done';
+    const by = result.case === 'encode' ? result.value.segments.length : 1;
+    const done = await q.tasks.succeedCounting(success(req, result, now), column, by);
+    if (!done) return undefined;
+    const effects = await advanceCounted(q, done.task, done.counts, now, this.machine, result);
+    return this.succeededWith(done.task, effects);
+  }
+
   private async succeeded(
     q: Queries,
     job: JobRow,
@@ -253,7 +274,13 @@ export class Coordinator {
     now: number,
     result: SuccessResult,
   ): Promise<{ accepted: boolean; newWork: boolean; wake: number }> {
-    const effects = await advance(q, job, row, now, this.machine, result);
+    return this.succeededWith(row, await advance(q, job, row, now, this.machine, result));
+  }
+
+  private succeededWith(
+    row: TaskRow,
+    effects: Effects,
+  ): { accepted: boolean; newWork: boolean; wake: number } {
     this.log.debug(
       { jobId: row.job_id, taskId: row.id, task: taskName(row), workerId: row.lease_owner },
       'task succeeded',
@@ -272,7 +299,7 @@ export class Coordinator {
   ): Promise<{ accepted: boolean; newWork: boolean }> {
     const lease = task.lease!;
     const reason = failure.reason || 'unknown error';
-    const ids = { jobId: task.job_id, taskId: task.id, task: taskName(task), workerId: task.lease_owner };
+    const ids = { jobId: task.job_id, taskId: task.id, task: taskTitle(task), workerId: task.lease_owner };
     if (failure.released) {
       const ok = await releaseLeased(q, task, lease, reason, now);
       this.log.info(ids, 'task given back');
@@ -312,4 +339,10 @@ export class Coordinator {
     // Waiting polls see `closing` once woken.
     this.work.notify();
   }
+}
+
+/** The success a finish reports, as the store records it. */
+function success(req: FinishTaskRequest, result: SuccessResult, now: number): Success {
+  const { taskId: id, lease, workerId } = req;
+  return { id, lease, workerId, kind: result.case, now, result: encodeResult(result) };
 }

@@ -11,6 +11,7 @@ import { EncodeJobSchema, TaskSchema } from '../gen/avspl1t/v1/coordinator_pb.js
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { groupPieces, longestFirst } from '../media/plan.js';
 import {
+  type JobCounts,
   type JobRow,
   JobState,
   type NewTask,
@@ -27,7 +28,7 @@ import {
   encodePayload,
   type SuccessResult,
   type TaskKindInit,
-  taskName,
+  taskTitle,
 } from './codec.js';
 
 export interface MachineConfig {
@@ -219,28 +220,13 @@ export async function advance(
     return { newWork: true };
   }
   if (task.kind === TaskKind.Encode || task.kind === TaskKind.Audio) {
-    // Each task succeeds once (lease-guarded) and the job row is locked, so exactly
-    // one finish sees the counts complete and creates the manifest task.
-    const column = task.kind === TaskKind.Encode ? 'segments_done' : 'audio_done';
-    let by = 1;
-    if (task.kind === TaskKind.Encode) {
-      // One segment per piece, in order: anything else would leave the count short forever.
-      const kind = fromBinary(TaskSchema, task.payload).kind;
-      const pieces = kind.case === 'encode' ? kind.value.pieces : [];
-      const segments = (result?.case === 'encode' ? result.value : decodeEncode(task.result!)).segments;
-      if (segments.length !== pieces.length || segments.some((s, i) => s.index !== pieces[i]!.index)) {
-        const got = segments.map((s) => s.index).join(',');
-        const want = pieces.map((p) => p.index).join(',');
-        await failJob(q, job, `${taskName(task)} returned segments [${got}] for pieces [${want}]`, now);
-        return { newWork: false };
-      }
-      by = pieces.length;
+    const problem = segmentsProblem(task, result);
+    if (problem) {
+      await failJob(q, job, problem, now);
+      return { newWork: false };
     }
-    const counted = await q.jobs.countDone(job.id, column, now, by);
-    if (!counted) return { newWork: false };
-    const complete =
-      counted.segments_done === counted.segments_total && (!counted.has_audio || counted.audio_done === 1);
-    if (!complete) return { newWork: false };
+    const counted = await q.jobs.countDone(job.id, countColumn(task), now, countOf(task, result));
+    if (!counted || !complete(counted)) return { newWork: false };
     await q.tasks.insert([await manifestTask(q, counted, details(), now, cfg)]);
     return { newWork: true };
   }
@@ -251,6 +237,62 @@ export async function advance(
     OPEN,
   );
   return { newWork: false };
+}
+
+/**
+ * Moves the job forward after an encode or audio `task` succeeded and was already
+ * counted (`counts` are the job's counts after it; see TaskQueries.succeedCounting).
+ */
+export async function advanceCounted(
+  q: Queries,
+  task: TaskRow,
+  counts: JobCounts,
+  now: number,
+  cfg: MachineConfig,
+  result: SuccessResult,
+): Promise<Effects> {
+  const problem = segmentsProblem(task, result);
+  if (!problem && !complete(counts)) return { newWork: false };
+  const job = await q.jobs.get(task.job_id);
+  if (!job) return { newWork: false };
+  if (problem) {
+    await failJob(q, job, problem, now);
+    return { newWork: false };
+  }
+  await q.tasks.insert([await manifestTask(q, job, fromBinary(EncodeJobSchema, job.details), now, cfg)]);
+  return { newWork: true };
+}
+
+/** The job column an encode or audio task counts in. */
+function countColumn(task: Pick<TaskRow, 'kind'>): 'segments_done' | 'audio_done' {
+  return task.kind === TaskKind.Encode ? 'segments_done' : 'audio_done';
+}
+
+/** How much a succeeded encode or audio task counts: its segments (one per piece), or 1. */
+function countOf(task: Pick<TaskRow, 'kind' | 'result'>, result?: SuccessResult): number {
+  if (task.kind !== TaskKind.Encode) return 1;
+  return (result?.case === 'encode' ? result.value : decodeEncode(task.result!)).segments.length;
+}
+
+/** Whether every segment (and the audio, if any) of the job is done. */
+function complete(c: JobCounts): boolean {
+  return c.segments_done === c.segments_total && (!c.has_audio || c.audio_done === 1);
+}
+
+/**
+ * Why an encode's segments cannot be counted: one segment per piece, in order
+ * (anything else would leave the count short forever). Undefined when fine.
+ */
+function segmentsProblem(task: TaskRow, result?: SuccessResult): string | undefined {
+  if (task.kind !== TaskKind.Encode) return undefined;
+  const kind = fromBinary(TaskSchema, task.payload).kind;
+  const pieces = kind.case === 'encode' ? kind.value.pieces : [];
+  const segments = (result?.case === 'encode' ? result.value : decodeEncode(task.result!)).segments;
+  if (segments.length === pieces.length && segments.every((s, i) => s.index === pieces[i]!.index))
+    return undefined;
+  const got = segments.map((s) => s.index).join(',');
+  const want = pieces.map((p) => p.index).join(',');
+  return `${taskTitle(task)} returned segments [${got}] for pieces [${want}]`;
 }
 
 async function manifestTask(
@@ -284,10 +326,10 @@ async function manifestTask(
 
 /** The job's failure reason when `task` fails for good. */
 export function failureReason(
-  task: Pick<TaskRow, 'kind' | 'idx' | 'attempts'>,
+  task: Pick<TaskRow, 'kind' | 'idx' | 'attempts' | 'payload'>,
   reason: string,
   retried: boolean,
 ): string {
   const tries = retried && task.attempts > 1 ? ` (after ${task.attempts} attempts)` : '';
-  return `${taskName(task)} failed${tries}: ${reason}`;
+  return `${taskTitle(task)} failed${tries}: ${reason}`;
 }

@@ -14,7 +14,7 @@ import {
   type TaskRow,
   TaskState,
 } from '../store/index.js';
-import { taskMessage, taskName } from './codec.js';
+import { taskMessage, taskName, taskTitle } from './codec.js';
 import { failJob, failureReason, type MachineConfig } from './job-machine.js';
 import type { Notifier } from './notifier.js';
 
@@ -215,7 +215,7 @@ export class Scheduler {
         await q.runs.end(candidate.lease!, now, RunOutcome.Expired, error);
         if (!retry) await failJob(q, job, failureReason(task, error, true), now);
         this.log.warn(
-          { jobId: task.job_id, taskId: task.id, task: taskName(task), workerId: task.lease_owner, retry },
+          { jobId: task.job_id, taskId: task.id, task: taskTitle(task), workerId: task.lease_owner, retry },
           'lease expired',
         );
         return true;

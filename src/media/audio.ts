@@ -11,7 +11,7 @@ import type { AudioOptions, OperationContext } from './api.js';
 import { AAC_LC_CODEC } from './codec-string.js';
 import { binaries, ffmpegBase, run } from './ffmpeg.js';
 import { mediaPlaylist, parseMediaPlaylist } from './hls.js';
-import { localInput } from './local-input.js';
+import { withLocalInput } from './local-input.js';
 import { PLAYLIST_TYPE } from './manifest.js';
 
 export const AUDIO_PLAYLIST_NAME = 'audio.m3u8';
@@ -20,11 +20,19 @@ const RATES = [48000, 44100, 32000, 24000, 22050, 16000];
 
 /** Encodes the input's audio once to an AAC-LC fMP4 HLS rendition aligned with the video segments. */
 export async function encodeAudio(opts: AudioOptions, ctx: OperationContext): Promise<AudioRendition> {
+  return withLocalInput(opts.input, ctx, undefined, (input) => encodeAudioFrom(input, opts, ctx));
+}
+
+/** The audio rendition of `input`, the local path of `opts.input`. */
+async function encodeAudioFrom(
+  input: string,
+  opts: AudioOptions,
+  ctx: OperationContext,
+): Promise<AudioRendition> {
   const src = opts.source;
   const tb = src.timeBase!;
   const videoStart = (src.startPts * tb.num) / tb.den;
   const videoSeconds = (src.duration * tb.num) / tb.den;
-  const input = await localInput(opts.input, ctx);
   const info = await audioInfo(input, ctx.signal);
   const channels = Math.min(2, Math.max(1, info.channels));
   const rate = RATES.includes(info.sampleRate) ? info.sampleRate : 48000;

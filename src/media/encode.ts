@@ -11,7 +11,7 @@ import type { EncodeOptions, OperationContext } from './api.js';
 import { av1CodecString } from './codec-string.js';
 import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
 import { av1cOf, FrameCountError, KeyFrameError, placeFragments } from './fragment.js';
-import { localInput } from './local-input.js';
+import { withLocalInput } from './local-input.js';
 import { halfMinGap, joinsRun } from './plan.js';
 import { pieceTiming } from './probe.js';
 import { type Ratio, rescale, secondsArg } from './rational.js';
@@ -80,6 +80,16 @@ function runnable(pieces: Piece[]): boolean {
 }
 
 async function encodeOneRun(opts: EncodeOptions, run: Piece[], ctx: OperationContext): Promise<Segment[]> {
+  return withLocalInput(run[0]!.file!, ctx, 'piece.nut', (input) => encodeRunFrom(input, opts, run, ctx));
+}
+
+/** One encoder run over `run`, read from `input` (the local path of its pieces' file). */
+async function encodeRunFrom(
+  input: string,
+  opts: EncodeOptions,
+  run: Piece[],
+  ctx: OperationContext,
+): Promise<Segment[]> {
   const { source, settings } = opts;
   const piece = run[0]!;
   const last = run[run.length - 1]!;
@@ -87,7 +97,6 @@ async function encodeOneRun(opts: EncodeOptions, run: Piece[], ctx: OperationCon
   const tb: Ratio = { num: source.timeBase!.num, den: source.timeBase!.den };
   const fr: Ratio = { num: source.frameRate!.num, den: source.frameRate!.den };
 
-  const input = await localInput(piece.file!, ctx, 'piece.nut');
   const { timeBase: pieceTb, firstPts } = piece.fileTimeBase?.num
     ? { timeBase: { num: piece.fileTimeBase.num, den: piece.fileTimeBase.den }, firstPts: piece.fileFirstPts }
     : await pieceTiming(input, ctx.signal);

@@ -6,28 +6,50 @@ import type { File } from '../gen/avspl1t/v1/storage_pb.js';
 import { baseName, describe } from '../storage/index.js';
 import type { OperationContext } from './api.js';
 
-/** A local path holding the file's bytes; throws NotFound/AccessDenied with the location in the message. */
-export async function localInput(file: File, ctx: OperationContext, name?: string): Promise<string> {
+/**
+ * Runs `fn` with a local path holding the file's bytes: the file itself on a
+ * filesystem (held open, so what was checked is what is read), or a download into
+ * the operation's temp dir. Throws NotFound/AccessDenied with the location in the message.
+ */
+export async function withLocalInput<T>(
+  file: File,
+  ctx: OperationContext,
+  name: string | undefined,
+  fn: (path: string) => Promise<T>,
+): Promise<T> {
   let size: number;
   try {
     size = (await ctx.storage.stat(file)).size;
   } catch (err) {
-    const e = AppError.from(err);
-    if (e.kind === ErrorKind.NotFound) {
-      const why = e.message.startsWith('bucket not found') ? ` (${e.message})` : '';
-      throw new AppError(ErrorKind.NotFound, `input not found: ${describe(file)}${why}`);
-    }
-    if (e.kind === ErrorKind.AccessDenied)
-      throw new AppError(
-        ErrorKind.AccessDenied,
-        e.message.includes(describe(file)) ? e.message : `access denied: ${describe(file)}: ${e.message}`,
-      );
-    throw e;
+    throw inputError(file, err);
   }
   if (size === 0) throw new AppError(ErrorKind.Permanent, `input is empty (0 bytes): ${describe(file)}`);
-  const direct = ctx.storage.localPath(file);
-  if (direct) return direct;
+  const direct = await ctx.storage.openLocal(file).catch((err: unknown) => {
+    throw inputError(file, err);
+  });
+  if (direct) {
+    try {
+      return await fn(direct.path);
+    } finally {
+      await direct.close();
+    }
+  }
   const local = path.join(ctx.tmpDir, name ?? `input-${baseName(file).replace(/[^\w.-]/g, '_') || 'file'}`);
   await ctx.storage.download(file, local, ctx.signal);
-  return local;
+  return fn(local);
+}
+
+/** A storage error about an input, with the location in the message. */
+function inputError(file: File, err: unknown): AppError {
+  const e = AppError.from(err);
+  if (e.kind === ErrorKind.NotFound) {
+    const why = e.message.startsWith('bucket not found') ? ` (${e.message})` : '';
+    return new AppError(ErrorKind.NotFound, `input not found: ${describe(file)}${why}`);
+  }
+  if (e.kind === ErrorKind.AccessDenied)
+    return new AppError(
+      ErrorKind.AccessDenied,
+      e.message.includes(describe(file)) ? e.message : `access denied: ${describe(file)}: ${e.message}`,
+    );
+  return e;
 }

@@ -10,7 +10,7 @@ import { type Piece, PieceSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { OperationContext, SplitOptions } from './api.js';
 import { mapLimit } from './concurrency.js';
 import { binaries, ffmpegBase, run } from './ffmpeg.js';
-import { localInput } from './local-input.js';
+import { withLocalInput } from './local-input.js';
 import { halfMinGap, type PiecePlan, planPieces } from './plan.js';
 import { type Frame, framesFromPackets, type Probe, probe, probeVideoPackets } from './probe.js';
 import { type Ratio, rescale, secondsArg } from './rational.js';
@@ -28,7 +28,11 @@ export async function split(opts: SplitOptions, ctx: OperationContext): Promise<
       ErrorKind.InvalidInput,
       `seconds_per_segment must be a number ≥ ${MIN_SECONDS_PER_SEGMENT}, got ${opts.secondsPerSegment}`,
     );
-  const input = await localInput(opts.input, ctx);
+  return withLocalInput(opts.input, ctx, undefined, (input) => splitFrom(input, opts, ctx));
+}
+
+/** The split of `input`, the local path of `opts.input`. */
+async function splitFrom(input: string, opts: SplitOptions, ctx: OperationContext): Promise<SplitResult> {
   const original = await probe(input, { signal: ctx.signal });
   let source = input;
   let p: Probe = original;

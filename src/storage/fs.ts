@@ -1,16 +1,20 @@
 // Filesystem backend: local disk or a shared mount (NFS). Paths may be confined
 // to a list of allowed roots, checked after resolving `..` and symlinks.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, constants, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { access, constants, mkdir, open, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AppError, ErrorKind } from '../errors.js';
 import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
-import type { PutOptions, StorageBackend } from './storage.js';
+import type { LocalFile, PutOptions, StorageBackend } from './storage.js';
 
 export interface FsOptions {
   /** When set, every path must resolve inside one of these directories. */
   allowedRoots?: string[];
+}
+
+function outside(p: string): AppError {
+  return new AppError(ErrorKind.AccessDenied, `path is outside the allowed storage roots: ${p}`);
 }
 
 function fsPath(loc: File | Folder): string {
@@ -48,19 +52,49 @@ export class FsBackend implements StorageBackend {
   /** The checked absolute path of a location; throws AccessDenied outside the allowed roots. */
   async checked(loc: File | Folder): Promise<string> {
     const p = fsPath(loc);
-    if (!this.roots) return p;
-    const real = await resolveExisting(p);
+    if (this.roots && !(await this.inside(await resolveExisting(p)))) throw outside(p);
+    return p;
+  }
+
+  /** Whether a path without symlinks lies inside an allowed root (or no roots are set). */
+  private async inside(real: string): Promise<boolean> {
+    if (!this.roots) return true;
     for (const root of this.roots) {
-      const realRoot = await resolveExisting(root);
-      const rel = path.relative(realRoot, real);
-      if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) return p;
+      const rel = path.relative(await resolveExisting(root), real);
+      if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) return true;
     }
-    throw new AppError(ErrorKind.AccessDenied, `path is outside the allowed storage roots: ${p}`);
+    return false;
+  }
+
+  /**
+   * With allowed roots, the file is opened first and the roots are checked on what
+   * was opened (the kernel's name for the descriptor): a symlink or directory
+   * swapped in after the path check cannot redirect the read. Child processes read
+   * it through /proc/<pid>/fd/<n>, which reopens that same file.
+   */
+  async openLocal(file: File): Promise<LocalFile> {
+    const p = await this.checked(file);
+    if (!this.roots) return { path: p, close: async () => {} };
+    const handle = await open(p, 'r');
+    try {
+      const real = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
+      // Without /proc (not Linux) the path check above is what there is.
+      if (real === undefined) return { path: p, close: () => handle.close() };
+      if (!(await this.inside(real))) throw outside(p);
+      return { path: `/proc/${process.pid}/fd/${handle.fd}`, close: () => handle.close() };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
   }
 
   async download(file: File, localPath: string, signal?: AbortSignal): Promise<void> {
-    const src = await this.checked(file);
-    await pipeline(createReadStream(src), createWriteStream(localPath), { signal });
+    const src = await this.openLocal(file);
+    try {
+      await pipeline(createReadStream(src.path), createWriteStream(localPath), { signal });
+    } finally {
+      await src.close();
+    }
   }
 
   async upload(localPath: string, folder: Folder, name: string, options: PutOptions = {}): Promise<File> {

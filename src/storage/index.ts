@@ -6,10 +6,10 @@ import { AppError, ErrorKind } from '../errors.js';
 import { type File, FileSchema, type Folder, FolderSchema } from '../gen/avspl1t/v1/storage_pb.js';
 import { FsBackend, type FsOptions } from './fs.js';
 import type { S3Backend } from './s3.js';
-import type { PutOptions, StorageBackend } from './storage.js';
+import type { LocalFile, PutOptions, StorageBackend } from './storage.js';
 
 export { fileAt, folderAt } from './fs.js';
-export type { PutOptions, StorageBackend } from './storage.js';
+export type { LocalFile, PutOptions, StorageBackend } from './storage.js';
 
 export interface StorageOptions {
   fs?: FsOptions;
@@ -45,6 +45,9 @@ class LazyS3 implements StorageBackend {
     return (await this.get()).remove(file);
   }
   localPath(): string | undefined {
+    return undefined;
+  }
+  async openLocal(): Promise<undefined> {
     return undefined;
   }
   destroy(): void {
@@ -104,6 +107,9 @@ export class Storage {
   }
   localPath(file: File): string | undefined {
     return this.backend(file).localPath(file);
+  }
+  openLocal(file: File): Promise<LocalFile | undefined> {
+    return this.backend(file).openLocal(file);
   }
 }
 

@@ -404,6 +404,10 @@ export class S3Backend implements StorageBackend {
     }
   }
 
+  async openLocal(_file: File): Promise<undefined> {
+    return undefined;
+  }
+
   localPath(_file: File): string | undefined {
     return undefined;
   }

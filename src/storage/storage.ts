@@ -25,4 +25,17 @@ export interface StorageBackend {
   remove(file: File): Promise<void>;
   /** A path a local process (ffmpeg/ffprobe) can read directly, if this backend has one. */
   localPath(file: File): string | undefined;
+  /**
+   * Opens the file for local processes to read, if this backend has local files:
+   * the path to give them stays on the file that was opened and checked until
+   * `close()`, whatever is renamed or swapped in meanwhile.
+   */
+  openLocal(file: File): Promise<LocalFile | undefined>;
+}
+
+/** A local file held open for reading by child processes. */
+export interface LocalFile {
+  /** The path to read it by. */
+  path: string;
+  close(): Promise<void>;
 }

@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { SqlDialect } from './dialect.js';
 import type { RawSql } from './raw-sql.js';
 import { END_RUN, START_RUN, TOUCH_WORKER } from './run-queries.js';
-import type { Database, NewTask, TaskRow, TaskUpdate } from './schema.js';
+import type { Database, JobRow, NewTask, TaskRow, TaskUpdate } from './schema.js';
 import { RunOutcome, TaskState } from './states.js';
 
 /** The columns needed for progress and summaries (no payload or result). */
@@ -35,6 +35,41 @@ const CLAIM =
   `where id = (select id from tasks where state = ${QUEUED} and run_after <= ? ` +
   'order by job_created_at, job_id, ord limit 1%lock%) ' +
   `and state = ${QUEUED} returning *`;
+
+/** A task's success as a worker reported it. */
+export interface Success {
+  id: string;
+  lease: string;
+  workerId: string;
+  kind: string;
+  now: number;
+  result: Uint8Array;
+}
+
+/** The parameters of `succeedUpdate`. */
+function successParams(s: Success): unknown[] {
+  return [s.result, s.now, s.now, s.id, s.lease, s.workerId, s.kind, s.now];
+}
+
+/** The UPDATE recording a task's success (lease-guarded); `extra` adds to its WHERE. */
+function succeedUpdate(extra: string): string {
+  return (
+    `update tasks set state = '${TaskState.Succeeded}', result = ?, progress = 1, lease = null, ` +
+    'lease_expires_at = null, finished_at = ?, updated_at = ? ' +
+    `where id = ? and lease = ? and lease_owner = ? and kind = ? and state = ${RUNNING} ` +
+    `and lease_expires_at >= ?${extra} returning *`
+  );
+}
+
+/** A job's counts that decide whether all its encodes (and audio) are done. */
+export type JobCounts = Pick<JobRow, 'segments_done' | 'segments_total' | 'has_audio' | 'audio_done'>;
+
+interface CountColumns {
+  c_segments_done: number;
+  c_segments_total: number;
+  c_has_audio: number;
+  c_audio_done: number;
+}
 
 /** SET clauses of lease-guarded updates, by the patch's columns. */
 const setClauses = new Map<string, string>();
@@ -159,28 +194,58 @@ export class TaskQueries {
    * lease still valid at `now`, and ends its run: one statement on PostgreSQL.
    * Undefined when any of that does not hold (the caller then finds out why).
    */
-  async succeed(
-    id: string,
-    lease: string,
-    workerId: string,
-    kind: string,
-    now: number,
-    result: Uint8Array,
-  ): Promise<TaskRow | undefined> {
-    const update =
-      `update tasks set state = '${TaskState.Succeeded}', result = ?, progress = 1, lease = null, ` +
-      'lease_expires_at = null, finished_at = ?, updated_at = ? ' +
-      `where id = ? and lease = ? and lease_owner = ? and kind = ? and state = ${RUNNING} ` +
-      'and lease_expires_at >= ? returning *';
-    const params = [result, now, now, id, lease, workerId, kind, now];
-    const ended = [now, RunOutcome.Succeeded, null, lease];
+  async succeed(s: Success): Promise<TaskRow | undefined> {
+    const params = successParams(s);
+    const ended = [s.now, RunOutcome.Succeeded, null, s.lease];
     if (!this.dialect.writesInWith) {
-      const row = (await this.raw.rows<TaskRow>(update, params))[0];
+      const row = (await this.raw.rows<TaskRow>(succeedUpdate(''), params))[0];
       if (row) await this.raw.run(END_RUN, ended);
       return row;
     }
-    const sql = `with t as (${update}), r as (${END_RUN} and exists (select 1 from t)) select * from t`;
+    const sql = `with t as (${succeedUpdate('')}), r as (${END_RUN} and exists (select 1 from t)) select * from t`;
     return (await this.raw.rows<TaskRow>(sql, [...params, ...ended]))[0];
+  }
+
+  /** Whether `succeedCounting` is one statement here (PostgreSQL): else use succeed + countDone. */
+  get countsInFinish(): boolean {
+    return this.dialect.writesInWith;
+  }
+
+  /**
+   * PostgreSQL: the usual finish of an encode or audio task in one statement (one
+   * round trip instead of three): locks the job row (the lock order: job, then
+   * task), records the success and ends the run as `succeed` does, and adds `by`
+   * to the job's `column`. Undefined when the success does not hold (nothing
+   * changed; the job row, if any, stays locked for the rest of the transaction).
+   */
+  async succeedCounting(
+    s: Success,
+    column: 'segments_done' | 'audio_done',
+    by: number,
+  ): Promise<{ task: TaskRow; counts: JobCounts } | undefined> {
+    const col = column === 'audio_done' ? 'audio_done' : 'segments_done';
+    const sql =
+      `with j as (select id from jobs where id = (select job_id from tasks where id = ?)${this.dialect.forUpdate}), ` +
+      `t as (${succeedUpdate(' and exists (select 1 from j)')}), ` +
+      `r as (${END_RUN} and exists (select 1 from t)), ` +
+      `c as (update jobs set ${col} = ${col} + ?, updated_at = ? where id = (select job_id from t) ` +
+      'returning segments_done as c_segments_done, segments_total as c_segments_total, ' +
+      'has_audio as c_has_audio, audio_done as c_audio_done) ' +
+      'select * from t, c';
+    const { id, lease, now } = s;
+    const params = [id, ...successParams(s), now, RunOutcome.Succeeded, null, lease, by, now];
+    const row = (await this.raw.rows<TaskRow & CountColumns>(sql, params))[0];
+    if (!row) return undefined;
+    const { c_segments_done, c_segments_total, c_has_audio, c_audio_done, ...task } = row;
+    return {
+      task,
+      counts: {
+        segments_done: Number(c_segments_done),
+        segments_total: Number(c_segments_total),
+        has_audio: Number(c_has_audio),
+        audio_done: Number(c_audio_done),
+      },
+    };
   }
 
   /** Applies `patch` to a running task whose lease is `lease` and still valid at `now`; the updated row, or undefined. */

@@ -10,7 +10,7 @@ import {
   type Task,
 } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { databaseFactories } from '../store/databases.js';
-import { claim, resultFor, sampleJob, succeed } from './fixtures.js';
+import { claim, encodeResult, resultFor, sampleJob, succeed } from './fixtures.js';
 import { drain, setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {
@@ -90,6 +90,33 @@ for (const factory of databaseFactories()) {
         const done = await finish(last.next!, true, last.next!.lease, 'w2');
         assert.deepEqual(done, { accepted: true, next: undefined });
         assert.equal((await t.c.getJob(id)).state, JobStateProto.SUCCEEDED);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('an encode reporting segments that are not its pieces fails the job with both lists', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        const id = await t.c.submitJob(sampleJob());
+        const split = (await claim(t.c, 'w1'))!;
+        await succeed(t.c, 'w1', split, 2);
+        const e = (await claim(t.c, 'w1'))!;
+        assert.equal(e.kind.case, 'encode');
+        const accepted = await t.c.finishTask({
+          $typeName: 'avspl1t.v1.FinishTaskRequest',
+          workerId: 'w1',
+          taskId: e.id,
+          lease: e.lease,
+          result: { case: 'encode', value: encodeResult(7) },
+          wantNext: false,
+        });
+        assert.equal(accepted, true);
+        const job = await t.c.getJob(id);
+        assert.equal(job.state, JobStateProto.FAILED);
+        assert.equal(job.failureReason, 'encode 0 returned segments [7] for pieces [0]');
+        // The other encode is cancelled with the job: nothing is left to claim.
+        assert.equal(await claim(t.c, 'w2'), undefined);
       } finally {
         await t.close();
       }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { JobState as JobStateProto, type Task } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { databaseFactories } from '../store/databases.js';
-import { claim, fail, sampleJob, succeed } from './fixtures.js';
+import { claim, fail, sampleJob, splitResult, succeed } from './fixtures.js';
 import { drain, setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {
@@ -153,6 +153,38 @@ for (const factory of databaseFactories()) {
         const job = await t.c.getJob(id);
         assert.equal(job.state, JobStateProto.FAILED);
         assert.match(job.failureReason, /^split failed \(after 2 attempts\): lease expired: worker w2/);
+      } finally {
+        await t.close();
+      }
+    });
+
+    test('the failure reason of an encode covering several segments names them all', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        const id = await t.c.submitJob(sampleJob('/data', { parallelism: 1 }));
+        const split = (await claim(t.c, 'w1'))!;
+        // Four in-source pieces of 60 frames: one slot, so the first task covers two of them.
+        const result = splitResult(4);
+        for (const p of result.pieces) {
+          p.inSource = true;
+          p.framePts = Array.from({ length: 60 }, (_, i) => p.start + i);
+        }
+        assert.equal(
+          await t.c.finishTask({
+            $typeName: 'avspl1t.v1.FinishTaskRequest',
+            workerId: 'w1',
+            taskId: split.id,
+            lease: split.lease,
+            result: { case: 'split', value: result },
+            wantNext: false,
+          }),
+          true,
+        );
+        const e = (await claim(t.c, 'w1'))!;
+        assert.equal(e.kind.case === 'encode' && e.kind.value.pieces.length, 2);
+        assert.equal(await fail(t.c, 'w1', e, 'encoder crashed'), true);
+        const job = await t.c.getJob(id);
+        assert.equal(job.failureReason, 'encode 0-1 failed: encoder crashed');
       } finally {
         await t.close();
       }

@@ -2,7 +2,7 @@
 // them (also through `..` and symlinks), and a worker's storage refuses to read
 // outside its roots even if a job got past the coordinator.
 import assert from 'node:assert/strict';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -96,4 +96,24 @@ test("a worker's confined storage refuses to read /etc/passwd or follow a symlin
     /outside the allowed storage roots/,
   );
   assert.equal((await storage.stat(fileAt(path.join(root, 'in.mp4')))).size, 1);
+});
+
+test('a confined worker reads the file it checked: swapping in a symlink afterwards changes nothing', async () => {
+  const storage = new Storage({ fs: { allowedRoots: [root] } });
+  const target = path.join(root, 'swap.mp4');
+  await writeFile(target, 'checked bytes');
+  const local = await storage.openLocal(fileAt(target));
+  assert.ok(local);
+  try {
+    // Child processes get a path to the open descriptor, not the name.
+    assert.match(local.path, new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
+    await rename(target, path.join(root, 'moved.mp4'));
+    await symlink('/etc/passwd', target);
+    assert.equal(await readFile(local.path, 'utf8'), 'checked bytes');
+  } finally {
+    await local.close();
+  }
+  // Opened again now, the name leads outside the roots: refused.
+  await assert.rejects(storage.openLocal(fileAt(target)), /outside the allowed storage roots/);
+  await assert.rejects(storage.openLocal(fileAt('/etc/passwd')), /outside the allowed storage roots/);
 });
