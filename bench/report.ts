@@ -44,14 +44,17 @@ function overheadTable(r: Results): string {
   const analysis = [
     '',
     'What the remaining overhead is (task timings from `--log-level debug`, CPU times from /proc, on this',
-    'clip): both keep the cores ~95 % busy, so the gap is CPU work. The avspl1t tree uses about 10 % more: ~3×',
-    'the system time of the one ffmpeg (an SVT encoder start per task, each faulting in a few hundred MB; 8',
-    'tasks for 15 segments), the node process (~3 s CPU: coordinator, workers, progress), the separate audio',
-    'decode, and ~1.5 s before the first encode starts (node start-up, probe). Fixed this session: pieces are',
-    'ranges of the source (no copy; split 3.3 s → 0.5 s), multi-segment encode tasks (one encoder run, a key',
-    "frame every segment), costliest tasks first (the clip's last segment costs 3× the others and used to",
-    'leave a core idle for ~12 s), one encoder thread per slot except for the last tasks, no copies of',
-    'segment bytes in node.',
+    'clip): both keep the cores ~95 % busy, so the gap is CPU work. Each encoder run costs ~1.3 s of CPU',
+    'beyond its frames (SVT start-up, pipeline fill and flush: 60 frames take 5.3 s, 480 frames 33.4 s at',
+    'one thread), so task sizes now come from a plan that counts it (this clip on 2 slots: 4 runs of 8, 4, 2',
+    'and 1 segments; before: 8 runs): A/B against the old sizes 5-10 % faster; two batches of 4 alternating',
+    'runs against ffmpeg gave 1.03× and 1.11× (8 runs: median 1.06×, range 0.92-1.40). The rest: the node',
+    'process (coordinator, workers, progress), the separate audio decode, and ~1.5 s before the first',
+    'encode (node start-up, probe). The host is noisy (the same ffmpeg command took 42-55 s within an',
+    'hour), so single runs swing ±10 %: compare medians of alternating runs. Also: pieces are ranges of the',
+    'source (no copy; split 3.3 s → 0.5 s), one encoder run per multi-segment task (a key frame every',
+    "segment), costliest tasks first (the clip's last segment costs 3× the others), one encoder thread per",
+    'slot except for the last tasks, no copies of segment bytes in node.',
   ];
   if (q)
     lines.push(
