@@ -161,9 +161,9 @@ for (const factory of databaseFactories()) {
     test('the failure reason of an encode covering several segments names them all', async () => {
       const t = await setupCoordinator(factory);
       try {
-        const id = await t.c.submitJob(sampleJob('/data', { parallelism: 1 }));
+        const id = await t.c.submitJob(sampleJob('/data', { parallelism: 2 }));
         const split = (await claim(t.c, 'w1'))!;
-        // Four in-source pieces of 60 frames: one slot, so the first task covers two of them.
+        // Four equal in-source pieces of 60 frames on two slots: two tasks of two.
         const result = splitResult(4);
         for (const p of result.pieces) {
           p.inSource = true;
