@@ -10,7 +10,7 @@ import {
   type Task,
 } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { databaseFactories } from '../store/databases.js';
-import { claim, encodeResult, resultFor, sampleJob, succeed } from './fixtures.js';
+import { claim, encodeResult, finishRequest, resultFor, sampleJob, succeed } from './fixtures.js';
 import { drain, setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {
@@ -62,14 +62,7 @@ for (const factory of databaseFactories()) {
       try {
         const id = await t.c.submitJob(sampleJob());
         const finish = (task: Task, wantNext: boolean, lease = task.lease, workerId = 'w1') =>
-          t.c.finishAndClaim({
-            $typeName: 'avspl1t.v1.FinishTaskRequest',
-            workerId,
-            taskId: task.id,
-            lease,
-            result: resultFor(task, 2, false),
-            wantNext,
-          });
+          t.c.finishAndClaim(finishRequest(workerId, task, resultFor(task, 2, false), { wantNext, lease }));
         const split = (await claim(t.c, 'w1'))!;
         // A finish that is refused (wrong lease) claims nothing.
         assert.deepEqual(await finish(split, true, 'not-the-lease'), { accepted: false });
@@ -103,14 +96,9 @@ for (const factory of databaseFactories()) {
         await succeed(t.c, 'w1', split, 2);
         const e = (await claim(t.c, 'w1'))!;
         assert.equal(e.kind.case, 'encode');
-        const accepted = await t.c.finishTask({
-          $typeName: 'avspl1t.v1.FinishTaskRequest',
-          workerId: 'w1',
-          taskId: e.id,
-          lease: e.lease,
-          result: { case: 'encode', value: encodeResult(7) },
-          wantNext: false,
-        });
+        const accepted = await t.c.finishTask(
+          finishRequest('w1', e, { case: 'encode', value: encodeResult(7) }),
+        );
         assert.equal(accepted, true);
         const job = await t.c.getJob(id);
         assert.equal(job.state, JobStateProto.FAILED);

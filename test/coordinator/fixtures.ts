@@ -11,6 +11,7 @@ import {
   EncodeJobSchema,
   type EncodeResult,
   EncodeResultSchema,
+  type FinishTaskRequest,
   type ManifestResult,
   ManifestResultSchema,
   type SplitResult,
@@ -96,6 +97,23 @@ export function resultFor(task: Task, pieces = 3, hasAudio = false) {
   }
 }
 
+/** A FinishTask request from `workerId` for `task` (its lease unless `lease` is given). */
+export function finishRequest(
+  workerId: string,
+  task: Task,
+  result: FinishTaskRequest['result'],
+  options: { wantNext?: boolean; lease?: string } = {},
+): FinishTaskRequest {
+  return {
+    $typeName: 'avspl1t.v1.FinishTaskRequest',
+    workerId,
+    taskId: task.id,
+    lease: options.lease ?? task.lease,
+    result,
+    wantNext: options.wantNext ?? false,
+  };
+}
+
 /** Finishes `task` successfully as `workerId`. */
 export function succeed(
   c: Coordinator,
@@ -104,14 +122,7 @@ export function succeed(
   pieces = 3,
   hasAudio = false,
 ): Promise<boolean> {
-  return c.finishTask({
-    $typeName: 'avspl1t.v1.FinishTaskRequest',
-    workerId,
-    taskId: task.id,
-    lease: task.lease,
-    result: resultFor(task, pieces, hasAudio),
-    wantNext: false,
-  });
+  return c.finishTask(finishRequest(workerId, task, resultFor(task, pieces, hasAudio)));
 }
 
 /** Reports a failure of `task` as `workerId`. */
@@ -122,13 +133,8 @@ export function fail(
   reason: string,
   flags: { transient?: boolean; released?: boolean } = {},
 ) {
-  return c.finishTask({
-    $typeName: 'avspl1t.v1.FinishTaskRequest',
-    workerId,
-    taskId: task.id,
-    lease: task.lease,
-    wantNext: false,
-    result: {
+  return c.finishTask(
+    finishRequest(workerId, task, {
       case: 'failure',
       value: {
         $typeName: 'avspl1t.v1.TaskFailure',
@@ -136,8 +142,8 @@ export function fail(
         transient: flags.transient ?? false,
         released: flags.released ?? false,
       },
-    },
-  });
+    }),
+  );
 }
 
 /** Claims without waiting. */
