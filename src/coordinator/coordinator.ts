@@ -36,6 +36,7 @@ import {
   type Effects,
   failJob,
   failureReason,
+  jobCount,
   type MachineConfig,
   resultProblem,
 } from './job-machine.js';
@@ -257,11 +258,10 @@ export class Coordinator {
    */
   private async succeedCounting(q: Queries, req: FinishTaskRequest, now: number) {
     const result = req.result;
-    if (result.case !== 'encode' && result.case !== 'audio') return undefined;
-    if (!q.tasks.countsInFinish || resultProblem(result)) return undefined;
-    const column = result.case === 'encode' ? 'segments_done' : 'audio_done';
-    const by = result.case === 'encode' ? result.value.segments.length : 1;
-    const done = await q.tasks.succeedCounting(success(req, result, now), column, by);
+    if (result.case === 'failure' || result.case === undefined || !q.tasks.countsInFinish) return undefined;
+    const count = jobCount(result);
+    if (!count || resultProblem(result)) return undefined;
+    const done = await q.tasks.succeedCounting(success(req, result, now), count.column, count.by);
     if (!done) return undefined;
     const effects = await advanceCounted(q, done.task, done.counts, now, this.machine, result);
     return this.succeededWith(done.task, effects);

@@ -24,7 +24,6 @@ import {
 import {
   decodeAudio,
   decodeEncode,
-  decodeSplit,
   encodePayload,
   type SuccessResult,
   type TaskKindInit,
@@ -165,23 +164,20 @@ export function resultProblem(result: SuccessResult): string | undefined {
   }
 }
 
-/**
- * Moves the job forward after `task` succeeded (creating the next tasks). `result`
- * is the task's result when the caller has it decoded (else read from the row).
- */
+/** Moves the job forward after `task` succeeded with `result` (creating the next tasks). */
 export async function advance(
   q: Queries,
   job: JobRow,
   task: TaskRow,
   now: number,
   cfg: MachineConfig,
-  result?: SuccessResult,
+  result: SuccessResult,
 ): Promise<Effects> {
   // Decoded only where new tasks need it: most finishes are encodes that just count.
   const details = () => fromBinary(EncodeJobSchema, job.details);
-  if (task.kind === TaskKind.Split) {
+  if (result.case === 'split') {
     const { input, output, settings, secondsPerSegment } = details();
-    const split = result?.case === 'split' ? result.value : decodeSplit(task.result!);
+    const split = result.value;
     const source = split.source!;
     const pieces = [...split.pieces].sort((a, b) => a.index - b.index);
     const { parallelism } = details();
@@ -219,13 +215,14 @@ export async function advance(
     });
     return { newWork: true };
   }
-  if (task.kind === TaskKind.Encode || task.kind === TaskKind.Audio) {
+  const count = jobCount(result);
+  if (count) {
     const problem = segmentsProblem(task, result);
     if (problem) {
       await failJob(q, job, problem, now);
       return { newWork: false };
     }
-    const counted = await q.jobs.countDone(job.id, countColumn(task), now, countOf(task, result));
+    const counted = await q.jobs.countDone(job.id, count.column, now, count.by);
     if (!counted || !complete(counted)) return { newWork: false };
     await q.tasks.insert([await manifestTask(q, counted, details(), now, cfg)]);
     return { newWork: true };
@@ -263,15 +260,16 @@ export async function advanceCounted(
   return { newWork: true };
 }
 
-/** The job column an encode or audio task counts in. */
-function countColumn(task: Pick<TaskRow, 'kind'>): 'segments_done' | 'audio_done' {
-  return task.kind === TaskKind.Encode ? 'segments_done' : 'audio_done';
-}
-
-/** How much a succeeded encode or audio task counts: its segments (one per piece), or 1. */
-function countOf(task: Pick<TaskRow, 'kind' | 'result'>, result?: SuccessResult): number {
-  if (task.kind !== TaskKind.Encode) return 1;
-  return (result?.case === 'encode' ? result.value : decodeEncode(task.result!)).segments.length;
+/**
+ * Where an encode or audio success counts on its job and by how much (an encode:
+ * its segments, one per piece); undefined for a split or manifest.
+ */
+export function jobCount(
+  result: SuccessResult,
+): { column: 'segments_done' | 'audio_done'; by: number } | undefined {
+  if (result.case === 'encode') return { column: 'segments_done', by: result.value.segments.length };
+  if (result.case === 'audio') return { column: 'audio_done', by: 1 };
+  return undefined;
 }
 
 /** Whether every segment (and the audio, if any) of the job is done. */
@@ -283,11 +281,11 @@ function complete(c: JobCounts): boolean {
  * Why an encode's segments cannot be counted: one segment per piece, in order
  * (anything else would leave the count short forever). Undefined when fine.
  */
-function segmentsProblem(task: TaskRow, result?: SuccessResult): string | undefined {
-  if (task.kind !== TaskKind.Encode) return undefined;
+function segmentsProblem(task: TaskRow, result: SuccessResult): string | undefined {
+  if (result.case !== 'encode') return undefined;
   const kind = fromBinary(TaskSchema, task.payload).kind;
   const pieces = kind.case === 'encode' ? kind.value.pieces : [];
-  const segments = (result?.case === 'encode' ? result.value : decodeEncode(task.result!)).segments;
+  const segments = result.value.segments;
   if (segments.length === pieces.length && segments.every((s, i) => s.index === pieces[i]!.index))
     return undefined;
   const got = segments.map((s) => s.index).join(',');
