@@ -146,10 +146,18 @@ export function groupPieces<P extends Plannable>(pieces: readonly P[], paralleli
   return best!.groups;
 }
 
-/** Each piece's encode cost in segments of average cost (source bytes, else frames). */
-function pieceCosts<P extends Plannable>(pieces: readonly P[]): Map<P, number> {
+/**
+ * Each piece's encode cost: the source's coded bytes of its frames (busy scenes
+ * cost more to encode and to code), or its frame count when any size is unknown.
+ */
+function rawCosts(pieces: readonly { sourceBytes: number; framePts: readonly unknown[] }[]): number[] {
   const known = pieces.every((p) => p.sourceBytes > 0);
-  const raw = pieces.map((p) => (known ? p.sourceBytes : p.framePts.length));
+  return pieces.map((p) => (known ? p.sourceBytes : p.framePts.length));
+}
+
+/** Each piece's encode cost in segments of average cost (see rawCosts). */
+function pieceCosts<P extends Plannable>(pieces: readonly P[]): Map<P, number> {
+  const raw = rawCosts(pieces);
   const mean = raw.reduce((a, b) => a + b, 0) / Math.max(1, raw.length) || 1;
   return new Map(pieces.map((p, i) => [p, raw[i]! / mean]));
 }
@@ -194,15 +202,19 @@ function makespan(costs: readonly number[], slots: number): number {
 /**
  * Claim order of encode tasks: longest first (LPT), so the last tasks to start are
  * the cheapest and no slot waits long on one hard segment at the end. A task's
- * cost is the source's coded bytes of its frames (busy scenes cost more to encode
- * and to code), or its frame count when sizes are unknown. Returns each group's
- * rank (0 = first), ties in index order.
+ * cost is the sum of its pieces' (rawCosts). Returns each group's rank (0 =
+ * first), ties in index order.
  */
 export function longestFirst<P extends { sourceBytes: number; framePts: readonly unknown[] }>(
   groups: readonly (readonly P[])[],
 ): number[] {
-  const known = groups.every((g) => g.every((p) => p.sourceBytes > 0));
-  const cost = groups.map((g) => g.reduce((t, p) => t + (known ? p.sourceBytes : p.framePts.length), 0));
+  const raw = rawCosts(groups.flat());
+  let at = 0;
+  const cost = groups.map((g) => {
+    const sum = raw.slice(at, at + g.length).reduce((a, b) => a + b, 0);
+    at += g.length;
+    return sum;
+  });
   const order = groups.map((_, i) => i).sort((a, b) => cost[b]! - cost[a]! || a - b);
   const rank: number[] = [];
   order.forEach((g, r) => {
