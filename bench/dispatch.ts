@@ -21,18 +21,28 @@ export interface DispatchRow {
   finishP99: number;
 }
 
+/** p50 / p99 (ms) and how many calls. */
+export interface Spread {
+  p50: number;
+  p99: number;
+  calls: number;
+}
+
 export interface PacedRow {
   db: string;
   workers: number;
-  /** Simulated task length: each worker holds a task this long. */
+  /** Mean simulated encode length: each worker holds an encode uniformly 0.5-1.5 times this long. */
   taskMs: number;
+  tasks: number;
   perSecond: number;
   /** Coordinator CPU per task (claim, heartbeats, finish), ms. */
   cpuMsPerTask: number;
-  getTaskP50: number;
-  getTaskP99: number;
-  finishP50: number;
-  finishP99: number;
+  /** The start-up wave: every worker's first GetTask, all woken by the split's finish at once. */
+  startup: Spread;
+  /** After the wave: FinishTask (with the next claim), GetTask (when a finish brought none), Heartbeat. */
+  getTask: Spread;
+  finishTask: Spread;
+  heartbeat: Spread;
 }
 
 export interface IdleRow {
@@ -65,19 +75,19 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-/** Runs `jobs` jobs of `pieces` encodes through `workers` instant workers. */
+/** Runs `jobs` jobs of `pieces` encodes through `workers` workers (instant, or holding encodes for `encodeMs()`). */
 async function saturated(
   location: string,
   workers: number,
   jobs: number,
   pieces: number,
-  taskMs = 0,
+  encodeMs?: () => number,
 ): Promise<{ perSecond: number; cpuMsPerTask: number; fleet: Fleet }> {
   const coord = await spawnCoordinator(location);
   const fleet = new Fleet(coord.address, workers, CONNECTIONS, {
     pieces,
     waitMs: 1000,
-    durationMs: taskMs > 0 ? (t) => (t.kind.case === 'encode' ? taskMs : 0) : undefined,
+    durationMs: encodeMs && ((t) => (t.kind.case === 'encode' ? encodeMs() : 0)),
   });
   try {
     fleet.start();
@@ -122,11 +132,63 @@ async function idleToBusy(location: string, workers: number, samples: number): P
 }
 
 const lat = (fleet: Fleet) => ({
-  getTaskP50: percentile(fleet.latencies.getTask, 50),
-  getTaskP99: percentile(fleet.latencies.getTask, 99),
-  finishP50: percentile(fleet.latencies.finishTask, 50),
-  finishP99: percentile(fleet.latencies.finishTask, 99),
+  getTaskP50: percentile(fleet.latencies.getTask.ms, 50),
+  getTaskP99: percentile(fleet.latencies.getTask.ms, 99),
+  finishP50: percentile(fleet.latencies.finishTask.ms, 50),
+  finishP99: percentile(fleet.latencies.finishTask.ms, 99),
 });
+
+const spread = (ms: number[]): Spread => ({
+  p50: percentile(ms, 50),
+  p99: percentile(ms, 99),
+  calls: ms.length,
+});
+
+/** A small seeded generator (mulberry32): the same durations every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Latency at a load the coordinator can serve: `workers` workers each hold every
+ * encode 0.5-1.5 × `taskMs` (real encodes differ by content), `waves` encodes per
+ * worker. The start-up wave (all workers claim when the split finishes) is
+ * reported apart from the steady state after it.
+ */
+async function paced(
+  location: string,
+  db: string,
+  workers: number,
+  taskMs: number,
+  waves: number,
+): Promise<PacedRow> {
+  const random = seeded(workers * 7919 + taskMs);
+  const tasks = workers * waves;
+  const { perSecond, cpuMsPerTask, fleet } = await saturated(location, workers, 1, tasks, () =>
+    Math.round(taskMs * (0.5 + random())),
+  );
+  const l = fleet.latencies;
+  const wave = fleet.allBusyAt;
+  return {
+    db,
+    workers,
+    taskMs,
+    tasks,
+    perSecond,
+    cpuMsPerTask,
+    startup: spread(l.getTask.between(0, wave)),
+    getTask: spread(l.getTask.between(wave)),
+    finishTask: spread(l.finishTask.between(wave)),
+    heartbeat: spread(l.heartbeat.between(wave)),
+  };
+}
 
 export interface DispatchOptions {
   /** Name and database factory of each store to test. */
@@ -135,8 +197,10 @@ export interface DispatchOptions {
   repeats: number;
   /** Encode tasks per job in the saturated runs. */
   pieces: number;
-  /** How long each simulated encode lasts in the paced run. */
-  pacedTaskMs: number;
+  /** Mean length of a simulated encode in the paced runs (one run each). */
+  pacedTaskMs: number[];
+  /** Parts to run; the others are left out of the result. */
+  parts: Set<'saturated' | 'paced' | 'idle'>;
   log: (line: string) => void;
 }
 
@@ -144,7 +208,7 @@ export interface DispatchOptions {
 export async function runDispatch(o: DispatchOptions): Promise<DispatchResults> {
   const res: DispatchResults = { saturated: [], paced: [], idleToBusy: [], notes: [] };
   for (const [db, fresh] of o.dbs) {
-    for (const workers of o.workerCounts) {
+    for (const workers of o.parts.has('saturated') ? o.workerCounts : []) {
       const runs: number[] = [];
       const cpu: number[] = [];
       let last: Fleet | undefined;
@@ -166,19 +230,16 @@ export async function runDispatch(o: DispatchOptions): Promise<DispatchResults> 
         ...lat(last!),
       });
     }
-    // Latency under a load that leaves headroom: every worker holds each encode for taskMs.
     const workers = Math.max(...o.workerCounts);
-    const taskMs = o.pacedTaskMs;
-    const { perSecond, cpuMsPerTask, fleet } = await saturated(
-      await fresh(),
-      workers,
-      1,
-      workers * 2,
-      taskMs,
-    );
-    res.paced.push({ db, workers, taskMs, perSecond, cpuMsPerTask, ...lat(fleet) });
-    o.log(`dispatch ${db} ${workers} workers, ${taskMs} ms tasks: ${perSecond.toFixed(0)} tasks/s`);
-    for (const n of [1, 50]) {
+    for (const taskMs of o.parts.has('paced') ? o.pacedTaskMs : []) {
+      const row = await paced(await fresh(), db, workers, taskMs, 4);
+      res.paced.push(row);
+      o.log(
+        `dispatch ${db} ${workers} workers, ${taskMs} ms tasks: ${row.perSecond.toFixed(0)} tasks/s, ` +
+          `start-up GetTask p99 ${row.startup.p99.toFixed(1)} ms, then FinishTask p99 ${row.finishTask.p99.toFixed(1)} ms`,
+      );
+    }
+    for (const n of o.parts.has('idle') ? [1, 50] : []) {
       const samples = await idleToBusy(await fresh(), n, 7);
       res.idleToBusy.push({ db, workers: n, p50: median(samples), max: Math.max(...samples), samples });
       o.log(`idle-to-busy ${db} ${n} workers: median ${median(samples).toFixed(1)} ms`);

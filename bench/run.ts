@@ -26,6 +26,9 @@ const num = (name: string, fallback: number) => Number(args.get(name) ?? fallbac
 const resultsFile = path.join(root, 'bench', 'results.json');
 /** The parts this run measured; merged into results.json (read at the end) so other parts keep theirs. */
 const results = {} as Partial<Results>;
+const previous: Partial<Results> = existsSync(resultsFile)
+  ? JSON.parse(readFileSync(resultsFile, 'utf8'))
+  : {};
 
 if (only.has('overhead') || only.has('quality')) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-bench-'));
@@ -41,6 +44,10 @@ if (only.has('overhead') || only.has('quality')) {
 }
 
 if (only.has('dispatch')) {
+  // --dispatch=saturated,paced,idle reruns some of the dispatch tables.
+  const dispatchParts = new Set(
+    (args.get('dispatch') ?? 'saturated,paced,idle').split(',') as ('saturated' | 'paced' | 'idle')[],
+  );
   const sqlite = sqliteFactory();
   const dbs: Parameters<typeof runDispatch>[0]['dbs'] = [['sqlite', sqlite.factory]];
   let stopPg: (() => Promise<void>) | undefined;
@@ -62,9 +69,16 @@ if (only.has('dispatch')) {
       workerCounts: (args.get('workers') ?? '1,50,500').split(',').map(Number),
       repeats: num('repeats', 3),
       pieces: num('pieces', 2000),
-      pacedTaskMs: num('paced-task-ms', 10_000),
+      pacedTaskMs: (args.get('paced-task-ms') ?? '10000,1000').split(',').map(Number),
+      parts: dispatchParts,
       log,
     });
+    // Tables not rerun keep their last results.
+    const d = results.dispatch;
+    const last = previous.dispatch;
+    if (last && !dispatchParts.has('saturated')) d.saturated = last.saturated;
+    if (last && !dispatchParts.has('paced')) d.paced = last.paced;
+    if (last && !dispatchParts.has('idle')) d.idleToBusy = last.idleToBusy;
   } finally {
     await stopPg?.();
     sqlite.cleanup();
@@ -94,7 +108,7 @@ if (only.has('scaleout')) {
 }
 
 const merged: Results = {
-  ...(existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Results) : {}),
+  ...previous,
   ...results,
   date: new Date().toISOString(),
   machine: machine(),

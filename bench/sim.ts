@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CoordinatorService, type Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '../src/rpc/index.js';
+import { beatDelay } from '../src/worker/heartbeat.js';
 import { resultFor, sampleJob } from '../test/coordinator/fixtures.js';
 import { LeanClient } from './lean-client.js';
 
@@ -67,10 +68,27 @@ export async function spawnCoordinator(db: string, pollIntervalMs = 500): Promis
   };
 }
 
-/** Latencies (ms) of calls, grouped by method. */
+/** Latencies of one method's calls: when each started (performance.now()) and how long it took (ms). */
+export class Latency {
+  readonly at: number[] = [];
+  readonly ms: number[] = [];
+
+  add(at: number): void {
+    this.at.push(at);
+    this.ms.push(performance.now() - at);
+  }
+
+  /** The latencies of calls started in [from, to). */
+  between(from: number, to = Number.POSITIVE_INFINITY): number[] {
+    return this.ms.filter((_, i) => this.at[i]! >= from && this.at[i]! < to);
+  }
+}
+
+/** Latencies of calls, grouped by method. */
 export interface Latencies {
-  getTask: number[];
-  finishTask: number[];
+  getTask: Latency;
+  finishTask: Latency;
+  heartbeat: Latency;
 }
 
 export interface SimOptions {
@@ -91,9 +109,16 @@ export interface SimOptions {
  * through the real one.
  */
 export class Fleet {
-  readonly latencies: Latencies = { getTask: [], finishTask: [] };
+  readonly latencies: Latencies = {
+    getTask: new Latency(),
+    finishTask: new Latency(),
+    heartbeat: new Latency(),
+  };
   /** Tasks finished, by kind. */
   finished = 0;
+  /** When the last worker received its first task (performance.now()); the start-up wave ends there. */
+  allBusyAt = Number.POSITIVE_INFINITY;
+  private busyWorkers = 0;
   /** Called when a worker receives a task (after GetTask returns). */
   onTask?: (task: Task, at: number) => void;
   private readonly handle: ClientHandle;
@@ -132,6 +157,7 @@ export class Fleet {
     // Like the real worker, each finish asks for the next task; GetTask long polls
     // only when the finish brought none.
     let next: Task | undefined;
+    let first = true;
     while (!signal.aborted) {
       let task = next;
       next = undefined;
@@ -145,7 +171,11 @@ export class Fleet {
         }
         // An empty answer is a long poll that ran out, not a dispatch latency.
         if (!task) continue;
-        this.latencies.getTask.push(performance.now() - t0);
+        this.latencies.getTask.add(t0);
+      }
+      if (first) {
+        first = false;
+        if (++this.busyWorkers === this.workers) this.allBusyAt = performance.now();
       }
       this.onTask?.(task, performance.now());
       const ms = this.opts.durationMs?.(task) ?? 0;
@@ -158,22 +188,25 @@ export class Fleet {
         result: resultFor(task, this.opts.pieces, this.opts.hasAudio ?? false),
         wantNext: !signal.aborted,
       });
-      this.latencies.finishTask.push(performance.now() - t2);
+      this.latencies.finishTask.add(t2);
       if (!res.accepted) throw new Error(`finish of ${task.id} refused: lease lost`);
       this.finished++;
       next = res.next;
     }
   }
 
-  /** "Runs" a task for `ms`, heartbeating like a real worker so long tasks keep their lease. */
+  /** "Runs" a task for `ms`, heartbeating like a real worker (same schedule) so long tasks keep their lease. */
   private async hold(client: LeanClient, workerId: string, task: Task, ms: number): Promise<void> {
     const end = performance.now() + ms;
     for (;;) {
       const left = end - performance.now();
       if (left <= 0) return;
-      await new Promise((r) => setTimeout(r, Math.min(left, task.heartbeatIntervalMs)));
-      if (performance.now() < end)
+      await new Promise((r) => setTimeout(r, Math.min(left, beatDelay(task.heartbeatIntervalMs))));
+      if (performance.now() < end) {
+        const t0 = performance.now();
         await client.call(heartbeat, { workerId, taskId: task.id, lease: task.lease, progress: 0.5 });
+        this.latencies.heartbeat.add(t0);
+      }
     }
   }
 

@@ -23,7 +23,16 @@ export interface Heartbeat {
   stop(): void;
 }
 
-/** Starts heartbeating every `intervalMs` until stopped. */
+/**
+ * The wait before the next beat: 0.75-1 × the interval, at random. Never later
+ * than the interval (the lease allows for three), and workers that started
+ * together (a job's first wave) do not stay in step and beat all at once.
+ */
+export function beatDelay(intervalMs: number, random = Math.random): number {
+  return intervalMs * (0.75 + 0.25 * random());
+}
+
+/** Starts heartbeating about every `intervalMs` (see `beatDelay`) until stopped. */
 export function startHeartbeat(o: HeartbeatOptions): Heartbeat {
   let progress = 0;
   let inFlight = false;
@@ -48,14 +57,21 @@ export function startHeartbeat(o: HeartbeatOptions): Heartbeat {
       inFlight = false;
     }
   };
-  const timer = setInterval(() => void beat(), o.intervalMs);
+  let timer: NodeJS.Timeout;
+  const schedule = () => {
+    timer = setTimeout(() => {
+      void beat();
+      schedule();
+    }, beatDelay(o.intervalMs));
+  };
+  schedule();
   return {
     progress: (fraction) => {
       if (Number.isFinite(fraction)) progress = Math.min(1, Math.max(0, fraction));
     },
     stop: () => {
       stopped = true;
-      clearInterval(timer);
+      clearTimeout(timer);
     },
   };
 }

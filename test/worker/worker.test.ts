@@ -7,6 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { invalidInput, transient } from '../../src/errors.js';
 import { JobState } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { beatDelay } from '../../src/worker/heartbeat.js';
 import { Worker, type WorkerOptions } from '../../src/worker/index.js';
 import { sampleJob } from '../coordinator/fixtures.js';
 import { startTestCoordinator, type TestCoordinator, waitForJob } from '../coordinator/harness.js';
@@ -207,4 +208,28 @@ test('a worker keeps polling while the coordinator is down and resumes when it i
     await again.close();
     await t.close();
   }
+});
+
+test('heartbeats keep the lease of a task four times longer than it, beating at jittered times within the interval', async () => {
+  // lease 300 ms: the coordinator asks for a beat every 100 ms.
+  const t = await startTestCoordinator({ leaseMs: 300 });
+  const ops = new FakeOperations({ onEncode: () => new Promise<void>((r) => setTimeout(r, 1200)) });
+  const w = await startWorker(t, { operations: ops, heartbeatMs: 1000 });
+  try {
+    const { jobId } = await t.client.submitJob({ job: sampleJob() });
+    const job = await waitForJob(t.client, jobId, 30_000);
+    assert.equal(job.state, JobState.SUCCEEDED, job.failureReason);
+    assert.deepEqual(job.tasks, [], 'no task lost its lease or was retried');
+  } finally {
+    await w.stop();
+    await t.close();
+  }
+  // The wait before each beat: never past the interval, never in step.
+  assert.equal(
+    beatDelay(100, () => 0),
+    75,
+  );
+  const delays = Array.from({ length: 1000 }, () => beatDelay(100));
+  assert.ok(Math.max(...delays) <= 100 && Math.min(...delays) >= 75);
+  assert.ok(Math.max(...delays) - Math.min(...delays) > 20, 'workers that start together drift apart');
 });
