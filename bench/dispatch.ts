@@ -37,7 +37,7 @@ export interface PacedRow {
   perSecond: number;
   /** Coordinator CPU per task (claim, heartbeats, finish), ms. */
   cpuMsPerTask: number;
-  /** The start-up wave: every worker's first GetTask, all woken by the split's finish at once. */
+  /** The start-up wave: from the split's FinishTask to each worker holding its first encode (all woken at once). */
   startup: Spread;
   /** After the wave: FinishTask (with the next claim), GetTask (when a finish brought none), Heartbeat. */
   getTask: Spread;
@@ -183,7 +183,7 @@ async function paced(
     tasks,
     perSecond,
     cpuMsPerTask,
-    startup: spread(l.getTask.between(0, wave)),
+    startup: spread(fleet.firstWorkAt.map((at) => at - fleet.splitFinishAt)),
     getTask: spread(l.getTask.between(wave)),
     finishTask: spread(l.finishTask.between(wave)),
     heartbeat: spread(l.heartbeat.between(wave)),

@@ -95,7 +95,7 @@ function dispatchTables(d: DispatchResults): string {
     'is woken and claims at once: that start-up wave is its own column. After it, FinishTask carries the',
     "worker's next claim (`want_next`); GetTask is called only when a finish brought nothing.",
     '',
-    '| db | workers | mean task ms | tasks/s | coordinator CPU ms/task | start-up wave GetTask p50 / p99 ms | then FinishTask + next p50 / p99 ms | GetTask p50 / p99 ms (calls) | Heartbeat p50 / p99 ms | target |',
+    '| db | workers | mean task ms | tasks/s | coordinator CPU ms/task | start-up wave: split finished → worker holds its first encode, p50 / p99 ms | then FinishTask + next p50 / p99 ms | GetTask p50 / p99 ms (calls) | Heartbeat p50 / p99 ms | target |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...d.paced.map((r) => {
       const s = (x: Spread, bold = false) =>

@@ -118,6 +118,10 @@ export class Fleet {
   finished = 0;
   /** When the last worker received its first task (performance.now()); the start-up wave ends there. */
   allBusyAt = Number.POSITIVE_INFINITY;
+  /** When the last split's FinishTask was sent (its encodes become claimable during that call). */
+  splitFinishAt = Number.NaN;
+  /** When each worker received its first encode (or audio) task. */
+  readonly firstWorkAt: number[] = [];
   private busyWorkers = 0;
   /** Called when a worker receives a task (after GetTask returns). */
   onTask?: (task: Task, at: number) => void;
@@ -173,14 +177,16 @@ export class Fleet {
         if (!task) continue;
         this.latencies.getTask.add(t0);
       }
-      if (first) {
+      if (first && task.kind.case !== 'split') {
         first = false;
+        this.firstWorkAt.push(performance.now());
         if (++this.busyWorkers === this.workers) this.allBusyAt = performance.now();
       }
       this.onTask?.(task, performance.now());
       const ms = this.opts.durationMs?.(task) ?? 0;
       if (ms > 0) await this.hold(client, workerId, task, ms);
       const t2 = performance.now();
+      if (task.kind.case === 'split') this.splitFinishAt = t2;
       const res = await client.call(finishTask, {
         workerId,
         taskId: task.id,

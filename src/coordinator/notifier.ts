@@ -25,19 +25,25 @@ export class Notifier {
     }
   }
 
-  /** Resolves once the generation differs from `since`, after `ms`, or when `signal` aborts. */
-  wait(since: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.generation !== since || signal?.aborted || ms <= 0) return Promise.resolve();
+  /**
+   * Resolves once the generation differs from `since`, after `ms`, or when `signal`
+   * aborts: true when a notify woke it (or had already moved the generation).
+   */
+  wait(since: number, ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.generation !== since) return Promise.resolve(true);
+    if (signal?.aborted || ms <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (woken: boolean) => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        this.waiters.delete(done);
-        resolve();
+        signal?.removeEventListener('abort', onAbort);
+        this.waiters.delete(onNotify);
+        resolve(woken);
       };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener('abort', done, { once: true });
-      this.waiters.add(done);
+      const onNotify = () => done(true);
+      const onAbort = () => done(false);
+      const timer = setTimeout(onAbort, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(onNotify);
     });
   }
 }

@@ -75,10 +75,13 @@ export class Scheduler {
     if (!workerId) throw invalidInput('worker_id: required');
     const deadline = Date.now() + Math.min(Math.max(waitMs, 0), this.cfg.maxWaitMs);
     const stopped = () => signal.aborted || this.closing.aborted;
-    for (let attempt = 0; ; attempt++) {
+    // The first look claims straight away; so does one woken by new work (notify wakes
+    // only as many polls as there are new tasks). One woken by its timer reads first.
+    let claimFirst = true;
+    for (;;) {
       const generation = this.work.current;
       await this.reapIfDue();
-      const row = this.knownEmpty() ? undefined : await this.look(workerId, attempt === 0);
+      const row = this.knownEmpty() ? undefined : await this.look(workerId, claimFirst);
       if (row) {
         if (stopped()) {
           // The caller went away: its response would be lost, so give the task back now.
@@ -97,7 +100,7 @@ export class Scheduler {
         }
         return undefined;
       }
-      await this.work.wait(generation, Math.min(remaining, this.cfg.pollIntervalMs), signal);
+      claimFirst = await this.work.wait(generation, Math.min(remaining, this.cfg.pollIntervalMs), signal);
     }
   }
 
@@ -109,10 +112,9 @@ export class Scheduler {
   }
 
   /**
-   * Claims a task if there is one. A poll that found nothing before looks with a
-   * read first (idle workers, and a crowd woken for one new task, then cost no
-   * write transactions). Notes when nothing was there, so the polls right after
-   * need not look again.
+   * Claims a task if there is one. A poll woken by its timer looks with a read
+   * first (idle workers then cost no write transactions). Notes when nothing was
+   * there, so the polls right after need not look again.
    */
   private async look(workerId: string, claimFirst: boolean): Promise<TaskRow | undefined> {
     const generation = this.work.current;
