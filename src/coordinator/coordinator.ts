@@ -32,6 +32,7 @@ import {
   advance,
   advanceCounted,
   cancelJob,
+  countedNeedsMore,
   createJob,
   type Effects,
   failJob,
@@ -217,53 +218,67 @@ export class Coordinator {
     const result = req.result;
     if (!result.case) throw invalidInput('result: required (a result or a failure)');
     const now = this.clock.now();
-    const outcome = await this.store.transaction(async (q) => {
-      const counted = await this.succeedCounting(q, req, now);
-      if (counted) return counted;
-      // The job row first (the lock order), found through the task.
-      const job = await q.jobs.lockForTask(req.taskId);
-      if (!job) throw notFound(`task ${req.taskId} not found`);
-      if (result.case !== 'failure') {
-        // The usual finish: a valid result for the lease held, recorded by one guarded update.
-        if (!resultProblem(result)) {
-          const row = await q.tasks.succeed(success(req, result, now));
-          if (row) return this.succeeded(q, job, row, now, result);
+    const outcome: FinishOutcome =
+      (await this.finishCounted(req, now)) ??
+      (await this.store.transaction(async (q): Promise<FinishOutcome> => {
+        // The job row first (the lock order), found through the task.
+        const job = await q.jobs.lockForTask(req.taskId);
+        if (!job) throw notFound(`task ${req.taskId} not found`);
+        if (result.case !== 'failure') {
+          // The usual finish: a valid result for the lease held, recorded by one guarded update.
+          if (!resultProblem(result)) {
+            const row = await q.tasks.succeed(success(req, result, now));
+            if (row) return this.succeeded(q, job, row, now, result);
+          }
         }
-      }
-      // Anything else: find out what does not hold.
-      const task = await q.tasks.get(req.taskId);
-      if (!task) throw notFound(`task ${req.taskId} not found`);
-      if (task.lease !== req.lease || task.lease_owner !== req.workerId || task.state !== TaskState.Running)
+        // Anything else: find out what does not hold.
+        const task = await q.tasks.get(req.taskId);
+        if (!task) throw notFound(`task ${req.taskId} not found`);
+        if (task.lease !== req.lease || task.lease_owner !== req.workerId || task.state !== TaskState.Running)
+          return { accepted: false, newWork: false };
+        if (result.case === 'failure') return this.recordFailure(q, job, task, result.value, now);
+        if (result.case !== task.kind)
+          throw invalidInput(`result: task ${task.id} is a ${task.kind} task, not ${result.case}`);
+        const problem = resultProblem(result);
+        if (problem)
+          return this.recordFailure(
+            q,
+            job,
+            task,
+            { reason: problem, transient: false, released: false },
+            now,
+          );
+        // The lease expired (not yet swept).
         return { accepted: false, newWork: false };
-      if (result.case === 'failure') return this.recordFailure(q, job, task, result.value, now);
-      if (result.case !== task.kind)
-        throw invalidInput(`result: task ${task.id} is a ${task.kind} task, not ${result.case}`);
-      const problem = resultProblem(result);
-      if (problem)
-        return this.recordFailure(q, job, task, { reason: problem, transient: false, released: false }, now);
-      // The lease expired (not yet swept).
-      return { accepted: false, newWork: false };
-    });
+      }));
     if (!outcome.accepted)
       this.log.info({ taskId: req.taskId, workerId: req.workerId }, 'finish ignored: lease not held');
-    if (outcome.newWork) this.work.notify('wake' in outcome ? outcome.wake : 1);
+    if (outcome.newWork) this.work.notify(outcome.wake ?? 1);
     this.jobs.notify();
     return outcome.accepted;
   }
 
   /**
-   * PostgreSQL: the usual encode or audio finish as one statement (job lock,
-   * success, count) instead of three round trips. Undefined when that is not the
-   * case at hand or it did not hold (then the general path finds out why).
+   * PostgreSQL: the usual encode or audio finish as one autocommit statement (job
+   * lock, success, run end, count) instead of a transaction of three round trips.
+   * The finish that completes the job's encodes (or breaks the segment check)
+   * goes on in a transaction of its own; should the coordinator stop in between,
+   * the scheduler's repair sweep creates the manifest task. Undefined when that is
+   * not the case at hand or it did not hold (then the general path finds out why).
    */
-  private async succeedCounting(q: Queries, req: FinishTaskRequest, now: number) {
+  private async finishCounted(req: FinishTaskRequest, now: number) {
     const result = req.result;
-    if (result.case === 'failure' || result.case === undefined || !q.tasks.countsInFinish) return undefined;
+    if (result.case === 'failure' || result.case === undefined || !this.store.dialect.writesInWith)
+      return undefined;
     const count = jobCount(result);
     if (!count || resultProblem(result)) return undefined;
-    const done = await q.tasks.succeedCounting(success(req, result, now), count.column, count.by);
+    const done = await this.store.write((q) =>
+      q.tasks.succeedCounting(success(req, result, now), count.column, count.by),
+    );
     if (!done) return undefined;
-    const effects = await advanceCounted(q, done.task, done.counts, now, this.machine, result);
+    const effects = countedNeedsMore(done.task, done.counts, result)
+      ? await this.store.transaction((q) => advanceCounted(q, done.task, now, this.machine, result))
+      : { newWork: false };
     return this.succeededWith(done.task, effects);
   }
 
@@ -339,6 +354,13 @@ export class Coordinator {
     // Waiting polls see `closing` once woken.
     this.work.notify();
   }
+}
+
+/** What a finish did: whether it was accepted, and whether (and how many polls) to wake for new work. */
+interface FinishOutcome {
+  accepted: boolean;
+  newWork: boolean;
+  wake?: number;
 }
 
 /** The success a finish reports, as the store records it. */

@@ -223,9 +223,7 @@ export async function advance(
       return { newWork: false };
     }
     const counted = await q.jobs.countDone(job.id, count.column, now, count.by);
-    if (!counted || !complete(counted)) return { newWork: false };
-    await q.tasks.insert([await manifestTask(q, counted, details(), now, cfg)]);
-    return { newWork: true };
+    return counted ? completeEncodes(q, counted, now, cfg) : { newWork: false };
   }
   // The manifest is the last task: the job is done.
   await q.jobs.update(
@@ -237,26 +235,65 @@ export async function advance(
 }
 
 /**
- * Moves the job forward after an encode or audio `task` succeeded and was already
- * counted (`counts` are the job's counts after it; see TaskQueries.succeedCounting).
+ * Whether an encode or audio success that was counted in a statement of its own
+ * (PostgreSQL: TaskQueries.succeedCounting; `counts` are the job's after it)
+ * leaves more to do: the manifest task once everything is done, or failing the
+ * job when the segments do not match the pieces. Then run `advanceCounted`.
+ */
+export function countedNeedsMore(task: TaskRow, counts: JobCounts, result: SuccessResult): boolean {
+  return complete(counts) || segmentsProblem(task, result) !== undefined;
+}
+
+/**
+ * The rest of an encode or audio finish that was counted in a statement of its
+ * own (see `countedNeedsMore`), in a transaction: locks the job, fails it when
+ * the segments do not match the pieces, else creates the manifest task when
+ * every encode (and audio) is done. Safe to run again.
  */
 export async function advanceCounted(
   q: Queries,
   task: TaskRow,
-  counts: JobCounts,
   now: number,
   cfg: MachineConfig,
   result: SuccessResult,
 ): Promise<Effects> {
+  const job = await q.jobs.get(task.job_id, { lock: true });
+  if (!job || !OPEN.includes(job.state)) return { newWork: false };
   const problem = segmentsProblem(task, result);
-  if (!problem && !complete(counts)) return { newWork: false };
-  const job = await q.jobs.get(task.job_id);
-  if (!job) return { newWork: false };
   if (problem) {
     await failJob(q, job, problem, now);
     return { newWork: false };
   }
-  await q.tasks.insert([await manifestTask(q, job, fromBinary(EncodeJobSchema, job.details), now, cfg)]);
+  return completeEncodes(q, job, now, cfg);
+}
+
+/** The repair sweep's part: the manifest task of a running job counted done without one (see JobQueries.countedWithoutManifest). */
+export async function repairCounted(
+  q: Queries,
+  jobId: string,
+  now: number,
+  cfg: MachineConfig,
+): Promise<Effects> {
+  const job = await q.jobs.get(jobId, { lock: true });
+  if (!job || job.state !== JobState.Running) return { newWork: false };
+  return completeEncodes(q, job, now, cfg);
+}
+
+/**
+ * Creates the manifest task of `job` (locked, counts current) once every encode
+ * (and the audio) is done, unless it exists already: a finish and the repair
+ * sweep (Scheduler) may both get here.
+ */
+export async function completeEncodes(
+  q: Queries,
+  job: JobRow,
+  now: number,
+  cfg: MachineConfig,
+): Promise<Effects> {
+  if (!complete(job)) return { newWork: false };
+  const rows = await q.tasks.forJob(job.id);
+  if (rows.some((t) => t.kind === TaskKind.Manifest)) return { newWork: false };
+  await q.tasks.insert([manifestTask(rows, job, now, cfg)]);
   return { newWork: true };
 }
 
@@ -293,14 +330,9 @@ function segmentsProblem(task: TaskRow, result: SuccessResult): string | undefin
   return `${taskTitle(task)} returned segments [${got}] for pieces [${want}]`;
 }
 
-async function manifestTask(
-  q: Queries,
-  job: JobRow,
-  details: EncodeJob,
-  now: number,
-  cfg: MachineConfig,
-): Promise<NewTask> {
-  const rows = await q.tasks.forJob(job.id);
+/** The manifest task of `job`, from its task rows (the encodes' and audio's results). */
+function manifestTask(rows: TaskRow[], job: JobRow, now: number, cfg: MachineConfig): NewTask {
+  const details = fromBinary(EncodeJobSchema, job.details);
   const segments = rows
     .filter((t) => t.kind === TaskKind.Encode)
     .sort((a, b) => a.idx - b.idx)

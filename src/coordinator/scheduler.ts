@@ -15,7 +15,7 @@ import {
   TaskState,
 } from '../store/index.js';
 import { taskMessage, taskName, taskTitle } from './codec.js';
-import { failJob, failureReason, type MachineConfig } from './job-machine.js';
+import { failJob, failureReason, type MachineConfig, repairCounted } from './job-machine.js';
 import type { Notifier } from './notifier.js';
 
 export interface SchedulerConfig {
@@ -30,6 +30,11 @@ export interface SchedulerConfig {
 /** Minimum time between two lease-expiry sweeps started by polls. */
 const REAP_EVERY_MS = 1000;
 const REAP_BATCH = 100;
+
+/** How often the sweep looks for jobs counted done without a manifest task. */
+const REPAIR_EVERY_MS = 10_000;
+/** A job changed this recently may still have its finish's follow-up under way. */
+const REPAIR_QUIET_MS = 5_000;
 
 /** How often an idle poll records its worker as seen. */
 const TOUCH_EVERY_MS = 1000;
@@ -55,6 +60,7 @@ const EMPTY_FOR_MS = 100;
 
 export class Scheduler {
   private lastReap = Number.NEGATIVE_INFINITY;
+  private lastRepair = Number.NEGATIVE_INFINITY;
   private readonly seen = new SeenWorkers();
   /** The last look that found nothing runnable: the work generation before it, and when. */
   private empty?: { generation: number; at: number; real: number };
@@ -228,7 +234,33 @@ export class Scheduler {
       this.work.notify(count);
       this.jobs.notify();
     }
+    await this.repairIfDue(now);
     return count;
+  }
+
+  /**
+   * Every REPAIR_EVERY_MS: creates the manifest task of running jobs whose encodes
+   * are all counted but that have none. On PostgreSQL a finish counts in one
+   * statement and creates the manifest task in a transaction after it; a
+   * coordinator stopped in between leaves the job so, and this finishes the step.
+   */
+  private async repairIfDue(now: number): Promise<void> {
+    if (now - this.lastRepair < REPAIR_EVERY_MS && now >= this.lastRepair) return;
+    this.lastRepair = now;
+    const ids = await this.store.query((q) =>
+      q.jobs.countedWithoutManifest(now - REPAIR_QUIET_MS, REAP_BATCH),
+    );
+    let made = 0;
+    for (const id of ids) {
+      const { newWork } = await this.store.transaction((q) => repairCounted(q, id, now, this.cfg.machine));
+      if (!newWork) continue;
+      made++;
+      this.log.warn({ jobId: id }, 'created the manifest task a stopped finish left undone');
+    }
+    if (made > 0) {
+      this.work.notify(made);
+      this.jobs.notify();
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { SqlDialect } from './dialect.js';
 import type { RawSql } from './raw-sql.js';
 import type { Database, JobRow, JobUpdate, NewJob } from './schema.js';
-import type { JobState } from './states.js';
+import { JobState, TaskKind } from './states.js';
 
 export class JobQueries {
   constructor(
@@ -59,6 +59,22 @@ export class JobQueries {
       [by, now, id],
     );
     return rows[0];
+  }
+
+  /**
+   * Running jobs, unchanged since `before`, whose encodes (and audio) are all
+   * counted done but that have no manifest task: left so by a coordinator that
+   * stopped between a finish and its follow-up (PostgreSQL counts apart).
+   */
+  async countedWithoutManifest(before: number, limit: number): Promise<string[]> {
+    const rows = await this.raw.rows<{ id: string }>(
+      `select id from jobs where state = '${JobState.Running}' and segments_total > 0 ` +
+        'and segments_done >= segments_total and (has_audio = 0 or audio_done >= 1) and updated_at < ? ' +
+        `and not exists (select 1 from tasks where tasks.job_id = jobs.id and tasks.kind = '${TaskKind.Manifest}') ` +
+        'limit ?',
+      [before, limit],
+    );
+    return rows.map((r) => r.id);
   }
 
   /** Updates a job, only while it is in one of `from` (when given); returns whether it changed. */

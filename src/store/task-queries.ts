@@ -206,17 +206,12 @@ export class TaskQueries {
     return (await this.raw.rows<TaskRow>(sql, [...params, ...ended]))[0];
   }
 
-  /** Whether `succeedCounting` is one statement here (PostgreSQL): else use succeed + countDone. */
-  get countsInFinish(): boolean {
-    return this.dialect.writesInWith;
-  }
-
   /**
-   * PostgreSQL: the usual finish of an encode or audio task in one statement (one
-   * round trip instead of three): locks the job row (the lock order: job, then
+   * PostgreSQL: the usual finish of an encode or audio task in one statement
+   * (autocommit: one round trip): locks the job row (the lock order: job, then
    * task), records the success and ends the run as `succeed` does, and adds `by`
    * to the job's `column`. Undefined when the success does not hold (nothing
-   * changed; the job row, if any, stays locked for the rest of the transaction).
+   * changed).
    */
   async succeedCounting(
     s: Success,
