@@ -206,13 +206,20 @@ export class Coordinator {
    * the finish was accepted, claims its next task if one is runnable right now.
    */
   async finishAndClaim(req: FinishTaskRequest): Promise<{ accepted: boolean; next?: Task }> {
-    const accepted = await this.finishTask(req);
+    const outcome = await this.finish(req);
+    const { accepted } = outcome;
     if (!accepted || !req.wantNext) return { accepted };
+    // PostgreSQL's usual finish claims in its own statement; elsewhere claim now.
+    if ('next' in outcome) return { accepted, next: outcome.next };
     return { accepted, next: await this.scheduler.claimNow(req.workerId) };
   }
 
   /** Records a task's result or failure; false when the finish was ignored (lease lost). */
   async finishTask(req: FinishTaskRequest): Promise<boolean> {
+    return (await this.finish({ ...req, wantNext: false })).accepted;
+  }
+
+  private async finish(req: FinishTaskRequest): Promise<FinishOutcome> {
     if (!req.taskId) throw invalidInput('task_id: required');
     if (!req.lease) throw invalidInput('lease: required');
     const result = req.result;
@@ -255,7 +262,7 @@ export class Coordinator {
       this.log.info({ taskId: req.taskId, workerId: req.workerId }, 'finish ignored: lease not held');
     if (outcome.newWork) this.work.notify(outcome.wake ?? 1);
     this.jobs.notify();
-    return outcome.accepted;
+    return outcome;
   }
 
   /**
@@ -272,14 +279,20 @@ export class Coordinator {
       return undefined;
     const count = jobCount(result);
     if (!count || resultProblem(result)) return undefined;
+    // Asked for, the worker's next claim rides in the same statement.
+    const claim = req.wantNext ? this.scheduler.claimLater(req.workerId) : undefined;
     const done = await this.store.write((q) =>
-      q.tasks.succeedCounting(success(req, result, now), count.column, count.by),
+      q.tasks.succeedCounting(success(req, result, now), count.column, count.by, claim?.req),
     );
     if (!done) return undefined;
     const effects = countedNeedsMore(done.task, done.counts, result)
       ? await this.store.transaction((q) => advanceCounted(q, done.task, now, this.machine, result))
       : { newWork: false };
-    return this.succeededWith(done.task, effects);
+    const outcome: FinishOutcome = this.succeededWith(done.task, effects);
+    // A manifest task made after the statement looked is claimed by finishAndClaim, as elsewhere.
+    if (claim && (done.next || !effects.newWork))
+      outcome.next = await this.scheduler.claimedElsewhere(claim, done.next);
+    return outcome;
   }
 
   private async succeeded(
@@ -361,6 +374,8 @@ interface FinishOutcome {
   accepted: boolean;
   newWork: boolean;
   wake?: number;
+  /** Present when the finish itself looked for the worker's next task: what it claimed, if anything. */
+  next?: Task;
 }
 
 /** The success a finish reports, as the store records it. */

@@ -5,6 +5,7 @@ import { errorMessage, invalidInput } from '../errors.js';
 import type { Task } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Logger } from '../log.js';
 import {
+  type ClaimRequest,
   type Clock,
   JobState,
   type Queries,
@@ -151,14 +152,43 @@ export class Scheduler {
 
   /** One claim attempt: leases the next runnable task to the worker. */
   async claimOnce(workerId: string): Promise<TaskRow | undefined> {
-    const now = this.clock.now();
-    const lease = randomUUID();
+    const req = this.claimRequest(workerId);
     // The claim, its task_runs row and the worker's claim count: one statement on
     // PostgreSQL, a (group-committed) transaction on SQLite.
-    const row = await this.store.write((q) =>
-      q.tasks.claimAndRecord({ now, workerId, lease, leaseMs: this.cfg.leaseMs }),
-    );
-    if (!row) return undefined;
+    const row = await this.store.write((q) => q.tasks.claimAndRecord(req));
+    if (row) await this.claimed(row, req);
+    return row;
+  }
+
+  /**
+   * A claim for `workerId` to make in another statement (a finish's, on
+   * PostgreSQL), or undefined when a look now is known to find nothing. Hand what
+   * it claimed (or nothing) to `claimedElsewhere`.
+   */
+  claimLater(workerId: string): { req: ClaimRequest; generation: number } | undefined {
+    if (!workerId || this.closing.aborted || this.knownEmpty()) return undefined;
+    return { req: this.claimRequest(workerId), generation: this.work.current };
+  }
+
+  /** The bookkeeping of a claim made by `claimLater`'s request; the task for the worker, if it got one. */
+  async claimedElsewhere(
+    claim: { req: ClaimRequest; generation: number },
+    row: TaskRow | undefined,
+  ): Promise<Task | undefined> {
+    if (!row) {
+      this.empty = { generation: claim.generation, at: claim.req.now, real: performance.now() };
+      return undefined;
+    }
+    await this.claimed(row, claim.req);
+    return taskMessage(row, this.cfg.leaseMs);
+  }
+
+  private claimRequest(workerId: string): ClaimRequest {
+    return { now: this.clock.now(), workerId, lease: randomUUID(), leaseMs: this.cfg.leaseMs };
+  }
+
+  /** After a claim: the worker is seen, a split's job is running, watchers are told. */
+  private async claimed(row: TaskRow, { workerId, now }: ClaimRequest): Promise<void> {
     this.seen.note(workerId, now);
     // Outside the claim's transaction: rows are always locked job first, then tasks.
     // Only a split runs while its job is queued, so other claims skip this update
@@ -172,7 +202,6 @@ export class Scheduler {
       { jobId: row.job_id, taskId: row.id, task: taskName(row), workerId, attempt: row.attempts },
       'task claimed',
     );
-    return row;
   }
 
   /** Gives a claimed task back without counting the attempt. */

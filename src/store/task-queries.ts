@@ -28,13 +28,58 @@ const INSERT_CHUNK = 200;
 const RUNNING = `'${TaskState.Running}'`;
 const QUEUED = `'${TaskState.Queued}'`;
 
-/** The UPDATE of a claim; `%next%` is the subquery choosing the task. */
-const CLAIM =
-  `update tasks set state = ${RUNNING}, attempts = attempts + 1, lease = ?, lease_owner = ?, ` +
-  'lease_expires_at = ?, progress = 0, updated_at = ? ' +
-  `where id = (select id from tasks where state = ${QUEUED} and run_after <= ? ` +
-  'order by job_created_at, job_id, ord limit 1%lock%) ' +
-  `and state = ${QUEUED} returning *`;
+/** The UPDATE of a claim (`lock`: the dialect's FOR UPDATE SKIP LOCKED); `extra` adds to its WHERE. */
+function claimUpdate(lock: string, extra = ''): string {
+  return (
+    `update tasks set state = ${RUNNING}, attempts = attempts + 1, lease = ?, lease_owner = ?, ` +
+    'lease_expires_at = ?, progress = 0, updated_at = ? ' +
+    `where id = (select id from tasks where state = ${QUEUED} and run_after <= ? ` +
+    `order by job_created_at, job_id, ord limit 1${lock}) and state = ${QUEUED}${extra} returning *`
+  );
+}
+
+/** The parameters of `claimUpdate`. */
+function claimParams(req: ClaimRequest): unknown[] {
+  return [req.lease, req.workerId, req.now + req.leaseMs, req.now, req.now];
+}
+
+/** PostgreSQL: CTEs that record the run and the worker of the claim made by CTE `claimed`. */
+function recordClaim(claimed: string): string {
+  return (
+    `${claimed}_run as (insert into task_runs (lease, task_id, job_id, attempt, worker_id, started_at) ` +
+    `select lease, id, job_id, attempts, lease_owner, updated_at from ${claimed}), ` +
+    `${claimed}_seen as (insert into workers (id, first_seen_at, last_seen_at, claims) ` +
+    `select lease_owner, updated_at, updated_at, 1 from ${claimed} ` +
+    'on conflict (id) do update set last_seen_at = excluded.last_seen_at, claims = workers.claims + 1)'
+  );
+}
+
+/** Every column of tasks, to return a second task row beside the first (prefixed `n_`). */
+const TASK_COLUMNS = [
+  'id',
+  'job_id',
+  'kind',
+  'idx',
+  'ord',
+  'job_created_at',
+  'state',
+  'payload',
+  'result',
+  'attempts',
+  'max_attempts',
+  'lease',
+  'lease_owner',
+  'lease_expires_at',
+  'run_after',
+  'last_error',
+  'progress',
+  'created_at',
+  'updated_at',
+  'finished_at',
+] as const satisfies readonly (keyof TaskRow)[];
+// Fails to compile when tasks gains a column the list lacks.
+const allColumns: Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number]> extends never ? true : never = true;
+void allColumns;
 
 /** A task's success as a worker reported it. */
 export interface Success {
@@ -138,9 +183,7 @@ export class TaskQueries {
    * AND state = 'queued' RETURNING *`.
    */
   async claim(req: ClaimRequest): Promise<TaskRow | undefined> {
-    const sql = CLAIM.replace('%lock%', this.dialect.forUpdateSkipLocked);
-    const params = [req.lease, req.workerId, req.now + req.leaseMs, req.now, req.now];
-    return (await this.raw.rows<TaskRow>(sql, params))[0];
+    return (await this.raw.rows<TaskRow>(claimUpdate(this.dialect.forUpdateSkipLocked), claimParams(req)))[0];
   }
 
   /**
@@ -155,17 +198,10 @@ export class TaskQueries {
       await this.raw.run(TOUCH_WORKER, [req.workerId, req.now, req.now, 1]);
       return row;
     }
-    const claim = CLAIM.replace('%lock%', this.dialect.forUpdateSkipLocked);
     const sql =
-      `with claimed as (${claim}), ` +
-      'run as (insert into task_runs (lease, task_id, job_id, attempt, worker_id, started_at) ' +
-      'select lease, id, job_id, attempts, lease_owner, updated_at from claimed), ' +
-      'seen as (insert into workers (id, first_seen_at, last_seen_at, claims) ' +
-      'select lease_owner, updated_at, updated_at, 1 from claimed ' +
-      'on conflict (id) do update set last_seen_at = excluded.last_seen_at, claims = workers.claims + 1) ' +
+      `with claimed as (${claimUpdate(this.dialect.forUpdateSkipLocked)}), ${recordClaim('claimed')} ` +
       'select * from claimed';
-    const params = [req.lease, req.workerId, req.now + req.leaseMs, req.now, req.now];
-    return (await this.raw.rows<TaskRow>(sql, params))[0];
+    return (await this.raw.rows<TaskRow>(sql, claimParams(req)))[0];
   }
 
   /**
@@ -210,30 +246,44 @@ export class TaskQueries {
    * PostgreSQL: the usual finish of an encode or audio task in one statement
    * (autocommit: one round trip): locks the job row (the lock order: job, then
    * task), records the success and ends the run as `succeed` does, and adds `by`
-   * to the job's `column`. Undefined when the success does not hold (nothing
-   * changed).
+   * to the job's `column`. With `next`, also claims the worker's next task as
+   * `claimAndRecord` does (only when the success holds). Undefined when the
+   * success does not hold (nothing changed).
    */
   async succeedCounting(
     s: Success,
     column: 'segments_done' | 'audio_done',
     by: number,
-  ): Promise<{ task: TaskRow; counts: JobCounts } | undefined> {
+    next?: ClaimRequest,
+  ): Promise<{ task: TaskRow; counts: JobCounts; next?: TaskRow } | undefined> {
     const col = column === 'audio_done' ? 'audio_done' : 'segments_done';
+    const lock = this.dialect.forUpdateSkipLocked;
     const sql =
       `with j as (select id from jobs where id = (select job_id from tasks where id = ?)${this.dialect.forUpdate}), ` +
       `t as (${succeedUpdate(' and exists (select 1 from j)')}), ` +
       `r as (${END_RUN} and exists (select 1 from t)), ` +
       `c as (update jobs set ${col} = ${col} + ?, updated_at = ? where id = (select job_id from t) ` +
       'returning segments_done as c_segments_done, segments_total as c_segments_total, ' +
-      'has_audio as c_has_audio, audio_done as c_audio_done) ' +
-      'select * from t, c';
+      'has_audio as c_has_audio, audio_done as c_audio_done)' +
+      (next
+        ? `, n as (${claimUpdate(lock, ' and exists (select 1 from t)')}), ${recordClaim('n')} ` +
+          `select t.*, c.*, ${TASK_COLUMNS.map((k) => `n.${k} as n_${k}`).join(', ')} from t cross join c left join n on true`
+        : ' select * from t, c');
     const { id, lease, now } = s;
     const params = [id, ...successParams(s), now, RunOutcome.Succeeded, null, lease, by, now];
-    const row = (await this.raw.rows<TaskRow & CountColumns>(sql, params))[0];
+    if (next) params.push(...claimParams(next));
+    const row = (await this.raw.rows<TaskRow & CountColumns & Record<string, unknown>>(sql, params))[0];
     if (!row) return undefined;
-    const { c_segments_done, c_segments_total, c_has_audio, c_audio_done, ...task } = row;
+    const { c_segments_done, c_segments_total, c_has_audio, c_audio_done, ...rest } = row;
+    const task = {} as Record<string, unknown>;
+    const claimed = {} as Record<string, unknown>;
+    for (const k of TASK_COLUMNS) {
+      task[k] = rest[k];
+      claimed[k] = rest[`n_${k}`];
+    }
     return {
-      task,
+      task: task as TaskRow,
+      next: claimed.id == null ? undefined : (claimed as TaskRow),
       counts: {
         segments_done: Number(c_segments_done),
         segments_total: Number(c_segments_total),

@@ -88,6 +88,44 @@ for (const factory of databaseFactories()) {
       }
     });
 
+    test("an encode's finish asking for the next task leases it, records the run and counts the claim (one statement on PostgreSQL)", async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        await t.c.submitJob(sampleJob());
+        await succeed(t.c, 'w1', (await claim(t.c, 'w1'))!, 3);
+        const e0 = (await claim(t.c, 'w1'))!;
+        const finish = (lease: string) =>
+          t.c.finishAndClaim(finishRequest('w1', e0, resultFor(e0, 3, false), { wantNext: true, lease }));
+        // Refused (not its lease): nothing is finished or claimed.
+        assert.deepEqual(await finish('not-the-lease'), { accepted: false });
+        const { accepted, next } = await finish(e0.lease);
+        assert.equal(accepted, true);
+        assert.equal(next?.kind.case, 'encode');
+        assert.notEqual(next!.id, e0.id);
+        assert.equal(next!.attempt, 1);
+        assert.equal((await t.c.heartbeat('w1', next!.id, next!.lease, 0.5)).leaseValid, true);
+        const run = await t.store.db
+          .selectFrom('task_runs')
+          .selectAll()
+          .where('lease', '=', next!.lease)
+          .executeTakeFirstOrThrow();
+        assert.deepEqual([run.task_id, run.worker_id, run.attempt], [next!.id, 'w1', 1]);
+        const worker = await t.store.db
+          .selectFrom('workers')
+          .selectAll()
+          .where('id', '=', 'w1')
+          .executeTakeFirstOrThrow();
+        assert.equal(Number(worker.claims), 3, 'split, encode, and the encode claimed by the finish');
+        // One encode is left for anyone else.
+        const e2 = (await claim(t.c, 'w2'))!;
+        assert.equal(e2.kind.case, 'encode');
+        assert.ok(![e0.id, next!.id].includes(e2.id));
+        assert.equal(await claim(t.c, 'w2'), undefined);
+      } finally {
+        await t.close();
+      }
+    });
+
     test('an encode reporting segments that are not its pieces fails the job with both lists', async () => {
       const t = await setupCoordinator(factory);
       try {
