@@ -49,7 +49,8 @@ function overheadTable(r: Results): string {
     'one thread), so task sizes now come from a plan that counts it (this clip on 2 slots: 4 runs of 8, 4, 2',
     'and 1 segments; before: 8 runs): A/B against the old sizes 5-10 % faster. On a busy host three batches of 4',
     'alternating runs gave 1.03×, 1.11× and 1.07× (12 runs: median 1.06×, range 0.92-1.40); on a quieter one',
-    '(2026-11-30, ffmpeg 40.5-48.7 s) the batch above. Timeline of one run (debug log): coordinator listening',
+    '(2026-11-30, ffmpeg 40.5-48.7 s) two batches: 1.03× (1.04, 1.04, 1.01, 0.96) and 1.04× (the one above);',
+    'their 8 runs: median 1.035×. Timeline of one run (debug log): coordinator listening',
     'at 0.59 s (node start-up), split 0.25 s, first encode at 0.91 s; audio 1.75 s on one slot; both slots end',
     'within 0.05 s of each other. What remains: the node process (coordinator, workers, progress), the',
     'separate audio task (it decodes the source again; ffmpeg encodes audio inline), and the ~0.9 s before',
@@ -102,7 +103,7 @@ function dispatchTables(d: DispatchResults): string {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...d.paced.map((r) => {
       const s = (x: Spread, bold = false) =>
-        x.calls === 0 ? '– (0)' : `${f(x.p50, 1)} / ${bold ? `**${f(x.p99, 1)}**` : f(x.p99, 1)}`;
+        x.calls === 0 ? '–' : `${f(x.p50, 1)} / ${bold ? `**${f(x.p99, 1)}**` : f(x.p99, 1)}`;
       return `| ${r.db} | ${r.workers} | ${r.taskMs} | ${f(r.perSecond, 0)} | ${cpu(r.cpuMsPerTask)} | ${s(r.startup)} | ${s(r.finishTask, true)} | ${s(r.getTask, true)} (${r.getTask.calls}) | ${s(r.heartbeat, true)} | p99 < 20 ms |`;
     }),
     '',
