@@ -1,7 +1,18 @@
 // Filesystem backend: local disk or a shared mount (NFS). Paths may be confined
 // to a list of allowed roots, checked after resolving `..` and symlinks.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, constants, mkdir, open, readlink, realpath, rename, rm, stat } from 'node:fs/promises';
+import {
+  access,
+  constants,
+  type FileHandle,
+  mkdir,
+  open,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AppError, ErrorKind } from '../errors.js';
@@ -75,10 +86,28 @@ export class FsBackend implements StorageBackend {
   async openLocal(file: File): Promise<LocalFile> {
     const p = await this.checked(file);
     if (!this.roots) return { path: p, close: async () => {} };
-    const handle = await open(p, 'r');
+    return this.pin(await open(p, 'r'), p);
+  }
+
+  /**
+   * The folder `dir` opened for writing into: with allowed roots, the directory is
+   * opened first and the roots are checked on what was opened, and the returned
+   * path names the descriptor (/proc/<pid>/fd/<n>), so a directory swapped for a
+   * symlink after the check cannot redirect writes, renames or removals.
+   */
+  async openFolder(dir: string): Promise<LocalFile> {
+    if (!this.roots) return { path: dir, close: async () => {} };
+    return this.pin(await open(dir, constants.O_RDONLY | constants.O_DIRECTORY), dir);
+  }
+
+  /**
+   * Checks the roots on what `handle` (opened from path `p`) names and returns a
+   * path to the descriptor itself; closes it when refused.
+   */
+  private async pin(handle: FileHandle, p: string): Promise<LocalFile> {
     try {
       const real = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
-      // Without /proc (not Linux) the path check above is what there is.
+      // Without /proc (not Linux) the path check is what there is.
       if (real === undefined) return { path: p, close: () => handle.close() };
       if (!(await this.inside(real))) throw outside(p);
       return { path: `/proc/${process.pid}/fd/${handle.fd}`, close: () => handle.close() };
@@ -102,14 +131,22 @@ export class FsBackend implements StorageBackend {
     const dest = path.join(dir, name);
     await this.checked(fileAt(dest));
     await mkdirs(path.dirname(dest));
-    // Write under a temporary name and rename: readers never see half a file.
-    const tmp = `${dest}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const parent = await this.openFolder(path.dirname(dest));
     try {
-      await pipeline(createReadStream(localPath), createWriteStream(tmp), { signal: options.signal });
-      await rename(tmp, dest);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
+      // Write under a temporary name and rename: readers never see half a file.
+      const at = path.join(parent.path, path.basename(dest));
+      const tmp = `${at}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      try {
+        await pipeline(createReadStream(localPath), createWriteStream(tmp, { flags: 'wx' }), {
+          signal: options.signal,
+        });
+        await rename(tmp, at);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+    } finally {
+      await parent.close();
     }
     return fileAt(dest);
   }
@@ -136,7 +173,20 @@ export class FsBackend implements StorageBackend {
   }
 
   async remove(file: File): Promise<void> {
-    await rm(await this.checked(file), { force: true });
+    const p = await this.checked(file);
+    let parent: LocalFile;
+    try {
+      parent = await this.openFolder(path.dirname(p));
+    } catch (err) {
+      // No folder, nothing to remove.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    try {
+      await rm(path.join(parent.path, path.basename(p)), { force: true });
+    } finally {
+      await parent.close();
+    }
   }
 
   localPath(file: File): string | undefined {

@@ -2,12 +2,13 @@
 // them (also through `..` and symlinks), and a worker's storage refuses to read
 // outside its roots even if a job got past the coordinator.
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { type RunningCoordinator, startCoordinator } from '../../src/coordinator/index.js';
 import { type ClientHandle, connectCoordinator } from '../../src/rpc/index.js';
+import { FsBackend } from '../../src/storage/fs.js';
 import { fileAt, folderAt, Storage } from '../../src/storage/index.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 
@@ -117,3 +118,40 @@ test('a confined worker reads the file it checked: swapping in a symlink afterwa
   await assert.rejects(storage.openLocal(fileAt(target)), /outside the allowed storage roots/);
   await assert.rejects(storage.openLocal(fileAt('/etc/passwd')), /outside the allowed storage roots/);
 });
+
+test('a confined worker writes into the folder it checked: swapping in a symlink afterwards changes nothing', async () => {
+  const fs = new FsBackend({ allowedRoots: [root] });
+  const folder = path.join(root, 'segments');
+  const outsideDir = path.join(dir.path, 'outside');
+  await mkdir(folder);
+  await mkdir(outsideDir);
+  const pinned = await fs.openFolder(folder);
+  try {
+    assert.match(pinned.path, new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
+    // The folder is moved away and a symlink out of the roots takes its name.
+    await rename(folder, path.join(root, 'segments-moved'));
+    await symlink(outsideDir, folder);
+    await writeFile(path.join(pinned.path, 'seg.m4s'), 'segment bytes');
+    assert.equal(await readFile(path.join(root, 'segments-moved', 'seg.m4s'), 'utf8'), 'segment bytes');
+    assert.deepEqual(await readdir(outsideDir), []);
+  } finally {
+    await pinned.close();
+  }
+  // Through the name now: uploads and removals are refused, nothing lands outside.
+  const local = path.join(dir.path, 'local.bin');
+  await writeFile(local, 'x');
+  await assert.rejects(fs.upload(local, folderAt(folder), 'seg2.m4s'), /outside the allowed storage roots/);
+  await writeFile(path.join(outsideDir, 'keep'), 'k');
+  await assert.rejects(fs.remove(fileAt(path.join(folder, 'keep'))), /outside the allowed storage roots/);
+  assert.deepEqual((await readdir(outsideDir)).sort(), ['keep']);
+  // Inside the roots both work, through the opened folder.
+  const ok = await fs.upload(local, folderAt(path.join(root, 'segments-moved')), 'seg3.m4s');
+  assert.equal(await readFile(fsPathOf(ok), 'utf8'), 'x');
+  await fs.remove(ok);
+  assert.deepEqual((await readdir(path.join(root, 'segments-moved'))).sort(), ['seg.m4s']);
+});
+
+function fsPathOf(f: ReturnType<typeof fileAt>): string {
+  assert.equal(f.location.case, 'fs');
+  return f.location.value.path;
+}
