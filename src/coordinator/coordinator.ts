@@ -285,9 +285,21 @@ export class Coordinator {
       q.tasks.succeedCounting(success(req, result, now), count.column, count.by, claim?.req),
     );
     if (!done) return undefined;
-    const effects = countedNeedsMore(done.task, done.counts, result)
-      ? await this.store.transaction((q) => advanceCounted(q, done.task, now, this.machine, result))
-      : { newWork: false };
+    let effects: Effects = { newWork: false };
+    try {
+      if (countedNeedsMore(done.task, done.counts, result))
+        effects = await this.store.transaction((q) =>
+          advanceCounted(q, done.task, now, this.machine, result),
+        );
+    } catch (err) {
+      // The worker gets this error, not the task claimed for it: give that back now.
+      const next = done.next;
+      if (next?.lease)
+        await this.scheduler
+          .release(next.id, next.lease, 'the finish that claimed it failed')
+          .catch(() => {});
+      throw err;
+    }
     const outcome: FinishOutcome = this.succeededWith(done.task, effects);
     // A manifest task made after the statement looked is claimed by finishAndClaim, as elsewhere.
     if (claim && (done.next || !effects.newWork))

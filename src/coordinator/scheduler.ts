@@ -66,6 +66,9 @@ export class Scheduler {
   /** The last look that found nothing runnable: the work generation before it, and when. */
   private empty?: { generation: number; at: number; real: number };
 
+  /** PostgreSQL: claims made together. */
+  private readonly batch?: ClaimBatch;
+
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
@@ -75,7 +78,9 @@ export class Scheduler {
     private readonly log: Logger,
     /** Aborted when the coordinator closes: open polls end (with `work` notified to wake them). */
     private readonly closing: AbortSignal,
-  ) {}
+  ) {
+    if (store.dialect.writesInWith) this.batch = new ClaimBatch(store);
+  }
 
   /** Claims the next task for a worker, waiting up to `waitMs` for one; undefined when none came. */
   async getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<Task | undefined> {
@@ -154,8 +159,11 @@ export class Scheduler {
   async claimOnce(workerId: string): Promise<TaskRow | undefined> {
     const req = this.claimRequest(workerId);
     // The claim, its task_runs row and the worker's claim count: one statement on
-    // PostgreSQL, a (group-committed) transaction on SQLite.
-    const row = await this.store.write((q) => q.tasks.claimAndRecord(req));
+    // PostgreSQL (shared by the claims asked for in the same event-loop turn), a
+    // (group-committed) transaction on SQLite.
+    const row = await (this.batch
+      ? this.batch.claim(req)
+      : this.store.write((q) => q.tasks.claimAndRecord(req)));
     if (row) await this.claimed(row, req);
     return row;
   }
@@ -312,4 +320,52 @@ export async function releaseLeased(
   if (!row) return false;
   await q.runs.end(lease, now, RunOutcome.Released, why);
   return true;
+}
+
+/** Largest number of claims in one statement. */
+const MAX_BATCH = 100;
+
+/**
+ * PostgreSQL: claims asked for in one event-loop turn (a crowd of polls woken by a
+ * split's tasks) run as one statement (`claimMany`) instead of one round trip
+ * each; a lone claim runs as it would alone.
+ */
+class ClaimBatch {
+  private pending: {
+    req: ClaimRequest;
+    resolve: (row: TaskRow | undefined) => void;
+    reject: (err: unknown) => void;
+  }[] = [];
+  private scheduled = false;
+
+  constructor(private readonly store: Store) {}
+
+  claim(req: ClaimRequest): Promise<TaskRow | undefined> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ req, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        const all = this.pending;
+        this.pending = [];
+        for (let i = 0; i < all.length; i += MAX_BATCH) void this.run(all.slice(i, i + MAX_BATCH));
+      });
+    });
+  }
+
+  private async run(group: typeof this.pending): Promise<void> {
+    try {
+      if (group.length === 1) {
+        const only = group[0]!;
+        only.resolve(await this.store.write((q) => q.tasks.claimAndRecord(only.req)));
+        return;
+      }
+      const rows = await this.store.write((q) => q.tasks.claimMany(group.map((p) => p.req)));
+      const byLease = new Map(rows.map((r) => [r.lease, r]));
+      for (const p of group) p.resolve(byLease.get(p.req.lease));
+    } catch (err) {
+      for (const p of group) p.reject(err);
+    }
+  }
 }

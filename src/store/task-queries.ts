@@ -205,6 +205,42 @@ export class TaskQueries {
   }
 
   /**
+   * PostgreSQL: one claim per request in one statement (polls woken together by a
+   * split's tasks): leases up to `reqs.length` runnable tasks in claim order, each
+   * to one request's worker under its lease, recording runs and workers as
+   * `claimAndRecord` does. The rows carry the lease of the request they answer;
+   * requests left without a task found nothing runnable.
+   */
+  async claimMany(reqs: readonly ClaimRequest[]): Promise<TaskRow[]> {
+    const now = Math.max(...reqs.map((r) => r.now));
+    const leaseMs = reqs[0]!.leaseMs;
+    const sql =
+      'with want as (select lease, worker_id, n from unnest(?::text[], ?::text[]) with ordinality as w(lease, worker_id, n)), ' +
+      `pick as (select id from tasks where state = ${QUEUED} and run_after <= ? ` +
+      `order by job_created_at, job_id, ord limit ?${this.dialect.forUpdateSkipLocked}), ` +
+      'numbered as (select id, row_number() over () as n from pick), ' +
+      `claimed as (update tasks set state = ${RUNNING}, attempts = attempts + 1, lease = want.lease, ` +
+      'lease_owner = want.worker_id, lease_expires_at = ?, progress = 0, updated_at = ? ' +
+      `from numbered join want on want.n = numbered.n where tasks.id = numbered.id and tasks.state = ${QUEUED} ` +
+      'returning tasks.*), ' +
+      'run as (insert into task_runs (lease, task_id, job_id, attempt, worker_id, started_at) ' +
+      'select lease, id, job_id, attempts, lease_owner, updated_at from claimed), ' +
+      'seen as (insert into workers (id, first_seen_at, last_seen_at, claims) ' +
+      'select lease_owner, max(updated_at), max(updated_at), count(*) from claimed group by lease_owner ' +
+      'on conflict (id) do update set last_seen_at = excluded.last_seen_at, claims = workers.claims + excluded.claims) ' +
+      'select * from claimed';
+    const params = [
+      reqs.map((r) => r.lease),
+      reqs.map((r) => r.workerId),
+      now,
+      reqs.length,
+      now + leaseMs,
+      now,
+    ];
+    return this.raw.rows<TaskRow>(sql, params);
+  }
+
+  /**
    * Extends a valid lease and records progress; false when the lease is not (or no
    * longer) valid, or (when `owner` is given) is held by another worker.
    */

@@ -225,6 +225,22 @@ for (const factory of databaseFactories()) {
           .execute();
         assert.equal(runs.length, 40);
         assert.equal(new Set(runs.map((r) => r.task_id)).size, 40);
+        // Claimed together (one statement on PostgreSQL), each task is leased to the worker it was handed to.
+        const runByLease = new Map(runs.map((r) => [r.lease, r]));
+        for (const [i, task] of results.entries()) {
+          if (!task) continue;
+          assert.deepEqual(
+            [runByLease.get(task.lease)?.task_id, runByLease.get(task.lease)?.worker_id],
+            [task.id, `w${i}`],
+          );
+          assert.equal((await t.c.heartbeat(`w${i}`, task.id, task.lease, 0.1)).leaseValid, true);
+        }
+        const claims = await t.store.db.selectFrom('workers').select(['id', 'claims']).execute();
+        assert.equal(
+          claims.reduce((n, w) => n + Number(w.claims), 0),
+          41,
+          'the split and 40 encodes counted on their workers',
+        );
       } finally {
         await t.close();
       }
