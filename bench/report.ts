@@ -131,8 +131,12 @@ function dispatchTables(d: DispatchResults): string {
     'start-up wave the calls are served in a few ms (p99 under 20 ms at 500 workers with 10 s encodes on',
     'both databases). The wave itself (every worker woken at once when the split finishes, 500 claims and',
     'responses one after another on one core) takes a few hundred ms for the last worker: it happens once',
-    'per job, against encodes of seconds to minutes. Next: claims for several woken polls in one',
-    'statement (shorter wave), fewer allocations per call.',
+    'per job, against encodes of seconds to minutes. On PostgreSQL the claims of polls woken in one turn',
+    'are one statement (up to 100 claims): A/B against the build before, 500 workers, wave p99 749 / 784 →',
+    '420 / 410 ms with 10 s encodes and 606 / 888 / 718 → 286 / 374 / 407 ms with 1 s encodes. On SQLite the',
+    "wave's claims already share one commit; what is left is each call's HTTP/2 and protobuf work.",
+    'Next: fewer allocations per call; hand-encoded responses (the claimed payload spliced in, not decoded',
+    'and encoded again).',
     ...(d.notes.length ? ['', ...d.notes.map((n) => `- ${n}`)] : []),
   ].join('\n');
 }
