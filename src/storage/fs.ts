@@ -101,6 +101,39 @@ export class FsBackend implements StorageBackend {
   }
 
   /**
+   * mkdir -p. With allowed roots each missing level is made inside its parent as
+   * opened and checked (through the descriptor), not by name, so a directory
+   * swapped for a symlink meanwhile cannot get folders made outside the roots.
+   */
+  private async makeFolders(dir: string): Promise<void> {
+    if (!this.roots) return mkdirs(dir);
+    const missing: string[] = [];
+    let existing = dir;
+    while (!(await stat(existing).catch(() => undefined))) {
+      const parent = path.dirname(existing);
+      if (parent === existing) break;
+      missing.unshift(path.basename(existing));
+      existing = parent;
+    }
+    let current = await this.openFolder(existing);
+    let logical = existing;
+    try {
+      for (const name of missing) {
+        const child = path.join(current.path, name);
+        logical = path.join(logical, name);
+        await mkdir(child).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+        });
+        const opened = await this.pin(await open(child, constants.O_RDONLY | constants.O_DIRECTORY), logical);
+        await current.close();
+        current = opened;
+      }
+    } finally {
+      await current.close();
+    }
+  }
+
+  /**
    * Checks the roots on what `handle` (opened from path `p`) names and returns a
    * path to the descriptor itself; closes it when refused.
    */
@@ -130,7 +163,7 @@ export class FsBackend implements StorageBackend {
     const dir = await this.checked(folder);
     const dest = path.join(dir, name);
     await this.checked(fileAt(dest));
-    await mkdirs(path.dirname(dest));
+    await this.makeFolders(path.dirname(dest));
     const parent = await this.openFolder(path.dirname(dest));
     try {
       // Write under a temporary name and rename: readers never see half a file.
@@ -168,7 +201,7 @@ export class FsBackend implements StorageBackend {
 
   async ensureWritable(folder: Folder): Promise<void> {
     const dir = await this.checked(folder);
-    await mkdirs(dir);
+    await this.makeFolders(dir);
     await access(dir, constants.W_OK);
   }
 

@@ -155,3 +155,21 @@ function fsPathOf(f: ReturnType<typeof fileAt>): string {
   assert.equal(f.location.case, 'fs');
   return f.location.value.path;
 }
+
+test('a confined upload makes missing folders level by level inside the roots, and none through a symlink out', async () => {
+  const fs = new FsBackend({ allowedRoots: [root] });
+  const local = path.join(dir.path, 'nested.bin');
+  await writeFile(local, 'n');
+  const made = await fs.upload(local, folderAt(path.join(root, 'a', 'b', 'c')), 'x.m4s');
+  assert.equal(await readFile(fsPathOf(made), 'utf8'), 'n');
+  await fs.ensureWritable(folderAt(path.join(root, 'd', 'e')));
+  assert.deepEqual(await readdir(path.join(root, 'd')), ['e']);
+  const outsideDir = path.join(dir.path, 'outside-mk');
+  await mkdir(outsideDir);
+  await symlink(outsideDir, path.join(root, 'mk-link'));
+  await assert.rejects(
+    fs.ensureWritable(folderAt(path.join(root, 'mk-link', 'new'))),
+    /outside the allowed storage roots/,
+  );
+  assert.deepEqual(await readdir(outsideDir), []);
+});
