@@ -16,7 +16,7 @@ import {
   type SqliteDialectConfig,
   SqliteDriver,
 } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { SqliteRaw } from './raw-sql.js';
 import type { Database } from './schema.js';
 
@@ -69,9 +69,12 @@ export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
 }
 
-/** Opens a SQLite file (path or `sqlite:` path) or a PostgreSQL URL. */
-export function openDatabase(location: string, options: OpenOptions = {}): OpenDatabase {
-  if (isPostgresUrl(location)) return openPostgres(location, options);
+/**
+ * Opens a SQLite file (path or `sqlite:` path) or a PostgreSQL URL. The PostgreSQL
+ * driver is loaded only for a PostgreSQL URL (start-up of SQLite-only runs).
+ */
+export async function openDatabase(location: string, options: OpenOptions = {}): Promise<OpenDatabase> {
+  if (isPostgresUrl(location)) return openPostgres((await import('pg')).default, location, options);
   return openSqlite(location.replace(/^sqlite:(\/\/)?/i, ''));
 }
 
@@ -165,8 +168,8 @@ class ImmediateSqliteDriver extends SqliteDriver {
 const PG_INT8 = 20;
 const PG_RETRYABLE = new Set(['40001', '40P01', '55P03']);
 
-function openPostgres(url: string, options: OpenOptions): OpenDatabase {
-  const pool = new pg.Pool({
+function openPostgres(driver: typeof pg, url: string, options: OpenOptions): OpenDatabase {
+  const pool = new driver.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
     // Fail a connection attempt to a dead or partitioned server instead of waiting forever.
@@ -178,7 +181,7 @@ function openPostgres(url: string, options: OpenOptions): OpenDatabase {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === PG_INT8
           ? (v: string) => Number(v)
-          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+          : driver.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
   // A client losing its connection must not crash the process: the pool handles

@@ -70,10 +70,10 @@ export class Store {
 
   /** Opens (creating if needed) and migrates the database at `location` (SQLite path or postgres:// URL). */
   static async open(location: string, options: StoreOptions = {}): Promise<Store> {
-    let opened: ReturnType<typeof openDatabase>;
+    let opened: Awaited<ReturnType<typeof openDatabase>>;
     let availability: Availability | undefined;
     try {
-      opened = openDatabase(location, {
+      opened = await openDatabase(location, {
         ...options,
         // A pooled connection dying (server restart) starts an outage; the pool reconnects by itself.
         onPoolError: (err) => {
