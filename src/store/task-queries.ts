@@ -43,14 +43,17 @@ function claimParams(req: ClaimRequest): unknown[] {
   return [req.lease, req.workerId, req.now + req.leaseMs, req.now, req.now];
 }
 
-/** PostgreSQL: CTEs that record the run and the worker of the claim made by CTE `claimed`. */
+/**
+ * PostgreSQL: CTEs that record the runs and the workers of the claims made by CTE
+ * `claimed` (one claim, or several, some perhaps for the same worker).
+ */
 function recordClaim(claimed: string): string {
   return (
     `${claimed}_run as (insert into task_runs (lease, task_id, job_id, attempt, worker_id, started_at) ` +
     `select lease, id, job_id, attempts, lease_owner, updated_at from ${claimed}), ` +
     `${claimed}_seen as (insert into workers (id, first_seen_at, last_seen_at, claims) ` +
-    `select lease_owner, updated_at, updated_at, 1 from ${claimed} ` +
-    'on conflict (id) do update set last_seen_at = excluded.last_seen_at, claims = workers.claims + 1)'
+    `select lease_owner, max(updated_at), max(updated_at), count(*) from ${claimed} group by lease_owner ` +
+    'on conflict (id) do update set last_seen_at = excluded.last_seen_at, claims = workers.claims + excluded.claims)'
   );
 }
 
@@ -80,6 +83,17 @@ const TASK_COLUMNS = [
 // Fails to compile when tasks gains a column the list lacks.
 const allColumns: Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number]> extends never ? true : never = true;
 void allColumns;
+
+/** A finished task's columns and its `n_`-prefixed next task's (absent: all null) as two rows. */
+function splitNext(row: Record<string, unknown>): { task: TaskRow; next?: TaskRow } {
+  const task = {} as Record<string, unknown>;
+  const next = {} as Record<string, unknown>;
+  for (const k of TASK_COLUMNS) {
+    task[k] = row[k];
+    next[k] = row[`n_${k}`];
+  }
+  return { task: task as TaskRow, next: next.id == null ? undefined : (next as TaskRow) };
+}
 
 /** A task's success as a worker reported it. */
 export interface Success {
@@ -222,12 +236,7 @@ export class TaskQueries {
       `claimed as (update tasks set state = ${RUNNING}, attempts = attempts + 1, lease = want.lease, ` +
       'lease_owner = want.worker_id, lease_expires_at = ?, progress = 0, updated_at = ? ' +
       `from numbered join want on want.n = numbered.n where tasks.id = numbered.id and tasks.state = ${QUEUED} ` +
-      'returning tasks.*), ' +
-      'run as (insert into task_runs (lease, task_id, job_id, attempt, worker_id, started_at) ' +
-      'select lease, id, job_id, attempts, lease_owner, updated_at from claimed), ' +
-      'seen as (insert into workers (id, first_seen_at, last_seen_at, claims) ' +
-      'select lease_owner, max(updated_at), max(updated_at), count(*) from claimed group by lease_owner ' +
-      'on conflict (id) do update set last_seen_at = excluded.last_seen_at, claims = workers.claims + excluded.claims) ' +
+      `returning tasks.*), ${recordClaim('claimed')} ` +
       'select * from claimed';
     const params = [
       reqs.map((r) => r.lease),
@@ -311,15 +320,8 @@ export class TaskQueries {
     const row = (await this.raw.rows<TaskRow & CountColumns & Record<string, unknown>>(sql, params))[0];
     if (!row) return undefined;
     const { c_segments_done, c_segments_total, c_has_audio, c_audio_done, ...rest } = row;
-    const task = {} as Record<string, unknown>;
-    const claimed = {} as Record<string, unknown>;
-    for (const k of TASK_COLUMNS) {
-      task[k] = rest[k];
-      claimed[k] = rest[`n_${k}`];
-    }
     return {
-      task: task as TaskRow,
-      next: claimed.id == null ? undefined : (claimed as TaskRow),
+      ...(next ? splitNext(rest) : { task: rest }),
       counts: {
         segments_done: Number(c_segments_done),
         segments_total: Number(c_segments_total),
