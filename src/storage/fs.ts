@@ -97,16 +97,25 @@ export class FsBackend implements StorageBackend {
    */
   async openFolder(dir: string): Promise<LocalFile> {
     if (!this.roots) return { path: dir, close: async () => {} };
-    return this.pin(await open(dir, constants.O_RDONLY | constants.O_DIRECTORY), dir);
+    return this.pinFolder(dir, dir);
+  }
+
+  /** Opens the directory at `at` and pins it (see `pin`); `shown` names it in errors. */
+  private async pinFolder(at: string, shown: string): Promise<LocalFile> {
+    return this.pin(await open(at, constants.O_RDONLY | constants.O_DIRECTORY), shown);
   }
 
   /**
-   * mkdir -p. With allowed roots each missing level is made inside its parent as
-   * opened and checked (through the descriptor), not by name, so a directory
-   * swapped for a symlink meanwhile cannot get folders made outside the roots.
+   * mkdir -p, then the folder opened as `openFolder` opens it. With allowed roots
+   * each missing level is made inside its parent as opened and checked (through
+   * the descriptor), not by name, so a directory swapped for a symlink meanwhile
+   * cannot get folders made outside the roots.
    */
-  private async makeFolders(dir: string): Promise<void> {
-    if (!this.roots) return mkdirs(dir);
+  private async makeFolder(dir: string): Promise<LocalFile> {
+    if (!this.roots) {
+      await mkdirs(dir);
+      return this.openFolder(dir);
+    }
     const missing: string[] = [];
     let existing = dir;
     while (!(await stat(existing).catch(() => undefined))) {
@@ -124,13 +133,15 @@ export class FsBackend implements StorageBackend {
         await mkdir(child).catch((err: NodeJS.ErrnoException) => {
           if (err.code !== 'EEXIST') throw err;
         });
-        const opened = await this.pin(await open(child, constants.O_RDONLY | constants.O_DIRECTORY), logical);
+        const opened = await this.pinFolder(child, logical);
         await current.close();
         current = opened;
       }
-    } finally {
+    } catch (err) {
       await current.close();
+      throw err;
     }
+    return current;
   }
 
   /**
@@ -163,8 +174,7 @@ export class FsBackend implements StorageBackend {
     const dir = await this.checked(folder);
     const dest = path.join(dir, name);
     await this.checked(fileAt(dest));
-    await this.makeFolders(path.dirname(dest));
-    const parent = await this.openFolder(path.dirname(dest));
+    const parent = await this.makeFolder(path.dirname(dest));
     try {
       // Write under a temporary name and rename: readers never see half a file.
       const at = path.join(parent.path, path.basename(dest));
@@ -201,8 +211,12 @@ export class FsBackend implements StorageBackend {
 
   async ensureWritable(folder: Folder): Promise<void> {
     const dir = await this.checked(folder);
-    await this.makeFolders(dir);
-    await access(dir, constants.W_OK);
+    const opened = await this.makeFolder(dir);
+    try {
+      await access(opened.path, constants.W_OK);
+    } finally {
+      await opened.close();
+    }
   }
 
   async remove(file: File): Promise<void> {
