@@ -184,9 +184,9 @@ async function paced(
     perSecond,
     cpuMsPerTask,
     startup: spread(fleet.firstWorkAt.map((at) => at - fleet.splitFinishAt)),
-    getTask: spread(l.getTask.between(wave)),
-    finishTask: spread(l.finishTask.between(wave)),
-    heartbeat: spread(l.heartbeat.between(wave)),
+    getTask: spread(l.getTask.since(wave)),
+    finishTask: spread(l.finishTask.since(wave)),
+    heartbeat: spread(l.heartbeat.since(wave)),
   };
 }
 
@@ -236,7 +236,7 @@ export async function runDispatch(o: DispatchOptions): Promise<DispatchResults> 
       res.paced.push(row);
       o.log(
         `dispatch ${db} ${workers} workers, ${taskMs} ms tasks: ${row.perSecond.toFixed(0)} tasks/s, ` +
-          `start-up GetTask p99 ${row.startup.p99.toFixed(1)} ms, then FinishTask p99 ${row.finishTask.p99.toFixed(1)} ms`,
+          `start-up wave p99 ${row.startup.p99.toFixed(1)} ms, then FinishTask p99 ${row.finishTask.p99.toFixed(1)} ms`,
       );
     }
     for (const n of o.parts.has('idle') ? [1, 50] : []) {

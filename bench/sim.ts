@@ -78,9 +78,9 @@ export class Latency {
     this.ms.push(performance.now() - at);
   }
 
-  /** The latencies of calls started in [from, to). */
-  between(from: number, to = Number.POSITIVE_INFINITY): number[] {
-    return this.ms.filter((_, i) => this.at[i]! >= from && this.at[i]! < to);
+  /** The latencies of calls started at or after `from`. */
+  since(from: number): number[] {
+    return this.ms.filter((_, i) => this.at[i]! >= from);
   }
 }
 
@@ -116,13 +116,10 @@ export class Fleet {
   };
   /** Tasks finished, by kind. */
   finished = 0;
-  /** When the last worker received its first task (performance.now()); the start-up wave ends there. */
-  allBusyAt = Number.POSITIVE_INFINITY;
   /** When the last split's FinishTask was sent (its encodes become claimable during that call). */
   splitFinishAt = Number.NaN;
-  /** When each worker received its first encode (or audio) task. */
+  /** When each worker received its first encode (or audio) task, in order. */
   readonly firstWorkAt: number[] = [];
-  private busyWorkers = 0;
   /** Called when a worker receives a task (after GetTask returns). */
   onTask?: (task: Task, at: number) => void;
   private readonly handle: ClientHandle;
@@ -143,6 +140,11 @@ export class Fleet {
       { length: Math.max(1, Math.min(workers, connections)) },
       () => new LeanClient(address),
     );
+  }
+
+  /** When the last worker received its first task (performance.now()); the start-up wave ends there. */
+  get allBusyAt(): number {
+    return this.firstWorkAt.length === this.workers ? this.firstWorkAt.at(-1)! : Number.POSITIVE_INFINITY;
   }
 
   /** The real client, for submitting and watching jobs. */
@@ -180,7 +182,6 @@ export class Fleet {
       if (first && task.kind.case !== 'split') {
         first = false;
         this.firstWorkAt.push(performance.now());
-        if (++this.busyWorkers === this.workers) this.allBusyAt = performance.now();
       }
       this.onTask?.(task, performance.now());
       const ms = this.opts.durationMs?.(task) ?? 0;

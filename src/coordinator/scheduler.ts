@@ -135,8 +135,13 @@ export class Scheduler {
       claimFirst || (await this.store.query((q) => q.tasks.anyRunnable(now)))
         ? await this.claimOnce(workerId)
         : undefined;
-    if (!row) this.empty = { generation, at: now, real: performance.now() };
+    if (!row) this.noteEmpty(generation, now);
     return row;
+  }
+
+  /** Notes that a look begun at work generation `generation` (clock time `at`) found nothing runnable. */
+  private noteEmpty(generation: number, at: number): void {
+    this.empty = { generation, at, real: performance.now() };
   }
 
   /**
@@ -184,7 +189,7 @@ export class Scheduler {
     row: TaskRow | undefined,
   ): Promise<Task | undefined> {
     if (!row) {
-      this.empty = { generation: claim.generation, at: claim.req.now, real: performance.now() };
+      this.noteEmpty(claim.generation, claim.req.now);
       return undefined;
     }
     await this.claimed(row, claim.req);
