@@ -289,28 +289,35 @@ export class Coordinator {
   }
 
   /**
-   * PostgreSQL: the usual encode or audio finish as one autocommit statement (job
-   * lock, success, run end, count) instead of a transaction of three round trips.
-   * The finish that completes the job's encodes (or breaks the segment check)
-   * goes on in a transaction of its own; should the coordinator stop in between,
-   * the scheduler's repair sweep creates the manifest task. Undefined when that is
-   * not the case at hand or it did not hold (then the general path finds out why).
+   * The usual encode or audio finish: success, run end and count without reading
+   * the job first. PostgreSQL: one autocommit statement (job lock included)
+   * instead of a transaction of three round trips; the finish that completes the
+   * job's encodes (or breaks the segment check) goes on in a transaction of its
+   * own, and should the coordinator stop in between, the scheduler's repair sweep
+   * creates the manifest task. SQLite: statements in one transaction, the
+   * follow-up included. Undefined when that is not the case at hand or it did not
+   * hold (then the general path finds out why).
    */
   private async finishCounted(req: FinishTaskRequest, now: number) {
     const result = req.result;
-    if (result.case === 'failure' || result.case === undefined || !this.store.dialect.writesInWith)
-      return undefined;
+    if (result.case === 'failure' || result.case === undefined) return undefined;
     const count = jobCount(result);
     if (!count || resultProblem(result)) return undefined;
     // Asked for, the worker's next claim rides in the same statement.
     const claim = req.wantNext ? this.scheduler.claimLater(req.workerId) : undefined;
-    const done = await this.store.write((q) =>
-      q.tasks.succeedCounting(success(req, result, now), count.column, count.by, claim?.req),
-    );
+    // SQLite: one transaction, the follow-up included. PostgreSQL: one statement, the follow-up apart.
+    const apart = this.store.dialect.writesInWith;
+    const done = await this.store.write(async (q) => {
+      const d = await q.tasks.succeedCounting(success(req, result, now), count.column, count.by, claim?.req);
+      const more = d !== undefined && countedNeedsMore(d.task, d.counts, result);
+      const effects: Effects | undefined =
+        more && !apart ? await advanceCounted(q, d.task, now, this.machine, result) : undefined;
+      return d && { ...d, more, effects };
+    });
     if (!done) return undefined;
-    let effects: Effects = { newWork: false };
+    let effects: Effects = done.effects ?? { newWork: false };
     try {
-      if (countedNeedsMore(done.task, done.counts, result))
+      if (done.more && apart)
         effects = await this.store.transaction((q) =>
           advanceCounted(q, done.task, now, this.machine, result),
         );

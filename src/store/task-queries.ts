@@ -302,6 +302,7 @@ export class TaskQueries {
     next?: ClaimRequest,
   ): Promise<{ task: TaskRow; counts: JobCounts; next?: TaskRow } | undefined> {
     const col = column === 'audio_done' ? 'audio_done' : 'segments_done';
+    if (!this.dialect.writesInWith) return this.succeedCountingInTransaction(s, col, by, next);
     const lock = this.dialect.forUpdateSkipLocked;
     const sql =
       `with j as (select id from jobs where id = (select job_id from tasks where id = ?)${this.dialect.forUpdate}), ` +
@@ -329,6 +330,31 @@ export class TaskQueries {
         audio_done: Number(c_audio_done),
       },
     };
+  }
+
+  /**
+   * SQLite: `succeedCounting` as statements in the caller's transaction (which
+   * holds the database: no job lock to take first).
+   */
+  private async succeedCountingInTransaction(
+    s: Success,
+    col: 'segments_done' | 'audio_done',
+    by: number,
+    next?: ClaimRequest,
+  ): Promise<{ task: TaskRow; counts: JobCounts; next?: TaskRow } | undefined> {
+    const task = (await this.raw.rows<TaskRow>(succeedUpdate(''), successParams(s)))[0];
+    if (!task) return undefined;
+    await this.raw.run(END_RUN, [s.now, RunOutcome.Succeeded, null, s.lease]);
+    const counts = (
+      await this.raw.rows<JobCounts>(
+        `update jobs set ${col} = ${col} + ?, updated_at = ? where id = ? ` +
+          'returning segments_done, segments_total, has_audio, audio_done',
+        [by, s.now, task.job_id],
+      )
+    )[0];
+    // tasks.job_id references jobs: a task without its job is a broken database.
+    if (!counts) throw new Error(`job ${task.job_id} of task ${task.id} is missing`);
+    return { task, counts, next: next && (await this.claimAndRecord(next)) };
   }
 
   /** Applies `patch` to a running task whose lease is `lease` and still valid at `now`; the updated row, or undefined. */
