@@ -13,7 +13,7 @@ import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
 import { type AuthConfig, authEnabled, authInterceptor, authorizer } from '../rpc/auth.js';
-import { leanGrpcHandler } from '../rpc/grpc-unary.js';
+import { type LeanGrpcOptions, serveLeanGrpc } from '../rpc/grpc-unary.js';
 import { Store } from '../store/index.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { coordinatorService, workerRoutes } from './service.js';
@@ -66,20 +66,17 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     interceptors: [authInterceptor(auth)],
   });
   // The workers' calls over gRPC take the lean path; everything else goes through Connect.
-  const handler = leanGrpcHandler(
-    {
-      servicePath: `/${CoordinatorService.typeName}/`,
-      routes: workerRoutes(coordinator, log),
-      authorize: authorizer(auth),
-    },
-    connect,
-  );
+  const lean: LeanGrpcOptions = {
+    servicePath: `/${CoordinatorService.typeName}/`,
+    routes: workerRoutes(coordinator, log),
+    authorize: authorizer(auth),
+  };
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   };
-  const server = options.tls ? tlsServer(options.tls, handler) : sniffingServer(handler);
+  const server = options.tls ? tlsServer(options.tls, connect, lean) : sniffingServer(connect, lean);
   server.on('connection', track);
   const { host, port } = parseHostPort(options.listen);
   try {
@@ -136,16 +133,23 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   return { address, coordinator, store, close };
 }
 
-type Handler = ReturnType<typeof leanGrpcHandler>;
+type Handler = ReturnType<typeof connectNodeAdapter>;
 
 /** TLS on the port; ALPN picks HTTP/2 (gRPC) or HTTP/1.1 (Connect, gRPC-Web). */
-function tlsServer(tls: { cert: string | Buffer; key: string | Buffer }, handler: Handler): net.Server {
-  return http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, handler);
+function tlsServer(
+  tls: { cert: string | Buffer; key: string | Buffer },
+  handler: Handler,
+  lean: LeanGrpcOptions,
+): net.Server {
+  const server = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, handler);
+  serveLeanGrpc(server, lean);
+  return server;
 }
 
 /** One plaintext port, two protocols: HTTP/2 (gRPC) is told apart by its connection preface. */
-function sniffingServer(handler: Handler): net.Server {
+function sniffingServer(handler: Handler, lean: LeanGrpcOptions): net.Server {
   const h2 = http2.createServer(handler);
+  serveLeanGrpc(h2, lean);
   const h1 = http.createServer(handler);
   return net.createServer((socket) => {
     socket.once('data', (first) => {
