@@ -14,6 +14,7 @@ import {
 import { type Logger, silentLogger } from '../log.js';
 import {
   type Clock,
+  type FinishedTask,
   isTerminalJobState,
   type JobRow,
   JobState,
@@ -348,7 +349,7 @@ export class Coordinator {
   }
 
   private succeededWith(
-    row: TaskRow,
+    row: FinishedTask,
     effects: Effects,
   ): { accepted: boolean; newWork: boolean; wake: number } {
     this.log.debug(

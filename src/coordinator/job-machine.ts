@@ -11,6 +11,7 @@ import { EncodeJobSchema, TaskSchema } from '../gen/avspl1t/v1/coordinator_pb.js
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { groupPieces, longestFirst } from '../media/plan.js';
 import {
+  type FinishedTask,
   type JobCounts,
   type JobRow,
   JobState,
@@ -240,7 +241,7 @@ export async function advance(
  * leaves more to do: the manifest task once everything is done, or failing the
  * job when the segments do not match the pieces. Then run `advanceCounted`.
  */
-export function countedNeedsMore(task: TaskRow, counts: JobCounts, result: SuccessResult): boolean {
+export function countedNeedsMore(task: FinishedTask, counts: JobCounts, result: SuccessResult): boolean {
   return complete(counts) || segmentsProblem(task, result) !== undefined;
 }
 
@@ -252,7 +253,7 @@ export function countedNeedsMore(task: TaskRow, counts: JobCounts, result: Succe
  */
 export async function advanceCounted(
   q: Queries,
-  task: TaskRow,
+  task: FinishedTask,
   now: number,
   cfg: MachineConfig,
   result: SuccessResult,
@@ -318,7 +319,7 @@ function complete(c: JobCounts): boolean {
  * Why an encode's segments cannot be counted: one segment per piece, in order
  * (anything else would leave the count short forever). Undefined when fine.
  */
-function segmentsProblem(task: TaskRow, result: SuccessResult): string | undefined {
+function segmentsProblem(task: FinishedTask, result: SuccessResult): string | undefined {
   if (result.case !== 'encode') return undefined;
   const kind = fromBinary(TaskSchema, task.payload).kind;
   const pieces = kind.case === 'encode' ? kind.value.pieces : [];

@@ -1,7 +1,8 @@
 // Schema migrations, written once for both dialects (only the binary column type
 // differs). Append new migrations; never edit one that has shipped.
-import { type Kysely, type Migration, Migrator } from 'kysely';
+import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import type { SqlDialect } from './dialect.js';
+import { TaskState } from './states.js';
 
 function initial(dialect: SqlDialect): Migration {
   const blob = dialect.blobType;
@@ -83,9 +84,35 @@ function initial(dialect: SqlDialect): Migration {
   };
 }
 
+/**
+ * The claim and lease indexes hold only the tasks they serve (queued; running),
+ * not every task a database ever had: a claim moves a task from one to the other
+ * and a finish takes it out, one index entry each instead of a delete and an
+ * insert in both. Queries using them name the state as a literal (the planner
+ * must see that it matches).
+ */
+const partialIndexes: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.dropIndex('tasks_claim').execute();
+    await db.schema.dropIndex('tasks_lease').execute();
+    await db.schema
+      .createIndex('tasks_claim')
+      .on('tasks')
+      .columns(['job_created_at', 'job_id', 'ord'])
+      .where(sql.ref('state'), '=', sql.lit(TaskState.Queued))
+      .execute();
+    await db.schema
+      .createIndex('tasks_lease')
+      .on('tasks')
+      .columns(['lease_expires_at'])
+      .where(sql.ref('state'), '=', sql.lit(TaskState.Running))
+      .execute();
+  },
+};
+
 /** The migrations in order, keyed by name (names sort in order). */
 export function migrations(dialect: SqlDialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect) };
+  return { '0001_initial': initial(dialect), '0002_partial_task_indexes': partialIndexes };
 }
 
 /** Brings the schema up to date; safe to run from several coordinators at once. Throws the driver's error. */

@@ -110,13 +110,22 @@ function successParams(s: Success): unknown[] {
   return [s.result, s.now, s.now, s.id, s.lease, s.workerId, s.kind, s.now];
 }
 
-/** The UPDATE recording a task's success (lease-guarded); `extra` adds to its WHERE. */
-function succeedUpdate(extra: string): string {
+/** A succeeded task without the result it was just given (the caller has it). */
+export type FinishedTask = Omit<TaskRow, 'result'>;
+
+/** The columns of a FinishedTask. */
+const FINISHED_COLUMNS = TASK_COLUMNS.filter((c) => c !== 'result').join(', ');
+
+/**
+ * The UPDATE recording a task's success (lease-guarded); `extra` adds to its
+ * WHERE. Returns every column, or (`finished`) those of a FinishedTask.
+ */
+function succeedUpdate(extra: string, finished = false): string {
   return (
     `update tasks set state = '${TaskState.Succeeded}', result = ?, progress = 1, lease = null, ` +
     'lease_expires_at = null, finished_at = ?, updated_at = ? ' +
     `where id = ? and lease = ? and lease_owner = ? and kind = ? and state = ${RUNNING} ` +
-    `and lease_expires_at >= ?${extra} returning *`
+    `and lease_expires_at >= ?${extra} returning ${finished ? FINISHED_COLUMNS : '*'}`
   );
 }
 
@@ -300,13 +309,13 @@ export class TaskQueries {
     column: 'segments_done' | 'audio_done',
     by: number,
     next?: ClaimRequest,
-  ): Promise<{ task: TaskRow; counts: JobCounts; next?: TaskRow } | undefined> {
+  ): Promise<{ task: FinishedTask; counts: JobCounts; next?: TaskRow } | undefined> {
     const col = column === 'audio_done' ? 'audio_done' : 'segments_done';
     if (!this.dialect.writesInWith) return this.succeedCountingInTransaction(s, col, by, next);
     const lock = this.dialect.forUpdateSkipLocked;
     const sql =
       `with j as (select id from jobs where id = (select job_id from tasks where id = ?)${this.dialect.forUpdate}), ` +
-      `t as (${succeedUpdate(' and exists (select 1 from j)')}), ` +
+      `t as (${succeedUpdate(' and exists (select 1 from j)', true)}), ` +
       `r as (${END_RUN} and exists (select 1 from t)), ` +
       `c as (update jobs set ${col} = ${col} + ?, updated_at = ? where id = (select job_id from t) ` +
       'returning segments_done as c_segments_done, segments_total as c_segments_total, ' +
@@ -341,8 +350,8 @@ export class TaskQueries {
     col: 'segments_done' | 'audio_done',
     by: number,
     next?: ClaimRequest,
-  ): Promise<{ task: TaskRow; counts: JobCounts; next?: TaskRow } | undefined> {
-    const task = (await this.raw.rows<TaskRow>(succeedUpdate(''), successParams(s)))[0];
+  ): Promise<{ task: FinishedTask; counts: JobCounts; next?: TaskRow } | undefined> {
+    const task = (await this.raw.rows<FinishedTask>(succeedUpdate('', true), successParams(s)))[0];
     if (!task) return undefined;
     await this.raw.run(END_RUN, [s.now, RunOutcome.Succeeded, null, s.lease]);
     const counts = (
@@ -369,14 +378,12 @@ export class TaskQueries {
 
   /** Running tasks whose lease expired before `now`. */
   async expired(now: number, limit: number): Promise<Pick<TaskRow, 'id' | 'job_id' | 'lease'>[]> {
-    return this.db
-      .selectFrom('tasks')
-      .select(['id', 'job_id', 'lease'])
-      .where('state', '=', TaskState.Running)
-      .where('lease_expires_at', '<', now)
-      .orderBy('lease_expires_at')
-      .limit(limit)
-      .execute();
+    // The state as a literal: the partial index tasks_lease holds the running tasks.
+    return this.raw.rows(
+      `select id, job_id, lease from tasks where state = ${RUNNING} and lease_expires_at < ? ` +
+        'order by lease_expires_at limit ?',
+      [now, limit],
+    );
   }
 
   /** Applies `patch` to a running task whose lease `lease` expired before `now`. */

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { JobState, type NewTask, Store, TaskKind, TaskState } from '../../src/store/index.js';
 import { databaseFactories } from './databases.js';
@@ -96,6 +97,58 @@ for (const factory of databaseFactories()) {
       } finally {
         await a.close();
         await b.close();
+        await db.cleanup();
+      }
+    });
+
+    test('the claim and lease sweep read partial indexes holding only queued / running tasks', async () => {
+      const db = await factory.create();
+      const store = await Store.open(db.location);
+      try {
+        await addJob(store, 40);
+        const claimed = await store.transaction((q) =>
+          q.tasks.claim({ now: NOW, workerId: 'w', lease: randomUUID(), leaseMs: 1000 }),
+        );
+        assert.ok(claimed);
+        const claim =
+          "select id from tasks where state = 'queued' and run_after <= 1 order by job_created_at, job_id, ord limit 1";
+        const lease =
+          "select id from tasks where state = 'running' and lease_expires_at < 1 order by lease_expires_at";
+        if (factory.name === 'sqlite') {
+          const plan = async (q: string) =>
+            JSON.stringify((await sql.raw(`explain query plan ${q}`).execute(store.db)).rows);
+          assert.match(await plan(claim), /USING INDEX tasks_claim/);
+          assert.match(await plan(lease), /USING INDEX tasks_lease/);
+          const defs = (
+            await sql
+              .raw<{ sql: string }>(
+                "select sql from sqlite_master where name in ('tasks_claim', 'tasks_lease') order by name",
+              )
+              .execute(store.db)
+          ).rows.map((r) => r.sql);
+          assert.match(defs[0]!, /where "state" = 'queued'/i);
+          assert.match(defs[1]!, /where "state" = 'running'/i);
+        } else {
+          // PostgreSQL's planner prefers a scan of a table this small; ask it for the index.
+          const plan = (q: string) =>
+            store.db.transaction().execute(async (trx) => {
+              await sql.raw('set local enable_seqscan = off').execute(trx);
+              return JSON.stringify((await sql.raw(`explain ${q}`).execute(trx)).rows);
+            });
+          assert.match(await plan(claim), /tasks_claim/);
+          assert.match(await plan(lease), /tasks_lease/);
+          const defs = (
+            await sql
+              .raw<{ indexdef: string }>(
+                "select indexdef from pg_indexes where tablename = 'tasks' and indexname in ('tasks_claim', 'tasks_lease') order by indexname",
+              )
+              .execute(store.db)
+          ).rows.map((r) => r.indexdef);
+          assert.match(defs[0]!, /WHERE \(state = 'queued'::text\)/);
+          assert.match(defs[1]!, /WHERE \(state = 'running'::text\)/);
+        }
+      } finally {
+        await store.close();
         await db.cleanup();
       }
     });
