@@ -17,7 +17,7 @@ import {
   SqliteDriver,
 } from 'kysely';
 import type pg from 'pg';
-import { SqliteRaw } from './raw-sql.js';
+import { PREPARED_NAMES, SqliteRaw } from './raw-sql.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -165,6 +165,20 @@ class ImmediateSqliteDriver extends SqliteDriver {
   }
 }
 
+/**
+ * Runs the hand-written statements (raw-sql.ts) of a connection as named
+ * prepared statements: Kysely's driver sends `query(text, values)`, which
+ * PostgreSQL parses and plans anew every time.
+ */
+function prepareHandWritten(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  client.query = ((...args: unknown[]) => {
+    const [text, values] = args;
+    const name = args.length === 2 && typeof text === 'string' ? PREPARED_NAMES.get(text) : undefined;
+    return name ? query({ name, text, values }) : query(...args);
+  }) as typeof client.query;
+}
+
 const PG_INT8 = 20;
 const PG_RETRYABLE = new Set(['40001', '40P01', '55P03']);
 
@@ -189,7 +203,10 @@ function openPostgres(driver: typeof pg, url: string, options: OpenOptions): Ope
   // of a transaction emits 'error' on itself. Its next query fails (a Transient
   // error for the caller) and the pool drops it on release.
   pool.on('error', (err) => options.onPoolError?.(err));
-  pool.on('connect', (client) => client.on('error', (err) => options.onPoolError?.(err)));
+  pool.on('connect', (client) => {
+    client.on('error', (err) => options.onPoolError?.(err));
+    prepareHandWritten(client);
+  });
   const display = url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
   return {
     db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),

@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { SqlDialect } from './dialect.js';
 import type { RawSql } from './raw-sql.js';
-import type { Database, JobRow, JobUpdate, NewJob } from './schema.js';
+import { type Database, JOB_LIST, type JobRow, type JobUpdate, type NewJob } from './schema.js';
 import { JobState, TaskKind } from './states.js';
 
 export class JobQueries {
@@ -21,14 +21,14 @@ export class JobQueries {
   async get(id: string, options: { lock?: boolean } = {}): Promise<JobRow | undefined> {
     // Hand-written: every finish reads (and locks) its job.
     const lock = options.lock ? this.dialect.forUpdate : '';
-    const rows = await this.raw.rows<JobRow>(`select * from jobs where id = ?${lock}`, [id]);
+    const rows = await this.raw.rows<JobRow>(`select ${JOB_LIST} from jobs where id = ?${lock}`, [id]);
     return rows[0];
   }
 
   /** The job of a task, locked until the transaction ends (the lock order: job, then its tasks). */
   async lockForTask(taskId: string): Promise<JobRow | undefined> {
     const rows = await this.raw.rows<JobRow>(
-      `select * from jobs where id = (select job_id from tasks where id = ?)${this.dialect.forUpdate}`,
+      `select ${JOB_LIST} from jobs where id = (select job_id from tasks where id = ?)${this.dialect.forUpdate}`,
       [taskId],
     );
     return rows[0];
@@ -55,7 +55,7 @@ export class JobQueries {
     // Hand-written: every encode's finish counts. `what` is one of two column names.
     const column = what === 'audio_done' ? 'audio_done' : 'segments_done';
     const rows = await this.raw.rows<JobRow>(
-      `update jobs set ${column} = ${column} + ?, updated_at = ? where id = ? returning *`,
+      `update jobs set ${column} = ${column} + ?, updated_at = ? where id = ? returning ${JOB_LIST}`,
       [by, now, id],
     );
     return rows[0];

@@ -69,6 +69,14 @@ export class SqliteRaw implements RawSql {
 
 const pgText = new Map<string, string>();
 
+/**
+ * The hand-written statements' PostgreSQL texts and the names they are prepared
+ * under on each connection (dialect.ts): the server parses and plans each once
+ * per connection instead of on every call. A fixed set: the statements are
+ * fixed strings of this module's callers.
+ */
+export const PREPARED_NAMES = new Map<string, string>();
+
 /** `?` placeholders as PostgreSQL's `$1, $2, ...` (the hot statements hold no `?` in literals). */
 function toPg(sql: string): string {
   let text = pgText.get(sql);
@@ -76,6 +84,7 @@ function toPg(sql: string): string {
     let n = 0;
     text = sql.replace(/\?/g, () => `$${++n}`);
     pgText.set(sql, text);
+    PREPARED_NAMES.set(text, `avspl1t_${PREPARED_NAMES.size + 1}`);
   }
   return text;
 }

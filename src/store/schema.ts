@@ -93,3 +93,60 @@ export type NewTask = Insertable<TasksTable>;
 export type TaskUpdate = Updateable<TasksTable>;
 export type TaskRunRow = Selectable<TaskRunsTable>;
 export type WorkerRow = Selectable<WorkersTable>;
+
+// The columns by name, for hand-written statements (raw-sql.ts): a named prepared
+// statement on PostgreSQL must not expand `*`, or a column added later would
+// change its result type under a running coordinator.
+
+/** Every column of tasks. */
+export const TASK_COLUMNS = [
+  'id',
+  'job_id',
+  'kind',
+  'idx',
+  'ord',
+  'job_created_at',
+  'state',
+  'payload',
+  'result',
+  'attempts',
+  'max_attempts',
+  'lease',
+  'lease_owner',
+  'lease_expires_at',
+  'run_after',
+  'last_error',
+  'progress',
+  'created_at',
+  'updated_at',
+  'finished_at',
+] as const satisfies readonly (keyof TaskRow)[];
+
+/** Every column of jobs. */
+export const JOB_COLUMNS = [
+  'id',
+  'state',
+  'details',
+  'source',
+  'result',
+  'failure_reason',
+  'segments_total',
+  'segments_done',
+  'has_audio',
+  'audio_done',
+  'created_at',
+  'updated_at',
+  'finished_at',
+] as const satisfies readonly (keyof JobRow)[];
+
+// Fail to compile when a table gains a column its list lacks.
+const allTaskColumns: Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number]> extends never ? true : never =
+  true;
+const allJobColumns: Exclude<keyof JobRow, (typeof JOB_COLUMNS)[number]> extends never ? true : never = true;
+void allTaskColumns;
+void allJobColumns;
+
+/** `TASK_COLUMNS` as a select list. */
+export const TASK_LIST = TASK_COLUMNS.join(', ');
+/** `JOB_COLUMNS` as a select list. */
+export const JOB_LIST = JOB_COLUMNS.join(', ');

@@ -5,7 +5,15 @@ import type { Kysely } from 'kysely';
 import type { SqlDialect } from './dialect.js';
 import type { RawSql } from './raw-sql.js';
 import { END_RUN, START_RUN, TOUCH_WORKER } from './run-queries.js';
-import type { Database, JobRow, NewTask, TaskRow, TaskUpdate } from './schema.js';
+import {
+  type Database,
+  type JobRow,
+  type NewTask,
+  TASK_COLUMNS,
+  TASK_LIST,
+  type TaskRow,
+  type TaskUpdate,
+} from './schema.js';
 import { RunOutcome, TaskState } from './states.js';
 
 /** The columns needed for progress and summaries (no payload or result). */
@@ -34,7 +42,7 @@ function claimUpdate(lock: string, extra = ''): string {
     `update tasks set state = ${RUNNING}, attempts = attempts + 1, lease = ?, lease_owner = ?, ` +
     'lease_expires_at = ?, progress = 0, updated_at = ? ' +
     `where id = (select id from tasks where state = ${QUEUED} and run_after <= ? ` +
-    `order by job_created_at, job_id, ord limit 1${lock}) and state = ${QUEUED}${extra} returning *`
+    `order by job_created_at, job_id, ord limit 1${lock}) and state = ${QUEUED}${extra} returning ${TASK_LIST}`
   );
 }
 
@@ -56,33 +64,6 @@ function recordClaim(claimed: string): string {
     'on conflict (id) do update set last_seen_at = excluded.last_seen_at, claims = workers.claims + excluded.claims)'
   );
 }
-
-/** Every column of tasks, to return a second task row beside the first (prefixed `n_`). */
-const TASK_COLUMNS = [
-  'id',
-  'job_id',
-  'kind',
-  'idx',
-  'ord',
-  'job_created_at',
-  'state',
-  'payload',
-  'result',
-  'attempts',
-  'max_attempts',
-  'lease',
-  'lease_owner',
-  'lease_expires_at',
-  'run_after',
-  'last_error',
-  'progress',
-  'created_at',
-  'updated_at',
-  'finished_at',
-] as const satisfies readonly (keyof TaskRow)[];
-// Fails to compile when tasks gains a column the list lacks.
-const allColumns: Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number]> extends never ? true : never = true;
-void allColumns;
 
 /** A finished task's columns and its `n_`-prefixed next task's (absent: all null) as two rows. */
 function splitNext(row: Record<string, unknown>): { task: TaskRow; next?: TaskRow } {
@@ -125,7 +106,7 @@ function succeedUpdate(extra: string, finished = false): string {
     `update tasks set state = '${TaskState.Succeeded}', result = ?, progress = 1, lease = null, ` +
     'lease_expires_at = null, finished_at = ?, updated_at = ? ' +
     `where id = ? and lease = ? and lease_owner = ? and kind = ? and state = ${RUNNING} ` +
-    `and lease_expires_at >= ?${extra} returning ${finished ? FINISHED_COLUMNS : '*'}`
+    `and lease_expires_at >= ?${extra} returning ${finished ? FINISHED_COLUMNS : TASK_LIST}`
   );
 }
 
@@ -172,7 +153,7 @@ export class TaskQueries {
   }
 
   async get(id: string): Promise<TaskRow | undefined> {
-    return (await this.raw.rows<TaskRow>('select * from tasks where id = ?', [id]))[0];
+    return (await this.raw.rows<TaskRow>(`select ${TASK_LIST} from tasks where id = ?`, [id]))[0];
   }
 
   /** All tasks of a job in claim order. */
@@ -245,7 +226,7 @@ export class TaskQueries {
       `claimed as (update tasks set state = ${RUNNING}, attempts = attempts + 1, lease = want.lease, ` +
       'lease_owner = want.worker_id, lease_expires_at = ?, progress = 0, updated_at = ? ' +
       `from numbered join want on want.n = numbered.n where tasks.id = numbered.id and tasks.state = ${QUEUED} ` +
-      `returning tasks.*), ${recordClaim('claimed')} ` +
+      `returning ${TASK_COLUMNS.map((c) => `tasks.${c}`).join(', ')}), ${recordClaim('claimed')} ` +
       'select * from claimed';
     const params = [
       reqs.map((r) => r.lease),
@@ -408,7 +389,7 @@ export class TaskQueries {
     const values = columns.map((c) => patch[c as keyof TaskUpdate] ?? null);
     const sql =
       `update tasks set ${setClause([...columns, 'updated_at'])} ` +
-      `where id = ? and lease = ? and state = ${RUNNING} and lease_expires_at ${expiry} ? returning *`;
+      `where id = ? and lease = ? and state = ${RUNNING} and lease_expires_at ${expiry} ? returning ${TASK_LIST}`;
     return (await this.raw.rows<TaskRow>(sql, [...values, now, id, lease, now]))[0];
   }
 

@@ -153,6 +153,42 @@ for (const factory of databaseFactories()) {
       }
     });
 
+    if (factory.name === 'postgres')
+      test('PostgreSQL runs the hand-written statements prepared once per connection, and a column added later does not break them', async () => {
+        const db = await factory.create();
+        // One connection, so the session's prepared statements are the ones the queries used.
+        const store = await Store.open(db.location, { poolSize: 1 });
+        try {
+          await addJob(store, 3);
+          const claim = () =>
+            store.query((q) =>
+              q.tasks.claimAndRecord({ now: NOW, workerId: 'w', lease: randomUUID(), leaseMs: 1000 }),
+            );
+          const first = await claim();
+          assert.ok(first);
+          const prepared = (
+            await sql
+              .raw<{ name: string; statement: string }>('select name, statement from pg_prepared_statements')
+              .execute(store.db)
+          ).rows;
+          const claimStatement = prepared.find((p) => /update tasks set state = 'running'/.test(p.statement));
+          assert.ok(claimStatement, 'the claim is a prepared statement of the session');
+          assert.match(claimStatement.name, /^avspl1t_\d+$/);
+          // A later migration adds a column while this coordinator runs: its prepared
+          // statements must keep working (with `*` PostgreSQL would refuse them).
+          await sql.raw('alter table tasks add column later text').execute(store.db);
+          await sql.raw('alter table jobs add column later text').execute(store.db);
+          const second = await claim();
+          assert.ok(second, 'the claim still runs');
+          assert.equal(second.job_id, first.job_id);
+          assert.equal((await store.query((q) => q.jobs.get(first.job_id)))?.id, first.job_id);
+          assert.equal((await store.query((q) => q.tasks.get(first.id)))?.lease, first.lease);
+        } finally {
+          await store.close();
+          await db.cleanup();
+        }
+      });
+
     test('claims take the oldest job first and respect run_after', async () => {
       const db = await factory.create();
       const store = await Store.open(db.location);
