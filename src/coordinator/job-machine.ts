@@ -10,6 +10,7 @@ import type { EncodeJob, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js
 import { EncodeJobSchema, TaskSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { groupPieces, longestFirst } from '../media/plan.js';
+import { orderedId } from '../store/ids.js';
 import {
   type FinishedTask,
   type JobCounts,
@@ -55,7 +56,7 @@ function newTask(
   cfg: MachineConfig,
 ): NewTask {
   return {
-    id: randomUUID(),
+    id: orderedId(),
     job_id: job.id,
     kind,
     idx,
@@ -76,6 +77,20 @@ function newTask(
     updated_at: now,
     finished_at: null,
   };
+}
+
+/**
+ * Gives `tasks` ids that sort as they will be claimed (by `ord`): consecutive
+ * claims and finishes then touch neighbouring entries of the id indexes.
+ */
+function inClaimOrder(tasks: NewTask[]): NewTask[] {
+  const ids = tasks.map(() => orderedId());
+  [...tasks]
+    .sort((a, b) => a.ord - b.ord)
+    .forEach((t, i) => {
+      t.id = ids[i]!;
+    });
+  return tasks;
 }
 
 /** Inserts a validated job and its split task; returns the job id. */
@@ -207,7 +222,7 @@ export async function advance(
       };
       tasks.unshift(newTask(job, TaskKind.Audio, 0, 0, { case: 'audio', value: audio }, now, cfg));
     }
-    await q.tasks.insert(tasks);
+    await q.tasks.insert(inClaimOrder(tasks));
     await q.jobs.update(job.id, {
       source: toBinary(SourceInfoSchema, source),
       segments_total: pieces.length,

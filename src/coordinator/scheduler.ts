@@ -1,9 +1,9 @@
 // Hands tasks to workers: the atomic claim, the long poll around it, giving back
 // a claim nobody will run, and requeueing tasks whose lease expired.
-import { randomUUID } from 'node:crypto';
 import { errorMessage, invalidInput } from '../errors.js';
 import type { Task } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Logger } from '../log.js';
+import { orderedId } from '../store/ids.js';
 import {
   type ClaimRequest,
   type Clock,
@@ -197,7 +197,7 @@ export class Scheduler {
   }
 
   private claimRequest(workerId: string): ClaimRequest {
-    return { now: this.clock.now(), workerId, lease: randomUUID(), leaseMs: this.cfg.leaseMs };
+    return { now: this.clock.now(), workerId, lease: orderedId(), leaseMs: this.cfg.leaseMs };
   }
 
   /** After a claim: the worker is seen, a split's job is running, watchers are told. */

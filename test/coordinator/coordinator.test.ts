@@ -39,6 +39,26 @@ for (const factory of databaseFactories()) {
       }
     });
 
+    test('task ids and leases sort in the order tasks are claimed (neighbouring index entries)', async () => {
+      const t = await setupCoordinator(factory);
+      try {
+        await t.c.submitJob(sampleJob());
+        const ids: string[] = [];
+        const leases: string[] = [];
+        for (let task = await claim(t.c, 'w1'); task; task = await claim(t.c, 'w1')) {
+          ids.push(task.id);
+          leases.push(task.lease);
+          assert.equal(await succeed(t.c, 'w1', task, 3, true), true);
+        }
+        // split, audio (made after the encodes but claimed first), 3 encodes, manifest.
+        assert.equal(ids.length, 6);
+        assert.deepEqual([...ids].sort(), ids);
+        assert.deepEqual([...leases].sort(), leases);
+      } finally {
+        await t.close();
+      }
+    });
+
     test('with a parallelism of 2 the last two encode tasks handed out are marked as the tail', async () => {
       const t = await setupCoordinator(factory);
       try {
