@@ -21,9 +21,39 @@ export function encodePayload(kind: TaskKindInit): Uint8Array {
   return toBinary(TaskSchema, create(TaskSchema, { kind }));
 }
 
+/** Piece indices of recently claimed encode tasks, by task id (payloads never change). */
+const claimedPieces = new Map<string, readonly number[]>();
+/** Enough for every task in flight on a large fleet; the oldest entries go first. */
+const CLAIMED_PIECES_MAX = 16_384;
+
+function rememberPieces(id: string, task: Task): void {
+  if (task.kind.case !== 'encode') return;
+  if (claimedPieces.size >= CLAIMED_PIECES_MAX) claimedPieces.delete(claimedPieces.keys().next().value!);
+  claimedPieces.set(
+    id,
+    task.kind.value.pieces.map((p) => p.index),
+  );
+}
+
+/**
+ * The piece indices of an encode task, in order: remembered from its claim when
+ * this process made it (every finish checks its segments against them), else
+ * read from the payload.
+ */
+export function encodePieces(row: Pick<TaskRow, 'id' | 'payload'>): readonly number[] {
+  const known = claimedPieces.get(row.id);
+  if (known) {
+    claimedPieces.delete(row.id);
+    return known;
+  }
+  const kind = fromBinary(TaskSchema, row.payload).kind;
+  return kind.case === 'encode' ? kind.value.pieces.map((p) => p.index) : [];
+}
+
 /** The Task a worker receives for a claimed row (heartbeats due three times per lease). */
 export function taskMessage(row: TaskRow, leaseMs: number): Task {
   const task = fromBinary(TaskSchema, row.payload);
+  rememberPieces(row.id, task);
   task.id = row.id;
   task.jobId = row.job_id;
   task.lease = row.lease ?? '';

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { notFound } from '../errors.js';
 import type { EncodeJob, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
-import { EncodeJobSchema, TaskSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { groupPieces, longestFirst } from '../media/plan.js';
 import { orderedId } from '../store/ids.js';
@@ -27,6 +27,7 @@ import {
   decodeAudio,
   decodeEncode,
   encodePayload,
+  encodePieces,
   type SuccessResult,
   type TaskKindInit,
   taskTitle,
@@ -336,13 +337,11 @@ function complete(c: JobCounts): boolean {
  */
 function segmentsProblem(task: FinishedTask, result: SuccessResult): string | undefined {
   if (result.case !== 'encode') return undefined;
-  const kind = fromBinary(TaskSchema, task.payload).kind;
-  const pieces = kind.case === 'encode' ? kind.value.pieces : [];
+  const pieces = encodePieces(task);
   const segments = result.value.segments;
-  if (segments.length === pieces.length && segments.every((s, i) => s.index === pieces[i]!.index))
-    return undefined;
+  if (segments.length === pieces.length && segments.every((s, i) => s.index === pieces[i])) return undefined;
   const got = segments.map((s) => s.index).join(',');
-  const want = pieces.map((p) => p.index).join(',');
+  const want = pieces.join(',');
   return `${taskTitle(task)} returned segments [${got}] for pieces [${want}]`;
 }
 

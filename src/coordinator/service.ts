@@ -66,7 +66,7 @@ export function workerRoutes(c: Coordinator, log: Logger): UnaryRoute[] {
   const calls = workerCalls(c, boundaryFor(log));
   const method = CoordinatorService.method;
   return [
-    unaryRoute({ ...io(method.getTask), handle: calls.getTask }),
+    unaryRoute({ ...io(method.getTask), handle: calls.getTask, usesSignal: true }),
     unaryRoute({ ...io(method.heartbeat), handle: calls.heartbeat }),
     unaryRoute({ ...io(method.finishTask), handle: calls.finishTask }),
   ];

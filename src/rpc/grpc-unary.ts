@@ -17,8 +17,13 @@ export interface UnaryRoute<I extends DescMessage = DescMessage, O extends DescM
   name: string;
   input: I;
   output: O;
-  /** Answers a request; `signal` aborts when the caller goes away or its deadline passes. */
+  /**
+   * Answers a request; `signal` aborts when the caller goes away or its deadline
+   * passes (only with `usesSignal`; else it never aborts).
+   */
   handle(req: MessageShape<I>, signal: AbortSignal): Promise<MessageShape<O>>;
+  /** Whether `handle` watches its signal (a long poll): then each call gets an AbortController. */
+  usesSignal?: boolean;
 }
 
 /** Builds a route with its types checked. */
@@ -44,6 +49,8 @@ const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_METHOD, HTT
   http2.constants;
 const OK_HEADERS = { [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc+proto' };
 const OK_TRAILERS = { 'grpc-status': '0' };
+/** The signal of calls whose handler does not watch one. */
+const NEVER = new AbortController().signal;
 
 type StreamListener = (
   stream: ServerHttp2Stream,
@@ -133,7 +140,7 @@ function serve(
     return;
   }
   const timeout = parseTimeout(headers['grpc-timeout']);
-  controller = new AbortController();
+  if (route.usesSignal) controller = new AbortController();
   if (timeout !== undefined)
     timer = setTimeout(
       () => {
@@ -154,7 +161,7 @@ function serve(
       fail(err instanceof ConnectError ? err : new ConnectError('bad request message', Code.InvalidArgument));
       return;
     }
-    route.handle(input, controller!.signal).then(
+    route.handle(input, controller?.signal ?? NEVER).then(
       (out) => ok(toBinary(route.output, out)),
       (err: unknown) => fail(err),
     );

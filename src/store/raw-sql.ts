@@ -67,6 +67,22 @@ export class SqliteRaw implements RawSql {
   }
 }
 
+const texts = new Map<string, string>();
+
+/**
+ * A hot statement's text, built once per `key` (a short name of the variant):
+ * building it per call would also make every cache lookup by text hash a new
+ * string of a thousand characters.
+ */
+export function sqlText(key: string, build: () => string): string {
+  let text = texts.get(key);
+  if (text === undefined) {
+    text = build();
+    texts.set(key, text);
+  }
+  return text;
+}
+
 const pgText = new Map<string, string>();
 
 /**

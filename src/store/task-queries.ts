@@ -3,7 +3,7 @@
 // its lease can never change the task again.
 import type { Kysely } from 'kysely';
 import type { SqlDialect } from './dialect.js';
-import type { RawSql } from './raw-sql.js';
+import { type RawSql, sqlText } from './raw-sql.js';
 import { END_RUN, START_RUN, TOUCH_WORKER } from './run-queries.js';
 import {
   type Database,
@@ -187,7 +187,13 @@ export class TaskQueries {
    * AND state = 'queued' RETURNING *`.
    */
   async claim(req: ClaimRequest): Promise<TaskRow | undefined> {
-    return (await this.raw.rows<TaskRow>(claimUpdate(this.dialect.forUpdateSkipLocked), claimParams(req)))[0];
+    const lock = this.dialect.forUpdateSkipLocked;
+    return (
+      await this.raw.rows<TaskRow>(
+        sqlText(`claim${lock}`, () => claimUpdate(lock)),
+        claimParams(req),
+      )
+    )[0];
   }
 
   /**
@@ -202,9 +208,11 @@ export class TaskQueries {
       await this.raw.run(TOUCH_WORKER, [req.workerId, req.now, req.now, 1]);
       return row;
     }
-    const sql =
-      `with claimed as (${claimUpdate(this.dialect.forUpdateSkipLocked)}), ${recordClaim('claimed')} ` +
-      'select * from claimed';
+    const lock = this.dialect.forUpdateSkipLocked;
+    const sql = sqlText(
+      `claimAndRecord${lock}`,
+      () => `with claimed as (${claimUpdate(lock)}), ${recordClaim('claimed')} select * from claimed`,
+    );
     return (await this.raw.rows<TaskRow>(sql, claimParams(req)))[0];
   }
 
@@ -252,9 +260,13 @@ export class TaskQueries {
     owner?: string,
   ): Promise<boolean> {
     const changed = await this.raw.run(
-      'update tasks set lease_expires_at = ?, progress = ?, updated_at = ? ' +
-        `where id = ? and lease = ? and state = ${RUNNING} and lease_expires_at >= ?` +
-        (owner === undefined ? '' : ' and lease_owner = ?'),
+      sqlText(
+        owner === undefined ? 'extendLease' : 'extendLeaseOf',
+        () =>
+          'update tasks set lease_expires_at = ?, progress = ?, updated_at = ? ' +
+          `where id = ? and lease = ? and state = ${RUNNING} and lease_expires_at >= ?` +
+          (owner === undefined ? '' : ' and lease_owner = ?'),
+      ),
       [now + leaseMs, progress, now, id, lease, now, ...(owner === undefined ? [] : [owner])],
     );
     return changed > 0;
@@ -269,11 +281,20 @@ export class TaskQueries {
     const params = successParams(s);
     const ended = [s.now, RunOutcome.Succeeded, null, s.lease];
     if (!this.dialect.writesInWith) {
-      const row = (await this.raw.rows<TaskRow>(succeedUpdate(''), params))[0];
+      const row = (
+        await this.raw.rows<TaskRow>(
+          sqlText('succeed', () => succeedUpdate('')),
+          params,
+        )
+      )[0];
       if (row) await this.raw.run(END_RUN, ended);
       return row;
     }
-    const sql = `with t as (${succeedUpdate('')}), r as (${END_RUN} and exists (select 1 from t)) select * from t`;
+    const sql = sqlText(
+      'succeedWith',
+      () =>
+        `with t as (${succeedUpdate('')}), r as (${END_RUN} and exists (select 1 from t)) select * from t`,
+    );
     return (await this.raw.rows<TaskRow>(sql, [...params, ...ended]))[0];
   }
 
@@ -294,17 +315,20 @@ export class TaskQueries {
     const col = column === 'audio_done' ? 'audio_done' : 'segments_done';
     if (!this.dialect.writesInWith) return this.succeedCountingInTransaction(s, col, by, next);
     const lock = this.dialect.forUpdateSkipLocked;
-    const sql =
-      `with j as (select id from jobs where id = (select job_id from tasks where id = ?)${this.dialect.forUpdate}), ` +
-      `t as (${succeedUpdate(' and exists (select 1 from j)', true)}), ` +
-      `r as (${END_RUN} and exists (select 1 from t)), ` +
-      `c as (update jobs set ${col} = ${col} + ?, updated_at = ? where id = (select job_id from t) ` +
-      'returning segments_done as c_segments_done, segments_total as c_segments_total, ' +
-      'has_audio as c_has_audio, audio_done as c_audio_done)' +
-      (next
-        ? `, n as (${claimUpdate(lock, ' and exists (select 1 from t)')}), ${recordClaim('n')} ` +
-          `select t.*, c.*, ${TASK_COLUMNS.map((k) => `n.${k} as n_${k}`).join(', ')} from t cross join c left join n on true`
-        : ' select * from t, c');
+    const sql = sqlText(
+      `succeedCounting ${col} ${!!next}${lock}`,
+      () =>
+        `with j as (select id from jobs where id = (select job_id from tasks where id = ?)${this.dialect.forUpdate}), ` +
+        `t as (${succeedUpdate(' and exists (select 1 from j)', true)}), ` +
+        `r as (${END_RUN} and exists (select 1 from t)), ` +
+        `c as (update jobs set ${col} = ${col} + ?, updated_at = ? where id = (select job_id from t) ` +
+        'returning segments_done as c_segments_done, segments_total as c_segments_total, ' +
+        'has_audio as c_has_audio, audio_done as c_audio_done)' +
+        (next
+          ? `, n as (${claimUpdate(lock, ' and exists (select 1 from t)')}), ${recordClaim('n')} ` +
+            `select t.*, c.*, ${TASK_COLUMNS.map((k) => `n.${k} as n_${k}`).join(', ')} from t cross join c left join n on true`
+          : ' select * from t, c'),
+    );
     const { id, lease, now } = s;
     const params = [id, ...successParams(s), now, RunOutcome.Succeeded, null, lease, by, now];
     if (next) params.push(...claimParams(next));
@@ -332,13 +356,18 @@ export class TaskQueries {
     by: number,
     next?: ClaimRequest,
   ): Promise<{ task: FinishedTask; counts: JobCounts; next?: TaskRow } | undefined> {
-    const task = (await this.raw.rows<FinishedTask>(succeedUpdate('', true), successParams(s)))[0];
+    const succeed = sqlText('succeedFinished', () => succeedUpdate('', true));
+    const task = (await this.raw.rows<FinishedTask>(succeed, successParams(s)))[0];
     if (!task) return undefined;
     await this.raw.run(END_RUN, [s.now, RunOutcome.Succeeded, null, s.lease]);
     const counts = (
       await this.raw.rows<JobCounts>(
-        `update jobs set ${col} = ${col} + ?, updated_at = ? where id = ? ` +
-          'returning segments_done, segments_total, has_audio, audio_done',
+        sqlText(
+          `count ${col}`,
+          () =>
+            `update jobs set ${col} = ${col} + ?, updated_at = ? where id = ? ` +
+            'returning segments_done, segments_total, has_audio, audio_done',
+        ),
         [by, s.now, task.job_id],
       )
     )[0];
