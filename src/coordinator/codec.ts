@@ -1,24 +1,37 @@
 // Task payloads and results as stored in the database (binary protobuf), and the
 // Task message handed to a worker. The `kind` column says which schema a blob has.
 import { create, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import {
   AudioResultSchema,
   EncodeResultSchema,
+  EncodeTaskSchema,
   type FinishTaskRequest,
   ManifestResultSchema,
   SplitResultSchema,
   type Task,
   TaskSchema,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { PieceSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { TaskRow } from '../store/index.js';
 import { TaskKind } from '../store/index.js';
 import { timeoutSeconds } from './timeouts.js';
 
 export type TaskKindInit = MessageInitShape<typeof TaskSchema>['kind'];
 
-/** The payload blob: a Task message with only its kind set. */
+/**
+ * The payload blob: a Task message with its kind and its timeout set (payloads
+ * stored before the timeout was have only the kind; see `taskBytes`).
+ */
 export function encodePayload(kind: TaskKindInit): Uint8Array {
-  return toBinary(TaskSchema, create(TaskSchema, { kind }));
+  const task = create(TaskSchema, { kind });
+  task.timeoutSeconds = timeoutSeconds(task);
+  return toBinary(TaskSchema, task);
+}
+
+/** How often a worker must heartbeat: three times per lease. */
+function heartbeatIntervalMs(leaseMs: number): number {
+  return Math.max(100, Math.floor(leaseMs / 3));
 }
 
 /** Piece indices of recently claimed encode tasks, by task id (payloads never change). */
@@ -26,13 +39,10 @@ const claimedPieces = new Map<string, readonly number[]>();
 /** Enough for every task in flight on a large fleet; the oldest entries go first. */
 const CLAIMED_PIECES_MAX = 16_384;
 
-function rememberPieces(id: string, task: Task): void {
-  if (task.kind.case !== 'encode') return;
+function rememberPieces(id: string, pieces: readonly number[] | undefined): void {
+  if (!pieces) return;
   if (claimedPieces.size >= CLAIMED_PIECES_MAX) claimedPieces.delete(claimedPieces.keys().next().value!);
-  claimedPieces.set(
-    id,
-    task.kind.value.pieces.map((p) => p.index),
-  );
+  claimedPieces.set(id, pieces);
 }
 
 /**
@@ -46,22 +56,114 @@ export function encodePieces(row: Pick<TaskRow, 'id' | 'payload'>): readonly num
     claimedPieces.delete(row.id);
     return known;
   }
-  const kind = fromBinary(TaskSchema, row.payload).kind;
-  return kind.case === 'encode' ? kind.value.pieces.map((p) => p.index) : [];
+  return scanPayload(row.payload).pieces ?? [];
+}
+
+const TIMEOUT_FIELD = TaskSchema.field.timeoutSeconds!.number;
+const ENCODE_FIELD = TaskSchema.field.encode!.number;
+const PIECES_FIELD = EncodeTaskSchema.field.pieces!.number;
+const INDEX_FIELD = PieceSchema.field.index!.number;
+
+/**
+ * What a claim needs of a payload without decoding all of it (an encode's
+ * pieces carry every frame's timestamp): whether it holds the timeout, and an
+ * encode's piece indices. Reads the wire format with protobuf-es's reader.
+ */
+export function scanPayload(payload: Uint8Array): { hasTimeout: boolean; pieces?: number[] } {
+  const out: { hasTimeout: boolean; pieces?: number[] } = { hasTimeout: false };
+  const task = new BinaryReader(payload);
+  while (task.pos < task.len) {
+    const [field, type] = task.tag();
+    if (field === TIMEOUT_FIELD) out.hasTimeout = true;
+    if (field !== ENCODE_FIELD || type !== WireType.LengthDelimited) {
+      task.skip(type, field);
+      continue;
+    }
+    const encode = new BinaryReader(task.bytes());
+    out.pieces = [];
+    while (encode.pos < encode.len) {
+      const [f, t] = encode.tag();
+      if (f !== PIECES_FIELD || t !== WireType.LengthDelimited) {
+        encode.skip(t, f);
+        continue;
+      }
+      const piece = new BinaryReader(encode.bytes());
+      let index = 0;
+      while (piece.pos < piece.len) {
+        const [pf, pt] = piece.tag();
+        if (pf === INDEX_FIELD && pt === WireType.Varint) index = piece.uint32();
+        else piece.skip(pt, pf);
+      }
+      out.pieces.push(index);
+    }
+  }
+  return out;
 }
 
 /** The Task a worker receives for a claimed row (heartbeats due three times per lease). */
 export function taskMessage(row: TaskRow, leaseMs: number): Task {
   const task = fromBinary(TaskSchema, row.payload);
-  rememberPieces(row.id, task);
+  if (task.kind.case === 'encode')
+    rememberPieces(
+      row.id,
+      task.kind.value.pieces.map((p) => p.index),
+    );
   task.id = row.id;
   task.jobId = row.job_id;
   task.lease = row.lease ?? '';
   task.createdAtMs = BigInt(row.created_at);
   task.attempt = row.attempts;
   task.timeoutSeconds = timeoutSeconds(task);
-  task.heartbeatIntervalMs = Math.max(100, Math.floor(leaseMs / 3));
+  task.heartbeatIntervalMs = heartbeatIntervalMs(leaseMs);
   return task;
+}
+
+/**
+ * The wire bytes of `taskMessage(row, leaseMs)` without decoding the payload:
+ * the claim's fields encoded apart, followed by the stored payload (a message's
+ * fields may come in any order, and its encodings concatenate).
+ */
+export function taskBytes(row: TaskRow, leaseMs: number): Uint8Array {
+  const scan = scanPayload(row.payload);
+  rememberPieces(row.id, scan.pieces);
+  const head = toBinary(
+    TaskSchema,
+    create(TaskSchema, {
+      id: row.id,
+      jobId: row.job_id,
+      lease: row.lease ?? '',
+      createdAtMs: BigInt(row.created_at),
+      attempt: row.attempts,
+      heartbeatIntervalMs: heartbeatIntervalMs(leaseMs),
+      // A payload stored without its timeout: work it out (the one decode left).
+      timeoutSeconds: scan.hasTimeout ? 0 : timeoutSeconds(fromBinary(TaskSchema, row.payload)),
+    }),
+  );
+  const bytes = new Uint8Array(head.length + row.payload.length);
+  bytes.set(head);
+  bytes.set(row.payload, head.length);
+  return bytes;
+}
+
+/** A task claimed for a worker: as a Task message, or encoded straight from its row. */
+export class ClaimedTask {
+  constructor(
+    readonly row: TaskRow,
+    private readonly leaseMs: number,
+  ) {}
+
+  message(): Task {
+    return taskMessage(this.row, this.leaseMs);
+  }
+
+  bytes(): Uint8Array {
+    return taskBytes(this.row, this.leaseMs);
+  }
+}
+
+/** `field` (a message field of `number`) holding already encoded message bytes. */
+export function embedded(number: number, message: Uint8Array): Uint8Array {
+  return new BinaryWriter().tag(number, WireType.LengthDelimited).bytes(message).finish();
 }
 
 export type FinishResult = FinishTaskRequest['result'];

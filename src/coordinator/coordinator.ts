@@ -28,7 +28,7 @@ import {
   type TaskRow,
   TaskState,
 } from '../store/index.js';
-import { encodeResult, type SuccessResult, taskName, taskTitle } from './codec.js';
+import { type ClaimedTask, encodeResult, type SuccessResult, taskName, taskTitle } from './codec.js';
 import {
   advance,
   advanceCounted,
@@ -176,7 +176,12 @@ export class Coordinator {
   }
 
   /** Long-polls for a task for `workerId`. */
-  getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<Task | undefined> {
+  async getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<Task | undefined> {
+    return (await this.claimTask(workerId, waitMs, signal))?.message();
+  }
+
+  /** `getTask`, answering with the claim (its message built or encoded as the caller needs). */
+  claimTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<ClaimedTask | undefined> {
     return this.scheduler.getTask(workerId, waitMs, signal);
   }
 
@@ -207,6 +212,14 @@ export class Coordinator {
    * the finish was accepted, claims its next task if one is runnable right now.
    */
   async finishAndClaim(req: FinishTaskRequest): Promise<{ accepted: boolean; next?: Task }> {
+    const done = await this.finishAndClaimTask(req);
+    return 'next' in done
+      ? { accepted: done.accepted, next: done.next?.message() }
+      : { accepted: done.accepted };
+  }
+
+  /** `finishAndClaim`, answering with the claim (its message built or encoded as the caller needs). */
+  async finishAndClaimTask(req: FinishTaskRequest): Promise<{ accepted: boolean; next?: ClaimedTask }> {
     const outcome = await this.finish(req);
     const { accepted } = outcome;
     if (!accepted || !req.wantNext) return { accepted };
@@ -421,7 +434,7 @@ interface FinishOutcome {
   newWork: boolean;
   wake?: number;
   /** Present when the finish itself looked for the worker's next task: what it claimed, if anything. */
-  next?: Task;
+  next?: ClaimedTask;
 }
 
 /** The success a finish reports, as the store records it. */

@@ -1,7 +1,6 @@
 // Hands tasks to workers: the atomic claim, the long poll around it, giving back
 // a claim nobody will run, and requeueing tasks whose lease expired.
 import { errorMessage, invalidInput } from '../errors.js';
-import type { Task } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Logger } from '../log.js';
 import { orderedId } from '../store/ids.js';
 import {
@@ -15,7 +14,7 @@ import {
   type TaskRow,
   TaskState,
 } from '../store/index.js';
-import { taskMessage, taskName, taskTitle } from './codec.js';
+import { ClaimedTask, taskName, taskTitle } from './codec.js';
 import { failJob, failureReason, type MachineConfig, repairCounted } from './job-machine.js';
 import type { Notifier } from './notifier.js';
 
@@ -83,7 +82,7 @@ export class Scheduler {
   }
 
   /** Claims the next task for a worker, waiting up to `waitMs` for one; undefined when none came. */
-  async getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<Task | undefined> {
+  async getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<ClaimedTask | undefined> {
     if (!workerId) throw invalidInput('worker_id: required');
     const deadline = Date.now() + Math.min(Math.max(waitMs, 0), this.cfg.maxWaitMs);
     const stopped = () => signal.aborted || this.closing.aborted;
@@ -100,7 +99,7 @@ export class Scheduler {
           await this.release(row.id, row.lease!, 'worker stopped polling before receiving the task');
           return undefined;
         }
-        return taskMessage(row, this.cfg.leaseMs);
+        return new ClaimedTask(row, this.cfg.leaseMs);
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0 || stopped()) {
@@ -117,10 +116,10 @@ export class Scheduler {
   }
 
   /** Claims a task for the worker if one is runnable now, without waiting (a finish asking for its next task). */
-  async claimNow(workerId: string): Promise<Task | undefined> {
+  async claimNow(workerId: string): Promise<ClaimedTask | undefined> {
     if (!workerId || this.closing.aborted || this.knownEmpty()) return undefined;
     const row = await this.look(workerId, true);
-    return row && taskMessage(row, this.cfg.leaseMs);
+    return row && new ClaimedTask(row, this.cfg.leaseMs);
   }
 
   /**
@@ -187,13 +186,13 @@ export class Scheduler {
   async claimedElsewhere(
     claim: { req: ClaimRequest; generation: number },
     row: TaskRow | undefined,
-  ): Promise<Task | undefined> {
+  ): Promise<ClaimedTask | undefined> {
     if (!row) {
       this.noteEmpty(claim.generation, claim.req.now);
       return undefined;
     }
     await this.claimed(row, claim.req);
-    return taskMessage(row, this.cfg.leaseMs);
+    return new ClaimedTask(row, this.cfg.leaseMs);
   }
 
   private claimRequest(workerId: string): ClaimRequest {

@@ -1,6 +1,6 @@
 // CoordinatorService over Connect: translates requests to Coordinator calls and
 // AppErrors to gRPC status codes (the only place that mapping happens).
-import { create, type DescMessage, type DescMethodUnary } from '@bufbuild/protobuf';
+import { create, type DescMessage, type DescMethodUnary, toBinary } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { AppError, ErrorKind } from '../errors.js';
 import {
@@ -19,7 +19,8 @@ import {
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Logger } from '../log.js';
 import { toConnectError } from '../rpc/errors.js';
-import { type UnaryRoute, unaryRoute } from '../rpc/grpc-unary.js';
+import { EncodedMessage, type UnaryRoute, unaryRoute } from '../rpc/grpc-unary.js';
+import { embedded } from './codec.js';
 import { confineJob } from './confine.js';
 import type { Coordinator } from './coordinator.js';
 
@@ -61,14 +62,44 @@ function workerCalls(c: Coordinator, boundary: Boundary) {
   };
 }
 
-/** The workers' hot calls as routes of the lean gRPC path (`src/rpc/grpc-unary.ts`). */
+const GET_TASK_TASK = GetTaskResponseSchema.field.task!.number;
+const FINISH_TASK_NEXT = FinishTaskResponseSchema.field.next!.number;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The workers' hot calls as routes of the lean gRPC path (`src/rpc/grpc-unary.ts`).
+ * A claimed task goes out encoded from its stored payload, not decoded and
+ * encoded again.
+ */
 export function workerRoutes(c: Coordinator, log: Logger): UnaryRoute[] {
-  const calls = workerCalls(c, boundaryFor(log));
+  const boundary = boundaryFor(log);
+  const calls = workerCalls(c, boundary);
   const method = CoordinatorService.method;
   return [
-    unaryRoute({ ...io(method.getTask), handle: calls.getTask, usesSignal: true }),
+    unaryRoute({
+      ...io(method.getTask),
+      usesSignal: true,
+      handle: (req, signal) =>
+        boundary('GetTask', async () => {
+          const task = await c.claimTask(req.workerId, req.waitMs, signal);
+          return new EncodedMessage(task ? embedded(GET_TASK_TASK, task.bytes()) : EMPTY);
+        }),
+    }),
     unaryRoute({ ...io(method.heartbeat), handle: calls.heartbeat }),
-    unaryRoute({ ...io(method.finishTask), handle: calls.finishTask }),
+    unaryRoute({
+      ...io(method.finishTask),
+      handle: (req) =>
+        boundary('FinishTask', async () => {
+          const { accepted, next } = await c.finishAndClaimTask(req);
+          const head = toBinary(FinishTaskResponseSchema, create(FinishTaskResponseSchema, { accepted }));
+          if (!next) return new EncodedMessage(head);
+          const tail = embedded(FINISH_TASK_NEXT, next.bytes());
+          const bytes = new Uint8Array(head.length + tail.length);
+          bytes.set(head);
+          bytes.set(tail, head.length);
+          return new EncodedMessage(bytes);
+        }),
+    }),
   ];
 }
 

@@ -21,9 +21,14 @@ export interface UnaryRoute<I extends DescMessage = DescMessage, O extends DescM
    * Answers a request; `signal` aborts when the caller goes away or its deadline
    * passes (only with `usesSignal`; else it never aborts).
    */
-  handle(req: MessageShape<I>, signal: AbortSignal): Promise<MessageShape<O>>;
+  handle(req: MessageShape<I>, signal: AbortSignal): Promise<MessageShape<O> | EncodedMessage>;
   /** Whether `handle` watches its signal (a long poll): then each call gets an AbortController. */
   usesSignal?: boolean;
+}
+
+/** A response already in wire format (built from stored bytes without decoding them). */
+export class EncodedMessage {
+  constructor(readonly bytes: Uint8Array) {}
 }
 
 /** Builds a route with its types checked. */
@@ -162,7 +167,7 @@ function serve(
       return;
     }
     route.handle(input, controller?.signal ?? NEVER).then(
-      (out) => ok(toBinary(route.output, out)),
+      (out) => ok(out instanceof EncodedMessage ? out.bytes : toBinary(route.output, out)),
       (err: unknown) => fail(err),
     );
   });
