@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { median } from './lib.js';
-import { Fleet, percentile, spawnCoordinator, submit } from './sim.js';
+import { Fleet, percentile, postgresCpuMs, spawnCoordinator, submit } from './sim.js';
 
 export interface DispatchRow {
   db: string;
@@ -15,6 +15,10 @@ export interface DispatchRow {
   runs: number[];
   /** Coordinator CPU (user + system, all threads) per claim + finish, ms: median of the repeats. */
   cpuMsPerTask: number;
+  /** The simulated workers' CPU (the benchmark process) per task, ms: median of the repeats. */
+  workersCpuMsPerTask?: number;
+  /** PostgreSQL's CPU (server and backends) per task, ms (PostgreSQL only): median of the repeats. */
+  serverCpuMsPerTask?: number;
   getTaskP50: number;
   getTaskP99: number;
   finishP50: number;
@@ -82,8 +86,15 @@ async function saturated(
   jobs: number,
   pieces: number,
   encodeMs?: () => number,
-): Promise<{ perSecond: number; cpuMsPerTask: number; fleet: Fleet }> {
+): Promise<{
+  perSecond: number;
+  cpuMsPerTask: number;
+  workersCpuMsPerTask: number;
+  serverCpuMsPerTask?: number;
+  fleet: Fleet;
+}> {
   const coord = await spawnCoordinator(location);
+  const serverCpu = location.startsWith('postgres') ? postgresCpuMs : undefined;
   const fleet = new Fleet(coord.address, workers, CONNECTIONS, {
     pieces,
     waitMs: 1000,
@@ -94,11 +105,20 @@ async function saturated(
     await sleep(200);
     const t0 = performance.now();
     const cpu0 = coord.cpuMs();
+    const own0 = process.cpuUsage();
+    const server0 = serverCpu?.();
     for (let j = 0; j < jobs; j++) await submit(fleet.client);
     const total = jobs * (pieces + 2);
     await until(() => fleet.finished >= total, 600_000);
     const perSecond = total / ((performance.now() - t0) / 1000);
-    return { perSecond, cpuMsPerTask: (coord.cpuMs() - cpu0) / total, fleet };
+    const own = process.cpuUsage(own0);
+    return {
+      perSecond,
+      cpuMsPerTask: (coord.cpuMs() - cpu0) / total,
+      workersCpuMsPerTask: (own.user + own.system) / 1000 / total,
+      serverCpuMsPerTask: server0 === undefined ? undefined : (serverCpu!() - server0) / total,
+      fleet,
+    };
   } finally {
     await fleet.close();
     await coord.stop();
@@ -211,14 +231,20 @@ export async function runDispatch(o: DispatchOptions): Promise<DispatchResults> 
     for (const workers of o.parts.has('saturated') ? o.workerCounts : []) {
       const runs: number[] = [];
       const cpu: number[] = [];
+      const workersCpu: number[] = [];
+      const serverCpu: number[] = [];
       let last: Fleet | undefined;
       for (let r = 0; r < o.repeats; r++) {
-        const { perSecond, cpuMsPerTask, fleet } = await saturated(await fresh(), workers, 2, o.pieces);
-        runs.push(perSecond);
-        cpu.push(cpuMsPerTask);
-        last = fleet;
+        const run = await saturated(await fresh(), workers, 2, o.pieces);
+        runs.push(run.perSecond);
+        cpu.push(run.cpuMsPerTask);
+        workersCpu.push(run.workersCpuMsPerTask);
+        if (run.serverCpuMsPerTask !== undefined) serverCpu.push(run.serverCpuMsPerTask);
+        last = run.fleet;
         o.log(
-          `dispatch ${db} ${workers} workers: ${perSecond.toFixed(0)} tasks/s, coordinator CPU ${cpuMsPerTask.toFixed(2)} ms/task`,
+          `dispatch ${db} ${workers} workers: ${run.perSecond.toFixed(0)} tasks/s, CPU ms/task coordinator ` +
+            `${run.cpuMsPerTask.toFixed(3)}, workers ${run.workersCpuMsPerTask.toFixed(3)}` +
+            (run.serverCpuMsPerTask === undefined ? '' : `, PostgreSQL ${run.serverCpuMsPerTask.toFixed(3)}`),
         );
       }
       res.saturated.push({
@@ -227,6 +253,8 @@ export async function runDispatch(o: DispatchOptions): Promise<DispatchResults> 
         perSecond: median(runs),
         runs,
         cpuMsPerTask: median(cpu),
+        workersCpuMsPerTask: median(workersCpu),
+        serverCpuMsPerTask: serverCpu.length ? median(serverCpu) : undefined,
         ...lat(last!),
       });
     }

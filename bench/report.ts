@@ -82,15 +82,20 @@ function dispatchTables(d: DispatchResults): string {
     'at saturation a call waits for the calls queued before it (Little: cycle = workers / throughput), so',
     'these latencies are queueing, not service time; the paced table below has the latency target.',
     '',
-    "The coordinator CPU column is the coordinator process's user + system time (all threads, from",
-    '/proc) per claim + finish: unlike wall-clock rates it hardly depends on what else the machine runs.',
+    'CPU columns are user + system time per claim + finish (all threads, from /proc): of the coordinator',
+    'process, of the simulated workers (the benchmark process) and of the PostgreSQL server. Unlike',
+    'wall-clock rates they hardly depend on what else the machine runs. All three share the 2 cores, so',
+    '2,000 ms/s ÷ their sum is the most this machine can dispatch; 1,000 ÷ the coordinator column is what',
+    'one core would serve if the workers and the database ran elsewhere (the coordinator is one thread of',
+    'JavaScript; a cluster can run several coordinators on one database).',
     '',
-    '| db | workers | tasks/s (median; runs) | target | coordinator CPU ms/task | GetTask p50 / p99 ms | FinishTask p50 / p99 ms |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...d.saturated.map(
-      (r) =>
-        `| ${r.db} | ${r.workers} | **${f(r.perSecond, 0)}** (${r.runs.map((x) => f(x, 0)).join(', ')}) | ${target(r.db)} | ${cpu(r.cpuMsPerTask)} | ${f(r.getTaskP50, 1)} / ${f(r.getTaskP99, 1)} | ${f(r.finishP50, 1)} / ${f(r.finishP99, 1)} |`,
-    ),
+    '| db | workers | tasks/s (median; runs) | target | CPU ms/task: coordinator / workers / PostgreSQL | 2 cores ÷ all CPU | 1 core ÷ coordinator CPU | GetTask p50 / p99 ms | FinishTask p50 / p99 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...d.saturated.map((r) => {
+      const all = r.cpuMsPerTask + (r.workersCpuMsPerTask ?? Number.NaN) + (r.serverCpuMsPerTask ?? 0);
+      const ends = `${cpu(r.cpuMsPerTask)} / ${cpu(r.workersCpuMsPerTask)} / ${r.db === 'postgres' ? cpu(r.serverCpuMsPerTask) : '–'}`;
+      return `| ${r.db} | ${r.workers} | **${f(r.perSecond, 0)}** (${r.runs.map((x) => f(x, 0)).join(', ')}) | ${target(r.db)} | ${ends} | ${Number.isNaN(all) ? '–' : f(2000 / all, 0)} | ${f(1000 / r.cpuMsPerTask, 0)} | ${f(r.getTaskP50, 1)} / ${f(r.getTaskP99, 1)} | ${f(r.finishP50, 1)} / ${f(r.finishP99, 1)} |`;
+    }),
     '',
     '### Paced: workers hold each encode for a while (a load the coordinator can serve)',
     '',

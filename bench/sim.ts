@@ -3,11 +3,12 @@
 // FinishTask) and answer with fake results, optionally after a delay per task.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { CoordinatorService, type Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
+import { create } from '@bufbuild/protobuf';
+import { CoordinatorService, type Task, TaskSchema } from '../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '../src/rpc/index.js';
 import { beatDelay } from '../src/worker/heartbeat.js';
 import { resultFor, sampleJob } from '../test/coordinator/fixtures.js';
@@ -66,6 +67,44 @@ export async function spawnCoordinator(db: string, pollIntervalMs = 500): Promis
         child.stdin!.end();
       }),
   };
+}
+
+/**
+ * CPU time (user + system) used so far by every process named `postgres` (the
+ * test cluster's server and backends), ms; NaN where /proc is missing.
+ */
+export function postgresCpuMs(): number {
+  try {
+    let ms = 0;
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (!stat.includes('(postgres)')) continue;
+      // utime, stime and the waited-for children's cutime, cstime (exited backends).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ms += ([11, 12, 13, 14].reduce((t, i) => t + Number(fields[i]), 0) * 1000) / CLOCK_TICKS;
+    }
+    return ms;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * A split result as a real split reports it: every piece lists its frames'
+ * timestamps (2 s at 30 fps), which every encode task's payload then carries.
+ */
+function realisticSplit(pieces: number, hasAudio: boolean) {
+  const split = resultFor(create(TaskSchema, { kind: { case: 'split', value: {} } }), pieces, hasAudio);
+  if (split.case !== 'split') throw new Error('not a split result');
+  for (const p of split.value.pieces)
+    p.framePts = Array.from({ length: 60 }, (_, f) => p.start + (f * p.duration) / 60);
+  return split;
 }
 
 /** Latencies of one method's calls: when each started (performance.now()) and how long it took (ms). */
@@ -192,7 +231,10 @@ export class Fleet {
         workerId,
         taskId: task.id,
         lease: task.lease,
-        result: resultFor(task, this.opts.pieces, this.opts.hasAudio ?? false),
+        result:
+          task.kind.case === 'split'
+            ? realisticSplit(this.opts.pieces, this.opts.hasAudio ?? false)
+            : resultFor(task, this.opts.pieces, this.opts.hasAudio ?? false),
         wantNext: !signal.aborted,
       });
       this.latencies.finishTask.add(t2);
