@@ -20,6 +20,7 @@ import {
   type Queries,
   RunOutcome,
   TaskKind,
+  type TaskResult,
   type TaskRow,
   TaskState,
 } from '../store/index.js';
@@ -308,7 +309,7 @@ export async function completeEncodes(
   cfg: MachineConfig,
 ): Promise<Effects> {
   if (!complete(job)) return { newWork: false };
-  const rows = await q.tasks.forJob(job.id);
+  const rows = await q.tasks.results(job.id);
   if (rows.some((t) => t.kind === TaskKind.Manifest)) return { newWork: false };
   await q.tasks.insert([manifestTask(rows, job, now, cfg)]);
   return { newWork: true };
@@ -346,7 +347,7 @@ function segmentsProblem(task: FinishedTask, result: SuccessResult): string | un
 }
 
 /** The manifest task of `job`, from its task rows (the encodes' and audio's results). */
-function manifestTask(rows: TaskRow[], job: JobRow, now: number, cfg: MachineConfig): NewTask {
+function manifestTask(rows: TaskResult[], job: JobRow, now: number, cfg: MachineConfig): NewTask {
   const details = fromBinary(EncodeJobSchema, job.details);
   const segments = rows
     .filter((t) => t.kind === TaskKind.Encode)

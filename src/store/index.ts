@@ -4,4 +4,11 @@ export { type DialectName, isPostgresUrl } from './dialect.js';
 export type { JobRow, NewJob, NewTask, TaskRow, TaskRunRow, WorkerRow } from './schema.js';
 export { isTerminalJobState, JobState, RunOutcome, TaskKind, TaskState } from './states.js';
 export { type Queries, Store, type StoreOptions } from './store.js';
-export type { ClaimRequest, FinishedTask, JobCounts, Success, TaskBrief } from './task-queries.js';
+export type {
+  ClaimRequest,
+  FinishedTask,
+  JobCounts,
+  Success,
+  TaskBrief,
+  TaskResult,
+} from './task-queries.js';

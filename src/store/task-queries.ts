@@ -91,6 +91,9 @@ function successParams(s: Success): unknown[] {
   return [s.result, s.now, s.now, s.id, s.lease, s.workerId, s.kind, s.now];
 }
 
+/** A task's kind, index and result. */
+export type TaskResult = Pick<TaskRow, 'kind' | 'idx' | 'result'>;
+
 /** A succeeded task without the result it was just given (the caller has it). */
 export type FinishedTask = Omit<TaskRow, 'result'>;
 
@@ -156,9 +159,14 @@ export class TaskQueries {
     return (await this.raw.rows<TaskRow>(`select ${TASK_LIST} from tasks where id = ?`, [id]))[0];
   }
 
-  /** All tasks of a job in claim order. */
-  async forJob(jobId: string): Promise<TaskRow[]> {
-    return this.db.selectFrom('tasks').selectAll().where('job_id', '=', jobId).orderBy('ord').execute();
+  /** What the manifest needs of a job's tasks: kind, index and result (not the payloads), in claim order. */
+  async results(jobId: string): Promise<TaskResult[]> {
+    return this.db
+      .selectFrom('tasks')
+      .select(['kind', 'idx', 'result'])
+      .where('job_id', '=', jobId)
+      .orderBy('ord')
+      .execute();
   }
 
   /** Brief rows of the tasks of several jobs. */
