@@ -21,7 +21,7 @@ export type TaskKindInit = MessageInitShape<typeof TaskSchema>['kind'];
 
 /**
  * The payload blob: a Task message with its kind and its timeout set (payloads
- * stored before the timeout was have only the kind; see `taskBytes`).
+ * stored by earlier versions hold only the kind; see `taskBytes`).
  */
 export function encodePayload(kind: TaskKindInit): Uint8Array {
   const task = create(TaskSchema, { kind });
