@@ -13,7 +13,7 @@ import {
   TaskSchema,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { PieceSchema } from '../gen/avspl1t/v1/media_pb.js';
-import type { TaskRow } from '../store/index.js';
+import type { ClaimedRow, TaskRow } from '../store/index.js';
 import { TaskKind } from '../store/index.js';
 import { timeoutSeconds } from './timeouts.js';
 
@@ -101,7 +101,7 @@ export function scanPayload(payload: Uint8Array): { hasTimeout: boolean; pieces?
 }
 
 /** The Task a worker receives for a claimed row (heartbeats due three times per lease). */
-export function taskMessage(row: TaskRow, leaseMs: number): Task {
+export function taskMessage(row: ClaimedRow, leaseMs: number): Task {
   const task = fromBinary(TaskSchema, row.payload);
   if (task.kind.case === 'encode')
     rememberPieces(
@@ -123,7 +123,7 @@ export function taskMessage(row: TaskRow, leaseMs: number): Task {
  * the claim's fields encoded apart, followed by the stored payload (a message's
  * fields may come in any order, and its encodings concatenate).
  */
-export function taskBytes(row: TaskRow, leaseMs: number): Uint8Array {
+export function taskBytes(row: ClaimedRow, leaseMs: number): Uint8Array {
   const scan = scanPayload(row.payload);
   rememberPieces(row.id, scan.pieces);
   const head = toBinary(
@@ -148,7 +148,7 @@ export function taskBytes(row: TaskRow, leaseMs: number): Uint8Array {
 /** A task claimed for a worker: as a Task message, or encoded straight from its row. */
 export class ClaimedTask {
   constructor(
-    readonly row: TaskRow,
+    readonly row: ClaimedRow,
     private readonly leaseMs: number,
   ) {}
 

@@ -13,6 +13,7 @@ import {
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
 import {
+  type ClaimedRow,
   type Clock,
   type FinishedTask,
   isTerminalJobState,
@@ -259,7 +260,7 @@ export class Coordinator {
     now: number,
   ): Promise<FinishOutcome> {
     const claim = req.wantNext ? this.scheduler.claimLater(req.workerId) : undefined;
-    let next: TaskRow | undefined;
+    let next: ClaimedRow | undefined;
     const outcome = await this.store.transaction(async (q) => {
       next = undefined;
       const o = await this.recordFinish(q, req, result, now);

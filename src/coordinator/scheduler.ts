@@ -4,6 +4,7 @@ import { errorMessage, invalidInput } from '../errors.js';
 import type { Logger } from '../log.js';
 import { orderedId } from '../store/ids.js';
 import {
+  type ClaimedRow,
   type ClaimRequest,
   type Clock,
   JobState,
@@ -127,7 +128,7 @@ export class Scheduler {
    * first (idle workers then cost no write transactions). Notes when nothing was
    * there, so the polls right after need not look again.
    */
-  private async look(workerId: string, claimFirst: boolean): Promise<TaskRow | undefined> {
+  private async look(workerId: string, claimFirst: boolean): Promise<ClaimedRow | undefined> {
     const generation = this.work.current;
     const now = this.clock.now();
     const row =
@@ -160,7 +161,7 @@ export class Scheduler {
   }
 
   /** One claim attempt: leases the next runnable task to the worker. */
-  async claimOnce(workerId: string): Promise<TaskRow | undefined> {
+  async claimOnce(workerId: string): Promise<ClaimedRow | undefined> {
     const req = this.claimRequest(workerId);
     // The claim, its task_runs row and the worker's claim count: one statement on
     // PostgreSQL (shared by the claims asked for in the same event-loop turn), a
@@ -185,7 +186,7 @@ export class Scheduler {
   /** The bookkeeping of a claim made by `claimLater`'s request; the task for the worker, if it got one. */
   async claimedElsewhere(
     claim: { req: ClaimRequest; generation: number },
-    row: TaskRow | undefined,
+    row: ClaimedRow | undefined,
   ): Promise<ClaimedTask | undefined> {
     if (!row) {
       this.noteEmpty(claim.generation, claim.req.now);
@@ -200,7 +201,7 @@ export class Scheduler {
   }
 
   /** After a claim: the worker is seen, a split's job is running, watchers are told. */
-  private async claimed(row: TaskRow, { workerId, now }: ClaimRequest): Promise<void> {
+  private async claimed(row: ClaimedRow, { workerId, now }: ClaimRequest): Promise<void> {
     this.seen.note(workerId, now);
     // Outside the claim's transaction: rows are always locked job first, then tasks.
     // Only a split runs while its job is queued, so other claims skip this update
@@ -337,14 +338,14 @@ const MAX_BATCH = 100;
 class ClaimBatch {
   private pending: {
     req: ClaimRequest;
-    resolve: (row: TaskRow | undefined) => void;
+    resolve: (row: ClaimedRow | undefined) => void;
     reject: (err: unknown) => void;
   }[] = [];
   private scheduled = false;
 
   constructor(private readonly store: Store) {}
 
-  claim(req: ClaimRequest): Promise<TaskRow | undefined> {
+  claim(req: ClaimRequest): Promise<ClaimedRow | undefined> {
     return new Promise((resolve, reject) => {
       this.pending.push({ req, resolve, reject });
       if (this.scheduled) return;

@@ -1,7 +1,7 @@
 // Public surface of the state store.
 export { type Clock, ManualClock, systemClock } from './clock.js';
 export { type DialectName, isPostgresUrl } from './dialect.js';
-export type { JobRow, NewJob, NewTask, TaskRow, TaskRunRow, WorkerRow } from './schema.js';
+export type { ClaimedRow, JobRow, NewJob, NewTask, TaskRow, TaskRunRow, WorkerRow } from './schema.js';
 export { isTerminalJobState, JobState, RunOutcome, TaskKind, TaskState } from './states.js';
 export { type Queries, Store, type StoreOptions } from './store.js';
 export type {

@@ -146,6 +146,22 @@ const allJobColumns: Exclude<keyof JobRow, (typeof JOB_COLUMNS)[number]> extends
 void allTaskColumns;
 void allJobColumns;
 
+/** What a claim returns: what the worker's Task message and the claim's bookkeeping need. */
+export const CLAIMED_COLUMNS = [
+  'id',
+  'job_id',
+  'kind',
+  'idx',
+  'state',
+  'payload',
+  'attempts',
+  'lease',
+  'lease_owner',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof TaskRow)[];
+export type ClaimedRow = Pick<TaskRow, (typeof CLAIMED_COLUMNS)[number]>;
+
 /** `TASK_COLUMNS` as a select list. */
 export const TASK_LIST = TASK_COLUMNS.join(', ');
 /** `JOB_COLUMNS` as a select list. */

@@ -6,10 +6,11 @@ import type { SqlDialect } from './dialect.js';
 import { type RawSql, sqlText } from './raw-sql.js';
 import { END_RUN, START_RUN, TOUCH_WORKER } from './run-queries.js';
 import {
+  CLAIMED_COLUMNS,
+  type ClaimedRow,
   type Database,
   type JobRow,
   type NewTask,
-  TASK_COLUMNS,
   TASK_LIST,
   type TaskRow,
   type TaskUpdate,
@@ -42,7 +43,7 @@ function claimUpdate(lock: string, extra = ''): string {
     `update tasks set state = ${RUNNING}, attempts = attempts + 1, lease = ?, lease_owner = ?, ` +
     'lease_expires_at = ?, progress = 0, updated_at = ? ' +
     `where id = (select id from tasks where state = ${QUEUED} and run_after <= ? ` +
-    `order by job_created_at, job_id, ord limit 1${lock}) and state = ${QUEUED}${extra} returning ${TASK_LIST}`
+    `order by job_created_at, job_id, ord limit 1${lock}) and state = ${QUEUED}${extra} returning ${CLAIMED_LIST}`
   );
 }
 
@@ -66,14 +67,12 @@ function recordClaim(claimed: string): string {
 }
 
 /** A finished task's columns and its `n_`-prefixed next task's (absent: all null) as two rows. */
-function splitNext(row: Record<string, unknown>): { task: TaskRow; next?: TaskRow } {
+function splitNext(row: Record<string, unknown>): { task: FinishedTask; next?: ClaimedRow } {
   const task = {} as Record<string, unknown>;
   const next = {} as Record<string, unknown>;
-  for (const k of TASK_COLUMNS) {
-    task[k] = row[k];
-    next[k] = row[`n_${k}`];
-  }
-  return { task: task as TaskRow, next: next.id == null ? undefined : (next as TaskRow) };
+  for (const k of FINISHED_COLUMNS) task[k] = row[k];
+  for (const k of CLAIMED_COLUMNS) next[k] = row[`n_${k}`];
+  return { task: task as FinishedTask, next: next.id == null ? undefined : (next as ClaimedRow) };
 }
 
 /** A task's success as a worker reported it. */
@@ -94,11 +93,20 @@ function successParams(s: Success): unknown[] {
 /** A task's kind, index and result. */
 export type TaskResult = Pick<TaskRow, 'kind' | 'idx' | 'result'>;
 
-/** A succeeded task without the result it was just given (the caller has it). */
-export type FinishedTask = Omit<TaskRow, 'result'>;
-
-/** The columns of a FinishedTask. */
-const FINISHED_COLUMNS = TASK_COLUMNS.filter((c) => c !== 'result').join(', ');
+/** What a counted finish returns of its task: what the follow-up and the log need (not the result it was just given). */
+const FINISHED_COLUMNS = [
+  'id',
+  'job_id',
+  'kind',
+  'idx',
+  'state',
+  'payload',
+  'attempts',
+  'lease_owner',
+] as const satisfies readonly (keyof TaskRow)[];
+export type FinishedTask = Pick<TaskRow, (typeof FINISHED_COLUMNS)[number]>;
+const FINISHED_LIST = FINISHED_COLUMNS.join(', ');
+const CLAIMED_LIST = CLAIMED_COLUMNS.join(', ');
 
 /**
  * The UPDATE recording a task's success (lease-guarded); `extra` adds to its
@@ -109,7 +117,7 @@ function succeedUpdate(extra: string, finished = false): string {
     `update tasks set state = '${TaskState.Succeeded}', result = ?, progress = 1, lease = null, ` +
     'lease_expires_at = null, finished_at = ?, updated_at = ? ' +
     `where id = ? and lease = ? and lease_owner = ? and kind = ? and state = ${RUNNING} ` +
-    `and lease_expires_at >= ?${extra} returning ${finished ? FINISHED_COLUMNS : TASK_LIST}`
+    `and lease_expires_at >= ?${extra} returning ${finished ? FINISHED_LIST : TASK_LIST}`
   );
 }
 
@@ -194,10 +202,10 @@ export class TaskQueries {
    * one statement: `UPDATE ... WHERE id = (SELECT ... LIMIT 1 [FOR UPDATE SKIP LOCKED])
    * AND state = 'queued' RETURNING *`.
    */
-  async claim(req: ClaimRequest): Promise<TaskRow | undefined> {
+  async claim(req: ClaimRequest): Promise<ClaimedRow | undefined> {
     const lock = this.dialect.forUpdateSkipLocked;
     return (
-      await this.raw.rows<TaskRow>(
+      await this.raw.rows<ClaimedRow>(
         sqlText(`claim${lock}`, () => claimUpdate(lock)),
         claimParams(req),
       )
@@ -208,7 +216,7 @@ export class TaskQueries {
    * A claim that also records the run (task_runs) and the worker (seen, one more
    * claim): one statement on PostgreSQL, three on SQLite (call it in a transaction).
    */
-  async claimAndRecord(req: ClaimRequest): Promise<TaskRow | undefined> {
+  async claimAndRecord(req: ClaimRequest): Promise<ClaimedRow | undefined> {
     if (!this.dialect.writesInWith) {
       const row = await this.claim(req);
       if (!row) return undefined;
@@ -231,7 +239,7 @@ export class TaskQueries {
    * `claimAndRecord` does. The rows carry the lease of the request they answer;
    * requests left without a task found nothing runnable.
    */
-  async claimMany(reqs: readonly ClaimRequest[]): Promise<TaskRow[]> {
+  async claimMany(reqs: readonly ClaimRequest[]): Promise<ClaimedRow[]> {
     const now = Math.max(...reqs.map((r) => r.now));
     const leaseMs = reqs[0]!.leaseMs;
     const sql =
@@ -242,7 +250,7 @@ export class TaskQueries {
       `claimed as (update tasks set state = ${RUNNING}, attempts = attempts + 1, lease = want.lease, ` +
       'lease_owner = want.worker_id, lease_expires_at = ?, progress = 0, updated_at = ? ' +
       `from numbered join want on want.n = numbered.n where tasks.id = numbered.id and tasks.state = ${QUEUED} ` +
-      `returning ${TASK_COLUMNS.map((c) => `tasks.${c}`).join(', ')}), ${recordClaim('claimed')} ` +
+      `returning ${CLAIMED_COLUMNS.map((c) => `tasks.${c}`).join(', ')}), ${recordClaim('claimed')} ` +
       'select * from claimed';
     const params = [
       reqs.map((r) => r.lease),
@@ -319,7 +327,7 @@ export class TaskQueries {
     column: 'segments_done' | 'audio_done',
     by: number,
     next?: ClaimRequest,
-  ): Promise<{ task: FinishedTask; counts: JobCounts; next?: TaskRow } | undefined> {
+  ): Promise<{ task: FinishedTask; counts: JobCounts; next?: ClaimedRow } | undefined> {
     const col = column === 'audio_done' ? 'audio_done' : 'segments_done';
     if (!this.dialect.writesInWith) return this.succeedCountingInTransaction(s, col, by, next);
     const lock = this.dialect.forUpdateSkipLocked;
@@ -334,7 +342,7 @@ export class TaskQueries {
         'has_audio as c_has_audio, audio_done as c_audio_done)' +
         (next
           ? `, n as (${claimUpdate(lock, ' and exists (select 1 from t)')}), ${recordClaim('n')} ` +
-            `select t.*, c.*, ${TASK_COLUMNS.map((k) => `n.${k} as n_${k}`).join(', ')} from t cross join c left join n on true`
+            `select t.*, c.*, ${CLAIMED_COLUMNS.map((k) => `n.${k} as n_${k}`).join(', ')} from t cross join c left join n on true`
           : ' select * from t, c'),
     );
     const { id, lease, now } = s;
@@ -363,7 +371,7 @@ export class TaskQueries {
     col: 'segments_done' | 'audio_done',
     by: number,
     next?: ClaimRequest,
-  ): Promise<{ task: FinishedTask; counts: JobCounts; next?: TaskRow } | undefined> {
+  ): Promise<{ task: FinishedTask; counts: JobCounts; next?: ClaimedRow } | undefined> {
     const succeed = sqlText('succeedFinished', () => succeedUpdate('', true));
     const task = (await this.raw.rows<FinishedTask>(succeed, successParams(s)))[0];
     if (!task) return undefined;
