@@ -65,6 +65,7 @@ function workerCalls(c: Coordinator, boundary: Boundary) {
 const GET_TASK_TASK = GetTaskResponseSchema.field.task!.number;
 const FINISH_TASK_NEXT = FinishTaskResponseSchema.field.next!.number;
 const EMPTY = new Uint8Array(0);
+const ACCEPTED = toBinary(FinishTaskResponseSchema, create(FinishTaskResponseSchema, { accepted: true }));
 
 /**
  * The workers' hot calls as routes of the lean gRPC path (`src/rpc/grpc-unary.ts`).
@@ -91,13 +92,8 @@ export function workerRoutes(c: Coordinator, log: Logger): UnaryRoute[] {
       handle: (req) =>
         boundary('FinishTask', async () => {
           const { accepted, next } = await c.finishAndClaimTask(req);
-          const head = toBinary(FinishTaskResponseSchema, create(FinishTaskResponseSchema, { accepted }));
-          if (!next) return new EncodedMessage(head);
-          const tail = embedded(FINISH_TASK_NEXT, next.bytes());
-          const bytes = new Uint8Array(head.length + tail.length);
-          bytes.set(head);
-          bytes.set(tail, head.length);
-          return new EncodedMessage(bytes);
+          const head = accepted ? ACCEPTED : EMPTY;
+          return new EncodedMessage(next ? embedded(FINISH_TASK_NEXT, next.bytes(), head) : head);
         }),
     }),
   ];

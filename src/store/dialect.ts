@@ -180,6 +180,7 @@ function prepareHandWritten(client: pg.PoolClient): void {
 }
 
 const PG_INT8 = 20;
+const int8AsNumber = (v: string) => Number(v);
 const PG_RETRYABLE = new Set(['40001', '40P01', '55P03']);
 
 function openPostgres(driver: typeof pg, url: string, options: OpenOptions): OpenDatabase {
@@ -191,10 +192,11 @@ function openPostgres(driver: typeof pg, url: string, options: OpenOptions): Ope
     // Notice a server that vanished without closing the TCP connection.
     keepAlive: true,
     // Timestamps are int8 (bigint) milliseconds: read them as numbers, not strings.
+    // (pg asks for every column of every result: one parser function, not a new one each time.)
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === PG_INT8
-          ? (v: string) => Number(v)
+          ? int8AsNumber
           : driver.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });

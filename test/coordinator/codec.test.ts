@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import {
   embedded,
   encodePayload,
@@ -134,4 +135,19 @@ test('a response with an embedded task decodes as the message with that task', (
   const res = fromBinary(FinishTaskResponseSchema, new Uint8Array([...head, ...tail]));
   assert.equal(res.accepted, true);
   assert.ok(equals(TaskSchema, res.next!, taskMessage(r, LEASE_MS)));
+});
+
+test('an embedded field reads back with its number and bytes, for short and long tags and lengths', () => {
+  for (const number of [1, 2, 15, 16, 100, 5000])
+    for (const length of [0, 5, 127, 128, 200, 16_383, 16_384, 20_000]) {
+      const message = Uint8Array.from({ length }, (_, i) => (i * 7) % 256);
+      const prefix = new Uint8Array([0x08, 0x01]);
+      const out = embedded(number, message, prefix);
+      const reader = new BinaryReader(out);
+      assert.deepEqual(reader.tag(), [1, WireType.Varint]);
+      assert.equal(reader.bool(), true);
+      assert.deepEqual(reader.tag(), [number, WireType.LengthDelimited]);
+      assert.deepEqual(reader.bytes(), message);
+      assert.equal(reader.pos, out.length, `field ${number}, ${length} bytes: nothing after`);
+    }
 });
