@@ -93,18 +93,16 @@ function successParams(s: Success): unknown[] {
 /** A task's kind, index and result. */
 export type TaskResult = Pick<TaskRow, 'kind' | 'idx' | 'result'>;
 
-/** What a counted finish returns of its task: what the follow-up and the log need (not the result it was just given). */
-const FINISHED_COLUMNS = [
-  'id',
-  'job_id',
-  'kind',
-  'idx',
-  'state',
-  'payload',
-  'attempts',
-  'lease_owner',
-] as const satisfies readonly (keyof TaskRow)[];
-export type FinishedTask = Pick<TaskRow, (typeof FINISHED_COLUMNS)[number]>;
+/**
+ * What a counted finish returns of its task: what the follow-up and the log
+ * need, the claim's columns but the lease and times (and not the result it was
+ * just given).
+ */
+const NOT_FINISHED = ['lease', 'created_at', 'updated_at'] as const;
+export type FinishedTask = Omit<ClaimedRow, (typeof NOT_FINISHED)[number]>;
+const FINISHED_COLUMNS = CLAIMED_COLUMNS.filter(
+  (c) => !(NOT_FINISHED as readonly string[]).includes(c),
+) as readonly (keyof FinishedTask)[];
 const FINISHED_LIST = FINISHED_COLUMNS.join(', ');
 const CLAIMED_LIST = CLAIMED_COLUMNS.join(', ');
 
