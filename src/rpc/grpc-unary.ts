@@ -75,6 +75,9 @@ export function serveLeanGrpc(
 ): void {
   const routes = new Map(options.routes.map((r) => [`${options.servicePath}${r.name}`, r]));
   const others = server.listeners('stream') as StreamListener[];
+  // Node bridges streams to the request handler with a `stream` listener; without
+  // one every other call would hang, so refuse to start instead.
+  if (others.length === 0) throw new Error('serveLeanGrpc: the HTTP/2 server has no request handler');
   server.removeAllListeners('stream');
   server.on(
     'stream',
