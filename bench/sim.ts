@@ -7,11 +7,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { create } from '@bufbuild/protobuf';
-import { CoordinatorService, type Task, TaskSchema } from '../src/gen/avspl1t/v1/coordinator_pb.js';
+import { CoordinatorService, type Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '../src/rpc/index.js';
 import { beatDelay } from '../src/worker/heartbeat.js';
-import { resultFor, sampleJob } from '../test/coordinator/fixtures.js';
+import { resultFor, sampleJob, splitResult } from '../test/coordinator/fixtures.js';
 import { LeanClient } from './lean-client.js';
 
 const { getTask, finishTask, heartbeat } = CoordinatorService.method;
@@ -100,11 +99,10 @@ export function postgresCpuMs(): number {
  * timestamps (2 s at 30 fps), which every encode task's payload then carries.
  */
 function realisticSplit(pieces: number, hasAudio: boolean) {
-  const split = resultFor(create(TaskSchema, { kind: { case: 'split', value: {} } }), pieces, hasAudio);
-  if (split.case !== 'split') throw new Error('not a split result');
-  for (const p of split.value.pieces)
+  const split = splitResult(pieces, hasAudio);
+  for (const p of split.pieces)
     p.framePts = Array.from({ length: 60 }, (_, f) => p.start + (f * p.duration) / 60);
-  return split;
+  return { case: 'split' as const, value: split };
 }
 
 /** Latencies of one method's calls: when each started (performance.now()) and how long it took (ms). */

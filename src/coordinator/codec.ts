@@ -1,7 +1,7 @@
 // Task payloads and results as stored in the database (binary protobuf), and the
 // Task message handed to a worker. The `kind` column says which schema a blob has.
 import { create, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import {
   AudioResultSchema,
   EncodeResultSchema,
@@ -161,38 +161,11 @@ export class ClaimedTask {
   }
 }
 
-/**
- * Field `number` holding already encoded message bytes, after `prefix` (other
- * fields of the same message, already encoded): one allocation, no writer.
- */
+/** Field `number` holding already encoded message bytes, after `prefix` (other fields of the same message, already encoded). */
 export function embedded(number: number, message: Uint8Array, prefix?: Uint8Array): Uint8Array {
-  const tag = (number << 3) | WireType.LengthDelimited;
-  const head = prefix?.length ?? 0;
-  const out = new Uint8Array(head + varintLength(tag) + varintLength(message.length) + message.length);
-  if (prefix) out.set(prefix);
-  let at = writeVarint(out, head, tag);
-  at = writeVarint(out, at, message.length);
-  out.set(message, at);
-  return out;
-}
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    len++;
-  }
-  return len;
-}
-
-/** Writes `n` (a non-negative integer) as a varint at `at`; returns the position after it. */
-function writeVarint(out: Uint8Array, at: number, n: number): number {
-  while (n >= 0x80) {
-    out[at++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  out[at++] = n;
-  return at;
+  const writer = new BinaryWriter();
+  if (prefix) writer.raw(prefix);
+  return writer.tag(number, WireType.LengthDelimited).bytes(message).finish();
 }
 
 export type FinishResult = FinishTaskRequest['result'];

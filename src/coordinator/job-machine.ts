@@ -253,8 +253,8 @@ export async function advance(
 }
 
 /**
- * Whether an encode or audio success that was counted in a statement of its own
- * (PostgreSQL: TaskQueries.succeedCounting; `counts` are the job's after it)
+ * Whether an encode or audio success that was counted without its job read first
+ * (TaskQueries.succeedCounting; `counts` are the job's after it)
  * leaves more to do: the manifest task once everything is done, or failing the
  * job when the segments do not match the pieces. Then run `advanceCounted`.
  */
@@ -263,8 +263,8 @@ export function countedNeedsMore(task: FinishedTask, counts: JobCounts, result: 
 }
 
 /**
- * The rest of an encode or audio finish that was counted in a statement of its
- * own (see `countedNeedsMore`), in a transaction: locks the job, fails it when
+ * The rest of an encode or audio finish that was counted (see
+ * `countedNeedsMore`), in a transaction (SQLite: the same one): locks the job, fails it when
  * the segments do not match the pieces, else creates the manifest task when
  * every encode (and audio) is done. Safe to run again.
  */

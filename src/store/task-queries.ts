@@ -198,7 +198,7 @@ export class TaskQueries {
   /**
    * Leases the next runnable task (oldest job first, then claim order) to a worker in
    * one statement: `UPDATE ... WHERE id = (SELECT ... LIMIT 1 [FOR UPDATE SKIP LOCKED])
-   * AND state = 'queued' RETURNING *`.
+   * AND state = 'queued' RETURNING <CLAIMED_COLUMNS>`.
    */
   async claim(req: ClaimRequest): Promise<ClaimedRow | undefined> {
     const lock = this.dialect.forUpdateSkipLocked;
@@ -227,7 +227,7 @@ export class TaskQueries {
       `claimAndRecord${lock}`,
       () => `with claimed as (${claimUpdate(lock)}), ${recordClaim('claimed')} select * from claimed`,
     );
-    return (await this.raw.rows<TaskRow>(sql, claimParams(req)))[0];
+    return (await this.raw.rows<ClaimedRow>(sql, claimParams(req)))[0];
   }
 
   /**
@@ -258,7 +258,7 @@ export class TaskQueries {
       now + leaseMs,
       now,
     ];
-    return this.raw.rows<TaskRow>(sql, params);
+    return this.raw.rows<ClaimedRow>(sql, params);
   }
 
   /**
@@ -313,12 +313,13 @@ export class TaskQueries {
   }
 
   /**
-   * PostgreSQL: the usual finish of an encode or audio task in one statement
-   * (autocommit: one round trip): locks the job row (the lock order: job, then
+   * The usual finish of an encode or audio task. PostgreSQL: one statement
+   * (autocommit: one round trip) that locks the job row (the lock order: job, then
    * task), records the success and ends the run as `succeed` does, and adds `by`
    * to the job's `column`. With `next`, also claims the worker's next task as
-   * `claimAndRecord` does (only when the success holds). Undefined when the
-   * success does not hold (nothing changed).
+   * `claimAndRecord` does (only when the success holds). SQLite: the same as
+   * statements in the caller's transaction. Undefined when the success does not
+   * hold (nothing changed).
    */
   async succeedCounting(
     s: Success,
