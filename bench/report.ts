@@ -143,7 +143,7 @@ function dispatchTables(d: DispatchResults): string {
     'for long polls, 0.289-0.321 → 0.274-0.291 ms/task; responses spliced from the stored payload, 13.1 →',
     '5.8 us per response for a real encode payload; claims returning 11 columns and counted finishes 8',
     '(PostgreSQL finish+claim row 21 instead of 43), SQLite 0.337-0.391 → 0.312-0.335 and PostgreSQL',
-    'coordinator 0.652-0.674 → 0.577-0.632 ms/task; one int8 parser and one-allocation responses,',
+    'coordinator 0.652-0.674 → 0.577-0.632 ms/task; one int8 parser and a constant accepted head,',
     'PostgreSQL coordinator 0.592-0.607 → 0.532-0.571 ms/task. At the start of the session the saturated',
     'rows were 958 / 1,809 / 2,283 (SQLite, 1 / 50 / 500 workers, with small payloads); the last',
     "session's PostgreSQL rows 399-517 / 880-952 / 805-876.",
