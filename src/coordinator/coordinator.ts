@@ -1,10 +1,12 @@
 // The coordinator's behaviour, independent of the RPC layer: jobs in, tasks out,
 // results recorded. All state is in the store, so any number of these can share
 // one database and a restart loses nothing.
-import { toBinary } from '@bufbuild/protobuf';
+import { randomUUID } from 'node:crypto';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { invalidInput, notFound } from '../errors.js';
 import {
   type EncodeJob,
+  EncodeJobSchema,
   type FinishTaskRequest,
   type Job,
   JobSchema,
@@ -12,6 +14,7 @@ import {
   type TaskFailure,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
+import { describe } from '../storage/index.js';
 import {
   type ClaimedRow,
   type Clock,
@@ -45,6 +48,7 @@ import {
 } from './job-machine.js';
 import { jobView } from './job-view.js';
 import { Notifier } from './notifier.js';
+import { checkInputKept, earlierOutputFiles, outputKey } from './output-safety.js';
 import { releaseLeased, Scheduler } from './scheduler.js';
 import { validateEncodeJob } from './validate.js';
 
@@ -120,12 +124,55 @@ export class Coordinator {
 
   /** Validates and stores a job; returns its id. */
   async submitJob(job: EncodeJob | undefined): Promise<string> {
+    return (await this.submit(job)).jobId;
+  }
+
+  /**
+   * Validates and stores a job. Its output location must not be another job's
+   * (or hold an earlier encode's files) unless `overwrite`: then the job writes
+   * its media under a folder named by its id and its master playlist last, and
+   * the job it replaces is cancelled if still open.
+   */
+  async submit(
+    job: EncodeJob | undefined,
+    options: { overwrite?: boolean } = {},
+  ): Promise<{ jobId: string; replacedJobId?: string }> {
     const valid = validateEncodeJob(job, { refuseCredentials: this.refuseCredentials });
-    const id = await this.store.transaction((q) => createJob(q, valid, this.clock.now(), this.machine));
-    this.log.info({ jobId: id }, 'job submitted');
+    await checkInputKept(valid);
+    const location = await outputKey(valid);
+    const earlier = await earlierOutputFiles(valid);
+    const overwrite = options.overwrite ?? false;
+    const output = describe(valid.output);
+    const id = randomUUID();
+    const replaced = await this.store.transaction(async (q) => {
+      const now = this.clock.now();
+      const owner = await q.outputs.owner(location);
+      const ownerRow = owner ? await q.jobs.get(owner) : undefined;
+      if (!overwrite && ownerRow)
+        throw invalidInput(
+          `job.output: ${output} is the output of job ${owner} (${ownerRow.state}); submit with --overwrite to replace it`,
+        );
+      if (!overwrite && earlier.length > 0)
+        throw invalidInput(
+          `job.output: ${output} already holds an earlier encode's files (${earlier.slice(0, 3).join(', ')}${earlier.length > 3 ? ', ...' : ''}); submit with --overwrite to replace them`,
+        );
+      if (!(await q.outputs.claim(location, id, now, overwrite || (owner !== undefined && !ownerRow))))
+        throw invalidInput(
+          `job.output: ${output} was just taken by another job; submit with --overwrite to replace it`,
+        );
+      // Writing beside an earlier job's files would mix the two: a replacing job gets a folder of its own.
+      const mediaFolder = overwrite && (ownerRow || earlier.length > 0) ? id : '';
+      await createJob(q, create(EncodeJobSchema, { ...valid, mediaFolder }), now, this.machine, id);
+      if (ownerRow && !isTerminalJobState(ownerRow.state)) await cancelJob(q, ownerRow.id, now);
+      return ownerRow?.id;
+    });
+    this.log.info(
+      { jobId: id, replacedJobId: replaced, output },
+      replaced ? 'job submitted, replacing an output' : 'job submitted',
+    );
     this.work.notify(1);
     this.jobs.notify();
-    return id;
+    return { jobId: id, replacedJobId: replaced };
   }
 
   async getJob(jobId: string): Promise<Job> {

@@ -10,6 +10,7 @@ import type { EncodeJob, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js
 import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { groupPieces, longestFirst } from '../media/plan.js';
+import { childFolder } from '../storage/index.js';
 import { orderedId } from '../store/ids.js';
 import {
   type FinishedTask,
@@ -95,15 +96,21 @@ function inClaimOrder(tasks: NewTask[]): NewTask[] {
   return tasks;
 }
 
+/** Where a job's encodes and audio write: its media folder under the output. */
+function mediaOutput(job: EncodeJob): EncodeJob['output'] {
+  return job.mediaFolder && job.output ? childFolder(job.output, job.mediaFolder) : job.output;
+}
+
 /** Inserts a validated job and its split task; returns the job id. */
 export async function createJob(
   q: Queries,
   job: EncodeJob,
   now: number,
   cfg: MachineConfig,
+  id: string = randomUUID(),
 ): Promise<string> {
   const row: JobRow = {
-    id: randomUUID(),
+    id,
     state: JobState.Queued,
     details: toBinary(EncodeJobSchema, job),
     source: null,
@@ -194,11 +201,12 @@ export async function advance(
   // Decoded only where new tasks need it: most finishes are encodes that just count.
   const details = () => fromBinary(EncodeJobSchema, job.details);
   if (result.case === 'split') {
-    const { input, output, settings, secondsPerSegment } = details();
+    const d = details();
+    const { input, settings, secondsPerSegment, parallelism } = d;
+    const output = mediaOutput(d);
     const split = result.value;
     const source = split.source!;
     const pieces = [...split.pieces].sort((a, b) => a.index - b.index);
-    const { parallelism } = details();
     const groups = groupPieces(pieces, parallelism);
     const rank = longestFirst(groups);
     const tasks = groups.map((group, g) =>
@@ -363,7 +371,7 @@ function manifestTask(rows: TaskResult[], job: JobRow, now: number, cfg: Machine
     job.segments_total + 1,
     {
       case: 'manifest',
-      value: { segments, source, output: details.output, audio },
+      value: { segments, source, output: details.output, audio, mediaFolder: details.mediaFolder },
     },
     now,
     cfg,

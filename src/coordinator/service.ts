@@ -115,7 +115,7 @@ export function coordinatorService(
     submitJob: (req) =>
       boundary('SubmitJob', async () => {
         if (options.allowedRoots?.length) await confineJob(req.job, options.allowedRoots);
-        return create(SubmitJobResponseSchema, { jobId: await c.submitJob(req.job) });
+        return create(SubmitJobResponseSchema, await c.submit(req.job, { overwrite: req.overwrite }));
       }),
     getJob: (req) =>
       boundary('GetJob', async () => create(GetJobResponseSchema, { job: await c.getJob(req.jobId) })),

@@ -54,4 +54,9 @@ export interface ManifestOptions {
   source: SourceInfo;
   output: Folder;
   audio?: AudioRendition;
+  /**
+   * The sub-folder of `output` the segments and the media playlists are in
+   * (unset: `output` itself); the master playlist, written last, goes in `output`.
+   */
+  mediaFolder?: string;
 }

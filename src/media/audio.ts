@@ -15,6 +15,7 @@ import { withLocalInput } from './local-input.js';
 import { PLAYLIST_TYPE } from './manifest.js';
 
 export const AUDIO_PLAYLIST_NAME = 'audio.m3u8';
+export const AUDIO_INIT_NAME = 'audio-init.mp4';
 export const AUDIO_BITRATE = 128_000;
 const RATES = [48000, 44100, 32000, 24000, 22050, 16000];
 
@@ -75,7 +76,7 @@ async function encodeAudioFrom(
     '-hls_segment_type',
     'fmp4',
     '-hls_fmp4_init_filename',
-    'audio-init.mp4',
+    AUDIO_INIT_NAME,
     '-hls_segment_filename',
     path.join(dir, 'audio-%05d.m4s'),
     path.join(dir, 'ffmpeg.m3u8'),
@@ -91,8 +92,8 @@ async function encodeAudioFrom(
     if (!names.has(e.uri)) throw new AppError(ErrorKind.Internal, `audio segment ${e.uri} missing`);
     await upload(e.uri, 'audio/mp4');
   }
-  await upload('audio-init.mp4', 'audio/mp4');
-  await writeFile(path.join(dir, AUDIO_PLAYLIST_NAME), mediaPlaylist('audio-init.mp4', parsed.entries));
+  await upload(AUDIO_INIT_NAME, 'audio/mp4');
+  await writeFile(path.join(dir, AUDIO_PLAYLIST_NAME), mediaPlaylist(AUDIO_INIT_NAME, parsed.entries));
   const playlist = await upload(AUDIO_PLAYLIST_NAME, PLAYLIST_TYPE);
   ctx.onProgress?.(1);
   return create(AudioRenditionSchema, {

@@ -1,12 +1,14 @@
 // Manifest: checks that the segments form one stream (one init, one codec, a
-// gapless timeline) and writes the media and multivariant playlists.
+// gapless timeline) and writes the media and multivariant playlists, the
+// multivariant (master) one last: until it is replaced, it names the files of
+// the job that wrote it before.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
 import { type ManifestResult, ManifestResultSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Segment } from '../gen/avspl1t/v1/media_pb.js';
-import { baseName } from '../storage/index.js';
+import { baseName, childFolder } from '../storage/index.js';
 import type { ManifestOptions, OperationContext } from './api.js';
 import { AAC_LC_CODEC } from './codec-string.js';
 import { masterPlaylist, mediaPlaylist } from './hls.js';
@@ -20,6 +22,8 @@ export const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
 export async function manifest(opts: ManifestOptions, ctx: OperationContext): Promise<ManifestResult> {
   const segments = [...opts.segments].sort((a, b) => a.index - b.index);
   checkStream(segments);
+  const media = opts.mediaFolder ? childFolder(opts.output, opts.mediaFolder) : opts.output;
+  const fromMaster = (name: string) => (opts.mediaFolder ? `${opts.mediaFolder}/${name}` : name);
   const first = segments[0]!;
   const seconds = (s: Segment) => s.duration / s.timescale;
   const video = mediaPlaylist(
@@ -37,7 +41,7 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
   const src = opts.source;
   const master = masterPlaylist(
     {
-      uri: VIDEO_PLAYLIST_NAME,
+      uri: fromMaster(VIDEO_PLAYLIST_NAME),
       bandwidth: peak + audioBps,
       averageBandwidth: (totalBytes * 8) / totalSeconds + audioBps,
       codecs: opts.audio ? [first.codecs, opts.audio.codecs || AAC_LC_CODEC] : [first.codecs],
@@ -47,20 +51,22 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
     },
     opts.audio
       ? {
-          uri: baseName(opts.audio.playlist!),
+          uri: fromMaster(baseName(opts.audio.playlist!)),
           channels: opts.audio.channels,
           groupId: 'audio',
           name: 'Audio',
         }
       : undefined,
   );
-  const put = async (name: string, text: string) => {
+  const put = async (folder: typeof media, name: string, text: string) => {
     const local = path.join(ctx.tmpDir, name);
     await writeFile(local, text);
-    return ctx.storage.upload(local, opts.output, name, { contentType: PLAYLIST_TYPE, signal: ctx.signal });
+    return ctx.storage.upload(local, folder, name, { contentType: PLAYLIST_TYPE, signal: ctx.signal });
   };
-  const mediaFile = await put(VIDEO_PLAYLIST_NAME, video);
-  const masterFile = await put(MASTER_NAME, master);
+  const mediaFile = await put(media, VIDEO_PLAYLIST_NAME, video);
+  const masterFile = await put(opts.output, MASTER_NAME, master);
+  // Every upload of the job is done: what is left under a temporary name was cut off.
+  await ctx.storage.removeTemporaries(media);
   ctx.onProgress?.(1);
   return create(ManifestResultSchema, { master: masterFile, mediaPlaylist: mediaFile });
 }

@@ -7,6 +7,7 @@ import {
   type FileHandle,
   mkdir,
   open,
+  readdir,
   readlink,
   realpath,
   rename,
@@ -24,6 +25,9 @@ export interface FsOptions {
   allowedRoots?: string[];
 }
 
+/** Marks an upload's temporary name: `<name>.tmp-<pid>-<random>` beside the file it becomes. */
+const TEMP_MARK = '.tmp-';
+
 function outside(p: string): AppError {
   return new AppError(ErrorKind.AccessDenied, `path is outside the allowed storage roots: ${p}`);
 }
@@ -38,7 +42,7 @@ function fsPath(loc: File | Folder): string {
 }
 
 /** Resolves symlinks of the longest existing prefix of `p`, keeping the rest. */
-async function resolveExisting(p: string): Promise<string> {
+export async function resolveExisting(p: string): Promise<string> {
   let head = p;
   const tail: string[] = [];
   for (;;) {
@@ -178,7 +182,9 @@ export class FsBackend implements StorageBackend {
     try {
       // Write under a temporary name and rename: readers never see half a file.
       const at = path.join(parent.path, path.basename(dest));
-      const tmp = `${at}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+      // A retry cleans up after the attempt it replaces (a killed worker leaves its temporary file).
+      await removeMatching(parent.path, (n) => n.startsWith(`${path.basename(dest)}${TEMP_MARK}`));
+      const tmp = `${at}${TEMP_MARK}${process.pid}-${Math.random().toString(36).slice(2)}`;
       try {
         await pipeline(createReadStream(localPath), createWriteStream(tmp, { flags: 'wx' }), {
           signal: options.signal,
@@ -236,9 +242,32 @@ export class FsBackend implements StorageBackend {
     }
   }
 
+  async removeTemporaries(folder: Folder): Promise<string[]> {
+    const dir = await this.checked(folder);
+    let opened: LocalFile;
+    try {
+      opened = await this.openFolder(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    try {
+      return await removeMatching(opened.path, (n) => n.includes(TEMP_MARK));
+    } finally {
+      await opened.close();
+    }
+  }
+
   localPath(file: File): string | undefined {
     return file.location.case === 'fs' ? fsPath(file) : undefined;
   }
+}
+
+/** Deletes the files of `dir` whose names match; returns the names. */
+async function removeMatching(dir: string, match: (name: string) => boolean): Promise<string[]> {
+  const names = (await readdir(dir)).filter(match);
+  for (const n of names) await rm(path.join(dir, n), { force: true });
+  return names;
 }
 
 /**

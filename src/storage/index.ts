@@ -44,6 +44,9 @@ class LazyS3 implements StorageBackend {
   async remove(file: File): Promise<void> {
     return (await this.get()).remove(file);
   }
+  async removeTemporaries(folder: Folder): Promise<string[]> {
+    return (await this.get()).removeTemporaries(folder);
+  }
   localPath(): string | undefined {
     return undefined;
   }
@@ -104,6 +107,9 @@ export class Storage {
   }
   remove(file: File): Promise<void> {
     return this.backend(file).remove(file);
+  }
+  removeTemporaries(folder: Folder): Promise<string[]> {
+    return this.backend(folder).removeTemporaries(folder);
   }
   localPath(file: File): string | undefined {
     return this.backend(file).localPath(file);

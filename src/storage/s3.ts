@@ -404,6 +404,15 @@ export class S3Backend implements StorageBackend {
     }
   }
 
+  /**
+   * None: an object appears only when its PUT (or multipart upload) completes. A
+   * multipart upload cut off by a killed worker leaves invisible parts, which
+   * the bucket's AbortIncompleteMultipartUpload lifecycle rule removes.
+   */
+  async removeTemporaries(_folder: Folder): Promise<string[]> {
+    return [];
+  }
+
   async openLocal(_file: File): Promise<undefined> {
     return undefined;
   }

@@ -23,6 +23,12 @@ export interface StorageBackend {
   ensureWritable(folder: Folder): Promise<void>;
   /** Deletes the file; missing files are fine. */
   remove(file: File): Promise<void>;
+  /**
+   * Deletes what interrupted uploads left in the folder (`<name>.tmp-…` files of a
+   * killed worker); returns their names. Backends whose writes are atomic by
+   * themselves have none.
+   */
+  removeTemporaries(folder: Folder): Promise<string[]>;
   /** A path a local process (ffmpeg/ffprobe) can read directly, if this backend has one. */
   localPath(file: File): string | undefined;
   /**

@@ -110,9 +110,25 @@ const partialIndexes: Migration = {
   },
 };
 
+/** Which job owns each output location, so a second job cannot write into it unasked. */
+const outputOwners: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('outputs')
+      .addColumn('location', 'text', (c) => c.primaryKey())
+      .addColumn('job_id', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** The migrations in order, keyed by name (names sort in order). */
 export function migrations(dialect: SqlDialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_partial_task_indexes': partialIndexes };
+  return {
+    '0001_initial': initial(dialect),
+    '0002_partial_task_indexes': partialIndexes,
+    '0003_output_owners': outputOwners,
+  };
 }
 
 /** Brings the schema up to date; safe to run from several coordinators at once. Throws the driver's error. */

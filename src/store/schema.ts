@@ -78,7 +78,16 @@ export interface WorkersTable {
   claims: number;
 }
 
+/** The job that owns an output location (see OutputQueries). */
+export interface OutputsTable {
+  /** The location, normalized (output-safety.ts `outputKey`). */
+  location: string;
+  job_id: string;
+  updated_at: number;
+}
+
 export interface Database {
+  outputs: OutputsTable;
   jobs: JobsTable;
   tasks: TasksTable;
   task_runs: TaskRunsTable;

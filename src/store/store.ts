@@ -10,6 +10,7 @@ import { type DialectName, type OpenOptions, openDatabase, type SqlDialect } fro
 import { GroupCommit } from './group-commit.js';
 import { JobQueries } from './job-queries.js';
 import { migrate } from './migrations.js';
+import { OutputQueries } from './output-queries.js';
 import { KyselyRaw, type RawSql, type SqliteRaw } from './raw-sql.js';
 import { RunQueries, WorkerQueries } from './run-queries.js';
 import type { Database } from './schema.js';
@@ -21,6 +22,7 @@ export interface Queries {
   tasks: TaskQueries;
   runs: RunQueries;
   workers: WorkerQueries;
+  outputs: OutputQueries;
 }
 
 export interface StoreOptions extends OpenOptions {
@@ -42,6 +44,7 @@ function queriesFor(db: Kysely<Database>, dialect: SqlDialect, raw: RawSql): Que
     tasks: new TaskQueries(db, dialect, raw),
     runs: new RunQueries(db, raw),
     workers: new WorkerQueries(db, raw),
+    outputs: new OutputQueries(db),
   };
 }
 

@@ -97,6 +97,7 @@ export async function runOperation(ops: Operations, task: Task, ctx: OperationCo
           source: need(v.source, 'manifest.source'),
           output: need(v.output, 'manifest.output'),
           audio: v.audio,
+          mediaFolder: v.mediaFolder || undefined,
         },
         ctx,
       );

@@ -20,12 +20,14 @@ import {
 } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { fileAt, folderAt } from '../../src/storage/index.js';
 
-/** A valid job on filesystem paths under `root`. */
+let outputs = 0;
+
+/** A valid job on filesystem paths under `root`, with an output folder of its own (a location has one owner). */
 export function sampleJob(root = '/data', overrides: Partial<Omit<EncodeJob, '$typeName'>> = {}): EncodeJob {
   return create(EncodeJobSchema, {
     input: fileAt(`${root}/in.mp4`),
     working: folderAt(`${root}/work`),
-    output: folderAt(`${root}/out`),
+    output: folderAt(`${root}/out-${++outputs}`),
     secondsPerSegment: 2,
     settings: { encoder: 'svt', crf: 30, preset: 12 },
     ...overrides,

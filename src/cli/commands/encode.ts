@@ -26,9 +26,10 @@ import {
 import { followJob } from '../progress.js';
 import { resolveS3, type S3Flags, s3Flags } from '../s3-options.js';
 import { onShutdownSignals } from '../signals.js';
-import { checkInput, encoderFlags, prepareFolder } from './jobs.js';
+import { checkInput, encoderFlags, OVERWRITE_HELP, prepareFolder } from './jobs.js';
 
-type EncodeFlags = EncoderFlags & S3Flags & { jobs?: string; threads?: string; logLevel: string };
+type EncodeFlags = EncoderFlags &
+  S3Flags & { jobs?: string; threads?: string; logLevel: string; overwrite?: boolean };
 
 /** Adds the `encode` command. */
 export function registerEncode(program: Command): void {
@@ -41,6 +42,7 @@ export function registerEncode(program: Command): void {
         .argument('<output-dir>', 'folder for the playlists and segments (path or s3://bucket/prefix)'),
     ),
   )
+    .option('--overwrite', OVERWRITE_HELP)
     .option('--jobs <n>', 'tasks run at once (default: number of cores)')
     .option('--threads <n>', 'encoder threads per task (default: cores / tasks at once, at least 1)')
     .option('--log-level <level>', 'logs on stderr: silent | error | warn | info | debug', 'silent')
@@ -94,6 +96,7 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
           settings,
           parallelism: concurrency,
         },
+        overwrite: raw.overwrite ?? false,
       });
       uninstall = onShutdownSignals(() => {
         cancel.abort();

@@ -46,6 +46,15 @@ export async function checkInput(file: File): Promise<void> {
   });
 }
 
+export const OVERWRITE_HELP =
+  "replace the output of the job that owns --output-dir (or an earlier encode's files there); the old master playlist stays until the new job completes";
+
+/** Tells the user (stderr) whose output a submitted job replaces. */
+export function printReplaced(jobId: string, replacedJobId: string, output: Folder): void {
+  if (replacedJobId)
+    process.stderr.write(`job ${jobId} replaces the output of job ${replacedJobId} in ${describe(output)}\n`);
+}
+
 /** Creates a local folder (S3 prefixes need nothing). */
 export async function prepareFolder(folder: Folder, what: string): Promise<void> {
   if (folder.location.case !== 'fs') return;
@@ -93,6 +102,7 @@ export function registerJobCommands(program: Command): void {
           )
           .requiredOption('--output-dir <path|s3-url>', 'folder for the playlists and segments')
           .option('--upload', 'upload the local --input into <working-dir>/input/ first (progress on stderr)')
+          .option('--overwrite', OVERWRITE_HELP)
           .option('--quiet', 'no upload progress bar')
           .option(
             '--parallelism <n>',
@@ -109,6 +119,7 @@ export function registerJobCommands(program: Command): void {
           outputDir: string;
           coordinator: string;
           upload?: boolean;
+          overwrite?: boolean;
           quiet?: boolean;
           parallelism?: string;
         },
@@ -134,9 +145,13 @@ export function registerJobCommands(program: Command): void {
         });
         input = childFile(childFolder(working, UPLOAD_FOLDER), baseName(stored));
       }
-      const { jobId } = await withClient(coordinator, (c) =>
-        c.submitJob({ job: { input, working, output, secondsPerSegment, settings, parallelism } }),
+      const { jobId, replacedJobId } = await withClient(coordinator, (c) =>
+        c.submitJob({
+          job: { input, working, output, secondsPerSegment, settings, parallelism },
+          overwrite: raw.overwrite ?? false,
+        }),
       );
+      printReplaced(jobId, replacedJobId, output);
       process.stdout.write(`${jobId}\n`);
     },
   );
