@@ -371,7 +371,14 @@ function manifestTask(rows: TaskResult[], job: JobRow, now: number, cfg: Machine
     job.segments_total + 1,
     {
       case: 'manifest',
-      value: { segments, source, output: details.output, audio, mediaFolder: details.mediaFolder },
+      value: {
+        segments,
+        source,
+        output: details.output,
+        audio,
+        mediaFolder: details.mediaFolder,
+        working: details.working,
+      },
     },
     now,
     cfg,

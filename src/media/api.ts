@@ -59,4 +59,6 @@ export interface ManifestOptions {
    * (unset: `output` itself); the master playlist, written last, goes in `output`.
    */
   mediaFolder?: string;
+  /** The job's working folder, whose leftover temporary files go too. */
+  working?: Folder;
 }

@@ -67,6 +67,7 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
   const masterFile = await put(opts.output, MASTER_NAME, master);
   // Every upload of the job is done: what is left under a temporary name was cut off.
   await ctx.storage.removeTemporaries(media);
+  if (opts.working) await ctx.storage.removeTemporaries(opts.working);
   ctx.onProgress?.(1);
   return create(ManifestResultSchema, { master: masterFile, mediaPlaylist: mediaFile });
 }

@@ -182,8 +182,6 @@ export class FsBackend implements StorageBackend {
     try {
       // Write under a temporary name and rename: readers never see half a file.
       const at = path.join(parent.path, path.basename(dest));
-      // A retry cleans up after the attempt it replaces (a killed worker leaves its temporary file).
-      await removeMatching(parent.path, (n) => n.startsWith(`${path.basename(dest)}${TEMP_MARK}`));
       const tmp = `${at}${TEMP_MARK}${process.pid}-${Math.random().toString(36).slice(2)}`;
       try {
         await pipeline(createReadStream(localPath), createWriteStream(tmp, { flags: 'wx' }), {
@@ -252,7 +250,9 @@ export class FsBackend implements StorageBackend {
       throw err;
     }
     try {
-      return await removeMatching(opened.path, (n) => n.includes(TEMP_MARK));
+      const names = (await readdir(opened.path)).filter((n) => n.includes(TEMP_MARK));
+      for (const n of names) await rm(path.join(opened.path, n), { force: true });
+      return names;
     } finally {
       await opened.close();
     }
@@ -261,13 +261,6 @@ export class FsBackend implements StorageBackend {
   localPath(file: File): string | undefined {
     return file.location.case === 'fs' ? fsPath(file) : undefined;
   }
-}
-
-/** Deletes the files of `dir` whose names match; returns the names. */
-async function removeMatching(dir: string, match: (name: string) => boolean): Promise<string[]> {
-  const names = (await readdir(dir)).filter(match);
-  for (const n of names) await rm(path.join(dir, n), { force: true });
-  return names;
 }
 
 /**

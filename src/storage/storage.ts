@@ -25,7 +25,8 @@ export interface StorageBackend {
   remove(file: File): Promise<void>;
   /**
    * Deletes what interrupted uploads left in the folder (`<name>.tmp-…` files of a
-   * killed worker); returns their names. Backends whose writes are atomic by
+   * killed worker); returns their names. Only for when no upload into the folder
+   * is meant to be running: it would fail. Backends whose writes are atomic by
    * themselves have none.
    */
   removeTemporaries(folder: Folder): Promise<string[]>;

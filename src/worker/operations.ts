@@ -98,6 +98,7 @@ export async function runOperation(ops: Operations, task: Task, ctx: OperationCo
           output: need(v.output, 'manifest.output'),
           audio: v.audio,
           mediaFolder: v.mediaFolder || undefined,
+          working: v.working,
         },
         ctx,
       );
