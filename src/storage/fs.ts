@@ -242,19 +242,18 @@ export class FsBackend implements StorageBackend {
 
   async removeTemporaries(folder: Folder): Promise<string[]> {
     const dir = await this.checked(folder);
-    let opened: LocalFile;
+    let opened: LocalFile | undefined;
     try {
       opened = await this.openFolder(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
-    try {
       const names = (await readdir(opened.path)).filter((n) => n.includes(TEMP_MARK));
       for (const n of names) await rm(path.join(opened.path, n), { force: true });
       return names;
+    } catch (err) {
+      // No folder (a job whose pieces are ranges of its input writes none), nothing left.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
     } finally {
-      await opened.close();
+      await opened?.close();
     }
   }
 
