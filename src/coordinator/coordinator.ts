@@ -29,6 +29,7 @@ import {
   type TaskRow,
   TaskState,
 } from '../store/index.js';
+import { setLongTimeout } from '../timers.js';
 import { type ClaimedTask, encodeResult, type SuccessResult, taskName, taskTitle } from './codec.js';
 import {
   advance,
@@ -407,7 +408,7 @@ export class Coordinator {
     if (retry) {
       this.log.warn({ ...ids, attempt: task.attempts, reason }, 'task failed, will retry');
       // Wake a poll when the retry becomes runnable (should this transaction commit, the task is there).
-      setTimeout(() => this.work.notify(1), backoff).unref();
+      setLongTimeout(() => this.work.notify(1), backoff, { unref: true });
       return { accepted: true, newWork: true };
     }
     await failJob(q, job, failureReason(task, reason, failure.transient), now);

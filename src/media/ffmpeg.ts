@@ -2,6 +2,7 @@
 // kept for error messages, killed on abort and on timeout.
 import { spawn } from 'node:child_process';
 import { AppError, ErrorKind } from '../errors.js';
+import { setLongTimeout } from '../timers.js';
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -49,7 +50,7 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
     signal?.addEventListener('abort', kill, { once: true });
     const timer =
       timeoutMs && timeoutMs > 0
-        ? setTimeout(() => {
+        ? setLongTimeout(() => {
             timedOut = true;
             kill();
           }, timeoutMs)
@@ -77,7 +78,7 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
       reject(new AppError(ErrorKind.Permanent, `${cmd} failed: ${lastLines(err)}`));
     });
     function cleanup() {
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       signal?.removeEventListener('abort', kill);
     }
   });
