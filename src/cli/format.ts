@@ -16,9 +16,24 @@ export function stateName(state: JobState): string {
   return STATE_NAMES[state] ?? 'unknown';
 }
 
-/** One line, whatever the text held (failure reasons may carry a program's stderr). */
+// C0 and C1 controls, DEL, line/paragraph separators and bidi overrides: they move
+// the cursor, retitle or clear a terminal, start lines or reorder what is shown.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** `text` for a terminal: control characters shown as escapes (\x1b, \n, \u202e). */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return (
+      NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`)
+    );
+  });
+}
+
+/** One printable line, whatever the text held (failure reasons may carry a program's stderr). */
 export function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  return printable(text.replace(/\s*\n\s*/g, ' ').trim());
 }
 
 function time(ms: bigint): string {
@@ -66,7 +81,7 @@ export function formatStatus(job: Job): string {
       `${name}: ${t.state} after ${t.attempts} attempt${t.attempts === 1 ? '' : 's'}${last}`,
     ]);
   }
-  return lines.map(([k, v]) => `${k.padEnd(9)} ${v}`).join('\n');
+  return lines.map(([k, v]) => `${k.padEnd(9)} ${printable(v)}`).join('\n');
 }
 
 /** The table for `avspl1t jobs`. */
@@ -74,14 +89,16 @@ export function formatJobs(jobs: readonly Job[]): string {
   if (jobs.length === 0) return 'no jobs';
   const rows = [
     ['ID', 'STATE', 'PERCENT', 'SEGMENTS', 'CREATED', 'INPUT'],
-    ...jobs.map((j) => [
-      j.id,
-      stateName(j.state),
-      `${j.percentComplete.toFixed(1)}%`,
-      segments(j),
-      time(j.createdAtMs),
-      describe(j.details?.input),
-    ]),
+    ...jobs.map((j) =>
+      [
+        j.id,
+        stateName(j.state),
+        `${j.percentComplete.toFixed(1)}%`,
+        segments(j),
+        time(j.createdAtMs),
+        describe(j.details?.input),
+      ].map(printable),
+    ),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows

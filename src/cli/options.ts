@@ -40,6 +40,8 @@ export const secondsPerSegmentFlag = numberFlag('seconds-per-segment', {
   max: 600,
 });
 export const positiveIntFlag = (flag: string) => numberFlag(flag, { integer: true, min: 1 });
+/** An integer flag from 1 to `max`. */
+export const boundedIntFlag = (flag: string, max: number) => numberFlag(flag, { integer: true, min: 1, max });
 
 /** A `host:port` flag (URLs allowed where `urls`). */
 const address = (flag: string, urls = false) =>

@@ -29,9 +29,9 @@ export function encodePayload(kind: TaskKindInit): Uint8Array {
   return toBinary(TaskSchema, task);
 }
 
-/** How often a worker must heartbeat: three times per lease. */
+/** How often a worker must heartbeat: three times per lease (within the field's uint32). */
 function heartbeatIntervalMs(leaseMs: number): number {
-  return Math.max(100, Math.floor(leaseMs / 3));
+  return Math.min(2 ** 32 - 1, Math.max(100, Math.floor(leaseMs / 3)));
 }
 
 /** Piece indices of recently claimed encode tasks, by task id (payloads never change). */

@@ -32,6 +32,7 @@ import {
   type TaskRow,
   TaskState,
 } from '../store/index.js';
+import { setLongTimeout } from '../timers.js';
 import { type ClaimedTask, encodeResult, type SuccessResult, taskName, taskTitle } from './codec.js';
 import {
   advance,
@@ -50,7 +51,7 @@ import { jobView } from './job-view.js';
 import { Notifier } from './notifier.js';
 import { checkInputKept, earlierOutputFiles, outputKey } from './output-safety.js';
 import { releaseLeased, Scheduler } from './scheduler.js';
-import { validateEncodeJob } from './validate.js';
+import { boundedReason, checkRequestId, validateEncodeJob } from './validate.js';
 
 export interface CoordinatorOptions {
   clock?: Clock;
@@ -176,7 +177,7 @@ export class Coordinator {
   }
 
   async getJob(jobId: string): Promise<Job> {
-    if (!jobId) throw invalidInput('job_id: required');
+    checkRequestId('job_id', jobId);
     return this.store.query(async (q) => {
       const row = await q.jobs.get(jobId);
       if (!row) throw notFound(`job ${jobId} not found`);
@@ -197,7 +198,7 @@ export class Coordinator {
 
   /** Cancels a job (a finished job is returned unchanged). */
   async cancelJob(jobId: string): Promise<Job> {
-    if (!jobId) throw invalidInput('job_id: required');
+    checkRequestId('job_id', jobId);
     const changed = await this.store.transaction((q) => cancelJob(q, jobId, this.clock.now()));
     if (changed) {
       this.log.info({ jobId }, 'job cancelled');
@@ -235,8 +236,9 @@ export class Coordinator {
 
   /** Extends the lease of a task the worker holds and records its progress. */
   async heartbeat(workerId: string, taskId: string, lease: string, progress: number): Promise<LeaseStatus> {
-    if (!taskId) throw invalidInput('task_id: required');
-    if (!lease) throw invalidInput('lease: required');
+    checkRequestId('worker_id', workerId);
+    checkRequestId('task_id', taskId);
+    checkRequestId('lease', lease);
     const now = this.clock.now();
     const fraction = Number.isFinite(progress) ? Math.min(1, Math.max(0, progress)) : 0;
     // The usual heartbeat is one guarded write (group-committed on SQLite).
@@ -282,8 +284,9 @@ export class Coordinator {
   }
 
   private async finish(req: FinishTaskRequest): Promise<FinishOutcome> {
-    if (!req.taskId) throw invalidInput('task_id: required');
-    if (!req.lease) throw invalidInput('lease: required');
+    checkRequestId('worker_id', req.workerId);
+    checkRequestId('task_id', req.taskId);
+    checkRequestId('lease', req.lease);
     const result = req.result;
     if (!result.case) throw invalidInput('result: required (a result or a failure)');
     const now = this.clock.now();
@@ -430,7 +433,7 @@ export class Coordinator {
     now: number,
   ): Promise<{ accepted: boolean; newWork: boolean }> {
     const lease = task.lease!;
-    const reason = failure.reason || 'unknown error';
+    const reason = boundedReason(failure.reason) || 'unknown error';
     const ids = { jobId: task.job_id, taskId: task.id, task: taskTitle(task), workerId: task.lease_owner };
     if (failure.released) {
       const ok = await releaseLeased(q, task, lease, reason, now);
@@ -452,7 +455,7 @@ export class Coordinator {
     if (retry) {
       this.log.warn({ ...ids, attempt: task.attempts, reason }, 'task failed, will retry');
       // Wake a poll when the retry becomes runnable (should this transaction commit, the task is there).
-      setTimeout(() => this.work.notify(1), backoff).unref();
+      setLongTimeout(() => this.work.notify(1), backoff, { unref: true });
       return { accepted: true, newWork: true };
     }
     await failJob(q, job, failureReason(task, reason, failure.transient), now);

@@ -3,4 +3,4 @@ export { Coordinator, type CoordinatorOptions, type LeaseStatus } from './coordi
 export { percentComplete, WEIGHTS } from './progress.js';
 export { redacted } from './redact.js';
 export { type RunningCoordinator, type StartCoordinatorOptions, startCoordinator } from './server.js';
-export { MAX_SECONDS_PER_SEGMENT, validateEncodeJob } from './validate.js';
+export { checkRequestId, LIMITS, MAX_SECONDS_PER_SEGMENT, validateEncodeJob } from './validate.js';

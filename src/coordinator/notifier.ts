@@ -2,6 +2,7 @@
 // Other coordinators on the same database cannot reach these, so waiters also
 // wake on a short timer and look at the database themselves.
 
+import { MAX_TIMER_MS } from '../timers.js';
 /** A generation counter that waiters can sleep on until it moves. */
 export class Notifier {
   private generation = 0;
@@ -41,7 +42,8 @@ export class Notifier {
       };
       const onNotify = () => done(true);
       const onAbort = () => done(false);
-      const timer = setTimeout(onAbort, ms);
+      // A wait may end early (callers look again), so a longer one is simply capped.
+      const timer = setTimeout(onAbort, Math.min(ms, MAX_TIMER_MS));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.add(onNotify);
     });

@@ -1,6 +1,6 @@
 // Hands tasks to workers: the atomic claim, the long poll around it, giving back
 // a claim nobody will run, and requeueing tasks whose lease expired.
-import { errorMessage, invalidInput } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { orderedId } from '../store/ids.js';
 import {
@@ -18,6 +18,7 @@ import {
 import { ClaimedTask, taskName, taskTitle } from './codec.js';
 import { failJob, failureReason, type MachineConfig, repairCounted } from './job-machine.js';
 import type { Notifier } from './notifier.js';
+import { checkRequestId } from './validate.js';
 
 export interface SchedulerConfig {
   leaseMs: number;
@@ -84,7 +85,7 @@ export class Scheduler {
 
   /** Claims the next task for a worker, waiting up to `waitMs` for one; undefined when none came. */
   async getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<ClaimedTask | undefined> {
-    if (!workerId) throw invalidInput('worker_id: required');
+    checkRequestId('worker_id', workerId);
     const deadline = Date.now() + Math.min(Math.max(waitMs, 0), this.cfg.maxWaitMs);
     const stopped = () => signal.aborted || this.closing.aborted;
     // The first look claims straight away; so does one woken by new work (notify wakes

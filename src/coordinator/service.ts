@@ -23,6 +23,7 @@ import { EncodedMessage, type UnaryRoute, unaryRoute } from '../rpc/grpc-unary.j
 import { embedded } from './codec.js';
 import { confineJob } from './confine.js';
 import type { Coordinator } from './coordinator.js';
+import { validateEncodeJob } from './validate.js';
 
 export interface ServiceOptions {
   /** When set, submitted filesystem paths must lie inside these directories. */
@@ -114,6 +115,8 @@ export function coordinatorService(
   return {
     submitJob: (req) =>
       boundary('SubmitJob', async () => {
+        // Bounds before confinement: its messages name the paths it checks.
+        validateEncodeJob(req.job);
         if (options.allowedRoots?.length) await confineJob(req.job, options.allowedRoots);
         return create(SubmitJobResponseSchema, await c.submit(req.job, { overwrite: req.overwrite }));
       }),

@@ -8,8 +8,16 @@ function seconds(duration: number, timeBase?: { num: number; den: number }): num
   return (duration * timeBase.num) / timeBase.den;
 }
 
+/** The most Task.timeout_seconds holds (uint32); a source's timestamps may claim any duration. */
+const MAX_TIMEOUT_SECONDS = 2 ** 32 - 1;
+
 /** Seconds allowed for a task. */
 export function timeoutSeconds(task: Task): number {
+  const s = allowedSeconds(task);
+  return Number.isFinite(s) ? Math.min(s, MAX_TIMEOUT_SECONDS) : MAX_TIMEOUT_SECONDS;
+}
+
+function allowedSeconds(task: Task): number {
   switch (task.kind.case) {
     case 'split':
       return 3600;

@@ -2,6 +2,7 @@
 // kept for error messages, killed on abort and on timeout.
 import { spawn } from 'node:child_process';
 import { AppError, ErrorKind } from '../errors.js';
+import { setLongTimeout } from '../timers.js';
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -24,12 +25,24 @@ export const binaries = {
   ffprobe: process.env.AVSPL1T_FFPROBE || 'ffprobe',
 };
 
+/**
+ * Variables a child program never sees: avspl1t's own (worker and client tokens
+ * among them) and AWS's (keys; ffmpeg reads local files and pipes only, the
+ * workers' storage code fetches from S3).
+ */
+const WITHHELD = /^(AVSPL1T_|AWS_)/i;
+
+/** `env` without avspl1t's and AWS's variables: the environment for ffmpeg and ffprobe. */
+export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !WITHHELD.test(name)));
+}
+
 /** Runs `cmd args...`; resolves with its output, rejects with an AppError whose kind says if a retry may help. */
 export function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   const { signal, timeoutMs, onLine } = options;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new AppError(ErrorKind.Cancelled, 'cancelled'));
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
     const out: Buffer[] = [];
     let err = '';
     let partial = '';
@@ -49,7 +62,7 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
     signal?.addEventListener('abort', kill, { once: true });
     const timer =
       timeoutMs && timeoutMs > 0
-        ? setTimeout(() => {
+        ? setLongTimeout(() => {
             timedOut = true;
             kill();
           }, timeoutMs)
@@ -77,7 +90,7 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
       reject(new AppError(ErrorKind.Permanent, `${cmd} failed: ${lastLines(err)}`));
     });
     function cleanup() {
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       signal?.removeEventListener('abort', kill);
     }
   });

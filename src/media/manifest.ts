@@ -33,10 +33,11 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
   const totalSeconds = segments.reduce((t, s) => t + seconds(s), 0);
   const totalBytes = segments.reduce((t, s) => t + s.sizeBytes, 0);
   // Peak over segments of at least half the nominal length: a short last segment's rate is noise.
-  const nominal = Math.max(...segments.map(seconds));
-  const peak = Math.max(
-    ...segments.filter((s) => seconds(s) >= nominal / 2).map((s) => (s.sizeBytes * 8) / seconds(s)),
-  );
+  // Reduced, not spread into Math.max: a long source has more segments than a call takes arguments.
+  const nominal = segments.reduce((m, s) => Math.max(m, seconds(s)), Number.NEGATIVE_INFINITY);
+  const peak = segments
+    .filter((s) => seconds(s) >= nominal / 2)
+    .reduce((m, s) => Math.max(m, (s.sizeBytes * 8) / seconds(s)), Number.NEGATIVE_INFINITY);
   const audioBps = opts.audio?.bitrate ?? 0;
   const src = opts.source;
   const master = masterPlaylist(

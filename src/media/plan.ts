@@ -80,8 +80,11 @@ export function halfMinGap(pts: number[]): number {
 }
 
 /** RFC 8216 §4.3.3.1: EXT-X-TARGETDURATION is the longest EXTINF rounded to the nearest integer. */
-export function targetDuration(durationsSeconds: number[]): number {
-  return Math.max(1, ...durationsSeconds.map((d) => Math.round(d)));
+export function targetDuration(durationsSeconds: readonly number[]): number {
+  // A loop, not a spread into Math.max: a long source has more segments than a call takes arguments.
+  let longest = 1;
+  for (const d of durationsSeconds) longest = Math.max(longest, Math.round(d));
+  return longest;
 }
 
 /**
@@ -190,13 +193,14 @@ function guided<P extends Plannable>(pieces: readonly P[], cost: Map<P, number>,
 
 /** When the last of `costs` ends, run longest first, each on the slot free first. */
 function makespan(costs: readonly number[], slots: number): number {
-  const free = Array<number>(Math.max(1, slots)).fill(0);
+  // Slots beyond one per task stay idle: the array is sized by the tasks, never by `slots` alone.
+  const free = Array<number>(Math.max(1, Math.min(slots, costs.length))).fill(0);
   for (const c of [...costs].sort((a, b) => b - a)) {
     let k = 0;
     for (let j = 1; j < free.length; j++) if (free[j]! < free[k]!) k = j;
     free[k] = free[k]! + c;
   }
-  return Math.max(...free);
+  return free.reduce((a, b) => Math.max(a, b), 0);
 }
 
 /**

@@ -2,7 +2,7 @@
 // connect, the binary column type, row locks for claims and job updates, write
 // transactions, and which errors are worth retrying. Queries elsewhere are
 // written once with Kysely and run unchanged on both.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import {
@@ -94,8 +94,12 @@ function openSqlite(file: string): OpenDatabase {
       // No busy timeout: better-sqlite3 would wait for a lock synchronously, blocking
       // the event loop (and so the very transaction holding the lock, when both are
       // in this process). The store retries SQLITE_BUSY asynchronously instead.
+      ownerOnly(full, true);
       const conn = new SqliteDatabase(full, { timeout: 0 });
       conn.pragma('journal_mode = WAL');
+      // SQLite gives these the database's mode when it creates them; older ones may be looser.
+      ownerOnly(`${full}-wal`, false);
+      ownerOnly(`${full}-shm`, false);
       conn.pragma('synchronous = NORMAL');
       conn.pragma('foreign_keys = ON');
       reusePreparedStatements(conn);
@@ -123,6 +127,21 @@ function openSqlite(file: string): OpenDatabase {
       isUnavailable: () => false,
     },
   };
+}
+
+/**
+ * Makes `file` readable and writable by its owner only (0600, whatever the
+ * umask): the database may hold S3 keys. Creates it first when `create`. A file
+ * owned by someone else keeps the mode its owner chose.
+ */
+function ownerOnly(file: string, create: boolean): void {
+  try {
+    if (create) closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+  } catch (err) {
+    const code = errorCode(err);
+    if (code !== 'EPERM' && !(code === 'ENOENT' && !create)) throw err;
+  }
 }
 
 const STATEMENT_CACHE = 256;

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { CoordinatorClient } from '../rpc/client.js';
 import { fromRpcError } from '../rpc/errors.js';
 import type { Storage } from '../storage/index.js';
+import { setLongTimeout } from '../timers.js';
 import { type StopKind, startHeartbeat } from './heartbeat.js';
 import { type Operations, runOperation, type TaskResult } from './operations.js';
 import { makeTaskDir, removeTaskDir } from './temp-dirs.js';
@@ -65,7 +66,7 @@ export async function runTask(
     onStop: abort,
   });
   const timer =
-    task.timeoutSeconds > 0 ? setTimeout(() => abort('timeout'), task.timeoutSeconds * 1000) : undefined;
+    task.timeoutSeconds > 0 ? setLongTimeout(() => abort('timeout'), task.timeoutSeconds * 1000) : undefined;
 
   let value: TaskResult | undefined;
   let error: AppError | undefined;
@@ -83,7 +84,7 @@ export async function runTask(
     error = AppError.from(err);
   } finally {
     heartbeat.stop();
-    clearTimeout(timer);
+    timer?.clear();
     deps.giveBack.removeEventListener('abort', onGiveBack);
     if (dir)
       await removeTaskDir(dir).catch((err) => log.warn({ err: String(err) }, 'could not remove temp dir'));

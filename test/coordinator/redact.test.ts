@@ -34,3 +34,21 @@ test('redaction blanks secret keys and session tokens everywhere in a Job, and l
   assert.match(json, /AKIDEXAMPLE/, 'the access key id is not a secret and helps users');
   assert.match(toJsonString(JobSchema, job), /SECRET-KEY/, 'the stored message is untouched');
 });
+
+test('redaction drops user info from an endpoint URL stored before such endpoints were refused', () => {
+  const details = sampleJob('/d', {
+    input: create(FileSchema, {
+      location: {
+        case: 's3',
+        value: {
+          bucket: 'in',
+          path: 'a.mp4',
+          credentials: { endpoint: 'http://KEY:TOPSECRET@127.0.0.1:9000/' },
+        },
+      },
+    }),
+  });
+  const json = toJsonString(JobSchema, redacted(JobSchema, create(JobSchema, { id: 'j', details })));
+  assert.doesNotMatch(json, /TOPSECRET|KEY@/);
+  assert.match(json, /http:\/\/127\.0\.0\.1:9000\//, 'the endpoint itself is kept');
+});

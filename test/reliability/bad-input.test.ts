@@ -113,6 +113,20 @@ describe('refused at submit with INVALID_ARGUMENT', () => {
       /^job\.input\.s3\.bucket: required/,
     ));
   it('relative input path', () => refused(job('in.mp4'), /must be an absolute path/));
+  it('parallelism 2^32-1', () =>
+    refused(job(clip, { parallelism: 4294967295 }), /^job\.parallelism: must be at most/));
+  it('an S3 endpoint with credentials in its URL, without echoing them', async () => {
+    const location = {
+      case: 's3',
+      value: { bucket: 'media', credentials: { endpoint: 'http://KEY:SECRET@127.0.0.1:1/' } },
+    };
+    await refused(
+      job(clip, { output: { location } }),
+      /^job\.output\.s3\.credentials\.endpoint: must not contain credentials(?!.*SECRET)/,
+    );
+  });
+  it('an input path longer than PATH_MAX', () =>
+    refused(job(`/${'a'.repeat(5000)}`), /^job\.input\.fs\.path: longer than 4096 bytes$/));
   it('no job at all', async () => {
     await assert.rejects(handle.client.submitJob({}), (err: unknown) => {
       assert.ok(err instanceof ConnectError && err.code === Code.InvalidArgument);

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { startCoordinator } from '../../coordinator/index.js';
+import { LIMITS, startCoordinator } from '../../coordinator/index.js';
 import { AppError, ErrorKind } from '../../errors.js';
 import { JobState } from '../../gen/avspl1t/v1/coordinator_pb.js';
 import { createLogger } from '../../log.js';
@@ -16,6 +16,7 @@ import { parseFile, parseFolder } from '../../storage/location.js';
 import { Worker } from '../../worker/index.js';
 import { oneLine } from '../format.js';
 import {
+  boundedIntFlag,
   defaultParallelism,
   type EncoderFlags,
   encoderOptions,
@@ -53,7 +54,7 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
   const { secondsPerSegment, settings } = encoderOptions(raw);
   const o = parseWith(
     z.object({
-      jobs: positiveIntFlag('jobs').optional(),
+      jobs: boundedIntFlag('jobs', LIMITS.parallelism).optional(),
       threads: positiveIntFlag('threads').optional(),
       logLevel: logLevelFlag,
     }),

@@ -3,6 +3,7 @@ import { access, mkdir, stat } from 'node:fs/promises';
 import { toJsonString } from '@bufbuild/protobuf';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { LIMITS } from '../../coordinator/validate.js';
 import { AppError, ErrorKind, invalidInput, notFound } from '../../errors.js';
 import { type Job, JobSchema, JobState } from '../../gen/avspl1t/v1/coordinator_pb.js';
 import type { File, Folder } from '../../gen/avspl1t/v1/storage_pb.js';
@@ -11,6 +12,7 @@ import { parseFile, parseFolder } from '../../storage/location.js';
 import { setClientSecurity, withClient } from '../client.js';
 import { formatJobs, formatStatus, oneLine, stateName } from '../format.js';
 import {
+  boundedIntFlag,
   coordinatorFlag,
   defaultCoordinator,
   type EncoderFlags,
@@ -126,7 +128,7 @@ export function registerJobCommands(program: Command): void {
     ) => {
       const { coordinator } = parseWith(coordinatorOnly, raw);
       const { parallelism } = parseWith(
-        z.object({ parallelism: positiveIntFlag('parallelism').optional() }),
+        z.object({ parallelism: boundedIntFlag('parallelism', LIMITS.parallelism).optional() }),
         raw,
       );
       const { secondsPerSegment, settings } = encoderOptions(raw);

@@ -5,6 +5,7 @@ import { startCoordinator } from '../../coordinator/index.js';
 import { createLogger } from '../../log.js';
 import { Worker } from '../../worker/index.js';
 import {
+  boundedIntFlag,
   coordinatorFlag,
   defaultCoordinator,
   listenFlag,
@@ -24,7 +25,8 @@ const coordinatorSchema = z.object({
   listen: listenFlag,
   db: z.string().min(1, '--db must not be empty'),
   dbPoolSize: positiveIntFlag('db-pool-size'),
-  leaseSeconds: positiveIntFlag('lease-seconds'),
+  // A day at most: workers are sent a third of it in ms as a uint32.
+  leaseSeconds: boundedIntFlag('lease-seconds', 86_400),
   maxAttempts: positiveIntFlag('max-attempts'),
   logLevel: logLevelFlag,
 });
