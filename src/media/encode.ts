@@ -11,6 +11,7 @@ import type { EncodeOptions, OperationContext } from './api.js';
 import { av1CodecString } from './codec-string.js';
 import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
 import { av1cOf, FrameCountError, KeyFrameError, placeFragments } from './fragment.js';
+import { inputArgs } from './input-format.js';
 import { withLocalInput } from './local-input.js';
 import { halfMinGap, joinsRun } from './plan.js';
 import { pieceTiming } from './probe.js';
@@ -97,9 +98,11 @@ async function encodeRunFrom(
   const tb: Ratio = { num: source.timeBase!.num, den: source.timeBase!.den };
   const fr: Ratio = { num: source.frameRate!.num, den: source.frameRate!.den };
 
+  // A range of the source is read with the demuxer the split probed; a cut piece is NUT.
+  const pieceDemuxer = piece.inSource ? source.demuxer : 'nut';
   const { timeBase: pieceTb, firstPts } = piece.fileTimeBase?.num
     ? { timeBase: { num: piece.fileTimeBase.num, den: piece.fileTimeBase.den }, firstPts: piece.fileFirstPts }
-    : await pieceTiming(input, ctx.signal);
+    : await pieceTiming(input, ctx.signal, pieceDemuxer);
   // The piece's muxer may have shifted every timestamp by a constant: measure it at the key frame.
   const shift = firstPts - rescale(piece.keyPts, tb, pieceTb);
   const inPiece = pts.map((t) => rescale(t, tb, pieceTb) + shift);
@@ -135,6 +138,7 @@ async function encodeRunFrom(
   const args = (seekArgs: string[]) => [
     ...ffmpegBase(),
     '-copyts',
+    ...inputArgs(pieceDemuxer),
     ...seekArgs,
     '-i',
     input,

@@ -5,6 +5,7 @@ import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { binaries, run } from './ffmpeg.js';
+import { demuxerOf, inputArgs, refusalFor, refusedFormat } from './input-format.js';
 import { parseRatio, type Ratio } from './rational.js';
 
 /** One video frame, in presentation order. */
@@ -59,7 +60,8 @@ interface FfStream {
 
 const known = (v: string | undefined) => (v && v !== 'unknown' && v !== 'unspecified' ? v : '');
 
-const IMAGE_FORMATS = /(^|,)(image2|png_pipe|jpeg_pipe|webp_pipe|bmp_pipe|gif|tiff_pipe|apng)(,|$)/;
+/** ffprobe's time limit for reading a file's header (a local file needs well under a second). */
+const HEADER_TIMEOUT_MS = 30_000;
 
 /** Probes `path` (a local file); throws Permanent with a readable reason when it is not a usable video. */
 export async function probe(
@@ -71,12 +73,15 @@ export async function probe(
   try {
     const { stdout } = await run(
       binaries.ffprobe,
-      ['-v', 'error', '-protocol_whitelist', 'file', '-show_streams', '-show_format', '-of', 'json', path],
-      { signal: opts.signal, timeoutMs: 60_000 },
+      // Only demuxers of self-contained video files may open it (no playlists or lists).
+      ['-v', 'error', ...inputArgs(), '-show_streams', '-show_format', '-of', 'json', path],
+      { signal: opts.signal, timeoutMs: HEADER_TIMEOUT_MS },
     );
     meta = JSON.parse(stdout);
   } catch (err) {
     const e = AppError.from(err);
+    const refused = refusedFormat(e.message);
+    if (refused) throw new AppError(ErrorKind.Permanent, refused);
     if (e.kind === ErrorKind.Permanent)
       throw new AppError(ErrorKind.Permanent, `input is not a readable video: ${e.message}`);
     throw e;
@@ -88,8 +93,8 @@ export async function probe(
     throw new AppError(ErrorKind.Permanent, `input has no video stream (${what})`);
   }
   const formatName = meta.format?.format_name ?? '';
-  if (IMAGE_FORMATS.test(formatName))
-    throw new AppError(ErrorKind.Permanent, `input is a still image (${formatName}), not a video`);
+  const demuxer = demuxerOf(formatName);
+  if (!demuxer) throw new AppError(ErrorKind.Permanent, refusalFor(formatName));
   const width = video.width ?? 0;
   const height = video.height ?? 0;
   if (width <= 0 || height <= 0) throw new AppError(ErrorKind.Permanent, 'input video has no size');
@@ -101,7 +106,7 @@ export async function probe(
   const timeBase = parseRatio(video.time_base);
   if (!timeBase) throw new AppError(ErrorKind.Permanent, 'input video stream has no time base');
 
-  const packets = await probePackets(path, opts.signal);
+  const packets = await probePackets(path, opts.signal, demuxer);
   const frames = framesFromPackets(packets);
   if (frames.length < 2)
     throw new AppError(
@@ -139,6 +144,7 @@ export async function probe(
     colorTransfer: known(video.color_transfer),
     colorSpace: known(video.color_space),
     chromaLocation: known(video.chroma_location),
+    demuxer,
   });
   return {
     info,
@@ -167,22 +173,22 @@ interface Packet {
 }
 
 /** Every video packet of the first video stream, in decode order. */
-export async function probePackets(path: string, signal?: AbortSignal): Promise<Packet[]> {
-  return (await probeVideoPackets(path, signal)).packets;
+export async function probePackets(path: string, signal?: AbortSignal, demuxer?: string): Promise<Packet[]> {
+  return (await probeVideoPackets(path, signal, demuxer)).packets;
 }
 
 /** The first video stream's time base and every packet of it, in decode order, from one ffprobe run. */
 export async function probeVideoPackets(
   path: string,
   signal?: AbortSignal,
+  demuxer?: string,
 ): Promise<{ timeBase?: Ratio; packets: Packet[] }> {
   const { stdout } = await run(
     binaries.ffprobe,
     [
       '-v',
       'error',
-      '-protocol_whitelist',
-      'file',
+      ...inputArgs(demuxer),
       '-select_streams',
       'v:0',
       '-show_entries',
@@ -244,12 +250,14 @@ function isVariable(frames: Frame[]): boolean {
 export async function pieceTiming(
   file: string,
   signal?: AbortSignal,
+  demuxer?: string,
 ): Promise<{ timeBase: Ratio; firstPts: number }> {
   const { stdout } = await run(
     binaries.ffprobe,
     [
       '-v',
       'error',
+      ...inputArgs(demuxer),
       '-select_streams',
       'v:0',
       '-read_intervals',
