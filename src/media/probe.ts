@@ -18,6 +18,8 @@ export interface Frame {
   duration: number;
   /** Coded size of the frame's packet in bytes (0 when unknown). */
   size: number;
+  /** Its container timestamp equalled the frame before's: `pts` was moved later to keep it. */
+  moved?: boolean;
 }
 
 export interface Probe {
@@ -115,6 +117,12 @@ export async function probe(
     );
   if (!frames.some((f) => f.key)) throw new AppError(ErrorKind.Permanent, 'input video has no key frame');
 
+  const moved = frames.filter((f) => f.moved).length;
+  const warnings = moved
+    ? [
+        `${moved} frame(s) had the same timestamp as the frame before; each was moved later ${tickText(timeBase)} so that every frame is kept`,
+      ]
+    : [];
   const frameRate = parseRatio(video.r_frame_rate) ?? parseRatio(video.avg_frame_rate) ?? { num: 25, den: 1 };
   const startPts = frames[0]!.pts;
   const last = frames[frames.length - 1]!;
@@ -145,6 +153,7 @@ export async function probe(
     colorSpace: known(video.color_space),
     chromaLocation: known(video.chroma_location),
     demuxer,
+    warnings,
   });
   return {
     info,
@@ -233,12 +242,26 @@ export function framesFromPackets(packets: Packet[]): Frame[] {
     frames.push({ pts, decodeIndex: i, key: p.key, duration: p.duration, size: p.size });
   });
   frames.sort((a, b) => a.pts - b.pts || a.decodeIndex - b.decodeIndex);
-  // Drop duplicate timestamps (broken streams): a frame is identified by its pts.
-  const unique = frames.filter((f, i) => i === 0 || f.pts !== frames[i - 1]!.pts);
+  // A container that rounds timestamps (Matroska's 1 ms) can give two frames one
+  // timestamp; both decode. A frame is identified by its pts, so the later one is
+  // moved by the smallest step, one tick after the frame before.
+  for (let i = 1; i < frames.length; i++) {
+    const before = frames[i - 1]!.pts;
+    if (frames[i]!.pts <= before) {
+      frames[i]!.pts = before + 1;
+      frames[i]!.moved = true;
+    }
+  }
+  const unique = frames;
   for (let i = 0; i < unique.length - 1; i++) unique[i]!.duration = unique[i + 1]!.pts - unique[i]!.pts;
   const last = unique[unique.length - 1];
   if (last && last.duration <= 0) last.duration = unique.length > 1 ? unique[unique.length - 2]!.duration : 1;
   return unique;
+}
+
+/** One tick of `tb` for people: "1 tick (1/1000 s)". */
+function tickText(tb: Ratio): string {
+  return `by 1 tick (${tb.num}/${tb.den} s)`;
 }
 
 function isVariable(frames: Frame[]): boolean {
