@@ -10,6 +10,7 @@ import { describe } from '../storage/index.js';
 import type { EncodeOptions, OperationContext } from './api.js';
 import { av1CodecString } from './codec-string.js';
 import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
+import { NO_FRAME_SILENCE_MS, NoFrameError, watchFirstFrame } from './first-frame-watch.js';
 import { av1cOf, FrameCountError, KeyFrameError, placeFragments } from './fragment.js';
 import { inputArgs } from './input-format.js';
 import { withLocalInput } from './local-input.js';
@@ -190,13 +191,25 @@ async function encodeRunFrom(
     };
   });
   const encodeFrom = async (seekArgs: string[]) => {
-    await run_(binaries.ffmpeg, args(seekArgs), {
-      signal: ctx.signal,
-      onLine: (line) => {
-        const m = /^frame=(\d+)/.exec(line);
-        if (m) ctx.onProgress?.(Math.min(1, Number(m[1]) / pts.length));
-      },
-    });
+    const watch = watchFirstFrame(ctx.signal);
+    try {
+      await run_(binaries.ffmpeg, args(seekArgs), {
+        signal: watch.signal,
+        onLine: (line) => {
+          watch.line(line);
+          const m = /^frame=(\d+)/.exec(line);
+          if (m) ctx.onProgress?.(Math.min(1, Number(m[1]) / pts.length));
+        },
+      });
+    } catch (err) {
+      if (!watch.stuck) throw err;
+      const which = run.length > 1 ? `segments ${piece.index}-${last.index}` : `segment ${piece.index}`;
+      throw new NoFrameError(
+        `no frame of ${which} reached the encoder: the source's frames do not decode at the timestamps the split found (ffmpeg stopped after ${NO_FRAME_SILENCE_MS / 1000} s without output)`,
+      );
+    } finally {
+      watch.stop();
+    }
     return placeFragments(await readFile(out), placements);
   };
   let placed: ReturnType<typeof placeFragments>;
@@ -204,8 +217,9 @@ async function encodeRunFrom(
     placed = await encodeFrom(seek);
   } catch (err) {
     // A seek that landed after the key frame (a container index that lies) loses
-    // frames: decode from the start of the file instead.
-    if (seek.length === 0 || ctx.signal?.aborted || !(err instanceof FrameCountError)) throw err;
+    // frames, maybe all of them: decode from the start of the file instead.
+    const lost = err instanceof FrameCountError || err instanceof NoFrameError;
+    if (seek.length === 0 || ctx.signal?.aborted || !lost) throw err;
     placed = await encodeFrom(seek.slice(0, 2));
   }
   if (placed.timescale !== tb.den)
