@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { cli } from '../cli/processes.js';
 import { run } from '../helpers/exec.js';
+import { concatPlaylist } from '../helpers/media-checks.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 
 const FF = ['-hide_banner', '-loglevel', 'error', '-y', '-nostdin'];
@@ -55,5 +56,18 @@ it('a source with two frames on one timestamp keeps both, and the job warns of t
   );
   assert.equal(res.code, 0, res.stderr);
   assert.equal(await decodedFrames(path.join(out, 'video.m3u8')), want);
+  // Every frame has its own time: the source's, the twin one tick (1 ms) after the first.
+  const all = path.join(dir.path, 'all.mp4');
+  await concatPlaylist(out, 'video.m3u8', all);
+  const got = await run('ffprobe', [
+    ...['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts', '-of', 'csv=p=0', all],
+  ]);
+  const outPts = got.stdout.trim().split('\n').map(Number);
+  const twin = pts.findIndex((t, i) => pts.indexOf(t) !== i);
+  const expected = pts.map((t, i) => t - pts[0]! + (i === twin ? 1 : 0));
+  assert.deepEqual(
+    [...outPts].sort((a, b) => a - b),
+    expected.sort((a, b) => a - b),
+  );
   assert.match(res.stderr, /warning: .*1 frame.*same timestamp.*moved/i);
 });
