@@ -120,7 +120,7 @@ export async function probe(
   const moved = frames.filter((f) => f.moved).length;
   const warnings = moved
     ? [
-        `${moved} frame(s) had the same timestamp as the frame before; each was moved later ${tickText(timeBase)} so that every frame is kept`,
+        `${moved} frame(s) had the same timestamp as the frame before; each was moved 1 tick (${timeBase.num}/${timeBase.den} s) later so that every frame is kept`,
       ]
     : [];
   const frameRate = parseRatio(video.r_frame_rate) ?? parseRatio(video.avg_frame_rate) ?? { num: 25, den: 1 };
@@ -252,16 +252,10 @@ export function framesFromPackets(packets: Packet[]): Frame[] {
       frames[i]!.moved = true;
     }
   }
-  const unique = frames;
-  for (let i = 0; i < unique.length - 1; i++) unique[i]!.duration = unique[i + 1]!.pts - unique[i]!.pts;
-  const last = unique[unique.length - 1];
-  if (last && last.duration <= 0) last.duration = unique.length > 1 ? unique[unique.length - 2]!.duration : 1;
-  return unique;
-}
-
-/** One tick of `tb` for people: "1 tick (1/1000 s)". */
-function tickText(tb: Ratio): string {
-  return `by 1 tick (${tb.num}/${tb.den} s)`;
+  for (let i = 0; i < frames.length - 1; i++) frames[i]!.duration = frames[i + 1]!.pts - frames[i]!.pts;
+  const last = frames[frames.length - 1];
+  if (last && last.duration <= 0) last.duration = frames.length > 1 ? frames[frames.length - 2]!.duration : 1;
+  return frames;
 }
 
 function isVariable(frames: Frame[]): boolean {
