@@ -73,6 +73,7 @@ export function formatStatus(job: Job): string {
     if (url) lines.push(['url', url]);
   }
   if (job.failureReason) lines.push(['failure', oneLine(job.failureReason)]);
+  for (const w of job.warnings) lines.push(['warning', oneLine(w)]);
   for (const t of job.tasks) {
     const name = t.kind === 'encode' ? `encode ${t.index}` : t.kind;
     const last = t.lastError ? `, last error: ${oneLine(t.lastError)}` : '';

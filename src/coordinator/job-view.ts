@@ -8,6 +8,7 @@ import {
   JobState as JobStateProto,
   type TaskSummary,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { File } from '../gen/avspl1t/v1/storage_pb.js';
 import { type JobRow, JobState, type TaskBrief, TaskState } from '../store/index.js';
 import { decodeManifest } from './codec.js';
@@ -55,6 +56,7 @@ export function jobView(row: JobRow, tasks: readonly TaskBrief[]): Job {
     segmentsTotal: row.segments_total,
     segmentsDone: row.segments_done,
     tasks: summaries(tasks),
+    warnings: row.source ? fromBinary(SourceInfoSchema, row.source).warnings : [],
   });
   return redacted(JobSchema, job);
 }

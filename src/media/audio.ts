@@ -11,6 +11,7 @@ import type { AudioOptions, OperationContext } from './api.js';
 import { AAC_LC_CODEC } from './codec-string.js';
 import { binaries, ffmpegBase, run } from './ffmpeg.js';
 import { mediaPlaylist, parseMediaPlaylist } from './hls.js';
+import { inputArgs } from './input-format.js';
 import { withLocalInput } from './local-input.js';
 import { PLAYLIST_TYPE } from './manifest.js';
 
@@ -34,7 +35,7 @@ async function encodeAudioFrom(
   const tb = src.timeBase!;
   const videoStart = (src.startPts * tb.num) / tb.den;
   const videoSeconds = (src.duration * tb.num) / tb.den;
-  const info = await audioInfo(input, ctx.signal);
+  const info = await audioInfo(input, src.demuxer, ctx.signal);
   const channels = Math.min(2, Math.max(1, info.channels));
   const rate = RATES.includes(info.sampleRate) ? info.sampleRate : 48000;
   const dir = path.join(ctx.tmpDir, 'audio');
@@ -42,6 +43,7 @@ async function encodeAudioFrom(
   const args = [
     ...ffmpegBase(),
     '-copyts',
+    ...inputArgs(src.demuxer),
     '-i',
     input,
     '-map',
@@ -107,6 +109,7 @@ async function encodeAudioFrom(
 
 async function audioInfo(
   input: string,
+  demuxer: string,
   signal?: AbortSignal,
 ): Promise<{ channels: number; sampleRate: number }> {
   const { stdout } = await run(
@@ -114,6 +117,7 @@ async function audioInfo(
     [
       '-v',
       'error',
+      ...inputArgs(demuxer),
       '-select_streams',
       'a:0',
       '-show_entries',

@@ -10,7 +10,9 @@ import { describe } from '../storage/index.js';
 import type { EncodeOptions, OperationContext } from './api.js';
 import { av1CodecString } from './codec-string.js';
 import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
+import { NO_FRAME_SILENCE_MS, NoFrameError, watchFirstFrame } from './first-frame-watch.js';
 import { av1cOf, FrameCountError, KeyFrameError, placeFragments } from './fragment.js';
+import { inputArgs } from './input-format.js';
 import { withLocalInput } from './local-input.js';
 import { halfMinGap, joinsRun } from './plan.js';
 import { pieceTiming } from './probe.js';
@@ -97,9 +99,11 @@ async function encodeRunFrom(
   const tb: Ratio = { num: source.timeBase!.num, den: source.timeBase!.den };
   const fr: Ratio = { num: source.frameRate!.num, den: source.frameRate!.den };
 
+  // A range of the source is read with the demuxer the split probed; a cut piece is NUT.
+  const pieceDemuxer = piece.inSource ? source.demuxer : 'nut';
   const { timeBase: pieceTb, firstPts } = piece.fileTimeBase?.num
     ? { timeBase: { num: piece.fileTimeBase.num, den: piece.fileTimeBase.den }, firstPts: piece.fileFirstPts }
-    : await pieceTiming(input, ctx.signal);
+    : await pieceTiming(input, ctx.signal, pieceDemuxer);
   // The piece's muxer may have shifted every timestamp by a constant: measure it at the key frame.
   const shift = firstPts - rescale(piece.keyPts, tb, pieceTb);
   const inPiece = pts.map((t) => rescale(t, tb, pieceTb) + shift);
@@ -135,6 +139,7 @@ async function encodeRunFrom(
   const args = (seekArgs: string[]) => [
     ...ffmpegBase(),
     '-copyts',
+    ...inputArgs(pieceDemuxer),
     ...seekArgs,
     '-i',
     input,
@@ -186,13 +191,25 @@ async function encodeRunFrom(
     };
   });
   const encodeFrom = async (seekArgs: string[]) => {
-    await run_(binaries.ffmpeg, args(seekArgs), {
-      signal: ctx.signal,
-      onLine: (line) => {
-        const m = /^frame=(\d+)/.exec(line);
-        if (m) ctx.onProgress?.(Math.min(1, Number(m[1]) / pts.length));
-      },
-    });
+    const watch = watchFirstFrame(ctx.signal);
+    try {
+      await run_(binaries.ffmpeg, args(seekArgs), {
+        signal: watch.signal,
+        onLine: (line) => {
+          watch.line(line);
+          const m = /^frame=(\d+)/.exec(line);
+          if (m) ctx.onProgress?.(Math.min(1, Number(m[1]) / pts.length));
+        },
+      });
+    } catch (err) {
+      if (!watch.stuck) throw err;
+      const which = run.length > 1 ? `segments ${piece.index}-${last.index}` : `segment ${piece.index}`;
+      throw new NoFrameError(
+        `no frame of ${which} reached the encoder: the source's frames do not decode at the timestamps the split found (ffmpeg stopped after ${NO_FRAME_SILENCE_MS / 1000} s without output)`,
+      );
+    } finally {
+      watch.stop();
+    }
     return placeFragments(await readFile(out), placements);
   };
   let placed: ReturnType<typeof placeFragments>;
@@ -200,8 +217,9 @@ async function encodeRunFrom(
     placed = await encodeFrom(seek);
   } catch (err) {
     // A seek that landed after the key frame (a container index that lies) loses
-    // frames: decode from the start of the file instead.
-    if (seek.length === 0 || ctx.signal?.aborted || !(err instanceof FrameCountError)) throw err;
+    // frames, maybe all of them: decode from the start of the file instead.
+    const lost = err instanceof FrameCountError || err instanceof NoFrameError;
+    if (seek.length === 0 || ctx.signal?.aborted || !lost) throw err;
     placed = await encodeFrom(seek.slice(0, 2));
   }
   if (placed.timescale !== tb.den)

@@ -37,7 +37,9 @@ export function planPieces(frames: Frame[], timeBase: Ratio, secondsPerSegment: 
   while (first < frames.length) {
     const bucket = bucketOf(frames[first]!);
     let end = first + 1;
-    while (end < frames.length && bucketOf(frames[end]!) === bucket) end++;
+    // A frame whose timestamp was moved stays with the frame it shared a timestamp
+    // with: the encode finds frames by their timestamps in the file.
+    while (end < frames.length && (bucketOf(frames[end]!) === bucket || frames[end]!.moved)) end++;
     const keyFrame = keyFrameFor(frames, first, end);
     let maxDecode = -1;
     let sourceBytes = 0;

@@ -5,6 +5,7 @@ import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { binaries, run } from './ffmpeg.js';
+import { demuxerOf, inputArgs, refusalFor, refusedFormat } from './input-format.js';
 import { parseRatio, type Ratio } from './rational.js';
 
 /** One video frame, in presentation order. */
@@ -17,6 +18,8 @@ export interface Frame {
   duration: number;
   /** Coded size of the frame's packet in bytes (0 when unknown). */
   size: number;
+  /** Its container timestamp equalled the frame before's: `pts` was moved later to keep it. */
+  moved?: boolean;
 }
 
 export interface Probe {
@@ -59,7 +62,8 @@ interface FfStream {
 
 const known = (v: string | undefined) => (v && v !== 'unknown' && v !== 'unspecified' ? v : '');
 
-const IMAGE_FORMATS = /(^|,)(image2|png_pipe|jpeg_pipe|webp_pipe|bmp_pipe|gif|tiff_pipe|apng)(,|$)/;
+/** ffprobe's time limit for reading a file's header (a local file needs well under a second). */
+const HEADER_TIMEOUT_MS = 30_000;
 
 /** Probes `path` (a local file); throws Permanent with a readable reason when it is not a usable video. */
 export async function probe(
@@ -71,12 +75,15 @@ export async function probe(
   try {
     const { stdout } = await run(
       binaries.ffprobe,
-      ['-v', 'error', '-protocol_whitelist', 'file', '-show_streams', '-show_format', '-of', 'json', path],
-      { signal: opts.signal, timeoutMs: 60_000 },
+      // Only demuxers of self-contained video files may open it (no playlists or lists).
+      ['-v', 'error', ...inputArgs(), '-show_streams', '-show_format', '-of', 'json', path],
+      { signal: opts.signal, timeoutMs: HEADER_TIMEOUT_MS },
     );
     meta = JSON.parse(stdout);
   } catch (err) {
     const e = AppError.from(err);
+    const refused = refusedFormat(e.message);
+    if (refused) throw new AppError(ErrorKind.Permanent, refused);
     if (e.kind === ErrorKind.Permanent)
       throw new AppError(ErrorKind.Permanent, `input is not a readable video: ${e.message}`);
     throw e;
@@ -88,8 +95,8 @@ export async function probe(
     throw new AppError(ErrorKind.Permanent, `input has no video stream (${what})`);
   }
   const formatName = meta.format?.format_name ?? '';
-  if (IMAGE_FORMATS.test(formatName))
-    throw new AppError(ErrorKind.Permanent, `input is a still image (${formatName}), not a video`);
+  const demuxer = demuxerOf(formatName);
+  if (!demuxer) throw new AppError(ErrorKind.Permanent, refusalFor(formatName));
   const width = video.width ?? 0;
   const height = video.height ?? 0;
   if (width <= 0 || height <= 0) throw new AppError(ErrorKind.Permanent, 'input video has no size');
@@ -101,7 +108,7 @@ export async function probe(
   const timeBase = parseRatio(video.time_base);
   if (!timeBase) throw new AppError(ErrorKind.Permanent, 'input video stream has no time base');
 
-  const packets = await probePackets(path, opts.signal);
+  const packets = await probePackets(path, opts.signal, demuxer);
   const frames = framesFromPackets(packets);
   if (frames.length < 2)
     throw new AppError(
@@ -110,6 +117,12 @@ export async function probe(
     );
   if (!frames.some((f) => f.key)) throw new AppError(ErrorKind.Permanent, 'input video has no key frame');
 
+  const moved = frames.filter((f) => f.moved).length;
+  const warnings = moved
+    ? [
+        `${moved} frame(s) had the same timestamp as the frame before; each was moved 1 tick (${timeBase.num}/${timeBase.den} s) later so that every frame is kept`,
+      ]
+    : [];
   const frameRate = parseRatio(video.r_frame_rate) ?? parseRatio(video.avg_frame_rate) ?? { num: 25, den: 1 };
   const startPts = frames[0]!.pts;
   const last = frames[frames.length - 1]!;
@@ -139,6 +152,8 @@ export async function probe(
     colorTransfer: known(video.color_transfer),
     colorSpace: known(video.color_space),
     chromaLocation: known(video.chroma_location),
+    demuxer,
+    warnings,
   });
   return {
     info,
@@ -167,22 +182,22 @@ interface Packet {
 }
 
 /** Every video packet of the first video stream, in decode order. */
-export async function probePackets(path: string, signal?: AbortSignal): Promise<Packet[]> {
-  return (await probeVideoPackets(path, signal)).packets;
+export async function probePackets(path: string, signal?: AbortSignal, demuxer?: string): Promise<Packet[]> {
+  return (await probeVideoPackets(path, signal, demuxer)).packets;
 }
 
 /** The first video stream's time base and every packet of it, in decode order, from one ffprobe run. */
 export async function probeVideoPackets(
   path: string,
   signal?: AbortSignal,
+  demuxer?: string,
 ): Promise<{ timeBase?: Ratio; packets: Packet[] }> {
   const { stdout } = await run(
     binaries.ffprobe,
     [
       '-v',
       'error',
-      '-protocol_whitelist',
-      'file',
+      ...inputArgs(demuxer),
       '-select_streams',
       'v:0',
       '-show_entries',
@@ -227,12 +242,20 @@ export function framesFromPackets(packets: Packet[]): Frame[] {
     frames.push({ pts, decodeIndex: i, key: p.key, duration: p.duration, size: p.size });
   });
   frames.sort((a, b) => a.pts - b.pts || a.decodeIndex - b.decodeIndex);
-  // Drop duplicate timestamps (broken streams): a frame is identified by its pts.
-  const unique = frames.filter((f, i) => i === 0 || f.pts !== frames[i - 1]!.pts);
-  for (let i = 0; i < unique.length - 1; i++) unique[i]!.duration = unique[i + 1]!.pts - unique[i]!.pts;
-  const last = unique[unique.length - 1];
-  if (last && last.duration <= 0) last.duration = unique.length > 1 ? unique[unique.length - 2]!.duration : 1;
-  return unique;
+  // A container that rounds timestamps (Matroska's 1 ms) can give two frames one
+  // timestamp; both decode. A frame is identified by its pts, so the later one is
+  // moved by the smallest step, one tick after the frame before.
+  for (let i = 1; i < frames.length; i++) {
+    const before = frames[i - 1]!.pts;
+    if (frames[i]!.pts <= before) {
+      frames[i]!.pts = before + 1;
+      frames[i]!.moved = true;
+    }
+  }
+  for (let i = 0; i < frames.length - 1; i++) frames[i]!.duration = frames[i + 1]!.pts - frames[i]!.pts;
+  const last = frames[frames.length - 1];
+  if (last && last.duration <= 0) last.duration = frames.length > 1 ? frames[frames.length - 2]!.duration : 1;
+  return frames;
 }
 
 function isVariable(frames: Frame[]): boolean {
@@ -244,12 +267,14 @@ function isVariable(frames: Frame[]): boolean {
 export async function pieceTiming(
   file: string,
   signal?: AbortSignal,
+  demuxer?: string,
 ): Promise<{ timeBase: Ratio; firstPts: number }> {
   const { stdout } = await run(
     binaries.ffprobe,
     [
       '-v',
       'error',
+      ...inputArgs(demuxer),
       '-select_streams',
       'v:0',
       '-read_intervals',

@@ -10,6 +10,7 @@ import { type Piece, PieceSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { OperationContext, SplitOptions } from './api.js';
 import { mapLimit } from './concurrency.js';
 import { binaries, ffmpegBase, run } from './ffmpeg.js';
+import { inputArgs } from './input-format.js';
 import { withLocalInput } from './local-input.js';
 import { halfMinGap, type PiecePlan, planPieces } from './plan.js';
 import { type Frame, framesFromPackets, type Probe, probe, probeVideoPackets } from './probe.js';
@@ -41,14 +42,25 @@ async function splitFrom(input: string, opts: SplitOptions, ctx: OperationContex
     source = path.join(ctx.tmpDir, 'source.nut');
     await run(
       binaries.ffmpeg,
-      [...ffmpegBase(), '-copyts', '-i', input, '-map', '0:v:0', '-c', 'copy', '-f', 'nut', source],
+      [
+        ...ffmpegBase(),
+        '-copyts',
+        ...inputArgs(original.info.demuxer),
+        '-i',
+        input,
+        ...['-map', '0:v:0', '-c', 'copy', '-f', 'nut', source],
+      ],
       {
         signal: ctx.signal,
       },
     );
     p = await probe(source, { signal: ctx.signal });
-    p.info.hasAudio = original.info.hasAudio;
   }
+  // The pieces are cut from `source` (read with its own demuxer); the source info
+  // describes the input (the audio task reads it).
+  const from: Source = { path: source, demuxer: p.info.demuxer };
+  p.info.hasAudio = original.info.hasAudio;
+  p.info.demuxer = original.info.demuxer;
   const plans = planPieces(p.frames, p.timeBase, opts.secondsPerSegment);
   const framePts = (plan: PiecePlan) => p.frames.slice(plan.first, plan.end).map((f) => f.pts);
   if (source === input && ctx.storage.localPath(opts.input) && opts.pieces !== 'copy') {
@@ -78,9 +90,9 @@ async function splitFrom(input: string, opts: SplitOptions, ctx: OperationContex
   // Stream copies are cheap; ffmpeg's start-up is not: one process copies a batch of pieces.
   const batches: PiecePlan[][] = [];
   for (let i = 0; i < plans.length; i += COPY_BATCH) batches.push(plans.slice(i, i + COPY_BATCH));
-  await mapLimit(batches, 2, (batch) => copyPieces(source, p, gap, batch, ctx));
+  await mapLimit(batches, 2, (batch) => copyPieces(from, p, gap, batch, ctx));
   const pieces = await mapLimit(plans, 2, async (plan) => {
-    const { local, keyPts, timing } = await checkPiece(source, p, gap, plan, ctx);
+    const { local, keyPts, timing } = await checkPiece(from, p, gap, plan, ctx);
     const file = await ctx.storage.upload(local, opts.working, pieceName(plan.index), { signal: ctx.signal });
     ctx.onProgress?.(++done / plans.length);
     return create(PieceSchema, {
@@ -103,6 +115,12 @@ export function pieceName(index: number): string {
   return `piece-${String(index).padStart(5, '0')}.nut`;
 }
 
+/** The file pieces are cut from and the demuxer that reads it. */
+interface Source {
+  path: string;
+  demuxer: string;
+}
+
 /** Pieces copied by one ffmpeg process. */
 const COPY_BATCH = 12;
 
@@ -113,14 +131,19 @@ function seekArgs(p: Probe, gap: number, plan: PiecePlan): string[] {
 
 /** Stream-copies each planned piece: the source opened once per piece, seeking to its key frame. */
 async function copyPieces(
-  source: string,
+  source: Source,
   p: Probe,
   gap: number,
   plans: PiecePlan[],
   ctx: OperationContext,
   counts?: number[],
 ) {
-  const inputs = plans.flatMap((plan) => [...seekArgs(p, gap, plan), '-i', source]);
+  const inputs = plans.flatMap((plan) => [
+    ...seekArgs(p, gap, plan),
+    ...inputArgs(source.demuxer),
+    '-i',
+    source.path,
+  ]);
   const outputs = plans.flatMap((plan, i) => [
     '-map',
     `${i}:v:0`,
@@ -137,7 +160,7 @@ async function copyPieces(
 
 /** Verifies a copied piece; re-copies it from where the seek really landed, or cuts it losslessly. */
 async function checkPiece(
-  source: string,
+  source: Source,
   p: Probe,
   gap: number,
   plan: PiecePlan,
@@ -168,8 +191,9 @@ async function checkPiece(
       '1',
       '-ss',
       secondsArg(Math.max(p.frames[0]!.pts, first.pts - gap), p.timeBase),
+      ...inputArgs(source.demuxer),
       '-i',
-      source,
+      source.path,
       '-map',
       '0:v:0',
       '-frames:v',
@@ -206,7 +230,7 @@ async function inspectPiece(
   signal?: AbortSignal,
   knownStart?: Frame,
 ): Promise<{ ok: boolean; start?: Frame; timeBase?: Ratio; firstPts?: number }> {
-  const { timeBase: pieceTb, packets } = await probeVideoPackets(piece, signal);
+  const { timeBase: pieceTb, packets } = await probeVideoPackets(piece, signal, 'nut');
   const firstPts = packets[0]?.pts;
   if (!packets[0]?.key || firstPts === undefined || !pieceTb) return { ok: false };
   const have = framesFromPackets(packets).map((f) => f.pts);

@@ -95,6 +95,10 @@ export class Worker {
     const worker = new Worker(options);
     if (stale.length > 0) worker.log.info({ count: stale.length }, 'removed stale temp dirs');
     worker.log.info({ concurrency: options.concurrency ?? 1 }, 'worker started');
+    if (!options.storage && !options.allowedRoots?.length)
+      worker.log.warn(
+        'worker runs unconfined (started without --allowed-root): jobs may read and write any path this user can',
+      );
     return worker;
   }
 

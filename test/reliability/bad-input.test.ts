@@ -263,6 +263,28 @@ describe('jobs that fail with a readable reason', () => {
     ]);
     await fails(job(p), /duration|long|limit/i);
   });
+  it('an HLS playlist named .mp4 (refers to another file)', async () => {
+    const p = path.join(dir.path, 'playlist.mp4');
+    await writeFile(p, `#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.2,\n${clip}\n#EXT-X-ENDLIST\n`);
+    await fails(job(p), /playlist or list \(hls\)/);
+  });
+  it('a live HLS playlist (no EXT-X-ENDLIST)', async () => {
+    const p = path.join(dir.path, 'live.m3u8');
+    await writeFile(p, `#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.2,\n${clip}\n`);
+    await fails(job(p), /playlist or list \(hls\)/);
+  });
+  it('an ffconcat list', async () => {
+    const p = path.join(dir.path, 'list.ffconcat');
+    await writeFile(p, `ffconcat version 1.0\nfile '${clip}'\n`);
+    await fails(job(p), /playlist or list \(concat\)/);
+  });
+  it('an image-sequence pattern name', async () => {
+    const one = path.join(dir.path, 'seq-001.png');
+    await run('ffmpeg', [...FF, '-f', 'lavfi', '-i', 'color=size=64x64', '-frames:v', '1', one]);
+    await copyFile(one, path.join(dir.path, 'seq-002.png'));
+    await copyFile(one, path.join(dir.path, 'seq-%03d.png'));
+    await fails(job(path.join(dir.path, 'seq-%03d.png')), /image sequence/);
+  });
   it('output folder not writable (a path under a regular file)', async () => {
     const file = path.join(dir.path, 'regular-file');
     await writeFile(file, 'x');

@@ -110,6 +110,7 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
       if (job.state === JobState.CANCELLED) throw new AppError(ErrorKind.Cancelled, 'cancelled');
       if (job.state !== JobState.SUCCEEDED)
         throw new AppError(ErrorKind.Permanent, oneLine(job.failureReason || 'job failed'));
+      for (const w of job.warnings) process.stderr.write(`warning: ${oneLine(w)}\n`);
       process.stderr.write(`encoded ${job.segmentsTotal} AV1 segments\n`);
       process.stdout.write(`${describe(job.manifest)}\n`);
     } finally {
