@@ -47,7 +47,8 @@ export async function grayFrames(file: string): Promise<{ width: number; height:
       file,
     ],
   ]);
-  const [width, height] = stdout.trim().split(',').map(Number) as [number, number];
+  // MPEG-TS lists the stream twice (in its program and alone): the first line is enough.
+  const [width, height] = stdout.trim().split('\n')[0]!.split(',').map(Number) as [number, number];
   const raw = await new Promise<Buffer>((resolve, reject) => {
     execFile(
       'ffmpeg',
