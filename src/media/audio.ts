@@ -18,6 +18,8 @@ import { PLAYLIST_TYPE } from './manifest.js';
 export const AUDIO_PLAYLIST_NAME = 'audio.m3u8';
 export const AUDIO_INIT_NAME = 'audio-init.mp4';
 export const AUDIO_BITRATE = 128_000;
+/** Samples per AAC-LC frame, and so the encoder's priming (ffmpeg's aac: one frame). */
+const AAC_FRAME_SAMPLES = 1024;
 const RATES = [48000, 44100, 32000, 24000, 22050, 16000];
 
 /** Encodes the input's audio once to an AAC-LC fMP4 HLS rendition aligned with the video segments. */
@@ -38,6 +40,10 @@ async function encodeAudioFrom(
   const info = await audioInfo(input, src.demuxer, ctx.signal);
   const channels = Math.min(2, Math.max(1, info.channels));
   const rate = RATES.includes(info.sampleRate) ? info.sampleRate : 48000;
+  // The AAC encoder puts one frame of priming samples first, and nothing in fMP4 segments makes a
+  // player skip them: take the input from one frame later, so the decoded priming frame fills the
+  // first frame's time and every later sample plays at its source time, relative to the first video frame.
+  const priming = AAC_FRAME_SAMPLES / rate;
   const dir = path.join(ctx.tmpDir, 'audio');
   await mkdir(dir, { recursive: true });
   const args = [
@@ -52,9 +58,9 @@ async function encodeAudioFrom(
     '-sn',
     '-dn',
     '-af',
-    `asetpts=PTS-${videoStart.toFixed(6)}/TB,aresample=${rate}:async=1:first_pts=0`,
+    `asetpts=PTS-${(videoStart + priming).toFixed(6)}/TB,aresample=${rate}:async=1:first_pts=0`,
     '-t',
-    videoSeconds.toFixed(6),
+    (videoSeconds - priming).toFixed(6),
     '-c:a',
     'aac',
     '-b:a',

@@ -3,6 +3,5 @@ export type { AudioOptions, EncodeOptions, ManifestOptions, OperationContext, Sp
 export { encodeAudio } from './audio.js';
 export { encode } from './encode.js';
 export { manifest } from './manifest.js';
-export { type PipelineOptions, type PipelineResult, runPipeline } from './pipeline.js';
 export { ENCODERS, type EncoderName, normalizeSettings, settingsProblem } from './settings.js';
 export { split } from './split.js';

@@ -17,11 +17,15 @@ const video = (size: string, rate: string, seconds: number) => [
   '-i',
   `testsrc2=size=${size}:rate=${rate}:duration=${seconds}`,
 ];
-const tone = (seconds: number) => [
+/**
+ * Silence with a 440 Hz burst from `burstAt` seconds (the time of a video frame) for half a second:
+ * the output's audio is in sync when the burst starts at the same time after the first video frame.
+ */
+const toneBurst = (seconds: number, burstAt: number) => [
   '-f',
   'lavfi',
   '-i',
-  `sine=frequency=440:sample_rate=48000:duration=${seconds}`,
+  `aevalsrc=0.5*sin(2*PI*440*t)*gte(t\\,${burstAt})*lt(t\\,${burstAt + 0.5}):s=48000:d=${seconds}`,
 ];
 const x264 = (gop: number, bf: number) => [
   '-c:v',
@@ -53,11 +57,11 @@ const x264b = (gop: number, bf: number) => [
 
 /** The kinds of source the issue lists, each a few seconds at 320x180-ish. */
 export const CLIPS = {
-  /** 30000/1001 CFR, long GOP with B-frames, AAC audio, MP4. */
+  /** 30000/1001 CFR, long GOP with B-frames, AAC audio (burst at frame 60), MP4. */
   ntscLongGop: {
     name: 'ntsc-long-gop',
     ext: 'mp4',
-    args: [...video('320x180', '30000/1001', 5), ...tone(5), ...x264b(120, 3), '-c:a', 'aac'],
+    args: [...video('320x180', '30000/1001', 5), ...toneBurst(5, 2.002), ...x264b(120, 3), '-c:a', 'aac'],
   },
   /** Variable frame rate (frames dropped in a pattern), MKV (1 ms time base). */
   vfr: {
@@ -74,11 +78,11 @@ export const CLIPS = {
   },
   /** Size not a multiple of 8. */
   oddSize: { name: 'odd-size', ext: 'mp4', args: [...video('318x178', '25', 3), ...x264(25, 0)] },
-  /** MPEG-TS: timestamps start at 1.4 s, B-frames, audio. */
+  /** MPEG-TS: timestamps start at 1.4 s, B-frames, audio (burst at frame 55). */
   mpegts: {
     name: 'mpegts',
     ext: 'ts',
-    args: [...video('320x180', '25', 4), ...tone(4), ...x264b(50, 2), '-c:a', 'aac'],
+    args: [...video('320x180', '25', 4), ...toneBurst(4, 2.2), ...x264b(50, 2), '-c:a', 'aac'],
   },
   /** 10-bit HEVC. */
   tenBit: {

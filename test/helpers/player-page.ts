@@ -18,6 +18,8 @@ export interface PageSnapshot {
   buffered: Array<[number, number]>;
   waitingEvents: number;
   stallsAfterStart: number;
+  /** `currentTime` at each stall after start. */
+  stallTimes: number[];
   videoWidth: number;
   videoHeight: number;
   sourceBufferTypes: string[];
@@ -31,7 +33,7 @@ const PAGE_SCRIPT = `
 (() => {
   const t0 = performance.now();
   const state = {
-    done: false, ended: false, errors: [], warnings: [], waitingEvents: 0, stallsAfterStart: 0,
+    done: false, ended: false, errors: [], warnings: [], waitingEvents: 0, stallsAfterStart: 0, stallTimes: [],
     sourceBufferTypes: [], firstPlayingMs: null,
   };
   window.__avspl1t = state;
@@ -57,7 +59,7 @@ const PAGE_SCRIPT = `
       done: state.done, ended: state.ended, errors: state.errors.slice(), warnings: state.warnings.slice(),
       duration: video.duration, currentTime: video.currentTime, playbackRate: video.playbackRate,
       decodedFrames: q.totalVideoFrames, droppedFrames: q.droppedVideoFrames, buffered,
-      waitingEvents: state.waitingEvents, stallsAfterStart: state.stallsAfterStart,
+      waitingEvents: state.waitingEvents, stallsAfterStart: state.stallsAfterStart, stallTimes: state.stallTimes.slice(),
       videoWidth: video.videoWidth, videoHeight: video.videoHeight,
       sourceBufferTypes: state.sourceBufferTypes.slice(),
       audioDecodedBytes: video.webkitAudioDecodedByteCount ?? -1,
@@ -76,7 +78,10 @@ const PAGE_SCRIPT = `
     });
     video.addEventListener('waiting', () => {
       state.waitingEvents++;
-      if (state.firstPlayingMs !== null && !video.ended) state.stallsAfterStart++;
+      if (state.firstPlayingMs !== null && !video.ended) {
+        state.stallsAfterStart++;
+        state.stallTimes.push(video.currentTime);
+      }
     });
     video.addEventListener('ended', () => { state.ended = true; finish(); });
     video.addEventListener('error', () => {

@@ -52,6 +52,8 @@ export interface PlayResult {
   waitingEvents: number;
   /** `waiting` events after playback first started: real stalls. */
   stallsAfterStart: number;
+  /** `currentTime` at each stall after start. */
+  stallTimes: number[];
   videoWidth: number;
   videoHeight: number;
   /** MIME types of the SourceBuffers the player created, e.g. `video/mp4; codecs="av01.0.00M.08,mp4a.40.2"`. */
@@ -129,6 +131,7 @@ const EMPTY: PageSnapshot = {
   buffered: [],
   waitingEvents: 0,
   stallsAfterStart: 0,
+  stallTimes: [],
   videoWidth: 0,
   videoHeight: 0,
   sourceBufferTypes: [],
@@ -181,11 +184,22 @@ export async function playHls(masterUrl: string, options: PlayOptions): Promise<
     } catch {
       hostErrors.push(`timeout: playback did not end within ${timeoutMs} ms`);
     }
-    snapshot = await withTimeout(
-      page.evaluate('window.__avspl1tSnapshot()') as Promise<PageSnapshot>,
-      5_000,
-      'reading player state',
-    );
+    const read = () =>
+      withTimeout(
+        page.evaluate('window.__avspl1tSnapshot()') as Promise<PageSnapshot>,
+        5_000,
+        'reading player state',
+      );
+    snapshot = await read();
+    // Chromium updates the decoded-frame count from its media thread, a little after `ended` on a
+    // loaded machine: read until it holds still (at most 2 s) so the count is the final one.
+    for (let i = 0; i < 8; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const next = await read();
+      const settled = next.decodedFrames === snapshot.decodedFrames;
+      snapshot = next;
+      if (settled) break;
+    }
   } catch (error: unknown) {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     const timedOut = error instanceof playwrightErrors.TimeoutError || remaining() <= 1;

@@ -1,15 +1,15 @@
 // The pipeline on every kind of source the issue lists: each output must be the
 // source frame for frame (see checkOutput) and carry the audio when there is some.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { normalizeSettings, runPipeline } from '../../src/media/index.js';
+import { normalizeSettings } from '../../src/media/index.js';
 import { fileAt, folderAt, Storage } from '../../src/storage/index.js';
 import { CLIPS, type ClipSpec, makeClip } from '../helpers/clips.js';
-import { run } from '../helpers/exec.js';
 import { checkOutput } from '../helpers/media-checks.js';
+import { runPipeline } from '../helpers/pipeline.js';
 
 let dir: string;
 before(async () => {
@@ -46,28 +46,7 @@ describe('media pipeline on each kind of source', { concurrency: 1 }, () => {
         assert.deepEqual(new Set(inSource), new Set([pieces === 'auto' && !/\.ts$/.test(input)]));
         const report = await checkOutput(out, input);
         assert.equal(report.segments, result.segments.length);
-        assert.equal(report.frames, result.split.source!.frameCount);
-        const master = await readFile(path.join(out, 'master.m3u8'), 'utf8');
-        assert.match(master, /CODECS="av01\.0\.\d\d[MH]\.(08|10)/);
-        if (result.split.source!.hasAudio) {
-          assert.match(master, /#EXT-X-MEDIA:TYPE=AUDIO/);
-          assert.match(master, /mp4a\.40\.2/);
-          const { stdout } = await run('ffprobe', [
-            '-v',
-            'error',
-            '-show_entries',
-            'format=duration',
-            '-of',
-            'csv=p=0',
-            path.join(out, 'audio.m3u8'),
-          ]);
-          assert.ok(
-            Math.abs(Number(stdout) - report.sourceSeconds) < 0.1,
-            `audio lasts ${stdout}s, video ${report.sourceSeconds}s`,
-          );
-        } else {
-          assert.doesNotMatch(master, /TYPE=AUDIO/);
-        }
+        // checkOutput also checks CODECS exactly, the bandwidths, the audio's codec, segments and sync.
       });
     }
 });
@@ -91,7 +70,6 @@ describe('each encoder writes one init segment shared by all segments', { concur
       });
       assert.ok(result.segments.length >= 3);
       assert.equal(new Set(result.segments.map((s) => s.initSha256)).size, 1);
-      assert.match(result.segments[0]!.codecs, /^av01\.0\.\d\d[MH]\.08$/);
       await checkOutput(out, input);
     });
   }

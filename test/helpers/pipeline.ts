@@ -1,20 +1,21 @@
-// Runs a whole job in one process without a coordinator: split → encodes (N at
-// once) + audio → manifest. Used by tests and benchmarks; the CLI goes through
-// the coordinator, which calls the same operations.
+// Test-only: runs a whole job in one process without a coordinator (split → encodes + audio →
+// manifest), for the tests that need a split option no job can ask for (stream-copied pieces of a
+// local file, which the real path cuts only for inputs it cannot seek). Everything else goes
+// through the real coordinator and workers (`avspl1t encode` / `submit`).
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { ManifestResult, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
-import type { AudioRendition, EncoderSettings, Segment } from '../gen/avspl1t/v1/media_pb.js';
-import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
-import type { Storage } from '../storage/index.js';
-import type { OperationContext } from './api.js';
-import { encodeAudio } from './audio.js';
-import { mapLimit } from './concurrency.js';
-import { encode } from './encode.js';
-import { manifest } from './manifest.js';
-import { groupPieces, longestFirst } from './plan.js';
-import { split } from './split.js';
+import type { ManifestResult, SplitResult } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import type { AudioRendition, EncoderSettings, Segment } from '../../src/gen/avspl1t/v1/media_pb.js';
+import type { File, Folder } from '../../src/gen/avspl1t/v1/storage_pb.js';
+import type { OperationContext } from '../../src/media/api.js';
+import { encodeAudio } from '../../src/media/audio.js';
+import { mapLimit } from '../../src/media/concurrency.js';
+import { encode } from '../../src/media/encode.js';
+import { manifest } from '../../src/media/manifest.js';
+import { groupPieces, longestFirst } from '../../src/media/plan.js';
+import { split } from '../../src/media/split.js';
+import type { Storage } from '../../src/storage/index.js';
 
 export interface PipelineOptions {
   storage: Storage;
