@@ -43,8 +43,10 @@ export function closeWhenIdle(
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     // HTTP/2 streams are counted on their session above.
     if (req.httpVersionMajor !== 1) return;
-    count(req.socket, 1);
-    res.once('close', () => count(req.socket, -1));
+    // Taken now: by the time the response closes, it may have let go of its socket.
+    const socket = req.socket;
+    count(socket, 1);
+    res.once('close', () => count(socket, -1));
   });
   // Node emits `timeout` with the socket (HTTP/1.1) or the session (HTTP/2).
   server.setTimeout(idleMs);

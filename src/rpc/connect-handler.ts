@@ -47,9 +47,8 @@ export function connectHandler(options: ConnectHandlerOptions): NodeHandler {
       // The call will be refused by the auth interceptor; it gets an empty message
       // instead of its body, so nothing a stranger sends is read or decoded.
       uReq = { ...uReq, body: emptyMessage(uReq.header.get('content-type') ?? '') };
+      // Node discards the unread body after the answer (closing instead could lose the answer).
       uReq.header.delete('content-length');
-      // HTTP/1.1 would read the unread body to reuse the connection; close it instead.
-      if (req.httpVersionMajor === 1) res.setHeader('connection', 'close');
     }
     handler(uReq)
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
