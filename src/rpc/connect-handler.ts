@@ -111,14 +111,8 @@ async function admit(
   const limit = maxBytes + (framing === 'enveloped' ? 5 : 0);
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) return requestTooLarge(declared, maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return requestTooLarge(size, maxBytes);
-    chunks.push(chunk);
-  }
-  const body = Buffer.concat(chunks);
+  const body = await readBody(req, limit);
+  if (typeof body === 'number') return requestTooLarge(body, maxBytes);
   // A malformed envelope is left to connect-es, which names the protocol error.
   const message = framing === 'raw' ? body : unenvelope(body);
   if (message) {
@@ -129,6 +123,34 @@ async function admit(
     }
   }
   return body;
+}
+
+/**
+ * The request body, or the count of bytes read when it went over `limit` (the
+ * rest is left unread for Node to discard; the caller still gets its answer).
+ */
+function readBody(
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  limit: number,
+): Promise<Buffer | number> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      chunks.length = 0;
+      resolve(size);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+    req.once('close', () => reject(new ConnectError('the caller went away', Code.Canceled)));
+  });
 }
 
 /**

@@ -106,6 +106,14 @@ test('a body over the request limit is refused with RESOURCE_EXHAUSTED on Connec
       true,
     );
     assert.equal(connectCode(chunked), 'resource_exhausted');
+    const proto = await h1Post(
+      t.address,
+      `${SERVICE}/ListJobs`,
+      { 'content-type': 'application/proto', ...auth },
+      { size: 2 * MB },
+      true,
+    );
+    assert.equal(connectCode(proto), 'resource_exhausted');
     const grpc = await h2Post(
       t.address,
       `${SERVICE}/ListJobs`,
