@@ -2,7 +2,9 @@
 // and, on the same port, Connect and gRPC-Web over HTTP/1.1 for browsers, and
 // sweeps expired leases in the background. Optionally checks bearer tokens,
 // serves TLS (then HTTP/2 and HTTP/1.1 are told apart by ALPN) and confines
-// submitted filesystem paths to allowed roots.
+// submitted filesystem paths to allowed roots. Connections are capped and timed
+// out when silent or idle (`connections.ts`); request bodies are admitted before
+// they are read (`../rpc/connect-handler.ts`, `../rpc/grpc-unary.ts`).
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
