@@ -2,19 +2,23 @@
 // and, on the same port, Connect and gRPC-Web over HTTP/1.1 for browsers, and
 // sweeps expired leases in the background. Optionally checks bearer tokens,
 // serves TLS (then HTTP/2 and HTTP/1.1 are told apart by ALPN) and confines
-// submitted filesystem paths to allowed roots.
+// submitted filesystem paths to allowed roots. Connections are capped and timed
+// out when silent or idle (`connections.ts`); request bodies are admitted before
+// they are read (`../rpc/connect-handler.ts`, `../rpc/grpc-unary.ts`).
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
 import { type AuthConfig, authEnabled, authInterceptor, authorizer } from '../rpc/auth.js';
+import { connectHandler, type NodeHandler } from '../rpc/connect-handler.js';
 import { type LeanGrpcOptions, serveLeanGrpc } from '../rpc/grpc-unary.js';
+import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
 import { Store } from '../store/index.js';
+import { type ConnectionLimits, closeWhenIdle, DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { coordinatorService, workerRoutes } from './service.js';
 
@@ -34,6 +38,10 @@ export interface StartCoordinatorOptions extends CoordinatorOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Filesystem paths of submitted jobs must lie inside these directories. */
   allowedRoots?: string[];
+  /** Sniff and idle timeouts and the connection cap (defaults: `DEFAULT_CONNECTION_LIMITS`). */
+  connections?: Partial<ConnectionLimits>;
+  /** Largest request message read (default `DEFAULT_MAX_REQUEST_BYTES`); larger ones get RESOURCE_EXHAUSTED. */
+  maxRequestBytes?: number;
 }
 
 export interface RunningCoordinator {
@@ -57,27 +65,43 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       : options.db;
   const coordinator = new Coordinator(store, { ...options, log });
   const auth = options.auth ?? {};
-  const connect = connectNodeAdapter({
+  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const connect = connectHandler({
     routes: (router) =>
       router.service(
         CoordinatorService,
         coordinatorService(coordinator, log, { allowedRoots: options.allowedRoots }),
       ),
     interceptors: [authInterceptor(auth)],
+    authorize: authorizer(auth),
+    readMaxBytes: maxRequestBytes,
+    log,
   });
   // The workers' calls over gRPC take the lean path; everything else goes through Connect.
   const lean: LeanGrpcOptions = {
     servicePath: `/${CoordinatorService.typeName}/`,
     routes: workerRoutes(coordinator, log),
     authorize: authorizer(auth),
+    maxRequestBytes,
   };
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   };
-  const server = options.tls ? tlsServer(options.tls, connect, lean) : sniffingServer(connect, lean);
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
+  const server = options.tls
+    ? tlsServer(options.tls, connect, lean, limits)
+    : sniffingServer(connect, lean, limits);
   server.on('connection', track);
+  server.maxConnections = limits.maxConnections;
+  let lastDropWarning = 0;
+  server.on('drop', () => {
+    // One line a minute at most: a flood of refused connections must not flood the log too.
+    if (Date.now() - lastDropWarning < 60_000) return;
+    lastDropWarning = Date.now();
+    log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
+  });
   const { host, port } = parseHostPort(options.listen);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -133,26 +157,39 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   return { address, coordinator, store, close };
 }
 
-type Handler = ReturnType<typeof connectNodeAdapter>;
-
 /** TLS on the port; ALPN picks HTTP/2 (gRPC) or HTTP/1.1 (Connect, gRPC-Web). */
 function tlsServer(
   tls: { cert: string | Buffer; key: string | Buffer },
-  handler: Handler,
+  handler: NodeHandler,
   lean: LeanGrpcOptions,
+  limits: ConnectionLimits,
 ): net.Server {
-  const server = http2.createSecureServer({ cert: tls.cert, key: tls.key, allowHTTP1: true }, handler);
+  const server = http2.createSecureServer(
+    { cert: tls.cert, key: tls.key, allowHTTP1: true, handshakeTimeout: limits.sniffTimeoutMs },
+    handler,
+  );
   serveLeanGrpc(server, lean);
+  closeWhenIdle(server, limits.idleTimeoutMs);
   return server;
 }
 
 /** One plaintext port, two protocols: HTTP/2 (gRPC) is told apart by its connection preface. */
-function sniffingServer(handler: Handler, lean: LeanGrpcOptions): net.Server {
+function sniffingServer(handler: NodeHandler, lean: LeanGrpcOptions, limits: ConnectionLimits): net.Server {
   const h2 = http2.createServer(handler);
   serveLeanGrpc(h2, lean);
+  closeWhenIdle(h2, limits.idleTimeoutMs);
   const h1 = http.createServer(handler);
+  closeWhenIdle(h1, limits.idleTimeoutMs);
   return net.createServer((socket) => {
+    // A peer may reset at any moment; an `error` nobody listens to would end the process.
+    // The chosen server adds its own handling; this one stays for the socket's life.
+    socket.on('error', () => socket.destroy());
+    const silent = () => socket.destroy();
+    socket.setTimeout(limits.sniffTimeoutMs);
+    socket.once('timeout', silent);
     socket.once('data', (first) => {
+      socket.setTimeout(0);
+      socket.off('timeout', silent);
       socket.pause();
       socket.unshift(first);
       const isH2 = first

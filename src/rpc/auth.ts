@@ -37,13 +37,14 @@ function matches(presented: Buffer, accepted: Buffer[]): boolean {
   return ok;
 }
 
+/** Throws UNAUTHENTICATED unless `authorization` (the header) carries a token accepted for `method`. */
+export type Authorize = (method: string, authorization: string | undefined) => void;
+
 /**
  * The token check: throws UNAUTHENTICATED unless `authorization` carries a token
  * accepted for `method`; undefined when no token is configured (every call is served).
  */
-export function authorizer(
-  config: AuthConfig,
-): ((method: string, authorization: string | undefined) => void) | undefined {
+export function authorizer(config: AuthConfig): Authorize | undefined {
   if (!authEnabled(config)) return undefined;
   const worker = config.workerToken ? [digest(config.workerToken)] : [];
   const clients = [...worker, ...(config.clientTokens ?? []).filter((t) => t !== '').map(digest)];

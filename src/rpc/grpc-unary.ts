@@ -10,6 +10,7 @@ import http2, { type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:ht
 import { type DescMessage, fromBinary, type MessageShape, toBinary } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { toConnectError } from './errors.js';
+import { DEFAULT_MAX_REQUEST_BYTES, requestTooLarge } from './limits.js';
 
 /** One unary method served by the lean path. */
 export interface UnaryRoute<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> {
@@ -44,6 +45,8 @@ export interface LeanGrpcOptions {
   routes: UnaryRoute[];
   /** Throws a ConnectError when the call must be refused (authentication). */
   authorize?: (method: string, authorization: string | undefined) => void;
+  /** Largest request message read (default `DEFAULT_MAX_REQUEST_BYTES`); a longer frame is refused from its length prefix. */
+  maxRequestBytes?: number;
 }
 
 const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
@@ -91,7 +94,7 @@ export function serveLeanGrpc(
         (type === 'application/grpc' || type === 'application/grpc+proto') &&
         (encoding === undefined || encoding === 'identity')
       ) {
-        serve(route, stream, headers, options.authorize);
+        serve(route, stream, headers, options);
         return;
       }
       for (const listener of others) listener.call(server, stream, headers, flags, raw);
@@ -103,7 +106,7 @@ function serve(
   route: UnaryRoute,
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
-  authorize: LeanGrpcOptions['authorize'],
+  { authorize, maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES }: LeanGrpcOptions,
 ): void {
   let answered = false;
   let controller: AbortController | undefined;
@@ -159,8 +162,21 @@ function serve(
     );
 
   const chunks: Buffer[] = [];
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  let received = 0;
+  stream.on('data', (chunk: Buffer) => {
+    if (answered) return;
+    const before = received;
+    received += chunk.length;
+    chunks.push(chunk);
+    // Refused from the frame's length prefix, before the message is buffered.
+    const declared = before < 5 && received >= 5 ? Buffer.concat(chunks).readUInt32BE(1) : 0;
+    if (declared > maxRequestBytes || received > 5 + maxRequestBytes) {
+      chunks.length = 0;
+      fail(requestTooLarge(Math.max(declared, received - 5), maxRequestBytes));
+    }
+  });
   stream.once('end', () => {
+    if (answered) return;
     const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     let input: ReturnType<typeof fromBinary>;
     try {
@@ -179,7 +195,7 @@ function serve(
 /** The message of a gRPC request body: one uncompressed length-prefixed frame. */
 function unframe(body: Buffer): Uint8Array {
   if (body.length < 5) throw new ConnectError('request without a message', Code.InvalidArgument);
-  if (body[0] !== 0) throw new ConnectError('compressed message without grpc-encoding', Code.Internal);
+  if (body[0] !== 0) throw new ConnectError('compressed message without grpc-encoding', Code.InvalidArgument);
   const length = body.readUInt32BE(1);
   if (body.length !== 5 + length)
     throw new ConnectError('request must hold exactly one message', Code.InvalidArgument);

@@ -28,6 +28,8 @@ const coordinatorSchema = z.object({
   // A day at most: workers are sent a third of it in ms as a uint32.
   leaseSeconds: boundedIntFlag('lease-seconds', 86_400),
   maxAttempts: positiveIntFlag('max-attempts'),
+  maxConnections: positiveIntFlag('max-connections'),
+  maxRequestMb: positiveIntFlag('max-request-mb'),
   logLevel: logLevelFlag,
 });
 
@@ -49,6 +51,8 @@ export function registerServers(program: Command): void {
     .option('--db-pool-size <n>', 'most PostgreSQL connections this coordinator opens', '10')
     .option('--lease-seconds <n>', 'a task without heartbeat for this long goes to another worker', '15')
     .option('--max-attempts <n>', 'tries of a task before a transient failure fails the job', '3')
+    .option('--max-connections <n>', 'open connections at most; more are refused as they arrive', '10000')
+    .option('--max-request-mb <n>', 'largest request message read, in MiB (larger: RESOURCE_EXHAUSTED)', '64')
     .option(
       '--no-store-credentials',
       'refuse jobs that carry S3 keys: no secret is ever stored; workers use their own AWS credentials',
@@ -65,6 +69,8 @@ export function registerServers(program: Command): void {
         dbPoolSize: o.dbPoolSize,
         leaseMs: o.leaseSeconds * 1000,
         maxAttempts: o.maxAttempts,
+        connections: { maxConnections: o.maxConnections },
+        maxRequestBytes: o.maxRequestMb * 1024 * 1024,
         refuseCredentials: (raw as { storeCredentials?: boolean }).storeCredentials === false,
         log,
       });
