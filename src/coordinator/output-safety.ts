@@ -127,7 +127,8 @@ export async function earlierOutputFiles(job: EncodeJob): Promise<string[]> {
     return (await readdir(path.resolve(l.value.path))).filter(writesInOutput).sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    // No folder by that name here (or none can exist: a name too long, a symlink loop).
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG' || code === 'ELOOP') return [];
     if (code === 'EACCES')
       throw new AppError(ErrorKind.AccessDenied, `job.output: cannot read ${l.value.path}`);
     throw err;

@@ -248,7 +248,8 @@ it('the coordinator still answers afterwards', async () => {
     job: {
       input: { location: { case: 'fs', value: { path: '/data/in.mp4' } } },
       working: { location: { case: 'fs', value: { path: '/data/work' } } },
-      output: { location: { case: 'fs', value: { path: '/data/out' } } },
+      // A folder no generated job can have taken (an output has one owner).
+      output: { location: { case: 'fs', value: { path: '/data/after-the-properties/out' } } },
       secondsPerSegment: 2,
     },
   });
