@@ -1,5 +1,6 @@
 // The avspl1t command line. Errors print one line (`error: ...`) and exit
 // non-zero; never a stack trace.
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { AppError, ErrorKind } from '../errors.js';
 import { registerEncode } from './commands/encode.js';
@@ -7,10 +8,20 @@ import { registerJobCommands } from './commands/jobs.js';
 import { registerServers } from './commands/servers.js';
 import { oneLine } from './format.js';
 
+// dist/src/cli/main.js -> the package's own package.json.
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 const program = new Command();
 program
   .name('avspl1t')
   .description('Distributed AV1 encoder: one video, many machines, one AV1 HLS stream')
+  .version(
+    `avspl1t ${pkg.version} (Node.js ${process.version})`,
+    '-V, --version',
+    'print the avspl1t and Node.js versions',
+  )
   .showHelpAfterError();
 
 registerEncode(program);

@@ -1,6 +1,7 @@
 // Schema migrations, written once for both dialects (only the binary column type
 // differs). Append new migrations; never edit one that has shipped.
-import { type Kysely, type Migration, Migrator, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { type Migration, Migrator } from 'kysely/migration';
 import type { SqlDialect } from './dialect.js';
 import { TaskState } from './states.js';
 
