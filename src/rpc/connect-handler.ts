@@ -60,7 +60,7 @@ export function connectHandler(options: ConnectHandlerOptions): NodeHandler {
   return (req, res) => {
     const handler = handlers.get(req.url?.split('?', 2)[0] ?? '');
     if (!handler) {
-      res.writeHead(404).end();
+      endWith(res, 404);
       return;
     }
     const contextValues = createContextValues();
@@ -69,7 +69,7 @@ export function connectHandler(options: ConnectHandlerOptions): NodeHandler {
       uReq = universalRequestFromNodeRequest(req, res, undefined, contextValues);
     } catch {
       // Without a Host header (HTTP/1.0) the call has no URL.
-      res.writeHead(400).end();
+      endWith(res, 400);
       return;
     }
     const contentType = uReq.header.get('content-type') ?? '';
@@ -89,6 +89,12 @@ export function connectHandler(options: ConnectHandlerOptions): NodeHandler {
         log.debug({ method: handler.method.name, err: errorMessage(err) }, 'response not delivered');
       });
   };
+}
+
+/** Answers with a bare HTTP status (no call to answer in the caller's protocol). */
+function endWith(res: http.ServerResponse | http2.Http2ServerResponse, status: number): void {
+  res.statusCode = status;
+  res.end();
 }
 
 /**
