@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { CoordinatorService, type Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '../src/rpc/index.js';
 import { beatDelay } from '../src/worker/heartbeat.js';
-import { resultFor, sampleJob, splitResult } from '../test/coordinator/fixtures.js';
+import { resultFor, sampleJob, splitResult } from '../test/fixtures/messages.js';
 import { LeanClient } from './lean-client.js';
 
 const { getTask, finishTask, heartbeat } = CoordinatorService.method;

@@ -1,7 +1,11 @@
 // Schema migrations, written once for both dialects (only the binary column type
 // differs). Append new migrations; never edit one that has shipped.
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { type Kysely, sql } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
+import { EncodeResultSchema, TaskSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { PieceSchema, SegmentSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { SqlDialect } from './dialect.js';
 import { TaskState } from './states.js';
 
@@ -123,12 +127,56 @@ const outputOwners: Migration = {
   },
 };
 
+/** The content of each length-delimited unknown field 1 of `message` (a field number since reserved). */
+function oldField1(message: { $unknown?: { no: number; data: Uint8Array }[] }): Uint8Array[] {
+  return (message.$unknown ?? []).filter((f) => f.no === 1).map((f) => new BinaryReader(f.data).bytes());
+}
+
+/**
+ * The first release stored an encode task's one piece in EncodeTask field 1 and
+ * its one segment in EncodeResult field 1; the code reads the repeated fields
+ * that replaced them (`pieces`, `segments`). Rewrites encode rows still in the
+ * old form, so jobs running across the upgrade finish.
+ */
+const repeatedPiecesAndSegments: Migration = {
+  async up(db: Kysely<unknown>) {
+    const rows = await sql<{ id: string; payload: Uint8Array; result: Uint8Array | null }>`
+      SELECT id, payload, result FROM tasks WHERE kind = 'encode'`.execute(db);
+    for (const row of rows.rows) {
+      const task = fromBinary(TaskSchema, row.payload);
+      if (task.kind.case !== 'encode') continue;
+      const encode = task.kind.value;
+      const pieces = oldField1(encode);
+      let payload: Uint8Array | undefined;
+      if (pieces.length > 0 && encode.pieces.length === 0) {
+        encode.pieces = pieces.map((b) => fromBinary(PieceSchema, b));
+        encode.$unknown = encode.$unknown?.filter((f) => f.no !== 1);
+        payload = toBinary(TaskSchema, task);
+      }
+      let result: Uint8Array | undefined;
+      if (row.result) {
+        const decoded = fromBinary(EncodeResultSchema, row.result);
+        const segments = oldField1(decoded);
+        if (segments.length > 0 && decoded.segments.length === 0) {
+          decoded.segments = segments.map((b) => fromBinary(SegmentSchema, b));
+          decoded.$unknown = decoded.$unknown?.filter((f) => f.no !== 1);
+          result = toBinary(EncodeResultSchema, decoded);
+        }
+      }
+      if (!payload && !result) continue;
+      await sql`UPDATE tasks SET payload = ${Buffer.from(payload ?? row.payload)},
+        result = ${row.result ? Buffer.from(result ?? row.result) : null} WHERE id = ${row.id}`.execute(db);
+    }
+  },
+};
+
 /** The migrations in order, keyed by name (names sort in order). */
 export function migrations(dialect: SqlDialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_partial_task_indexes': partialIndexes,
     '0003_output_owners': outputOwners,
+    '0004_repeated_pieces_and_segments': repeatedPiecesAndSegments,
   };
 }
 

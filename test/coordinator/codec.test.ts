@@ -18,7 +18,7 @@ import { FinishTaskResponseSchema, TaskSchema } from '../../src/gen/avspl1t/v1/c
 import { fileAt, folderAt } from '../../src/storage/index.js';
 import { orderedId } from '../../src/store/ids.js';
 import { TaskKind, type TaskRow, TaskState } from '../../src/store/index.js';
-import { splitResult } from './fixtures.js';
+import { splitResult } from '../fixtures/messages.js';
 
 const LEASE_MS = 15_000;
 

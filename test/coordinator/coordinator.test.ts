@@ -9,8 +9,8 @@ import {
   type ManifestTask,
   type Task,
 } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { claim, encodeResult, finishRequest, resultFor, sampleJob, succeed } from '../fixtures/messages.js';
 import { databaseFactories } from '../store/databases.js';
-import { claim, encodeResult, finishRequest, resultFor, sampleJob, succeed } from './fixtures.js';
 import { drain, setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {

@@ -4,7 +4,8 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { LeanClient } from '../../bench/lean-client.js';
+import { createClient } from '@connectrpc/connect';
+import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { CoordinatorService, HeartbeatResponseSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { parseTimeout, serveLeanGrpc, unaryRoute } from '../../src/rpc/grpc-unary.js';
 
@@ -44,10 +45,15 @@ test('the lean path answers its routes and hands every other stream to the reque
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new LeanClient(address);
+  // connect-node's own gRPC client: the lean route must answer what any gRPC client sends.
+  const sessions = new Http2SessionManager(`http://${address}`);
+  const client = createClient(
+    CoordinatorService,
+    createGrpcTransport({ baseUrl: `http://${address}`, sessionManager: sessions }),
+  );
   const session = http2.connect(`http://${address}`);
   try {
-    const res = await client.call(heartbeat, { workerId: 'w', taskId: 't', lease: 'l1' });
+    const res = await client.heartbeat({ workerId: 'w', taskId: 't', lease: 'l1' });
     assert.equal(res.leaseValid, true);
     assert.equal(handled, 0, 'the lean route answered without the handler');
     // Another path (and a lean path without gRPC's content type) go to the handler.
@@ -70,7 +76,7 @@ test('the lean path answers its routes and hands every other stream to the reque
     }
     assert.equal(handled, 2);
   } finally {
-    client.close();
+    sessions.abort();
     session.destroy();
     await new Promise((resolve) => server.close(resolve));
   }

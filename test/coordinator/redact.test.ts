@@ -6,7 +6,7 @@ import { create, toJsonString } from '@bufbuild/protobuf';
 import { redacted } from '../../src/coordinator/index.js';
 import { JobSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { FileSchema, FolderSchema } from '../../src/gen/avspl1t/v1/storage_pb.js';
-import { sampleJob } from './fixtures.js';
+import { sampleJob } from '../fixtures/messages.js';
 
 const credentials = {
   accessKeyId: 'AKIDEXAMPLE',

@@ -7,7 +7,7 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { CoordinatorService, JobSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { FileSchema } from '../../src/gen/avspl1t/v1/storage_pb.js';
-import { sampleJob } from './fixtures.js';
+import { sampleJob } from '../fixtures/messages.js';
 import { startTestCoordinator } from './harness.js';
 
 test('a bad job is refused over gRPC with INVALID_ARGUMENT and a message naming the field', async () => {

@@ -5,7 +5,7 @@ import { create } from '@bufbuild/protobuf';
 import { checkRequestId, validateEncodeJob } from '../../src/coordinator/index.js';
 import { type EncodeJob, EncodeJobSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { FileSchema, FolderSchema } from '../../src/gen/avspl1t/v1/storage_pb.js';
-import { sampleJob } from './fixtures.js';
+import { sampleJob } from '../fixtures/messages.js';
 
 const cases: [string, (j: EncodeJob) => void, RegExp][] = [
   ['missing input', (j) => (j.input = undefined), /^job\.input: required/],

@@ -12,11 +12,16 @@
  *   chunk framing as the object. The proxy decodes it. Multipart parts (lib-storage `Upload`) are fine.
  * - Bucket names must be 3-63 characters. CORS headers appear only after PutBucketCors.
  * - CopyObject with a percent-encoded CopySource of a key with `+` or non-ASCII fails with NoSuchKey.
+ * - AbortMultipartUpload and ListMultipartUploads are missing (405 / NotImplemented). The proxy answers
+ *   them from s3rver's own upload folders (`<dir>/<bucket>/._S3rver_uploads/<uploadId>/`), so a test
+ *   sees what the server really still holds.
  */
 import { rmSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { Agent, createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { CreateBucketCommand, PutBucketCorsCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { awsChunkedDecoder } from './s3-aws-chunked.js';
@@ -135,6 +140,24 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       }
     }
 
+    const multipart = multipartRequest(method, url);
+    if (multipart) {
+      req.resume();
+      const uploads = path.join(dir.path, multipart.bucket, '._S3rver_uploads');
+      void answerMultipart(multipart, uploads).then(
+        ({ status, body }) => {
+          res.writeHead(status, {
+            'Content-Type': 'application/xml',
+            'Content-Length': Buffer.byteLength(body),
+          });
+          res.end(body);
+          log(status);
+        },
+        (error: Error) => fail(500, 'InternalError', `proxy: ${error.message}`),
+      );
+      return;
+    }
+
     const { headers, body } = decodeBody(req);
     const upstream = httpRequest(
       { host: '127.0.0.1', port: backendPort, method, path: url, headers, agent },
@@ -210,6 +233,55 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       await dir.cleanup();
     },
   };
+}
+
+/** AbortMultipartUpload (`DELETE /bucket/key?uploadId=`) or ListMultipartUploads (`GET /bucket?uploads`). */
+type MultipartRequest =
+  | { kind: 'abort'; bucket: string; uploadId: string }
+  | { kind: 'list'; bucket: string };
+
+function multipartRequest(method: string, url: string): MultipartRequest | undefined {
+  const u = new URL(url, 'http://s3.invalid');
+  const [bucket = '', ...key] = u.pathname.slice(1).split('/');
+  const uploadId = u.searchParams.get('uploadId');
+  if (method === 'DELETE' && key.length > 0 && uploadId) return { kind: 'abort', bucket, uploadId };
+  if (method === 'GET' && key.join('') === '' && u.searchParams.has('uploads'))
+    return { kind: 'list', bucket };
+  return undefined;
+}
+
+/** Answers a MultipartRequest from s3rver's upload folders in `uploads`. */
+async function answerMultipart(
+  r: MultipartRequest,
+  uploads: string,
+): Promise<{ status: number; body: string }> {
+  const ids = await readdir(uploads).catch(() => [] as string[]);
+  if (r.kind === 'abort') {
+    if (!/^[0-9a-f]+$/.test(r.uploadId) || !ids.includes(r.uploadId)) {
+      return {
+        status: 404,
+        body: '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code></Error>',
+      };
+    }
+    await rm(path.join(uploads, r.uploadId), { recursive: true, force: true });
+    return { status: 204, body: '' };
+  }
+  const entries = await Promise.all(
+    ids.map(async (id) => {
+      const key = await readFile(path.join(uploads, id, 'key'), 'utf8');
+      return `<Upload><Key>${escapeXml(key)}</Key><UploadId>${id}</UploadId></Upload>`;
+    }),
+  );
+  return {
+    status: 200,
+    body:
+      '<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      `<Bucket>${escapeXml(r.bucket)}</Bucket><IsTruncated>false</IsTruncated>${entries.join('')}</ListMultipartUploadsResult>`,
+  };
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** The body to forward and its headers: aws-chunked bodies are decoded and their length fixed up. */

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Task } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type ClientHandle, connectCoordinator } from '../../src/rpc/client.js';
-import { resultFor } from '../coordinator/fixtures.js';
+import { resultFor } from '../fixtures/messages.js';
 
 /** One task as a fake worker saw it. */
 export interface FakeClaim {

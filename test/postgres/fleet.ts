@@ -9,7 +9,7 @@ import pg from 'pg';
 import { JobState } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { connectCoordinator } from '../../src/rpc/client.js';
 import { type Program, startProgram } from '../cli/processes.js';
-import { sampleJob } from '../coordinator/fixtures.js';
+import { sampleJob } from '../fixtures/messages.js';
 import { FakeWorker, type FakeWorkerStats } from './fake-worker.js';
 
 export interface Fleet {

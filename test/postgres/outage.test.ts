@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { startCoordinator } from '../../src/coordinator/index.js';
 import { connectCoordinator } from '../../src/rpc/client.js';
 import { Store } from '../../src/store/index.js';
-import { resultFor, sampleJob } from '../coordinator/fixtures.js';
+import { resultFor, sampleJob } from '../fixtures/messages.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 
 /** A TCP proxy to `port` that can drop every connection and refuse new ones until restored. */

@@ -12,6 +12,7 @@ import { fileAt, folderAt } from '../../src/storage/index.js';
 import { Worker } from '../../src/worker/index.js';
 import { startProgram, startWorker, stopAll } from '../cli/processes.js';
 import { CLIPS, makeClip } from '../helpers/clips.js';
+import { run } from '../helpers/exec.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 import { FlakyUploadStorage } from './fault-storage.js';
 
@@ -53,6 +54,18 @@ async function waitDone(client: CoordinatorClient, jobId: string, timeoutMs = 24
 async function segments(out: string): Promise<string[]> {
   const text = await readFile(path.join(out, 'video.m3u8'), 'utf8');
   return text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+}
+
+/** ceil(duration / secondsPerSegment), the duration from ffprobe's decoded frame count and rate. */
+async function expectedSegments(source: string, secondsPerSegment: number): Promise<number> {
+  const { stdout } = await run('ffprobe', [
+    ...['-v', 'error', '-select_streams', 'v:0', '-count_frames'],
+    ...['-show_entries', 'stream=nb_read_frames,r_frame_rate', '-of', 'json', source],
+  ]);
+  const stream = JSON.parse(stdout).streams[0] as { nb_read_frames: string; r_frame_rate: string };
+  const [num, den] = stream.r_frame_rate.split('/').map(Number) as [number, number];
+  const seconds = (Number(stream.nb_read_frames) * den) / num;
+  return Math.ceil(seconds / secondsPerSegment - 1e-9);
 }
 
 test('transient storage failures are retried and the job completes, attempts visible in GetJob', async () => {
@@ -99,10 +112,12 @@ test('a coordinator SIGKILLed mid-job and restarted on the same SQLite file fini
   const h = connectCoordinator(address);
   try {
     const { jobId } = await h.client.submitJob({ job: job('restart') });
-    // Kill it once the job is running (the split has been claimed).
-    for (let i = 0; i < 600; i++) {
+    // Kill it once the job is running (the split has been claimed); not before.
+    const runningBy = Date.now() + 60_000;
+    for (;;) {
       const { job: got } = await h.client.getJob({ jobId });
       if (got && got.state !== JobState.QUEUED) break;
+      assert.ok(Date.now() < runningBy, 'the job never started running');
       await new Promise((r) => setTimeout(r, 50));
     }
     first.child.kill('SIGKILL');
@@ -113,7 +128,8 @@ test('a coordinator SIGKILLed mid-job and restarted on the same SQLite file fini
     const done = await waitDone(h.client, jobId);
     assert.equal(done.state, JobState.SUCCEEDED, done.failureReason);
     const segs = await segments(path.join(dir.path, 'restart-out'));
-    assert.ok(segs.length >= 2, `segments: ${segs}`);
+    // One segment per started 0.5 s of the source, counted by ffprobe (36 frames at 30/s: 3).
+    assert.equal(segs.length, await expectedSegments(clip, 0.5), `segments: ${segs}`);
     assert.equal(new Set(segs).size, segs.length, 'each segment exactly once');
   } finally {
     h.close();

@@ -60,9 +60,12 @@ export function postgresInstalled(): boolean {
   }
 }
 
-/** The factories selected by AVSPL1T_TEST_DB (`sqlite`, `postgres`, `all`; default `all` when PostgreSQL is installed). */
+/** The factories selected by AVSPL1T_TEST_DB (`sqlite`, `postgres`, `all`; default `all` when PostgreSQL is installed); any other value throws. */
 export function databaseFactories(): DatabaseFactory[] {
   const choice = (process.env.AVSPL1T_TEST_DB ?? (postgresInstalled() ? 'all' : 'sqlite')).toLowerCase();
+  // A misspelt value must not quietly select no database (the suites would define no tests).
+  if (!['sqlite', 'postgres', 'all'].includes(choice))
+    throw new Error(`AVSPL1T_TEST_DB must be sqlite, postgres or all, not ${JSON.stringify(choice)}`);
   const list: DatabaseFactory[] = [];
   if (choice === 'sqlite' || choice === 'all') list.push(sqlite);
   if (choice === 'postgres' || choice === 'all') list.push(postgres());

@@ -15,7 +15,7 @@ import type {
 } from '../../src/media/index.js';
 import { childFile } from '../../src/storage/index.js';
 import type { Operations } from '../../src/worker/index.js';
-import { audioResult, manifestResult, splitResult } from '../coordinator/fixtures.js';
+import { audioResult, manifestResult, splitResult } from '../fixtures/messages.js';
 
 export interface FakeCall {
   kind: 'split' | 'encode' | 'audio' | 'manifest';

@@ -9,8 +9,8 @@ import { invalidInput, transient } from '../../src/errors.js';
 import { JobState } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { beatDelay } from '../../src/worker/heartbeat.js';
 import { Worker, type WorkerOptions } from '../../src/worker/index.js';
-import { sampleJob } from '../coordinator/fixtures.js';
 import { startTestCoordinator, type TestCoordinator, waitForJob } from '../coordinator/harness.js';
+import { sampleJob } from '../fixtures/messages.js';
 import { type FakeCall, FakeOperations, untilAborted } from './fake-operations.js';
 
 function startWorker(t: TestCoordinator, options: Partial<WorkerOptions>): Promise<Worker> {
