@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Coordinator } from '../../src/coordinator/index.js';
 import { Store } from '../../src/store/index.js';
-import { sampleJob } from '../coordinator/fixtures.js';
+import { sampleJob } from '../fixtures/messages.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 async function modes(db: string): Promise<Record<string, string>> {

@@ -9,8 +9,8 @@ import { type SplitResult, SplitResultSchema, TaskSchema } from '../../src/gen/a
 import type { OperationContext, SplitOptions } from '../../src/media/index.js';
 import { fileAt } from '../../src/storage/index.js';
 import { Worker } from '../../src/worker/index.js';
-import { sampleJob } from '../coordinator/fixtures.js';
 import { startTestCoordinator, waitForJob } from '../coordinator/harness.js';
+import { sampleJob } from '../fixtures/messages.js';
 import { FakeOperations, untilAborted } from './fake-operations.js';
 
 /** Seconds of media per piece: 900 + 600 × 4,000 s allowed = 2.4e9 ms, above 2^31-1. */
