@@ -85,7 +85,10 @@ export function registerServers(program: Command): void {
     .option('--concurrency <n>', 'tasks run at once', '1')
     .option('--threads <n>', 'encoder threads per task (default: cores / tasks at once, at least 1)')
     .option('--id <name>', 'worker id (default: hostname-pid)')
-    .option('--tmp-dir <dir>', 'parent of the per-task temp dirs (default: the OS temp dir)')
+    .option(
+      '--tmp-dir <dir>',
+      'parent of the per-task temp dirs, checked at start (default: <OS temp dir>/avspl1t-worker-<uid>)',
+    )
     .option('--log-level <level>', 'silent | error | warn | info | debug', 'info')
     .action(async (raw: Record<string, string>) => {
       const o = parseWith(workerSchema, raw);
