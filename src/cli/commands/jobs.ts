@@ -18,12 +18,12 @@ import {
   parseWith,
   positiveIntFlag,
 } from '../options.js';
-import { followJob } from '../progress.js';
+import { followJob, GaveUpWaiting } from '../progress.js';
 import { resolveS3, type S3Flags, s3Flags } from '../s3-options.js';
 import { UPLOAD_FOLDER, uploadInput } from '../upload.js';
 
 /** Exit codes of `avspl1t wait`. */
-export const WAIT_EXIT = { succeeded: 0, failed: 1, cancelled: 2 } as const;
+export const WAIT_EXIT = { succeeded: 0, failed: 1, cancelled: 2, gaveUp: 3 } as const;
 
 /** Adds the encoder flags shared by `submit` and `encode`. */
 export function encoderFlags(cmd: Command): Command {
@@ -164,11 +164,32 @@ export function registerJobCommands(program: Command): void {
   withCoordinator(
     program
       .command('wait')
-      .description('follow a job with a progress bar; exit 0 succeeded, 1 failed, 2 cancelled')
-      .argument('<job-id>'),
-  ).action(async (jobId: string, raw: { coordinator: string }) => {
-    const { coordinator } = parseWith(coordinatorOnly, raw);
-    const job = await withClient(coordinator, (c) => followJob(c, jobId));
+      .description(
+        'follow a job with a progress bar, through coordinator restarts; exit 0 succeeded, 1 failed, 2 cancelled, 3 gave up waiting',
+      )
+      .argument('<job-id>')
+      .option(
+        '--give-up-after <s>',
+        'stop waiting (exit 3) once the coordinator has been unreachable this long',
+        '600',
+      ),
+  ).action(async (jobId: string, raw: { coordinator: string; giveUpAfter: string }) => {
+    const o = parseWith(
+      z.object({ coordinator: coordinatorFlag, giveUpAfter: positiveIntFlag('give-up-after') }),
+      raw,
+    );
+    // Giving up is an answer, not an error of the call: it must not read as "cannot reach".
+    const job = await withClient(o.coordinator, (c) =>
+      followJob(c, jobId, { giveUpMs: o.giveUpAfter * 1000 }).catch((err) => {
+        if (err instanceof GaveUpWaiting) return err;
+        throw err;
+      }),
+    );
+    if (job instanceof GaveUpWaiting) {
+      process.stderr.write(`error: ${oneLine(job.message)}\n`);
+      process.exitCode = WAIT_EXIT.gaveUp;
+      return;
+    }
     printOutcome(job);
     process.exitCode =
       job.state === JobState.SUCCEEDED
