@@ -51,8 +51,10 @@ export async function followJob(
         throw new AppError(ErrorKind.Transient, 'the coordinator closed the stream');
       } catch (err) {
         const e = fromRpcError(err);
-        // A coordinator restart drops the stream; anything else is for the caller.
-        if (e.kind !== ErrorKind.Transient || options.signal?.aborted) throw e;
+        // A coordinator restart drops the stream (a killed one's HTTP/2 stream reads as
+        // cancelled, though nobody here cancelled it); anything else is for the caller.
+        const dropped = e.kind === ErrorKind.Transient || e.kind === ErrorKind.Cancelled;
+        if (!dropped || options.signal?.aborted) throw e;
         unreachableSince ??= Date.now();
         const away = Date.now() - unreachableSince;
         if (away >= giveUpMs)
@@ -111,8 +113,7 @@ class WaitView {
   tick(job: Job | undefined, unreachableSince: number | undefined): void {
     if (this.quiet) return;
     let note = '';
-    if (unreachableSince !== undefined)
-      note = `coordinator unreachable for ${seconds(Date.now() - unreachableSince)} s, retrying (Ctrl-C to stop waiting)`;
+    if (unreachableSince !== undefined) note = 'coordinator unreachable, retrying (Ctrl-C to stop waiting)';
     else if (job?.state === JobState.QUEUED) {
       const queued = Date.now() - Number(job.updatedAtMs);
       if (queued >= QUEUED_NOTE_MS)
@@ -130,7 +131,9 @@ class WaitView {
       this.barShown = false;
     }
     // On a terminal the note line is redrawn in place; elsewhere a line when its kind changes.
-    if (tty) process.stderr.write(`\r\x1b[K${note}`);
+    // A note wider than the terminal would wrap, and `\r` then clears only its last row.
+    if (tty)
+      process.stderr.write(`\r\x1b[K${note.slice(0, Math.max(1, (process.stderr.columns || 80) - 1))}`);
     else if (note && kind(note) !== kind(this.note)) process.stderr.write(`${note}\n`);
     this.note = note;
     if (!note && this.segments && !this.barShown) {
@@ -175,8 +178,11 @@ export function jobLine(
       : '';
   const head = 'encoding ';
   const tail = ` ${payload.segments} segments | ${percent}%${eta}`;
-  // One column spare: a line as wide as the terminal wraps on some terminals.
-  const size = Math.max(5, Math.min(40, params.maxWidth - head.length - tail.length - 3));
+  // Room kept for the longest ETA, so the bar does not change width as it comes and goes;
+  // one column spare: a line as wide as the terminal wraps on some terminals.
+  const total = payload.segments.split('/')[1] ?? '';
+  const room = ` ${total}/${total} segments | 100% | ETA 59m59s`.length;
+  const size = Math.max(5, Math.min(40, params.maxWidth - head.length - room - 3));
   const done = Math.round(params.progress * size);
   return `${head}[${'\u2588'.repeat(done)}${'\u2591'.repeat(size - done)}]${tail}`;
 }

@@ -45,12 +45,12 @@ describe('avspl1t wait', { concurrency: 1 }, () => {
       '6',
     ]);
     const wait = startProgram(['wait', jobId, '--coordinator', first.address]);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Killed while the stream is open and the bar drawn.
+    await waitFor('the progress bar', () => /encoding \[/.test(wait.output().stderr), 30_000);
     first.coordinator.child.kill('SIGKILL');
     await waitFor(
       'the unreachable note',
-      () =>
-        /coordinator unreachable for \d+ s, retrying \(Ctrl-C to stop waiting\)/.test(wait.output().stderr),
+      () => /coordinator unreachable, retrying \(Ctrl-C to stop waiting\)/.test(wait.output().stderr),
       20_000,
     );
     await new Promise((r) => setTimeout(r, 3000));
