@@ -1,5 +1,6 @@
 // Client commands: submit, status, jobs, wait, cancel.
 import { access, mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { toJsonString } from '@bufbuild/protobuf';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -61,6 +62,22 @@ export async function prepareFolder(folder: Folder, what: string): Promise<void>
   }
 }
 
+/**
+ * Checks a local folder a job will write without creating it: the workers create
+ * what they write, as their own user (the submitter may be another user). It must
+ * be a directory, or missing below an existing directory.
+ */
+export async function checkFolder(folder: Folder, what: string): Promise<void> {
+  if (folder.location.case !== 'fs') return;
+  const p = folder.location.value.path;
+  for (let dir = path.resolve(p); ; dir = path.dirname(dir)) {
+    const s = await stat(dir).catch(() => undefined);
+    if (s?.isDirectory()) return;
+    if (s) throw invalidInput(`the ${what} folder ${p} is not a directory: ${dir} is a file`);
+    if (path.dirname(dir) === dir) throw notFound(`the ${what} folder ${p} has no existing parent`);
+  }
+}
+
 const withCoordinator = (cmd: Command) =>
   cmd
     .option('--coordinator <host:port>', 'coordinator address', defaultCoordinator())
@@ -89,9 +106,12 @@ export function registerJobCommands(program: Command): void {
           .requiredOption('--input <path|s3-url>', 'input video')
           .requiredOption(
             '--working-dir <path|s3-url>',
-            'folder for the split pieces (visible to all workers)',
+            'folder for the split pieces, visible to all workers (created by the workers if missing)',
           )
-          .requiredOption('--output-dir <path|s3-url>', 'folder for the playlists and segments')
+          .requiredOption(
+            '--output-dir <path|s3-url>',
+            'folder for the playlists and segments (created by the workers if missing)',
+          )
           .option('--upload', 'upload the local --input into <working-dir>/input/ first (progress on stderr)')
           .option('--quiet', 'no upload progress bar')
           .option(
@@ -124,8 +144,8 @@ export function registerJobCommands(program: Command): void {
       const working = parseFolder(raw.workingDir, s3.job);
       const output = parseFolder(raw.outputDir, s3.job);
       await checkInput(input);
-      await prepareFolder(working, 'working');
-      await prepareFolder(output, 'output');
+      await checkFolder(working, 'working');
+      await checkFolder(output, 'output');
       if (raw.upload) {
         if (input.location.case !== 'fs') throw invalidInput('--upload needs a local --input file');
         // The CLI uploads with every key it has; the job gets the locations as workers should see them.
