@@ -1,4 +1,4 @@
-// Client commands: submit, status, jobs, wait, cancel.
+// Client commands: submit, status, jobs, wait, cancel, retry.
 import { access, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { toJsonString } from '@bufbuild/protobuf';
@@ -11,6 +11,7 @@ import { baseName, childFile, childFolder, describe } from '../../storage/index.
 import { parseFile, parseFolder } from '../../storage/location.js';
 import { setClientSecurity, withClient } from '../client.js';
 import { formatJobs, formatStatus, oneLine, stateName } from '../format.js';
+import { resolveJobId } from '../job-ids.js';
 import {
   coordinatorFlag,
   defaultCoordinator,
@@ -95,7 +96,36 @@ function printOutcome(job: Job): void {
   else process.stderr.write(`${what}\n`);
 }
 
-/** Adds submit, status, jobs, wait and cancel. */
+/** Follows a job to its end and sets the exit code (WAIT_EXIT); prints the outcome, or the Job as JSON. */
+async function waitForJob(
+  coordinator: string,
+  jobId: string,
+  o: { json?: boolean; giveUpMs?: number },
+): Promise<void> {
+  // Giving up is an answer, not an error of the call: it must not read as "cannot reach".
+  const job = await withClient(coordinator, async (c) =>
+    // Unreachable now: follow the id as typed, retrying (a prefix then resolves to nothing).
+    followJob(c, await resolveJobId(c, jobId).catch(() => jobId), { giveUpMs: o.giveUpMs }).catch((err) => {
+      if (err instanceof GaveUpWaiting) return err;
+      throw err;
+    }),
+  );
+  if (job instanceof GaveUpWaiting) {
+    process.stderr.write(`error: ${oneLine(job.message)}\n`);
+    process.exitCode = WAIT_EXIT.gaveUp;
+    return;
+  }
+  if (o.json) process.stdout.write(`${toJsonString(JobSchema, job)}\n`);
+  else printOutcome(job);
+  process.exitCode =
+    job.state === JobState.SUCCEEDED
+      ? WAIT_EXIT.succeeded
+      : job.state === JobState.CANCELLED
+        ? WAIT_EXIT.cancelled
+        : WAIT_EXIT.failed;
+}
+
+/** Adds submit, status, jobs, wait, cancel and retry. */
 export function registerJobCommands(program: Command): void {
   s3Flags(
     encoderFlags(
@@ -114,6 +144,8 @@ export function registerJobCommands(program: Command): void {
           )
           .option('--upload', 'upload the local --input into <working-dir>/input/ first (progress on stderr)')
           .option('--quiet', 'no upload progress bar')
+          .option('--wait', 'then follow the job as `wait` does (same exit codes)')
+          .option('--json', 'print {"jobId": ...} (with --wait: the finished Job) as JSON')
           .option(
             '--parallelism <n>',
             'encodes the cluster runs at once (all worker slots): encode tasks then cover several segments, one encoder start-up for many, while the last tasks stay single segments (default 0: one segment per task)',
@@ -131,6 +163,8 @@ export function registerJobCommands(program: Command): void {
           upload?: boolean;
           quiet?: boolean;
           parallelism?: string;
+          wait?: boolean;
+          json?: boolean;
         },
     ) => {
       const { coordinator } = parseWith(coordinatorOnly, raw);
@@ -157,7 +191,8 @@ export function registerJobCommands(program: Command): void {
       const { jobId } = await withClient(coordinator, (c) =>
         c.submitJob({ job: { input, working, output, secondsPerSegment, settings, parallelism } }),
       );
-      process.stdout.write(`${jobId}\n`);
+      if (raw.wait) return waitForJob(coordinator, jobId, { json: raw.json });
+      process.stdout.write(raw.json ? `${JSON.stringify({ jobId })}\n` : `${jobId}\n`);
     },
   );
 
@@ -169,16 +204,24 @@ export function registerJobCommands(program: Command): void {
       .option('--json', 'print the Job message as JSON'),
   ).action(async (jobId: string, raw: { coordinator: string; json?: boolean }) => {
     const { coordinator } = parseWith(coordinatorOnly, raw);
-    const { job } = await withClient(coordinator, (c) => c.getJob({ jobId }));
+    const { job } = await withClient(coordinator, async (c) =>
+      c.getJob({ jobId: await resolveJobId(c, jobId) }),
+    );
     process.stdout.write(`${raw.json ? toJsonString(JobSchema, job!) : formatStatus(job!)}\n`);
   });
 
   withCoordinator(
-    program.command('jobs').description('list the newest jobs').option('--limit <n>', 'how many', '20'),
-  ).action(async (raw: { coordinator: string; limit: string }) => {
+    program
+      .command('jobs')
+      .description('list the newest jobs')
+      .option('--limit <n>', 'how many', '20')
+      .option('--json', 'print the Job messages as a JSON array'),
+  ).action(async (raw: { coordinator: string; limit: string; json?: boolean }) => {
     const o = parseWith(z.object({ coordinator: coordinatorFlag, limit: positiveIntFlag('limit') }), raw);
     const { jobs } = await withClient(o.coordinator, (c) => c.listJobs({ limit: o.limit }));
-    process.stdout.write(`${formatJobs(jobs)}\n`);
+    process.stdout.write(
+      raw.json ? `[${jobs.map((j) => toJsonString(JobSchema, j)).join(',')}]\n` : `${formatJobs(jobs)}\n`,
+    );
   });
 
   withCoordinator(
@@ -192,39 +235,46 @@ export function registerJobCommands(program: Command): void {
         '--give-up-after <s>',
         'stop waiting (exit 3) once the coordinator has been unreachable this long',
         '600',
-      ),
-  ).action(async (jobId: string, raw: { coordinator: string; giveUpAfter: string }) => {
+      )
+      .option('--json', 'print the finished Job message as JSON'),
+  ).action(async (jobId: string, raw: { coordinator: string; giveUpAfter: string; json?: boolean }) => {
     const o = parseWith(
       z.object({ coordinator: coordinatorFlag, giveUpAfter: positiveIntFlag('give-up-after') }),
       raw,
     );
-    // Giving up is an answer, not an error of the call: it must not read as "cannot reach".
-    const job = await withClient(o.coordinator, (c) =>
-      followJob(c, jobId, { giveUpMs: o.giveUpAfter * 1000 }).catch((err) => {
-        if (err instanceof GaveUpWaiting) return err;
-        throw err;
-      }),
-    );
-    if (job instanceof GaveUpWaiting) {
-      process.stderr.write(`error: ${oneLine(job.message)}\n`);
-      process.exitCode = WAIT_EXIT.gaveUp;
-      return;
-    }
-    printOutcome(job);
-    process.exitCode =
-      job.state === JobState.SUCCEEDED
-        ? WAIT_EXIT.succeeded
-        : job.state === JobState.CANCELLED
-          ? WAIT_EXIT.cancelled
-          : WAIT_EXIT.failed;
+    await waitForJob(o.coordinator, jobId, { json: raw.json, giveUpMs: o.giveUpAfter * 1000 });
   });
 
   withCoordinator(program.command('cancel').description('cancel a job').argument('<job-id>')).action(
     async (jobId: string, raw: { coordinator: string }) => {
       const { coordinator } = parseWith(coordinatorOnly, raw);
-      const { job } = await withClient(coordinator, (c) => c.cancelJob({ jobId }));
+      const { job } = await withClient(coordinator, async (c) =>
+        c.cancelJob({ jobId: await resolveJobId(c, jobId) }),
+      );
       const already = job!.state !== JobState.CANCELLED ? ' (already finished)' : '';
-      process.stdout.write(`job ${jobId} ${stateName(job!.state)}${already}\n`);
+      process.stdout.write(`job ${job!.id} ${stateName(job!.state)}${already}\n`);
     },
   );
+
+  withCoordinator(
+    program
+      .command('retry')
+      .alias('resubmit')
+      .description(
+        'submit a failed or cancelled job again, with the same input, folders and settings; prints the new id (S3 keys are never returned: the workers then use their own)',
+      )
+      .argument('<job-id>')
+      .option('--json', 'print {"jobId": ...} as JSON'),
+  ).action(async (jobId: string, raw: { coordinator: string; json?: boolean }) => {
+    const { coordinator } = parseWith(coordinatorOnly, raw);
+    const newId = await withClient(coordinator, async (c) => {
+      const { job } = await c.getJob({ jobId: await resolveJobId(c, jobId) });
+      if (job!.state !== JobState.FAILED && job!.state !== JobState.CANCELLED)
+        throw invalidInput(
+          `job ${job!.id} is ${stateName(job!.state)}: only a failed or cancelled job can be retried`,
+        );
+      return (await c.submitJob({ job: job!.details })).jobId;
+    });
+    process.stdout.write(raw.json ? `${JSON.stringify({ jobId: newId })}\n` : `${newId}\n`);
+  });
 }
