@@ -151,7 +151,7 @@ export async function runTask(
   else {
     const e = error ?? new AppError(ErrorKind.Internal, 'operation returned nothing');
     const transient = e.kind === ErrorKind.Transient || e.kind === ErrorKind.Cancelled;
-    log.warn({ kind: e.kind, err: e.message, transient }, 'task failed');
+    log.warn({ errorKind: e.kind, err: e.message, transient }, 'task failed');
     result = { case: 'failure', value: failure(e.message, { transient }) };
   }
   const next = await finish(deps, task, result, log, wantNext());
@@ -205,7 +205,7 @@ async function finish(
     } catch (err) {
       const e = fromRpcError(err);
       if (e.kind !== ErrorKind.Transient || Date.now() > deadline) {
-        log.error({ kind: e.kind, err: e.message }, 'could not report the task result');
+        log.error({ errorKind: e.kind, err: e.message }, 'could not report the task result');
         return undefined;
       }
       await sleep(Math.min(250 * 2 ** attempt, 5000));

@@ -8,6 +8,7 @@ import {
   coordinatorFlag,
   defaultCoordinator,
   listenFlag,
+  logFormatFlag,
   logLevelFlag,
   parseWith,
   positiveIntFlag,
@@ -27,6 +28,7 @@ const coordinatorSchema = z.object({
   leaseSeconds: positiveIntFlag('lease-seconds'),
   maxAttempts: positiveIntFlag('max-attempts'),
   logLevel: logLevelFlag,
+  logFormat: logFormatFlag,
 });
 
 const workerSchema = z.object({
@@ -36,6 +38,7 @@ const workerSchema = z.object({
   id: z.string().optional(),
   tmpDir: z.string().optional(),
   logLevel: logLevelFlag,
+  logFormat: logFormatFlag,
 });
 
 /** Adds the `coordinator` and `worker` commands. */
@@ -52,10 +55,11 @@ export function registerServers(program: Command): void {
       'refuse jobs that carry S3 keys: no secret is ever stored; workers use their own AWS credentials',
     )
     .option('--log-level <level>', 'silent | error | warn | info | debug', 'info')
+    .option('--log-format <format>', 'json | pretty (default: pretty on a terminal, else json)')
     .action(async (raw: Record<string, string>) => {
       const o = parseWith(coordinatorSchema, raw);
       const security = coordinatorSecurity(raw as Parameters<typeof coordinatorSecurity>[0]);
-      const log = createLogger(o.logLevel, 'coordinator');
+      const log = createLogger(o.logLevel, 'coordinator', o.logFormat);
       const running = await startCoordinator({
         ...security,
         listen: o.listen,
@@ -90,9 +94,10 @@ export function registerServers(program: Command): void {
       'parent of the per-task temp dirs, checked at start (default: <OS temp dir>/avspl1t-worker-<uid>)',
     )
     .option('--log-level <level>', 'silent | error | warn | info | debug', 'info')
+    .option('--log-format <format>', 'json | pretty (default: pretty on a terminal, else json)')
     .action(async (raw: Record<string, string>) => {
       const o = parseWith(workerSchema, raw);
-      const log = createLogger(o.logLevel, 'worker');
+      const log = createLogger(o.logLevel, 'worker', o.logFormat);
       const worker = await Worker.start({
         ...workerSecurity(raw as Parameters<typeof workerSecurity>[0]),
         coordinator: o.coordinator,
