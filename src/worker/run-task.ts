@@ -208,7 +208,9 @@ async function finish(
         log.error({ errorKind: e.kind, err: e.message }, 'could not report the task result');
         return undefined;
       }
-      await sleep(Math.min(250 * 2 ** attempt, 5000));
+      // No slower than heartbeats: a restarted coordinator gives the lease one lease
+      // time, and the result must land within it.
+      await sleep(Math.min(250 * 2 ** attempt, 5000, task.heartbeatIntervalMs || 5000));
     }
   }
 }
