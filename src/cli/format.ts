@@ -76,10 +76,16 @@ export function formatStatus(job: Job): string {
   for (const w of job.warnings) lines.push(['warning', oneLine(w)]);
   for (const t of job.tasks) {
     const name = t.kind === 'encode' ? `encode ${t.index}` : t.kind;
+    const worker = t.workerId ? ` (worker ${t.workerId})` : '';
+    if (t.state === 'running') {
+      const attempt = t.attempts > 1 ? `, attempt ${t.attempts}` : '';
+      lines.push(['running', `${name} on worker ${t.workerId}${attempt}`]);
+      continue;
+    }
     const last = t.lastError ? `, last error: ${oneLine(t.lastError)}` : '';
     lines.push([
-      'retried',
-      `${name}: ${t.state} after ${t.attempts} attempt${t.attempts === 1 ? '' : 's'}${last}`,
+      t.attempts > 1 ? 'retried' : t.state,
+      `${name}: ${t.state} after ${t.attempts} attempt${t.attempts === 1 ? '' : 's'}${last}${worker}`,
     ]);
   }
   return lines.map(([k, v]) => `${k.padEnd(9)} ${printable(v)}`).join('\n');

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import type { EncoderSettings } from '../gen/avspl1t/v1/media_pb.js';
-import type { LogLevel } from '../log.js';
+import type { LogFormat, LogLevel } from '../log.js';
 import { normalizeSettings, settingsProblem } from '../media/settings.js';
 import { MIN_SECONDS_PER_SEGMENT } from '../media/split.js';
 import { parseHostPort } from '../rpc/address.js';
@@ -65,6 +65,12 @@ export const logLevelFlag = z.enum(['silent', 'fatal', 'error', 'warn', 'info', 
   error: (issue) =>
     `--log-level must be one of silent, error, warn, info, debug, got "${String(issue.input)}"`,
 }) as z.ZodType<LogLevel>;
+
+export const logFormatFlag = z
+  .enum(['json', 'pretty'], {
+    error: (issue) => `--log-format must be json or pretty, got "${String(issue.input)}"`,
+  })
+  .optional() as z.ZodType<LogFormat | undefined>;
 
 /** Raw encoder flags as commander gives them. */
 export interface EncoderFlags {

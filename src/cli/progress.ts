@@ -1,17 +1,30 @@
 // Follows a job over WatchJob and draws a progress bar (segments done/total,
-// percent, ETA) on stderr. The bar appears once the split has counted the
-// segments, so jobs that fail early print nothing but their error.
+// percent, ETA) on stderr, sized to the terminal. Until the split has counted
+// the segments, and whenever nothing happens, it says why: the job waits for a
+// worker, or the coordinator is unreachable (it keeps retrying through restarts).
 import cliProgress from 'cli-progress';
 import { AppError, ErrorKind } from '../errors.js';
-import type { Job } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { type Job, JobState } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { CoordinatorClient } from '../rpc/client.js';
 import { fromRpcError } from '../rpc/errors.js';
 
 export interface FollowOptions {
-  /** No bar at all (scripts); the job is still followed to its end. */
+  /** No bar and no notes (scripts); the job is still followed to its end. */
   quiet?: boolean;
   signal?: AbortSignal;
+  /** Stop waiting (GaveUpWaiting) once the coordinator has been unreachable this long (default 10 min). */
+  giveUpMs?: number;
 }
+
+/** Thrown when `followJob` stops waiting although the job may still finish. */
+export class GaveUpWaiting extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super(ErrorKind.Transient, message, { cause });
+  }
+}
+
+/** After this long queued, the note says no worker has taken a task. */
+const QUEUED_NOTE_MS = 5000;
 
 /** Watches the job until it finishes and returns its final state; reconnects if the stream drops. */
 export async function followJob(
@@ -19,42 +32,167 @@ export async function followJob(
   jobId: string,
   options: FollowOptions = {},
 ): Promise<Job> {
-  const bar = progressBar('encoding [{bar}] {segments} segments | {percentage}% | ETA {eta_formatted}', {
-    notTTYSchedule: 5000,
-    etaBuffer: 30,
-  });
-  let started = false;
-  const show = (job: Job) => {
-    if (options.quiet || job.segmentsTotal === 0) return;
-    const segments = `${job.segmentsDone}/${job.segmentsTotal}`;
-    if (!started) {
-      bar.start(100, 0, { segments });
-      started = true;
-    }
-    bar.update(Math.floor(job.percentComplete), { segments });
-  };
-  let failures = 0;
+  const view = new WaitView(options.quiet ?? false);
+  const giveUpMs = options.giveUpMs ?? 600_000;
+  let unreachableSince: number | undefined;
+  let last: Job | undefined;
+  // Nothing arrives while nothing changes: a clock keeps the notes current.
+  const ticker = setInterval(() => view.tick(last, unreachableSince), 1000);
   try {
     for (;;) {
       try {
         for await (const res of client.watchJob({ jobId }, { signal: options.signal })) {
-          failures = 0;
-          const job = res.job!;
-          show(job);
-          if (job.finishedAtMs > 0n) return job;
+          unreachableSince = undefined;
+          last = res.job!;
+          view.show(last);
+          if (last.finishedAtMs > 0n) return last;
         }
         // The stream ended before the job did: the coordinator is shutting down.
         throw new AppError(ErrorKind.Transient, 'the coordinator closed the stream');
       } catch (err) {
         const e = fromRpcError(err);
-        // A coordinator restart drops the stream; anything else is for the caller.
-        if (e.kind !== 'transient' || options.signal?.aborted || ++failures > 30) throw e;
-        await new Promise((r) => setTimeout(r, 1000));
+        // A coordinator restart drops the stream (a killed one's HTTP/2 stream reads as
+        // cancelled, though nobody here cancelled it); anything else is for the caller.
+        const dropped = e.kind === ErrorKind.Transient || e.kind === ErrorKind.Cancelled;
+        if (!dropped || options.signal?.aborted) throw e;
+        unreachableSince ??= Date.now();
+        const away = Date.now() - unreachableSince;
+        if (away >= giveUpMs)
+          throw new GaveUpWaiting(
+            `gave up waiting: the coordinator has been unreachable for ${seconds(away)} s (${e.message}); the job may still finish`,
+            e,
+          );
+        view.tick(last, unreachableSince);
+        await new Promise((r) => setTimeout(r, Math.min(1000, giveUpMs - away)));
       }
     }
   } finally {
-    if (started) bar.stop();
+    clearInterval(ticker);
+    view.stop();
   }
+}
+
+const seconds = (ms: number) => Math.max(0, Math.round(ms / 1000));
+
+/** What `wait` shows: the bar once there are segments, else (or while unreachable) a one-line note. */
+class WaitView {
+  private readonly bar = new cliProgress.SingleBar(
+    {
+      format: jobLine,
+      stream: process.stderr,
+      noTTYOutput: process.stderr.isTTY !== true,
+      notTTYSchedule: 5000,
+      hideCursor: process.stderr.isTTY === true,
+      etaBuffer: 30,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  private barShown = false;
+  private percent = 0;
+  private note = '';
+  private segments = '';
+
+  constructor(private readonly quiet: boolean) {}
+
+  show(job: Job): void {
+    if (this.quiet) return;
+    if (job.segmentsTotal > 0) {
+      this.segments = `${job.segmentsDone}/${job.segmentsTotal}`;
+      // A retried task may report less than before: the bar never goes back.
+      this.percent = Math.max(this.percent, Math.floor(job.percentComplete));
+      if (!this.barShown) {
+        this.clearNote();
+        this.bar.start(100, this.percent, { segments: this.segments });
+        this.barShown = true;
+      } else this.bar.update(this.percent, { segments: this.segments });
+    }
+    this.tick(job, undefined);
+  }
+
+  /** Updates the note for the job's last known state and the connection. */
+  tick(job: Job | undefined, unreachableSince: number | undefined): void {
+    if (this.quiet) return;
+    let note = '';
+    if (unreachableSince !== undefined) note = 'coordinator unreachable, retrying (Ctrl-C to stop waiting)';
+    else if (job?.state === JobState.QUEUED) {
+      const queued = Date.now() - Number(job.updatedAtMs);
+      if (queued >= QUEUED_NOTE_MS)
+        note = `queued — no worker has taken a task of this job for ${seconds(queued)} s (is a worker running?)`;
+    }
+    this.setNote(note);
+  }
+
+  /** A note replaces the bar while it applies; the bar comes back after it. */
+  private setNote(note: string): void {
+    if (note === this.note) return;
+    const tty = process.stderr.isTTY === true;
+    if (note && this.barShown) {
+      this.bar.stop();
+      this.barShown = false;
+    }
+    // On a terminal the note line is redrawn in place; elsewhere a line when its kind changes.
+    // A note wider than the terminal would wrap, and `\r` then clears only its last row.
+    if (tty)
+      process.stderr.write(`\r\x1b[K${note.slice(0, Math.max(1, (process.stderr.columns || 80) - 1))}`);
+    else if (note && kind(note) !== kind(this.note)) process.stderr.write(`${note}\n`);
+    this.note = note;
+    if (!note && this.segments && !this.barShown) {
+      if (tty) process.stderr.write('\r\x1b[K');
+      this.bar.start(100, this.percent, { segments: this.segments });
+      this.barShown = true;
+    }
+  }
+
+  private clearNote(): void {
+    if (this.note && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+    this.note = '';
+  }
+
+  stop(): void {
+    if (this.barShown) this.bar.stop();
+    else if (this.note && process.stderr.isTTY) process.stderr.write('\n');
+  }
+}
+
+/** A note's kind: its words without the numbers. */
+const kind = (note: string) => note.replace(/\d+/g, '');
+
+/** Payload of the job bar. */
+interface BarPayload {
+  segments: string;
+}
+
+/**
+ * One bar line fitted to the terminal: the bar shrinks so that segments, percent
+ * and ETA always show; no ETA until something is done (it would say 0 s).
+ */
+export function jobLine(
+  _options: unknown,
+  params: { progress: number; value: number; eta: number; maxWidth: number },
+  payload: BarPayload,
+): string {
+  const percent = Math.floor(params.progress * 100);
+  const eta =
+    params.value > 0 && params.value < 100 && Number.isFinite(params.eta) && params.eta > 0
+      ? ` | ETA ${formatEta(params.eta)}`
+      : '';
+  const head = 'encoding ';
+  const tail = ` ${payload.segments} segments | ${percent}%${eta}`;
+  // Room kept for the longest ETA, so the bar does not change width as it comes and goes;
+  // one column spare: a line as wide as the terminal wraps on some terminals.
+  const total = payload.segments.split('/')[1] ?? '';
+  const room = ` ${total}/${total} segments | 100% | ETA 59m59s`.length;
+  const size = Math.max(5, Math.min(40, params.maxWidth - head.length - room - 3));
+  const done = Math.round(params.progress * size);
+  return `${head}[${'\u2588'.repeat(done)}${'\u2591'.repeat(size - done)}]${tail}`;
+}
+
+/** `42s`, `3m05s`, `1h02m`. */
+export function formatEta(s: number): string {
+  const t = Math.round(s);
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+  return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** A progress bar on stderr: redrawn on a terminal, a line every `notTTYSchedule` ms otherwise. */

@@ -23,10 +23,16 @@ const STATE: Record<JobState, JobStateProto> = {
   [JobState.Cancelled]: JobStateProto.CANCELLED,
 };
 
-/** Tasks worth showing: retried ones (with their last error) and failed ones. */
+/** Tasks worth showing: running ones (with their worker), retried ones (with their last error) and failed ones. */
 function summaries(tasks: readonly TaskBrief[]): TaskSummary[] {
   return tasks
-    .filter((t) => t.attempts > 1 || t.state === TaskState.Failed || (t.last_error ?? '') !== '')
+    .filter(
+      (t) =>
+        t.state === TaskState.Running ||
+        t.attempts > 1 ||
+        t.state === TaskState.Failed ||
+        (t.last_error ?? '') !== '',
+    )
     .map((t) => ({
       $typeName: 'avspl1t.v1.TaskSummary',
       id: t.id,

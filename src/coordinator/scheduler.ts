@@ -252,7 +252,7 @@ export class Scheduler {
         const job = await q.jobs.get(candidate.job_id, { lock: true });
         const task = await q.tasks.get(candidate.id);
         if (!job || !task || task.lease !== candidate.lease) return false;
-        const error = `lease expired: worker ${task.lease_owner ?? '?'} stopped sending heartbeats`;
+        const error = `lease expired: worker ${task.lease_owner ?? '?'} sent no heartbeat for ${Math.round(this.cfg.leaseMs / 1000)} s (stopped, crashed or cut off from the coordinator)`;
         const retry = task.attempts < task.max_attempts;
         const row = await q.tasks.updateExpired(task.id, candidate.lease!, now, {
           state: retry ? TaskState.Queued : TaskState.Failed,

@@ -64,6 +64,12 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       ? await Store.open(options.db, { log, poolSize: options.dbPoolSize })
       : options.db;
   const coordinator = new Coordinator(store, { ...options, log });
+  const resumed = await coordinator.resumeLeases();
+  if (resumed > 0)
+    log.info(
+      { tasks: resumed },
+      'running tasks given a fresh lease (no heartbeat could reach a stopped coordinator)',
+    );
   const auth = options.auth ?? {};
   const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const connect = connectHandler({

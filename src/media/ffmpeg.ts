@@ -1,6 +1,9 @@
 // Runs ffmpeg/ffprobe as child processes: argument arrays (never a shell), stderr
-// kept for error messages, killed on abort and on timeout.
+// kept for error messages, killed on abort and on timeout. Each runs in its own
+// process group (a terminal's Ctrl-C is for the worker, not its ffmpeg) and, on
+// Linux, dies with the worker even when the worker is SIGKILLed.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { AppError, ErrorKind } from '../errors.js';
 import { setLongTimeout } from '../timers.js';
 
@@ -18,6 +21,8 @@ export interface RunResult {
 }
 
 const STDERR_KEEP = 64 * 1024;
+/** ffmpeg's exit code after it caught SIGINT or SIGTERM and stopped early. */
+const FFMPEG_SIGNALLED = 255;
 
 /** The binaries used; overridable for tests that stand in a crashing or hanging ffmpeg. */
 export const binaries = {
@@ -37,12 +42,30 @@ export function childEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
   return Object.fromEntries(Object.entries(env).filter(([name]) => !WITHHELD.test(name)));
 }
 
+/**
+ * util-linux's `setpriv --pdeathsig KILL`, where installed: the kernel kills the
+ * child when the worker dies, however it dies (Node cannot set PR_SET_PDEATHSIG).
+ */
+const pdeathsig = ['/usr/bin/setpriv', '/bin/setpriv'].find(
+  (p) => process.platform === 'linux' && existsSync(p),
+);
+
+/** The command line that starts `cmd args...`, wrapped to die with this process where possible. */
+export function childCommand(cmd: string, args: string[]): [string, string[]] {
+  return pdeathsig ? [pdeathsig, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+}
+
+/** setpriv's exit code when it cannot find the program to run. */
+const EXEC_NOT_FOUND = 127;
+
 /** Runs `cmd args...`; resolves with its output, rejects with an AppError whose kind says if a retry may help. */
 export function run(cmd: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   const { signal, timeoutMs, onLine } = options;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new AppError(ErrorKind.Cancelled, 'cancelled'));
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+    const [file, argv] = childCommand(cmd, args);
+    // Own process group: signals for the worker's terminal do not reach the child.
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: childEnv() });
     const out: Buffer[] = [];
     let err = '';
     let partial = '';
@@ -86,7 +109,13 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
             `${cmd} timed out after ${Math.round(timeoutMs! / 1000)} s and was killed`,
           ),
         );
+      if (pdeathsig && code === EXEC_NOT_FOUND && /failed to execute/.test(err))
+        return reject(new AppError(ErrorKind.Permanent, `${cmd} is not installed (not found on PATH)`));
+      // Killed by a signal this process did not send (an operator, the OOM killer), or
+      // ffmpeg's own exit on SIGINT/SIGTERM (255): the machine's doing, not the input's.
       if (sig) return reject(new AppError(ErrorKind.Transient, `${cmd} was killed by ${sig}`));
+      if (code === FFMPEG_SIGNALLED)
+        return reject(new AppError(ErrorKind.Transient, `${cmd} was stopped by a signal: ${lastLines(err)}`));
       reject(new AppError(ErrorKind.Permanent, `${cmd} failed: ${lastLines(err)}`));
     });
     function cleanup() {

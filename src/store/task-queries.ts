@@ -401,6 +401,14 @@ export class TaskQueries {
     return this.updateRunning(id, lease, now, patch, '>=');
   }
 
+  /** Moves the lease expiry of every running task to at least `until`; returns how many moved. */
+  async extendRunning(until: number, now: number): Promise<number> {
+    return this.raw.run(
+      `update tasks set lease_expires_at = ?, updated_at = ? where state = ${RUNNING} and lease_expires_at < ?`,
+      [until, now, until],
+    );
+  }
+
   /** Running tasks whose lease expired before `now`. */
   async expired(now: number, limit: number): Promise<Pick<TaskRow, 'id' | 'job_id' | 'lease'>[]> {
     // The state as a literal: the partial index tasks_lease holds the running tasks.

@@ -25,6 +25,34 @@ export interface RunnerDeps {
   log: Logger;
   /** Aborted when the worker must give its tasks back (hard shutdown). */
   giveBack: AbortSignal;
+  /** Aborted when the worker stops taking tasks: ends a back-off early. */
+  stopping?: AbortSignal;
+  /** The worker's back-off after troubles of its own (its temp dir). */
+  localBackoff?: LocalBackoff;
+}
+
+/** Waits after the worker's own troubles: 5 s, doubling up to a minute; a task that runs resets it. */
+export class LocalBackoff {
+  private inARow = 0;
+  /** The next wait, in milliseconds. */
+  next(): number {
+    return Math.min(60_000, 5000 * 2 ** this.inARow++);
+  }
+  reset(): void {
+    this.inARow = 0;
+  }
+}
+
+const LOCAL_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT']);
+
+/** Whether `err` is a permission or space problem with a file under `dir` (the worker's, not the task's). */
+export function isLocalProblem(err: unknown, dir: string | undefined): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    const { code, path, dest } = e as NodeJS.ErrnoException & { dest?: string };
+    if (!code || !LOCAL_CODES.has(code)) continue;
+    if (!dir || [path, dest].some((p) => p?.startsWith(dir))) return true;
+  }
+  return false;
 }
 
 type Stop = StopKind | 'shutdown' | 'timeout';
@@ -71,8 +99,12 @@ export async function runTask(
   let value: TaskResult | undefined;
   let error: AppError | undefined;
   let dir: string | undefined;
+  let local = false;
   try {
-    dir = await makeTaskDir(deps.tmpRoot);
+    dir = await makeTaskDir(deps.tmpRoot).catch((err) => {
+      local = true;
+      throw err;
+    });
     value = await runOperation(deps.operations, task, {
       storage: deps.storage,
       tmpDir: dir,
@@ -82,6 +114,7 @@ export async function runTask(
     });
   } catch (err) {
     error = AppError.from(err);
+    local ||= isLocalProblem(err, dir);
   } finally {
     heartbeat.stop();
     timer?.clear();
@@ -94,6 +127,19 @@ export async function runTask(
     log.info({ reason: stop }, 'task abandoned');
     return undefined;
   }
+  if (local && !value) {
+    // This worker's trouble, not the task's: another worker may run it; this one waits before asking again.
+    const wait = (deps.localBackoff ?? new LocalBackoff()).next();
+    const reason = `worker ${deps.workerId} cannot use its temp dir ${deps.tmpRoot}: ${error?.message}`;
+    log.error(
+      { err: error?.message, backoffMs: wait },
+      'task given back: this worker cannot use its temp dir',
+    );
+    await finish(deps, task, { case: 'failure', value: failure(reason, { released: true }) }, log, false);
+    await sleep(wait, undefined, { signal: deps.stopping }).catch(() => {});
+    return undefined;
+  }
+  if (value) deps.localBackoff?.reset();
   let result: FinishTaskRequest['result'];
   if (value) result = value;
   else if (stop === 'shutdown')
@@ -106,7 +152,7 @@ export async function runTask(
   else {
     const e = error ?? new AppError(ErrorKind.Internal, 'operation returned nothing');
     const transient = e.kind === ErrorKind.Transient || e.kind === ErrorKind.Cancelled;
-    log.warn({ kind: e.kind, err: e.message, transient }, 'task failed');
+    log.warn({ errorKind: e.kind, err: e.message, transient }, 'task failed');
     result = { case: 'failure', value: failure(e.message, { transient }) };
   }
   const next = await finish(deps, task, result, log, wantNext());
@@ -160,10 +206,12 @@ async function finish(
     } catch (err) {
       const e = fromRpcError(err);
       if (e.kind !== ErrorKind.Transient || Date.now() > deadline) {
-        log.error({ kind: e.kind, err: e.message }, 'could not report the task result');
+        log.error({ errorKind: e.kind, err: e.message }, 'could not report the task result');
         return undefined;
       }
-      await sleep(Math.min(250 * 2 ** attempt, 5000));
+      // No slower than heartbeats: a restarted coordinator gives the lease one lease
+      // time, and the result must land within it.
+      await sleep(Math.min(250 * 2 ** attempt, 5000, task.heartbeatIntervalMs || 5000));
     }
   }
 }

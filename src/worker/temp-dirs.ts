@@ -1,8 +1,11 @@
 // Private scratch directories for tasks: `task-<pid>-<random>` under one root.
 // The pid in the name lets a starting worker remove what dead workers left
 // behind (SIGKILL, power loss) without touching live workers' directories.
+// The default root is per user: workers of several users share a machine.
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { AppError, ErrorKind } from '../errors.js';
 
 const PATTERN = /^task-(\d+)-/;
 
@@ -15,10 +18,30 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Creates a fresh task directory under `root`. */
+/** The default root: `avspl1t-worker-<uid>` in the OS temp dir, one per user. */
+export function defaultTmpRoot(): string {
+  const user = process.getuid?.() ?? os.userInfo().username;
+  return path.join(os.tmpdir(), `avspl1t-worker-${user}`);
+}
+
+/** Creates a fresh task directory under `root` (created private to this user if missing). */
 export async function makeTaskDir(root: string): Promise<string> {
-  await mkdir(root, { recursive: true });
+  await mkdir(root, { recursive: true, mode: 0o700 });
   return mkdtemp(path.join(root, `task-${process.pid}-`));
+}
+
+/** Checks that task directories can be made under `root`; else an error naming it and the way out. */
+export async function checkTmpRoot(root: string): Promise<void> {
+  try {
+    await removeTaskDir(await makeTaskDir(root));
+  } catch (err) {
+    const e = AppError.from(err);
+    throw new AppError(
+      e.kind === ErrorKind.Internal ? ErrorKind.AccessDenied : e.kind,
+      `cannot use the temp dir ${root}: ${e.message} (choose another with --tmp-dir)`,
+      { cause: err },
+    );
+  }
 }
 
 /** Removes a task directory and everything in it. */

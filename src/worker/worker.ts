@@ -2,7 +2,6 @@
 // and running it. stop() stops taking tasks and lets running ones finish;
 // stop({ giveBack: true }) aborts them and hands them back for others to run.
 import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Task } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -10,8 +9,8 @@ import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '.
 import { fromRpcError } from '../rpc/errors.js';
 import { Storage } from '../storage/index.js';
 import { mediaOperations, type Operations } from './operations.js';
-import { type RunnerDeps, releaseTask, runTask } from './run-task.js';
-import { removeStaleTaskDirs } from './temp-dirs.js';
+import { LocalBackoff, type RunnerDeps, releaseTask, runTask } from './run-task.js';
+import { checkTmpRoot, defaultTmpRoot, removeStaleTaskDirs } from './temp-dirs.js';
 
 export interface WorkerOptions {
   /** Coordinator address (`host:port` or URL), or a ready client. */
@@ -31,7 +30,7 @@ export interface WorkerOptions {
   /** Defaults to the media module; tests inject fakes. */
   operations?: Operations;
   storage?: Storage;
-  /** Parent of the per-task temp dirs (default `<os tmp>/avspl1t-worker`). */
+  /** Parent of the per-task temp dirs (default `<os tmp>/avspl1t-worker-<uid>`). */
   tmpRoot?: string;
   heartbeatMs?: number;
   /** Long-poll wait asked of the coordinator. */
@@ -73,7 +72,7 @@ export class Worker {
       storage:
         options.storage ??
         new Storage(options.allowedRoots?.length ? { fs: { allowedRoots: options.allowedRoots } } : {}),
-      tmpRoot: options.tmpRoot ?? path.join(os.tmpdir(), 'avspl1t-worker'),
+      tmpRoot: options.tmpRoot ?? defaultTmpRoot(),
       heartbeatMs: options.heartbeatMs ?? 3000,
       // Concurrent encoders share the cores. Measured on a 30 s 720p clip (2 slots,
       // 2 cores, costliest tasks first): 1.04-1.11x one ffmpeg with 1 thread each,
@@ -83,18 +82,21 @@ export class Worker {
         Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, options.concurrency ?? 1))),
       log: this.log,
       giveBack: this.giveBack.signal,
+      stopping: this.stopping.signal,
+      localBackoff: new LocalBackoff(),
     };
     const slots = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => this.slot());
     this.done = Promise.all(slots).then(() => this.handle?.close());
   }
 
-  /** Cleans temp dirs left by dead workers, then starts polling. */
+  /** Checks the temp dir is usable (else throws), cleans what dead workers left there, then starts polling. */
   static async start(options: WorkerOptions): Promise<Worker> {
-    const root = options.tmpRoot ?? path.join(os.tmpdir(), 'avspl1t-worker');
+    const root = options.tmpRoot ?? defaultTmpRoot();
+    await checkTmpRoot(root);
     const stale = await removeStaleTaskDirs(root);
     const worker = new Worker(options);
     if (stale.length > 0) worker.log.info({ count: stale.length }, 'removed stale temp dirs');
-    worker.log.info({ concurrency: options.concurrency ?? 1 }, 'worker started');
+    worker.log.info({ concurrency: options.concurrency ?? 1, tmpDir: root }, 'worker started');
     if (!options.storage && !options.allowedRoots?.length)
       worker.log.warn(
         'worker runs unconfined (started without --allowed-root): jobs may read and write any path this user can',

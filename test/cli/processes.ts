@@ -3,7 +3,7 @@
  * (coordinator, workers) with their output kept, and one-shot client commands.
  * Every process started here is killed by stopAll().
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, type SpawnOptions, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,10 +15,13 @@ export interface CliResult {
   stderr: string;
 }
 
+/** How to start a CLI process: its environment, its user, or (`detached`) its own process group as a terminal's job. */
+export type ProcessOptions = Pick<SpawnOptions, 'env' | 'uid' | 'gid' | 'detached'>;
+
 /** Runs one CLI command to completion. */
-export function cli(args: string[], timeoutMs = 120_000): Promise<CliResult> {
+export function cli(args: string[], timeoutMs = 120_000, options: ProcessOptions = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: timeoutMs, ...options }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -37,8 +40,8 @@ export interface Program {
 const started = new Set<ChildProcess>();
 
 /** Starts a long-running CLI command. */
-export function startProgram(args: string[]): Program {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProgram(args: string[], options: ProcessOptions = {}): Program {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   started.add(child);
   let stdout = '';
   let stderr = '';
@@ -75,18 +78,22 @@ export function startProgram(args: string[]): Program {
 export function startWorker(
   address: string,
   tmpDir: string,
-  o: { id?: string; logLevel?: string } = {},
+  o: { id?: string; logLevel?: string } & ProcessOptions = {},
 ): Program {
-  return startProgram([
-    'worker',
-    '--coordinator',
-    address,
-    ...(o.id ? ['--id', o.id] : []),
-    '--tmp-dir',
-    tmpDir,
-    '--log-level',
-    o.logLevel ?? 'warn',
-  ]);
+  const { id: _id, logLevel: _level, ...options } = o;
+  return startProgram(
+    [
+      'worker',
+      '--coordinator',
+      address,
+      ...(o.id ? ['--id', o.id] : []),
+      '--tmp-dir',
+      tmpDir,
+      '--log-level',
+      o.logLevel ?? 'warn',
+    ],
+    options,
+  );
 }
 
 export async function stopAll(): Promise<void> {

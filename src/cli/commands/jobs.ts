@@ -1,5 +1,6 @@
-// Client commands: submit, status, jobs, wait, cancel.
+// Client commands: submit, status, jobs, wait, cancel, retry.
 import { access, mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { toJsonString } from '@bufbuild/protobuf';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import { baseName, childFile, childFolder, describe } from '../../storage/index.
 import { parseFile, parseFolder } from '../../storage/location.js';
 import { setClientSecurity, withClient } from '../client.js';
 import { formatJobs, formatStatus, oneLine, stateName } from '../format.js';
+import { resolveJobId } from '../job-ids.js';
 import {
   boundedIntFlag,
   coordinatorFlag,
@@ -20,12 +22,12 @@ import {
   parseWith,
   positiveIntFlag,
 } from '../options.js';
-import { followJob } from '../progress.js';
+import { followJob, GaveUpWaiting } from '../progress.js';
 import { resolveS3, type S3Flags, s3Flags } from '../s3-options.js';
 import { UPLOAD_FOLDER, uploadInput } from '../upload.js';
 
 /** Exit codes of `avspl1t wait`. */
-export const WAIT_EXIT = { succeeded: 0, failed: 1, cancelled: 2 } as const;
+export const WAIT_EXIT = { succeeded: 0, failed: 1, cancelled: 2, gaveUp: 3 } as const;
 
 /** Adds the encoder flags shared by `submit` and `encode`. */
 export function encoderFlags(cmd: Command): Command {
@@ -72,6 +74,22 @@ export async function prepareFolder(folder: Folder, what: string): Promise<void>
   }
 }
 
+/**
+ * Checks a local folder a job will write without creating it: the workers create
+ * what they write, as their own user (the submitter may be another user). It must
+ * be a directory, or missing below an existing directory.
+ */
+export async function checkFolder(folder: Folder, what: string): Promise<void> {
+  if (folder.location.case !== 'fs') return;
+  const p = folder.location.value.path;
+  for (let dir = path.resolve(p); ; dir = path.dirname(dir)) {
+    const s = await stat(dir).catch(() => undefined);
+    if (s?.isDirectory()) return;
+    if (s) throw invalidInput(`the ${what} folder ${p} is not a directory: ${dir} is a file`);
+    if (path.dirname(dir) === dir) throw notFound(`the ${what} folder ${p} has no existing parent`);
+  }
+}
+
 const withCoordinator = (cmd: Command) =>
   cmd
     .option('--coordinator <host:port>', 'coordinator address', defaultCoordinator())
@@ -89,7 +107,36 @@ function printOutcome(job: Job): void {
   else process.stderr.write(`${what}\n`);
 }
 
-/** Adds submit, status, jobs, wait and cancel. */
+/** Follows a job to its end and sets the exit code (WAIT_EXIT); prints the outcome, or the Job as JSON. */
+async function waitForJob(
+  coordinator: string,
+  jobId: string,
+  o: { json?: boolean; giveUpMs?: number },
+): Promise<void> {
+  // Giving up is an answer, not an error of the call: it must not read as "cannot reach".
+  const job = await withClient(coordinator, async (c) =>
+    // Unreachable now: follow the id as typed, retrying (a prefix then resolves to nothing).
+    followJob(c, await resolveJobId(c, jobId).catch(() => jobId), { giveUpMs: o.giveUpMs }).catch((err) => {
+      if (err instanceof GaveUpWaiting) return err;
+      throw err;
+    }),
+  );
+  if (job instanceof GaveUpWaiting) {
+    process.stderr.write(`error: ${oneLine(job.message)}\n`);
+    process.exitCode = WAIT_EXIT.gaveUp;
+    return;
+  }
+  if (o.json) process.stdout.write(`${toJsonString(JobSchema, job)}\n`);
+  else printOutcome(job);
+  process.exitCode =
+    job.state === JobState.SUCCEEDED
+      ? WAIT_EXIT.succeeded
+      : job.state === JobState.CANCELLED
+        ? WAIT_EXIT.cancelled
+        : WAIT_EXIT.failed;
+}
+
+/** Adds submit, status, jobs, wait, cancel and retry. */
 export function registerJobCommands(program: Command): void {
   s3Flags(
     encoderFlags(
@@ -100,12 +147,17 @@ export function registerJobCommands(program: Command): void {
           .requiredOption('--input <path|s3-url>', 'input video')
           .requiredOption(
             '--working-dir <path|s3-url>',
-            'folder for the split pieces (visible to all workers)',
+            'folder for the split pieces, visible to all workers (created by the workers if missing)',
           )
-          .requiredOption('--output-dir <path|s3-url>', 'folder for the playlists and segments')
+          .requiredOption(
+            '--output-dir <path|s3-url>',
+            'folder for the playlists and segments (created by the workers if missing)',
+          )
           .option('--upload', 'upload the local --input into <working-dir>/input/ first (progress on stderr)')
           .option('--overwrite', OVERWRITE_HELP)
           .option('--quiet', 'no upload progress bar')
+          .option('--wait', 'then follow the job as `wait` does (same exit codes)')
+          .option('--json', 'print {"jobId": ...} (with --wait: the finished Job) as JSON')
           .option(
             '--parallelism <n>',
             'encodes the cluster runs at once (all worker slots): encode tasks then cover several segments, one encoder start-up for many, while the last tasks stay single segments (default 0: one segment per task)',
@@ -124,6 +176,8 @@ export function registerJobCommands(program: Command): void {
           overwrite?: boolean;
           quiet?: boolean;
           parallelism?: string;
+          wait?: boolean;
+          json?: boolean;
         },
     ) => {
       const { coordinator } = parseWith(coordinatorOnly, raw);
@@ -137,8 +191,8 @@ export function registerJobCommands(program: Command): void {
       const working = parseFolder(raw.workingDir, s3.job);
       const output = parseFolder(raw.outputDir, s3.job);
       await checkInput(input);
-      await prepareFolder(working, 'working');
-      await prepareFolder(output, 'output');
+      await checkFolder(working, 'working');
+      await checkFolder(output, 'output');
       if (raw.upload) {
         if (input.location.case !== 'fs') throw invalidInput('--upload needs a local --input file');
         // The CLI uploads with every key it has; the job gets the locations as workers should see them.
@@ -154,7 +208,10 @@ export function registerJobCommands(program: Command): void {
         }),
       );
       printReplaced(jobId, replacedJobId, output);
-      process.stdout.write(`${jobId}\n`);
+      if (raw.wait) return waitForJob(coordinator, jobId, { json: raw.json });
+      process.stdout.write(
+        raw.json ? `${JSON.stringify({ jobId, replacedJobId: replacedJobId || undefined })}\n` : `${jobId}\n`,
+      );
     },
   );
 
@@ -166,41 +223,77 @@ export function registerJobCommands(program: Command): void {
       .option('--json', 'print the Job message as JSON'),
   ).action(async (jobId: string, raw: { coordinator: string; json?: boolean }) => {
     const { coordinator } = parseWith(coordinatorOnly, raw);
-    const { job } = await withClient(coordinator, (c) => c.getJob({ jobId }));
+    const { job } = await withClient(coordinator, async (c) =>
+      c.getJob({ jobId: await resolveJobId(c, jobId) }),
+    );
     process.stdout.write(`${raw.json ? toJsonString(JobSchema, job!) : formatStatus(job!)}\n`);
   });
 
   withCoordinator(
-    program.command('jobs').description('list the newest jobs').option('--limit <n>', 'how many', '20'),
-  ).action(async (raw: { coordinator: string; limit: string }) => {
+    program
+      .command('jobs')
+      .description('list the newest jobs')
+      .option('--limit <n>', 'how many', '20')
+      .option('--json', 'print the Job messages as a JSON array'),
+  ).action(async (raw: { coordinator: string; limit: string; json?: boolean }) => {
     const o = parseWith(z.object({ coordinator: coordinatorFlag, limit: positiveIntFlag('limit') }), raw);
     const { jobs } = await withClient(o.coordinator, (c) => c.listJobs({ limit: o.limit }));
-    process.stdout.write(`${formatJobs(jobs)}\n`);
+    process.stdout.write(
+      raw.json ? `[${jobs.map((j) => toJsonString(JobSchema, j)).join(',')}]\n` : `${formatJobs(jobs)}\n`,
+    );
   });
 
   withCoordinator(
     program
       .command('wait')
-      .description('follow a job with a progress bar; exit 0 succeeded, 1 failed, 2 cancelled')
-      .argument('<job-id>'),
-  ).action(async (jobId: string, raw: { coordinator: string }) => {
-    const { coordinator } = parseWith(coordinatorOnly, raw);
-    const job = await withClient(coordinator, (c) => followJob(c, jobId));
-    printOutcome(job);
-    process.exitCode =
-      job.state === JobState.SUCCEEDED
-        ? WAIT_EXIT.succeeded
-        : job.state === JobState.CANCELLED
-          ? WAIT_EXIT.cancelled
-          : WAIT_EXIT.failed;
+      .description(
+        'follow a job with a progress bar, through coordinator restarts; exit 0 succeeded, 1 failed, 2 cancelled, 3 gave up waiting',
+      )
+      .argument('<job-id>')
+      .option(
+        '--give-up-after <s>',
+        'stop waiting (exit 3) once the coordinator has been unreachable this long',
+        '600',
+      )
+      .option('--json', 'print the finished Job message as JSON'),
+  ).action(async (jobId: string, raw: { coordinator: string; giveUpAfter: string; json?: boolean }) => {
+    const o = parseWith(
+      z.object({ coordinator: coordinatorFlag, giveUpAfter: positiveIntFlag('give-up-after') }),
+      raw,
+    );
+    await waitForJob(o.coordinator, jobId, { json: raw.json, giveUpMs: o.giveUpAfter * 1000 });
   });
 
   withCoordinator(program.command('cancel').description('cancel a job').argument('<job-id>')).action(
     async (jobId: string, raw: { coordinator: string }) => {
       const { coordinator } = parseWith(coordinatorOnly, raw);
-      const { job } = await withClient(coordinator, (c) => c.cancelJob({ jobId }));
+      const { job } = await withClient(coordinator, async (c) =>
+        c.cancelJob({ jobId: await resolveJobId(c, jobId) }),
+      );
       const already = job!.state !== JobState.CANCELLED ? ' (already finished)' : '';
-      process.stdout.write(`job ${jobId} ${stateName(job!.state)}${already}\n`);
+      process.stdout.write(`job ${job!.id} ${stateName(job!.state)}${already}\n`);
     },
   );
+
+  withCoordinator(
+    program
+      .command('retry')
+      .alias('resubmit')
+      .description(
+        'submit a failed or cancelled job again, with the same input, folders and settings; prints the new id (S3 keys are never returned: the workers then use their own)',
+      )
+      .argument('<job-id>')
+      .option('--json', 'print {"jobId": ...} as JSON'),
+  ).action(async (jobId: string, raw: { coordinator: string; json?: boolean }) => {
+    const { coordinator } = parseWith(coordinatorOnly, raw);
+    const newId = await withClient(coordinator, async (c) => {
+      const { job } = await c.getJob({ jobId: await resolveJobId(c, jobId) });
+      if (job!.state !== JobState.FAILED && job!.state !== JobState.CANCELLED)
+        throw invalidInput(
+          `job ${job!.id} is ${stateName(job!.state)}: only a failed or cancelled job can be retried`,
+        );
+      return (await c.submitJob({ job: job!.details })).jobId;
+    });
+    process.stdout.write(raw.json ? `${JSON.stringify({ jobId: newId })}\n` : `${newId}\n`);
+  });
 }

@@ -9,6 +9,7 @@ import {
   coordinatorFlag,
   defaultCoordinator,
   listenFlag,
+  logFormatFlag,
   logLevelFlag,
   parseWith,
   positiveIntFlag,
@@ -31,6 +32,7 @@ const coordinatorSchema = z.object({
   maxConnections: positiveIntFlag('max-connections'),
   maxRequestMb: positiveIntFlag('max-request-mb'),
   logLevel: logLevelFlag,
+  logFormat: logFormatFlag,
 });
 
 const workerSchema = z.object({
@@ -40,6 +42,7 @@ const workerSchema = z.object({
   id: z.string().optional(),
   tmpDir: z.string().optional(),
   logLevel: logLevelFlag,
+  logFormat: logFormatFlag,
 });
 
 /** Adds the `coordinator` and `worker` commands. */
@@ -58,10 +61,11 @@ export function registerServers(program: Command): void {
       'refuse jobs that carry S3 keys: no secret is ever stored; workers use their own AWS credentials',
     )
     .option('--log-level <level>', 'silent | error | warn | info | debug', 'info')
+    .option('--log-format <format>', 'json | pretty (default: pretty on a terminal, else json)')
     .action(async (raw: Record<string, string>) => {
       const o = parseWith(coordinatorSchema, raw);
       const security = coordinatorSecurity(raw as Parameters<typeof coordinatorSecurity>[0]);
-      const log = createLogger(o.logLevel, 'coordinator');
+      const log = createLogger(o.logLevel, 'coordinator', o.logFormat);
       const running = await startCoordinator({
         ...security,
         listen: o.listen,
@@ -93,11 +97,15 @@ export function registerServers(program: Command): void {
     .option('--concurrency <n>', 'tasks run at once', '1')
     .option('--threads <n>', 'encoder threads per task (default: cores / tasks at once, at least 1)')
     .option('--id <name>', 'worker id (default: hostname-pid)')
-    .option('--tmp-dir <dir>', 'parent of the per-task temp dirs (default: the OS temp dir)')
+    .option(
+      '--tmp-dir <dir>',
+      'parent of the per-task temp dirs, checked at start (default: <OS temp dir>/avspl1t-worker-<uid>)',
+    )
     .option('--log-level <level>', 'silent | error | warn | info | debug', 'info')
+    .option('--log-format <format>', 'json | pretty (default: pretty on a terminal, else json)')
     .action(async (raw: Record<string, string>) => {
       const o = parseWith(workerSchema, raw);
-      const log = createLogger(o.logLevel, 'worker');
+      const log = createLogger(o.logLevel, 'worker', o.logFormat);
       const worker = await Worker.start({
         ...workerSecurity(raw as Parameters<typeof workerSecurity>[0]),
         coordinator: o.coordinator,
