@@ -65,6 +65,8 @@ it('split + encode of a mid-GOP segment costs < 0.05 dB against a direct encode 
         create(PieceSchema, {
           ...piece,
           file: fileAt(source),
+          // Read as a range of the source (its own demuxer), not as a cut NUT piece.
+          inSource: true,
           keyPts: Number(s.source!.startPts),
           fileTimeBase: undefined,
           fileFirstPts: 0,

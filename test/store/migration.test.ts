@@ -188,6 +188,7 @@ for (const factory of databaseFactories()) {
       const dir = await tmpDir('avspl1t-migration-');
       const now = Date.now() - 60_000;
       const job = sampleJob(dir.path);
+      const outputPath = (job.output!.location.value as { path: string }).path;
       const split = splitResult(3);
       const source = split.source!;
 
@@ -303,7 +304,7 @@ for (const factory of databaseFactories()) {
           ops.manifests[0]!.segments.map((s) => [s.index, s.file?.location.value?.path]),
           [0, 1, 2].map((i) => [
             i,
-            i === 0 ? '/data/out/seg-0.m4s' : path.join(dir.path, 'out', `seg-${i}.m4s`),
+            i === 0 ? '/data/out/seg-0.m4s' : path.join(outputPath, `seg-${i}.m4s`),
           ]),
           'the manifest lists the old encode result and the new ones',
         );
