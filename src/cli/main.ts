@@ -6,6 +6,7 @@ import { AppError, ErrorKind } from '../errors.js';
 import { registerEncode } from './commands/encode.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerServers } from './commands/servers.js';
+import { registerWorkers } from './commands/workers.js';
 import { oneLine } from './format.js';
 
 // dist/src/cli/main.js -> the package's own package.json.
@@ -27,6 +28,7 @@ program
 registerEncode(program);
 registerServers(program);
 registerJobCommands(program);
+registerWorkers(program);
 
 try {
   await program.parseAsync(process.argv);

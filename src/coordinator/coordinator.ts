@@ -12,6 +12,9 @@ import {
   JobSchema,
   type Task,
   type TaskFailure,
+  type WorkerInfo,
+  WorkerInfoSchema,
+  WorkerTaskSchema,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
 import { describe } from '../storage/index.js';
@@ -50,7 +53,7 @@ import {
 import { jobView } from './job-view.js';
 import { Notifier } from './notifier.js';
 import { checkInputKept, earlierOutputFiles, outputKey } from './output-safety.js';
-import { releaseLeased, Scheduler } from './scheduler.js';
+import { releaseLeased, Scheduler, type WorkerProfile } from './scheduler.js';
 import { boundedReason, checkRequestId, validateEncodeJob } from './validate.js';
 
 export interface CoordinatorOptions {
@@ -78,6 +81,8 @@ export interface LeaseStatus {
 }
 
 const MAX_LIST = 1000;
+/** Longest host name a worker may report (a DNS name's limit). */
+const MAX_HOST = 253;
 
 export class Coordinator {
   readonly clock: Clock;
@@ -235,14 +240,54 @@ export class Coordinator {
     }
   }
 
-  /** Long-polls for a task for `workerId`. */
-  async getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<Task | undefined> {
-    return (await this.claimTask(workerId, waitMs, signal))?.message();
+  /** Long-polls for a task for `workerId` (recording the host and slots it reports). */
+  async getTask(
+    workerId: string,
+    waitMs: number,
+    signal: AbortSignal,
+    profile?: WorkerProfile,
+  ): Promise<Task | undefined> {
+    return (await this.claimTask(workerId, waitMs, signal, profile))?.message();
   }
 
   /** `getTask`, answering with the claim (its message built or encoded as the caller needs). */
-  claimTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<ClaimedTask | undefined> {
-    return this.scheduler.getTask(workerId, waitMs, signal);
+  claimTask(
+    workerId: string,
+    waitMs: number,
+    signal: AbortSignal,
+    profile?: WorkerProfile,
+  ): Promise<ClaimedTask | undefined> {
+    const bounded = profile && { host: profile.host.slice(0, MAX_HOST), slots: profile.slots };
+    return this.scheduler.getTask(workerId, waitMs, signal, bounded);
+  }
+
+  /** Every worker seen, most recently seen first, with the tasks it holds and its succeeded runs. */
+  async listWorkers(): Promise<{ workers: WorkerInfo[]; nowMs: bigint }> {
+    return this.store.query(async (q) => {
+      const [rows, done, running] = await Promise.all([
+        q.workers.list(),
+        q.workers.doneCounts(),
+        q.workers.runningTasks(),
+      ]);
+      const workers = rows.map((w) => {
+        const held = running.filter((t) => t.lease_owner === w.id);
+        // A worker whose slots are all busy does not poll: its heartbeats show it is alive.
+        const lastSeen = Math.max(Number(w.last_seen_at), ...held.map((t) => Number(t.updated_at)));
+        return create(WorkerInfoSchema, {
+          id: w.id,
+          host: w.host,
+          slots: w.slots,
+          current: held.map((t) =>
+            create(WorkerTaskSchema, { taskId: t.id, jobId: t.job_id, kind: t.kind, index: t.idx }),
+          ),
+          tasksDone: BigInt(done.get(w.id) ?? 0),
+          lastSeenMs: BigInt(lastSeen),
+          firstSeenMs: BigInt(Number(w.first_seen_at)),
+        });
+      });
+      workers.sort((a, b) => Number(b.lastSeenMs - a.lastSeenMs) || a.id.localeCompare(b.id));
+      return { workers, nowMs: BigInt(this.clock.now()) };
+    });
   }
 
   /** Extends the lease of a task the worker holds and records its progress. */

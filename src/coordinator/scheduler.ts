@@ -43,8 +43,30 @@ const TOUCH_EVERY_MS = 1000;
 const SEEN_MAX = 10_000;
 
 /** When each worker was last recorded as seen, so idle polls write at most once a second each. */
+/** What a worker says about itself on GetTask. */
+export interface WorkerProfile {
+  host: string;
+  slots: number;
+}
+
 class SeenWorkers {
   private readonly at = new Map<string, number>();
+  /** The host and slots each worker last reported and were recorded. */
+  private readonly profiles = new Map<string, string>();
+
+  /** Whether `profile` is news for this worker (and notes it). */
+  newProfile(workerId: string, profile: WorkerProfile): boolean {
+    const key = `${profile.slots} ${profile.host}`;
+    if (this.profiles.get(workerId) === key) return false;
+    if (this.profiles.size >= SEEN_MAX) this.profiles.clear();
+    this.profiles.set(workerId, key);
+    return true;
+  }
+
+  /** Forgets a profile whose write failed, so the next poll writes it again. */
+  forgetProfile(workerId: string): void {
+    this.profiles.delete(workerId);
+  }
 
   due(workerId: string, now: number): boolean {
     const last = this.at.get(workerId);
@@ -84,8 +106,22 @@ export class Scheduler {
   }
 
   /** Claims the next task for a worker, waiting up to `waitMs` for one; undefined when none came. */
-  async getTask(workerId: string, waitMs: number, signal: AbortSignal): Promise<ClaimedTask | undefined> {
+  async getTask(
+    workerId: string,
+    waitMs: number,
+    signal: AbortSignal,
+    profile?: WorkerProfile,
+  ): Promise<ClaimedTask | undefined> {
     checkRequestId('worker_id', workerId);
+    if (profile && (profile.host || profile.slots) && this.seen.newProfile(workerId, profile)) {
+      const now = this.clock.now();
+      await this.store
+        .write((q) => q.workers.profile(workerId, now, profile.host, profile.slots))
+        .catch((err: unknown) => {
+          this.seen.forgetProfile(workerId);
+          throw err;
+        });
+    }
     const deadline = Date.now() + Math.min(Math.max(waitMs, 0), this.cfg.maxWaitMs);
     const stopped = () => signal.aborted || this.closing.aborted;
     // The first look claims straight away; so does one woken by new work (notify wakes

@@ -14,6 +14,7 @@ import {
   type HeartbeatRequest,
   HeartbeatResponseSchema,
   ListJobsResponseSchema,
+  ListWorkersResponseSchema,
   SubmitJobResponseSchema,
   WatchJobResponseSchema,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
@@ -47,12 +48,19 @@ function boundaryFor(log: Logger): Boundary {
   };
 }
 
+/** The host and slots a worker reports on GetTask. */
+function profileOf(req: GetTaskRequest) {
+  return { host: req.host, slots: req.slots };
+}
+
 /** The workers' calls, shared by the Connect service and the lean gRPC path. */
 function workerCalls(c: Coordinator, boundary: Boundary) {
   return {
     getTask: (req: GetTaskRequest, signal: AbortSignal) =>
       boundary('GetTask', async () =>
-        create(GetTaskResponseSchema, { task: await c.getTask(req.workerId, req.waitMs, signal) }),
+        create(GetTaskResponseSchema, {
+          task: await c.getTask(req.workerId, req.waitMs, signal, profileOf(req)),
+        }),
       ),
     heartbeat: (req: HeartbeatRequest) =>
       boundary('Heartbeat', async () =>
@@ -83,7 +91,7 @@ export function workerRoutes(c: Coordinator, log: Logger): UnaryRoute[] {
       usesSignal: true,
       handle: (req, signal) =>
         boundary('GetTask', async () => {
-          const task = await c.claimTask(req.workerId, req.waitMs, signal);
+          const task = await c.claimTask(req.workerId, req.waitMs, signal, profileOf(req));
           return new EncodedMessage(task ? embedded(GET_TASK_TASK, task.bytes()) : EMPTY);
         }),
     }),
@@ -128,6 +136,8 @@ export function coordinatorService(
       boundary('CancelJob', async () =>
         create(CancelJobResponseSchema, { job: await c.cancelJob(req.jobId) }),
       ),
+    listWorkers: () =>
+      boundary('ListWorkers', async () => create(ListWorkersResponseSchema, await c.listWorkers())),
     async *watchJob(req, ctx) {
       try {
         for await (const job of c.watchJob(req.jobId, ctx.signal))

@@ -170,6 +170,20 @@ const repeatedPiecesAndSegments: Migration = {
   },
 };
 
+/** What workers say about themselves on GetTask, for `avspl1t workers` ('' and 0 = not reported). */
+const workerProfiles: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .alterTable('workers')
+      .addColumn('host', 'text', (c) => c.notNull().defaultTo(''))
+      .execute();
+    await db.schema
+      .alterTable('workers')
+      .addColumn('slots', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+  },
+};
+
 /** The migrations in order, keyed by name (names sort in order). */
 export function migrations(dialect: SqlDialect): Record<string, Migration> {
   return {
@@ -177,6 +191,7 @@ export function migrations(dialect: SqlDialect): Record<string, Migration> {
     '0002_partial_task_indexes': partialIndexes,
     '0003_output_owners': outputOwners,
     '0004_repeated_pieces_and_segments': repeatedPiecesAndSegments,
+    '0005_worker_profiles': workerProfiles,
   };
 }
 

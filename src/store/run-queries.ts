@@ -72,7 +72,47 @@ export class WorkerQueries {
     await this.raw.run(TOUCH_WORKER, [id, now, now, claimed ? 1 : 0]);
   }
 
+  /** Records the host and slots a worker reported (creating its row if it was never seen). */
+  async profile(id: string, now: number, host: string, slots: number): Promise<void> {
+    await this.db
+      .insertInto('workers')
+      .values({ id, first_seen_at: now, last_seen_at: now, claims: 0, host, slots })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ host, slots, last_seen_at: now }))
+      .execute();
+  }
+
   async list(): Promise<WorkerRow[]> {
     return this.db.selectFrom('workers').selectAll().orderBy('id').execute();
+  }
+
+  /** Runs that succeeded, per worker that has any. */
+  async doneCounts(): Promise<Map<string, number>> {
+    const rows = await this.db
+      .selectFrom('task_runs')
+      .select(['worker_id', (eb) => eb.fn.countAll().as('done')])
+      .where('outcome', '=', 'succeeded')
+      .groupBy('worker_id')
+      .execute();
+    return new Map(rows.map((r) => [r.worker_id, Number(r.done)]));
+  }
+
+  /** The running tasks and the worker holding each (heartbeats keep `updated_at` fresh). */
+  async runningTasks(): Promise<
+    {
+      id: string;
+      job_id: string;
+      kind: string;
+      idx: number;
+      lease_owner: string | null;
+      updated_at: number;
+    }[]
+  > {
+    return this.db
+      .selectFrom('tasks')
+      .select(['id', 'job_id', 'kind', 'idx', 'lease_owner', 'updated_at'])
+      .where('state', '=', 'running')
+      .orderBy('job_id')
+      .orderBy('ord')
+      .execute();
   }
 }

@@ -76,6 +76,10 @@ export interface WorkersTable {
   first_seen_at: number;
   last_seen_at: number;
   claims: number;
+  /** Host name the worker reported ('' = not reported). */
+  host: string;
+  /** Tasks the worker runs at once (0 = not reported). */
+  slots: number;
 }
 
 /** The job that owns an output location (see OutputQueries). */

@@ -54,6 +54,8 @@ export class Worker {
   private readonly deps: RunnerDeps;
   private readonly pollWaitMs: number;
   private readonly log: Logger;
+  /** Tasks run at once (reported to the coordinator). */
+  private readonly slots: number;
 
   private constructor(options: WorkerOptions) {
     this.id = options.id || defaultWorkerId();
@@ -85,7 +87,8 @@ export class Worker {
       stopping: this.stopping.signal,
       localBackoff: new LocalBackoff(),
     };
-    const slots = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => this.slot());
+    this.slots = Math.max(1, options.concurrency ?? 1);
+    const slots = Array.from({ length: this.slots }, () => this.slot());
     this.done = Promise.all(slots).then(() => this.handle?.close());
   }
 
@@ -123,7 +126,7 @@ export class Worker {
       if (!task) {
         try {
           const res = await this.client.getTask(
-            { workerId: this.id, waitMs: this.pollWaitMs },
+            { workerId: this.id, waitMs: this.pollWaitMs, host: os.hostname(), slots: this.slots },
             { signal: stop, timeoutMs: this.pollWaitMs + 15_000 },
           );
           task = res.task;

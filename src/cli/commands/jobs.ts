@@ -90,7 +90,7 @@ export async function checkFolder(folder: Folder, what: string): Promise<void> {
   }
 }
 
-const withCoordinator = (cmd: Command) =>
+export const withCoordinator = (cmd: Command) =>
   cmd
     .option('--coordinator <host:port>', 'coordinator address', defaultCoordinator())
     .option('--token <token>', 'bearer token for the coordinator (default: $AVSPL1T_TOKEN)')
