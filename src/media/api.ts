@@ -20,6 +20,8 @@ export interface OperationContext {
   onProgress?: (fraction: number) => void;
   /** Threads the encoder may use (cores / concurrent encodes); unset = all cores. */
   threads?: number;
+  /** Called with each ffmpeg command line before it runs (debug logs). */
+  onCommand?: (program: string, args: readonly string[]) => void;
 }
 
 export interface SplitOptions {

@@ -89,7 +89,7 @@ async function encodeAudioFrom(
     path.join(dir, 'audio-%05d.m4s'),
     path.join(dir, 'ffmpeg.m3u8'),
   ];
-  await run(binaries.ffmpeg, args, { signal: ctx.signal });
+  await run(binaries.ffmpeg, args, { signal: ctx.signal, onStart: ctx.onCommand });
   const parsed = parseMediaPlaylist(await readFile(path.join(dir, 'ffmpeg.m3u8'), 'utf8'));
   if (parsed.entries.length === 0)
     throw new AppError(ErrorKind.Permanent, 'audio encode produced no segments');

@@ -195,6 +195,7 @@ async function encodeRunFrom(
     try {
       await run_(binaries.ffmpeg, args(seekArgs), {
         signal: watch.signal,
+        onStart: ctx.onCommand,
         onLine: (line) => {
           watch.line(line);
           const m = /^frame=(\d+)/.exec(line);

@@ -13,6 +13,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called with each line ffmpeg writes to stderr (e.g. `-progress pipe:2`). */
   onLine?: (line: string) => void;
+  /** Called with the program and its arguments just before it starts (debug logs). */
+  onStart?: (cmd: string, args: readonly string[]) => void;
 }
 
 export interface RunResult {
@@ -63,6 +65,7 @@ export function run(cmd: string, args: string[], options: RunOptions = {}): Prom
   const { signal, timeoutMs, onLine } = options;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new AppError(ErrorKind.Cancelled, 'cancelled'));
+    options.onStart?.(cmd, args);
     const [file, argv] = childCommand(cmd, args);
     // Own process group: signals for the worker's terminal do not reach the child.
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: childEnv() });

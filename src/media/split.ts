@@ -52,6 +52,7 @@ async function splitFrom(input: string, opts: SplitOptions, ctx: OperationContex
       ],
       {
         signal: ctx.signal,
+        onStart: ctx.onCommand,
       },
     );
     p = await probe(source, { signal: ctx.signal });
@@ -155,7 +156,10 @@ async function copyPieces(
     'nut',
     path.join(ctx.tmpDir, pieceName(plan.index)),
   ]);
-  await run(binaries.ffmpeg, [...ffmpegBase(), '-copyts', ...inputs, ...outputs], { signal: ctx.signal });
+  await run(binaries.ffmpeg, [...ffmpegBase(), '-copyts', ...inputs, ...outputs], {
+    signal: ctx.signal,
+    onStart: ctx.onCommand,
+  });
 }
 
 /** Verifies a copied piece; re-copies it from where the seek really landed, or cuts it losslessly. */
@@ -210,7 +214,7 @@ async function checkPiece(
       'nut',
       out,
     ],
-    { signal: ctx.signal },
+    { signal: ctx.signal, onStart: ctx.onCommand },
   );
   const lossless = await inspectPiece(out, p, frames, ctx.signal, first);
   if (lossless.ok) return { local: out, keyPts: first.pts, timing: lossless };

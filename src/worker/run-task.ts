@@ -9,6 +9,7 @@ import type { CoordinatorClient } from '../rpc/client.js';
 import { fromRpcError } from '../rpc/errors.js';
 import type { Storage } from '../storage/index.js';
 import { setLongTimeout } from '../timers.js';
+import { displayCommand } from './command-line.js';
 import { type StopKind, startHeartbeat } from './heartbeat.js';
 import { type Operations, runOperation, type TaskResult } from './operations.js';
 import { makeTaskDir, removeTaskDir } from './temp-dirs.js';
@@ -57,6 +58,16 @@ export function isLocalProblem(err: unknown, dir: string | undefined): boolean {
 
 type Stop = StopKind | 'shutdown' | 'timeout';
 
+/** The segments an encode task makes ("3-5", or "4" for one); undefined for other kinds. */
+function segmentRange(task: Task): string | undefined {
+  if (task.kind.case !== 'encode') return undefined;
+  const pieces = task.kind.value.pieces;
+  if (pieces.length === 0) return undefined;
+  const first = pieces[0]!.index;
+  const last = pieces[pieces.length - 1]!.index;
+  return first === last ? String(first) : `${first}-${last}`;
+}
+
 /** How long to keep trying to deliver a result while the coordinator is unreachable. */
 const FINISH_RETRY_MS = 60_000;
 
@@ -72,6 +83,8 @@ export async function runTask(
   const ids = { jobId: task.jobId, taskId: task.id, kind: task.kind.case, attempt: task.attempt };
   const log = deps.log.child(ids);
   log.info('task started');
+  const range = segmentRange(task);
+  if (range) log.debug({ segments: range }, `encode segments ${range} of job ${task.jobId}`);
   const started = Date.now();
   const controller = new AbortController();
   let stop: Stop | undefined;
@@ -110,6 +123,7 @@ export async function runTask(
       tmpDir: dir,
       signal: controller.signal,
       threads: deps.threads,
+      onCommand: (program, args) => log.debug({ command: displayCommand(program, args) }, 'running ffmpeg'),
       onProgress: (f) => heartbeat.progress(f),
     });
   } catch (err) {

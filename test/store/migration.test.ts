@@ -271,6 +271,7 @@ for (const factory of databaseFactories()) {
             '0002_partial_task_indexes',
             '0003_output_owners',
             '0004_repeated_pieces_and_segments',
+            '0005_worker_profiles',
           ],
         );
 
@@ -302,10 +303,7 @@ for (const factory of databaseFactories()) {
         );
         assert.deepEqual(
           ops.manifests[0]!.segments.map((s) => [s.index, s.file?.location.value?.path]),
-          [0, 1, 2].map((i) => [
-            i,
-            i === 0 ? '/data/out/seg-0.m4s' : path.join(outputPath, `seg-${i}.m4s`),
-          ]),
+          [0, 1, 2].map((i) => [i, i === 0 ? '/data/out/seg-0.m4s' : path.join(outputPath, `seg-${i}.m4s`)]),
           'the manifest lists the old encode result and the new ones',
         );
       } finally {
