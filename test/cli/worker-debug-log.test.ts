@@ -105,6 +105,18 @@ describe('worker debug log', () => {
       Array.from({ length: total }, (_, i) => i),
     );
 
+    // `workers` is a client call: the client token lists the worker, no token is refused.
+    const listed = await cli(['workers', '--json', '--coordinator', address], 30_000, { env });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as { workers: { id: string }[] }).workers.map((w) => w.id),
+      ['dbg'],
+    );
+    const { AVSPL1T_TOKEN: _t, AVSPL1T_WORKER_TOKEN: _w, ...noTokens } = env;
+    const refused = await cli(['workers', '--coordinator', address], 30_000, { env: noTokens });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /token/i);
+
     const everything = [worker, coordinator].map((p) => p.output().stdout + p.output().stderr).join('\n');
     assert.ok(!everything.includes(WORKER_TOKEN), 'worker token in the output');
     assert.ok(!everything.includes(CLIENT_TOKEN), 'client token in the output');
