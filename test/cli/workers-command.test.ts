@@ -2,13 +2,14 @@
 // and slots as the workers were started, current tasks the database says they
 // hold, tasks done equal to their succeeded runs in the database.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
-import { cli, startProgram, stopAll } from './processes.js';
+import { BIN, cli, startProgram, stopAll } from './processes.js';
 
 let dir: TmpDir;
 let clip: string;
@@ -154,5 +155,31 @@ describe('avspl1t workers', { concurrency: 1 }, () => {
     assert.match(lines[0]!, /^ID\s+HOST\s+SLOTS\s+DONE\s+SEEN\s+TASKS$/);
     assert.match(table.stdout, /^w-one\s+\S+\s+1\s+\d+\s+\d+s ago\s+-$/m);
     assert.match(table.stdout, /^w-two\s+\S+\s+2\s+\d+\s+\d+s ago\s+-$/m);
+    assert.ok(
+      lines.some((l) => l.length > 30),
+      'not on a terminal, lines are not cut',
+    );
+
+    // On a 30-column terminal (a real pty from util-linux `script`) every line is cut to fit.
+    const onPty = await new Promise<string>((resolve, reject) =>
+      execFile(
+        'script',
+        [
+          '-qec',
+          `stty cols 30 rows 20; '${process.execPath}' '${BIN}' workers --coordinator ${address}`,
+          '/dev/null',
+        ],
+        { timeout: 30_000 },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      ),
+    );
+    const ptyLines = onPty.split(/\r?\n/).filter((l) => l !== '');
+    assert.match(ptyLines[0]!, /^ID\s+HOST/);
+    assert.equal(ptyLines.length, 3, onPty);
+    for (const l of ptyLines) assert.ok(l.length <= 30, `${l.length}: ${l}`);
+    assert.ok(
+      ptyLines.some((l) => l.endsWith('…')),
+      onPty,
+    );
   });
 });
