@@ -41,6 +41,8 @@ const REPAIR_QUIET_MS = 5_000;
 /** How often an idle poll records its worker as seen. */
 const TOUCH_EVERY_MS = 1000;
 const SEEN_MAX = 10_000;
+/** How often a worker's unchanged host and slots are written again (several coordinators may record it). */
+const PROFILE_EVERY_MS = 60_000;
 
 /** When each worker was last recorded as seen, so idle polls write at most once a second each. */
 /** What a worker says about itself on GetTask. */
@@ -51,15 +53,19 @@ export interface WorkerProfile {
 
 class SeenWorkers {
   private readonly at = new Map<string, number>();
-  /** The host and slots each worker last reported and were recorded. */
-  private readonly profiles = new Map<string, string>();
+  /** The host and slots each worker last reported and were recorded, and when. */
+  private readonly profiles = new Map<string, { key: string; at: number }>();
 
-  /** Whether `profile` is news for this worker (and notes it). */
-  newProfile(workerId: string, profile: WorkerProfile): boolean {
+  /**
+   * Whether `profile` should be recorded (and notes it): it is news for this worker,
+   * or was recorded long enough ago that another coordinator may have written an older one.
+   */
+  newProfile(workerId: string, profile: WorkerProfile, now: number): boolean {
     const key = `${profile.slots} ${profile.host}`;
-    if (this.profiles.get(workerId) === key) return false;
+    const last = this.profiles.get(workerId);
+    if (last?.key === key && now - last.at < PROFILE_EVERY_MS && now >= last.at) return false;
     if (this.profiles.size >= SEEN_MAX) this.profiles.clear();
-    this.profiles.set(workerId, key);
+    this.profiles.set(workerId, { key, at: now });
     return true;
   }
 
@@ -113,10 +119,10 @@ export class Scheduler {
     profile?: WorkerProfile,
   ): Promise<ClaimedTask | undefined> {
     checkRequestId('worker_id', workerId);
-    if (profile && (profile.host || profile.slots) && this.seen.newProfile(workerId, profile)) {
-      const now = this.clock.now();
+    const at = this.clock.now();
+    if (profile && (profile.host || profile.slots) && this.seen.newProfile(workerId, profile, at)) {
       await this.store
-        .write((q) => q.workers.profile(workerId, now, profile.host, profile.slots))
+        .write((q) => q.workers.profile(workerId, at, profile.host, profile.slots))
         .catch((err: unknown) => {
           this.seen.forgetProfile(workerId);
           throw err;
