@@ -8,6 +8,7 @@ import { LIMITS } from '../../coordinator/validate.js';
 import { AppError, ErrorKind, invalidInput, notFound } from '../../errors.js';
 import { type Job, JobSchema, JobState } from '../../gen/avspl1t/v1/coordinator_pb.js';
 import type { File, Folder } from '../../gen/avspl1t/v1/storage_pb.js';
+import { ENCODERS } from '../../media/settings.js';
 import { baseName, childFile, childFolder, describe } from '../../storage/index.js';
 import { parseFile, parseFolder } from '../../storage/location.js';
 import { setClientSecurity, withClient } from '../client.js';
@@ -29,12 +30,17 @@ import { UPLOAD_FOLDER, uploadInput } from '../upload.js';
 /** Exit codes of `avspl1t wait`. */
 export const WAIT_EXIT = { succeeded: 0, failed: 1, cancelled: 2, gaveUp: 3 } as const;
 
+// "svt 8, aom 6, rav1e 8": the preset each encoder gets when --preset is not given.
+const PRESET_DEFAULTS = Object.entries(ENCODERS)
+  .map(([name, spec]) => `${name} ${spec.defaultPreset}`)
+  .join(', ');
+
 /** Adds the encoder flags shared by `submit` and `encode`. */
 export function encoderFlags(cmd: Command): Command {
   return cmd
     .option('--seconds-per-segment <s>', 'segment length in seconds', '2')
     .option('--crf <n>', 'quality (0-63, lower is better)', '30')
-    .option('--preset <n>', 'encoder speed preset (svt 0-13, aom 0-8, rav1e 0-10)')
+    .option('--preset <n>', `encoder speed preset (svt 0-13, aom 0-8, rav1e 0-10; default: ${PRESET_DEFAULTS})`)
     .option('--encoder <name>', 'svt | aom | rav1e', 'svt');
 }
 
@@ -144,14 +150,14 @@ export function registerJobCommands(program: Command): void {
         program
           .command('submit')
           .description('submit an encode job; prints its id')
-          .requiredOption('--input <path|s3-url>', 'input video')
+          .requiredOption('--input <path|s3-url>', 'input video (required)')
           .requiredOption(
             '--working-dir <path|s3-url>',
-            'folder for the split pieces, visible to all workers (created by the workers if missing)',
+            'folder for the split pieces, visible to all workers (created by the workers if missing) (required)',
           )
           .requiredOption(
             '--output-dir <path|s3-url>',
-            'folder for the playlists and segments (created by the workers if missing)',
+            'folder for the playlists and segments (created by the workers if missing) (required)',
           )
           .option('--upload', 'upload the local --input into <working-dir>/input/ first (progress on stderr)')
           .option('--overwrite', OVERWRITE_HELP)
