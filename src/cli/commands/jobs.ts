@@ -40,7 +40,10 @@ export function encoderFlags(cmd: Command): Command {
   return cmd
     .option('--seconds-per-segment <s>', 'segment length in seconds', '2')
     .option('--crf <n>', 'quality (0-63, lower is better)', '30')
-    .option('--preset <n>', `encoder speed preset (svt 0-13, aom 0-8, rav1e 0-10; default: ${PRESET_DEFAULTS})`)
+    .option(
+      '--preset <n>',
+      `encoder speed preset (svt 0-13, aom 0-8, rav1e 0-10; default: ${PRESET_DEFAULTS})`,
+    )
     .option('--encoder <name>', 'svt | aom | rav1e', 'svt');
 }
 
@@ -245,7 +248,10 @@ export function registerJobCommands(program: Command): void {
     const o = parseWith(z.object({ coordinator: coordinatorFlag, limit: positiveIntFlag('limit') }), raw);
     const { jobs } = await withClient(o.coordinator, (c) => c.listJobs({ limit: o.limit }));
     process.stdout.write(
-      raw.json ? `[${jobs.map((j) => toJsonString(JobSchema, j)).join(',')}]\n` : `${formatJobs(jobs)}\n`,
+      raw.json
+        ? `[${jobs.map((j) => toJsonString(JobSchema, j)).join(',')}]\n`
+        : // One column spare on a terminal: a line as wide as it wraps on some.
+          `${formatJobs(jobs, process.stdout.isTTY ? process.stdout.columns - 1 : undefined)}\n`,
     );
   });
 
