@@ -75,7 +75,13 @@ export function formatStatus(job: Job): string {
   if (job.failureReason) lines.push(['failure', oneLine(job.failureReason)]);
   for (const w of job.warnings) lines.push(['warning', oneLine(w)]);
   for (const t of job.tasks) {
-    const name = t.kind === 'encode' ? `encode ${t.index}` : t.kind;
+    // A grouped encode names the segments it covers.
+    const name =
+      t.kind !== 'encode'
+        ? t.kind
+        : t.segments > 1
+          ? `encode segs ${t.index}-${t.index + t.segments - 1}`
+          : `encode ${t.index}`;
     const worker = t.workerId ? ` (worker ${t.workerId})` : '';
     if (t.state === 'running') {
       const attempt = t.attempts > 1 ? `, attempt ${t.attempts}` : '';
