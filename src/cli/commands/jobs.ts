@@ -8,6 +8,7 @@ import { LIMITS } from '../../coordinator/validate.js';
 import { AppError, ErrorKind, invalidInput, notFound } from '../../errors.js';
 import { type Job, JobSchema, JobState } from '../../gen/avspl1t/v1/coordinator_pb.js';
 import type { File, Folder } from '../../gen/avspl1t/v1/storage_pb.js';
+import { probeHeader } from '../../media/probe.js';
 import { ENCODERS } from '../../media/settings.js';
 import { baseName, childFile, childFolder, describe } from '../../storage/index.js';
 import { parseFile, parseFolder } from '../../storage/location.js';
@@ -57,6 +58,25 @@ export async function checkInput(file: File): Promise<void> {
   await access(p).catch(() => {
     throw new AppError(ErrorKind.AccessDenied, `input is not readable: ${p}`);
   });
+}
+
+/** Exit code of `submit` refusing a local input that is not a video file. */
+export const NOT_A_VIDEO_EXIT = 2;
+
+/**
+ * Why a local input is not a video file (a quick ffprobe of its header, as the
+ * workers will read it), or undefined. S3 inputs, and a machine without ffprobe,
+ * leave the check to the workers.
+ */
+async function notAVideo(file: File): Promise<string | undefined> {
+  if (file.location.case !== 'fs') return undefined;
+  try {
+    await probeHeader(file.location.value.path);
+    return undefined;
+  } catch (err) {
+    const e = AppError.from(err);
+    return e.kind === ErrorKind.Permanent && !/ is not installed/.test(e.message) ? e.message : undefined;
+  }
 }
 
 export const OVERWRITE_HELP =
@@ -200,6 +220,12 @@ export function registerJobCommands(program: Command): void {
       const working = parseFolder(raw.workingDir, s3.job);
       const output = parseFolder(raw.outputDir, s3.job);
       await checkInput(input);
+      const refused = await notAVideo(input);
+      if (refused) {
+        process.stderr.write(`error: ${oneLine(`${refused}: ${raw.input}`)}\n`);
+        process.exitCode = NOT_A_VIDEO_EXIT;
+        return;
+      }
       await checkFolder(working, 'working');
       await checkFolder(output, 'output');
       if (raw.upload) {
