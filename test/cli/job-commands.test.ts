@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connectCoordinator } from '../../src/rpc/index.js';
+import { fileAt, folderAt } from '../../src/storage/index.js';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 import { startCoordinator, submit } from './operator.js';
@@ -84,7 +86,17 @@ describe('job commands', { concurrency: 1 }, () => {
     // Bad settings for the input are caught by the split: the job fails without a worker's fault.
     const notVideo = path.join(dir.path, 'not-video.mp4');
     await import('node:fs/promises').then((fs) => fs.writeFile(notVideo, 'not a video'));
-    const { jobId } = await submit(address, notVideo, base);
+    // Through the API: `submit` itself refuses a local file that is not a video.
+    const handle = connectCoordinator(address);
+    const { jobId } = await handle.client.submitJob({
+      job: {
+        input: fileAt(notVideo),
+        working: folderAt(`${base}-work`),
+        output: folderAt(`${base}-out`),
+        secondsPerSegment: 1,
+      },
+    });
+    handle.close();
     startWorker(address, path.join(dir.path, 'tmp-retry'), { id: 'w-retry' });
     assert.equal((await cli(['wait', jobId, '--coordinator', address])).code, 1);
     const failed = await cli(['status', jobId, '--coordinator', address]);
