@@ -302,10 +302,7 @@ for (const factory of databaseFactories()) {
         );
         assert.deepEqual(
           ops.manifests[0]!.segments.map((s) => [s.index, s.file?.location.value?.path]),
-          [0, 1, 2].map((i) => [
-            i,
-            i === 0 ? '/data/out/seg-0.m4s' : path.join(outputPath, `seg-${i}.m4s`),
-          ]),
+          [0, 1, 2].map((i) => [i, i === 0 ? '/data/out/seg-0.m4s' : path.join(outputPath, `seg-${i}.m4s`)]),
           'the manifest lists the old encode result and the new ones',
         );
       } finally {
