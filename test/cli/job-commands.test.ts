@@ -4,11 +4,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connectCoordinator } from '../../src/rpc/index.js';
-import { fileAt, folderAt } from '../../src/storage/index.js';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
-import { startCoordinator, submit } from './operator.js';
+import { startCoordinator, submit, submitUnchecked } from './operator.js';
 import { cli, startWorker, stopAll } from './processes.js';
 
 let dir: TmpDir;
@@ -87,16 +85,7 @@ describe('job commands', { concurrency: 1 }, () => {
     const notVideo = path.join(dir.path, 'not-video.mp4');
     await import('node:fs/promises').then((fs) => fs.writeFile(notVideo, 'not a video'));
     // Through the API: `submit` itself refuses a local file that is not a video.
-    const handle = connectCoordinator(address);
-    const { jobId } = await handle.client.submitJob({
-      job: {
-        input: fileAt(notVideo),
-        working: folderAt(`${base}-work`),
-        output: folderAt(`${base}-out`),
-        secondsPerSegment: 1,
-      },
-    });
-    handle.close();
+    const { jobId } = await submitUnchecked(address, notVideo, base);
     startWorker(address, path.join(dir.path, 'tmp-retry'), { id: 'w-retry' });
     assert.equal((await cli(['wait', jobId, '--coordinator', address])).code, 1);
     const failed = await cli(['status', jobId, '--coordinator', address]);
