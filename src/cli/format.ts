@@ -75,7 +75,13 @@ export function formatStatus(job: Job): string {
   if (job.failureReason) lines.push(['failure', oneLine(job.failureReason)]);
   for (const w of job.warnings) lines.push(['warning', oneLine(w)]);
   for (const t of job.tasks) {
-    const name = t.kind === 'encode' ? `encode ${t.index}` : t.kind;
+    // A grouped encode names the segments it covers.
+    const name =
+      t.kind !== 'encode'
+        ? t.kind
+        : t.segments > 1
+          ? `encode segs ${t.index}-${t.index + t.segments - 1}`
+          : `encode ${t.index}`;
     const worker = t.workerId ? ` (worker ${t.workerId})` : '';
     if (t.state === 'running') {
       const attempt = t.attempts > 1 ? `, attempt ${t.attempts}` : '';
@@ -91,24 +97,83 @@ export function formatStatus(job: Job): string {
   return lines.map(([k, v]) => `${k.padEnd(9)} ${printable(v)}`).join('\n');
 }
 
-/** The table for `avspl1t jobs`. */
-export function formatJobs(jobs: readonly Job[]): string {
+// Characters a terminal shows two columns wide (East Asian wide and fullwidth forms,
+// emoji) and ones it shows in none (combining marks, zero-width spaces and joiners).
+const WIDE =
+  /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]/u;
+const ZERO_WIDTH = /[\p{Mn}\p{Me}\u200b-\u200f\ufeff]/u;
+
+/** Columns `text` takes in a terminal (one line, controls already made printable). */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) width += ZERO_WIDTH.test(ch) ? 0 : WIDE.test(ch) ? 2 : 1;
+  return width;
+}
+
+/** `text` cut to `width` columns from the left, `…` first: the end of a path names the file. */
+function elideStart(text: string, width: number): string {
+  if (displayWidth(text) <= width) return text;
+  const chars = [...text];
+  let kept = '';
+  for (let i = chars.length - 1; i >= 0 && displayWidth(chars[i] + kept) <= width - 1; i--)
+    kept = chars[i] + kept;
+  return `…${kept}`;
+}
+
+/** The shortest prefix of each id, 8 characters at least, that no other listed id starts with. */
+function shortIds(ids: readonly string[]): string[] {
+  for (let n = 8; n < Math.max(...ids.map((id) => id.length)); n++)
+    if (new Set(ids.map((id) => id.slice(0, n))).size === new Set(ids).size)
+      return ids.map((id) => id.slice(0, n));
+  return [...ids];
+}
+
+interface Column {
+  title: string;
+  cells: string[];
+}
+
+const GAP = '  ';
+const columnWidth = (c: Column) => Math.max(...[c.title, ...c.cells].map(displayWidth));
+const tableWidth = (cols: readonly Column[]) =>
+  cols.reduce((sum, c) => sum + columnWidth(c), 0) + GAP.length * (cols.length - 1);
+
+/**
+ * The table for `avspl1t jobs`, at most `maxWidth` columns wide: on a narrow
+ * terminal ids become unique prefixes (which every command accepts), the input is
+ * elided from the left, then CREATED, SEGMENTS and INPUT are left out in turn.
+ */
+export function formatJobs(jobs: readonly Job[], maxWidth = Number.POSITIVE_INFINITY): string {
   if (jobs.length === 0) return 'no jobs';
-  const rows = [
-    ['ID', 'STATE', 'PERCENT', 'SEGMENTS', 'CREATED', 'INPUT'],
-    ...jobs.map((j) =>
-      [
-        j.id,
-        stateName(j.state),
-        `${j.percentComplete.toFixed(1)}%`,
-        segments(j),
-        time(j.createdAtMs),
-        describe(j.details?.input),
-      ].map(printable),
-    ),
+  const column = (title: string, cell: (j: Job) => string): Column => ({
+    title,
+    cells: jobs.map((j) => printable(cell(j))),
+  });
+  let cols = [
+    column('ID', (j) => j.id),
+    column('STATE', (j) => stateName(j.state)),
+    column('PERCENT', (j) => `${j.percentComplete.toFixed(1)}%`),
+    column('SEGMENTS', segments),
+    column('CREATED', (j) => time(j.createdAtMs)),
+    column('INPUT', (j) => describe(j.details?.input)),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '))
-    .join('\n');
+  if (tableWidth(cols) > maxWidth) cols[0] = { title: 'ID', cells: shortIds(jobs.map((j) => j.id)) };
+  const input = cols[cols.length - 1]!;
+  for (const leftOut of ['CREATED', 'SEGMENTS', 'INPUT']) {
+    if (tableWidth(cols) <= maxWidth) break;
+    const others = cols.filter((c) => c !== input);
+    const room = maxWidth - tableWidth(others) - GAP.length;
+    if (cols.includes(input) && room >= 12) {
+      cols = [...others, { title: input.title, cells: input.cells.map((c) => elideStart(c, room)) }];
+      break;
+    }
+    cols = cols.filter((c) => c.title !== leftOut);
+  }
+  const widths = cols.map(columnWidth);
+  const pad = (text: string, width: number) => text + ' '.repeat(Math.max(0, width - displayWidth(text)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i]!))).join(GAP);
+  return [line(cols.map((c) => c.title)), ...jobs.map((_, r) => line(cols.map((c) => c.cells[r]!)))].join(
+    '\n',
+  );
 }

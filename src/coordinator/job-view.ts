@@ -12,7 +12,7 @@ import { SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { File } from '../gen/avspl1t/v1/storage_pb.js';
 import { type JobRow, JobState, type TaskBrief, TaskState } from '../store/index.js';
 import { decodeManifest } from './codec.js';
-import { percentComplete } from './progress.js';
+import { encodeSpans, percentComplete } from './progress.js';
 import { redacted } from './redact.js';
 
 const STATE: Record<JobState, JobStateProto> = {
@@ -24,7 +24,8 @@ const STATE: Record<JobState, JobStateProto> = {
 };
 
 /** Tasks worth showing: running ones (with their worker), retried ones (with their last error) and failed ones. */
-function summaries(tasks: readonly TaskBrief[]): TaskSummary[] {
+function summaries(tasks: readonly TaskBrief[], segmentsTotal: number): TaskSummary[] {
+  const spans = encodeSpans(tasks, segmentsTotal);
   return tasks
     .filter(
       (t) =>
@@ -42,6 +43,7 @@ function summaries(tasks: readonly TaskBrief[]): TaskSummary[] {
       attempts: t.attempts,
       lastError: t.last_error ?? '',
       workerId: t.lease_owner ?? '',
+      segments: spans.get(t) ?? 0,
     }));
 }
 
@@ -61,7 +63,7 @@ export function jobView(row: JobRow, tasks: readonly TaskBrief[]): Job {
     failureReason: row.failure_reason ?? '',
     segmentsTotal: row.segments_total,
     segmentsDone: row.segments_done,
-    tasks: summaries(tasks),
+    tasks: summaries(tasks, row.segments_total),
     warnings: row.source ? fromBinary(SourceInfoSchema, row.source).warnings : [],
   });
   return redacted(JobSchema, job);

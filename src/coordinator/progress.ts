@@ -27,6 +27,20 @@ function doneFraction(t: ProgressTask | undefined): number {
   return 0;
 }
 
+/**
+ * Each encode task with the number of segments it covers: from its idx up to the
+ * next encode's idx (tasks cover consecutive runs), at least one.
+ */
+export function encodeSpans<T extends ProgressTask>(
+  tasks: readonly T[],
+  segmentsTotal: number,
+): Map<T, number> {
+  const encodes = tasks.filter((t) => t.kind === TaskKind.Encode).sort((a, b) => a.idx - b.idx);
+  return new Map(
+    encodes.map((t, i) => [t, Math.max(1, (encodes[i + 1]?.idx ?? segmentsTotal) - t.idx)] as const),
+  );
+}
+
 /** Percent complete in [0, 100], one decimal. */
 export function percentComplete(job: ProgressJob, tasks: readonly ProgressTask[]): number {
   if (job.state === JobState.Succeeded) return 100;
@@ -34,12 +48,8 @@ export function percentComplete(job: ProgressJob, tasks: readonly ProgressTask[]
   let total = 100;
   if (job.segments_total > 0) {
     // An encode task covers the segments from its idx up to the next task's idx.
-    const encodes = tasks.filter((t) => t.kind === TaskKind.Encode).sort((a, b) => a.idx - b.idx);
     let encoded = 0;
-    encodes.forEach((t, i) => {
-      const segments = (encodes[i + 1]?.idx ?? job.segments_total) - t.idx;
-      encoded += Math.max(1, segments) * doneFraction(t);
-    });
+    for (const [t, segments] of encodeSpans(tasks, job.segments_total)) encoded += segments * doneFraction(t);
     sum += (WEIGHTS.encode * encoded) / job.segments_total;
     if (job.has_audio) sum += WEIGHTS.audio * doneFraction(tasks.find((t) => t.kind === TaskKind.Audio));
     else total -= WEIGHTS.audio;

@@ -5,6 +5,7 @@
 // submitted filesystem paths to allowed roots. Connections are capped and timed
 // out when silent or idle (`connections.ts`); request bodies are admitted before
 // they are read (`../rpc/connect-handler.ts`, `../rpc/grpc-unary.ts`).
+import { existsSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,7 @@ import { type AuthConfig, authEnabled, authInterceptor, authorizer } from '../rp
 import { connectHandler, type NodeHandler } from '../rpc/connect-handler.js';
 import { type LeanGrpcOptions, serveLeanGrpc } from '../rpc/grpc-unary.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
+import { isPostgresUrl, sqliteFile } from '../store/dialect.js';
 import { Store } from '../store/index.js';
 import { type ConnectionLimits, closeWhenIdle, DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
@@ -59,6 +61,12 @@ const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 export async function startCoordinator(options: StartCoordinatorOptions): Promise<RunningCoordinator> {
   const log = options.log ?? silentLogger;
   const ownStore = typeof options.db === 'string';
+  // A SQLite file this start creates is removed again if the port cannot be bound:
+  // a failed start leaves nothing behind.
+  const newFile =
+    typeof options.db === 'string' && !isPostgresUrl(options.db) && !existsSync(sqliteFile(options.db))
+      ? sqliteFile(options.db)
+      : undefined;
   const store =
     typeof options.db === 'string'
       ? await Store.open(options.db, { log, poolSize: options.dbPoolSize })
@@ -119,6 +127,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     });
   } catch (err) {
     if (ownStore) await store.close();
+    if (newFile) for (const suffix of ['', '-wal', '-shm']) rmSync(`${newFile}${suffix}`, { force: true });
     throw err;
   }
   const addr = server.address() as AddressInfo;

@@ -41,7 +41,7 @@ export interface ProbeLimits {
 
 export const DEFAULT_LIMITS: ProbeLimits = { maxWidth: 8192, maxHeight: 8192, maxDurationSeconds: 24 * 3600 };
 
-interface FfStream {
+export interface FfStream {
   codec_type?: string;
   codec_name?: string;
   width?: number;
@@ -65,25 +65,41 @@ const known = (v: string | undefined) => (v && v !== 'unknown' && v !== 'unspeci
 /** ffprobe's time limit for reading a file's header (a local file needs well under a second). */
 const HEADER_TIMEOUT_MS = 30_000;
 
-/** Probes `path` (a local file); throws Permanent with a readable reason when it is not a usable video. */
-export async function probe(
-  path: string,
-  opts: { signal?: AbortSignal; limits?: ProbeLimits } = {},
-): Promise<Probe> {
-  const limits = opts.limits ?? DEFAULT_LIMITS;
+// What ffprobe says when no demuxer recognises the file (a text file named .mp4,
+// an MP4 without its index): for a person, the file is not a video file.
+const NOT_MEDIA = /Invalid data found when processing input|moov atom not found|EBML header parsing failed/;
+
+/** A file's streams and container, as ffprobe reads them from its header. */
+export interface Header {
+  streams: FfStream[];
+  video: FfStream;
+  formatName: string;
+}
+
+/**
+ * Reads the header of `path` (a local file) with ffprobe, self-contained video
+ * demuxers only: quick, no packets read. Throws Permanent with a readable reason
+ * when it is not a video file or has no video stream.
+ */
+export async function probeHeader(path: string, signal?: AbortSignal): Promise<Header> {
   let meta: { streams?: FfStream[]; format?: { format_name?: string; duration?: string } };
   try {
     const { stdout } = await run(
       binaries.ffprobe,
       // Only demuxers of self-contained video files may open it (no playlists or lists).
       ['-v', 'error', ...inputArgs(), '-show_streams', '-show_format', '-of', 'json', path],
-      { signal: opts.signal, timeoutMs: HEADER_TIMEOUT_MS },
+      { signal, timeoutMs: HEADER_TIMEOUT_MS },
     );
     meta = JSON.parse(stdout);
   } catch (err) {
     const e = AppError.from(err);
     const refused = refusedFormat(e.message);
     if (refused) throw new AppError(ErrorKind.Permanent, refused);
+    if (e.kind === ErrorKind.Permanent && NOT_MEDIA.test(e.message))
+      throw new AppError(
+        ErrorKind.Permanent,
+        'input is not a video file (or a damaged one): ffprobe recognised no video format in it',
+      );
     if (e.kind === ErrorKind.Permanent)
       throw new AppError(ErrorKind.Permanent, `input is not a readable video: ${e.message}`);
     throw e;
@@ -94,7 +110,16 @@ export async function probe(
     const what = streams.some((s) => s.codec_type === 'audio') ? 'audio only' : 'no video stream';
     throw new AppError(ErrorKind.Permanent, `input has no video stream (${what})`);
   }
-  const formatName = meta.format?.format_name ?? '';
+  return { streams, video, formatName: meta.format?.format_name ?? '' };
+}
+
+/** Probes `path` (a local file); throws Permanent with a readable reason when it is not a usable video. */
+export async function probe(
+  path: string,
+  opts: { signal?: AbortSignal; limits?: ProbeLimits } = {},
+): Promise<Probe> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const { streams, video, formatName } = await probeHeader(path, opts.signal);
   const demuxer = demuxerOf(formatName);
   if (!demuxer) throw new AppError(ErrorKind.Permanent, refusalFor(formatName));
   const width = video.width ?? 0;

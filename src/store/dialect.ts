@@ -69,13 +69,18 @@ export function isPostgresUrl(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
 }
 
+/** The absolute file of a SQLite `--db` value (a path or `sqlite:` path). */
+export function sqliteFile(location: string): string {
+  return path.resolve(location.replace(/^sqlite:(\/\/)?/i, ''));
+}
+
 /**
  * Opens a SQLite file (path or `sqlite:` path) or a PostgreSQL URL. The PostgreSQL
  * driver is loaded only for a PostgreSQL URL (start-up of SQLite-only runs).
  */
 export async function openDatabase(location: string, options: OpenOptions = {}): Promise<OpenDatabase> {
   if (isPostgresUrl(location)) return openPostgres((await import('pg')).default, location, options);
-  return openSqlite(location.replace(/^sqlite:(\/\/)?/i, ''));
+  return openSqlite(sqliteFile(location));
 }
 
 function errorCode(err: unknown): string | undefined {

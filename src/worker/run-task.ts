@@ -170,7 +170,10 @@ export async function runTask(
     result = { case: 'failure', value: failure(e.message, { transient }) };
   }
   const next = await finish(deps, task, result, log, wantNext());
-  log.info({ ms: Date.now() - started, outcome: result.case }, 'task done');
+  // A task handed back on a hard stop is not a failure: another worker runs it.
+  if (result.case === 'failure' && result.value.released)
+    log.info({ ms: Date.now() - started, outcome: 'given back' }, 'task given back: worker shutting down');
+  else log.info({ ms: Date.now() - started, outcome: result.case }, 'task done');
   return next;
 }
 

@@ -46,7 +46,7 @@ describe('avspl1t encode', () => {
   });
   const cases: Array<[string, () => string[], RegExp]> = [
     ['missing input', () => ['encode', path.join(dir, 'nope.mp4'), path.join(dir, 'o1')], /input not found/],
-    ['not a video', () => ['encode', text(), path.join(dir, 'o2')], /not a readable video/],
+    ['not a video', () => ['encode', text(), path.join(dir, 'o2')], /not a video file/],
     ['zero-length input', () => ['encode', empty(), path.join(dir, 'o3')], /empty/],
     [
       'output folder under a file',

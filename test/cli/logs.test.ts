@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
-import { startCoordinator, submit, waitFor } from './operator.js';
+import { startCoordinator, submitUnchecked, waitFor } from './operator.js';
 import { BIN, cli, startWorker, stopAll } from './processes.js';
 
 let dir: TmpDir;
@@ -72,7 +72,7 @@ describe('logs', { concurrency: 1 }, () => {
     const notVideo = path.join(dir.path, 'not-video.mp4');
     await writeFile(notVideo, 'not a video');
     const worker = startWorker(address, path.join(dir.path, 'tmp-j'), { logLevel: 'info' });
-    const { jobId } = await submit(address, notVideo, path.join(dir.path, 'job'));
+    const { jobId } = await submitUnchecked(address, notVideo, path.join(dir.path, 'job'));
     assert.equal((await cli(['wait', jobId, '--coordinator', address])).code, 1);
     await waitFor('the task failed line', () => /task failed/.test(worker.output().stderr), 10_000);
     for (const line of worker.output().stderr.trim().split('\n')) {

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { connectCoordinator } from '../../src/rpc/index.js';
+import { fileAt, folderAt } from '../../src/storage/index.js';
 import { cli, type ProcessOptions, startProgram } from './processes.js';
 
 /** Reads the coordinator's database (WAL lets us read while it runs). */
@@ -47,6 +49,30 @@ export async function submit(address: string, input: string, base: string, extra
   ]);
   assert.equal(r.code, 0, r.stderr);
   return { jobId: r.stdout.trim(), out };
+}
+
+/**
+ * Submits `input` through the API, as a client that cannot read the file would:
+ * for inputs `submit` itself refuses (not a video), to see what a worker says.
+ */
+export async function submitUnchecked(
+  address: string,
+  input: string,
+  base: string,
+): Promise<{ jobId: string }> {
+  const handle = connectCoordinator(address);
+  try {
+    return await handle.client.submitJob({
+      job: {
+        input: fileAt(input),
+        working: folderAt(`${base}-work`),
+        output: folderAt(`${base}-out`),
+        secondsPerSegment: 1,
+      },
+    });
+  } finally {
+    handle.close();
+  }
 }
 
 /** Processes whose parent is `pid`, with their command names. */

@@ -8,6 +8,8 @@ import { LIMITS } from '../../coordinator/validate.js';
 import { AppError, ErrorKind, invalidInput, notFound } from '../../errors.js';
 import { type Job, JobSchema, JobState } from '../../gen/avspl1t/v1/coordinator_pb.js';
 import type { File, Folder } from '../../gen/avspl1t/v1/storage_pb.js';
+import { probeHeader } from '../../media/probe.js';
+import { ENCODERS } from '../../media/settings.js';
 import { baseName, childFile, childFolder, describe } from '../../storage/index.js';
 import { parseFile, parseFolder } from '../../storage/location.js';
 import { setClientSecurity, withClient } from '../client.js';
@@ -29,12 +31,20 @@ import { UPLOAD_FOLDER, uploadInput } from '../upload.js';
 /** Exit codes of `avspl1t wait`. */
 export const WAIT_EXIT = { succeeded: 0, failed: 1, cancelled: 2, gaveUp: 3 } as const;
 
+// "svt 8, aom 6, rav1e 8": the preset each encoder gets when --preset is not given.
+const PRESET_DEFAULTS = Object.entries(ENCODERS)
+  .map(([name, spec]) => `${name} ${spec.defaultPreset}`)
+  .join(', ');
+
 /** Adds the encoder flags shared by `submit` and `encode`. */
 export function encoderFlags(cmd: Command): Command {
   return cmd
     .option('--seconds-per-segment <s>', 'segment length in seconds', '2')
     .option('--crf <n>', 'quality (0-63, lower is better)', '30')
-    .option('--preset <n>', 'encoder speed preset (svt 0-13, aom 0-8, rav1e 0-10)')
+    .option(
+      '--preset <n>',
+      `encoder speed preset (svt 0-13, aom 0-8, rav1e 0-10; default: ${PRESET_DEFAULTS})`,
+    )
     .option('--encoder <name>', 'svt | aom | rav1e', 'svt');
 }
 
@@ -48,6 +58,25 @@ export async function checkInput(file: File): Promise<void> {
   await access(p).catch(() => {
     throw new AppError(ErrorKind.AccessDenied, `input is not readable: ${p}`);
   });
+}
+
+/** Exit code of `submit` refusing a local input that is not a video file. */
+export const NOT_A_VIDEO_EXIT = 2;
+
+/**
+ * Why a local input is not a video file (a quick ffprobe of its header, as the
+ * workers will read it), or undefined. S3 inputs, and a machine without ffprobe,
+ * leave the check to the workers.
+ */
+async function notAVideo(file: File): Promise<string | undefined> {
+  if (file.location.case !== 'fs') return undefined;
+  try {
+    await probeHeader(file.location.value.path);
+    return undefined;
+  } catch (err) {
+    const e = AppError.from(err);
+    return e.kind === ErrorKind.Permanent && !/ is not installed/.test(e.message) ? e.message : undefined;
+  }
 }
 
 export const OVERWRITE_HELP =
@@ -144,14 +173,14 @@ export function registerJobCommands(program: Command): void {
         program
           .command('submit')
           .description('submit an encode job; prints its id')
-          .requiredOption('--input <path|s3-url>', 'input video')
+          .requiredOption('--input <path|s3-url>', 'input video (required)')
           .requiredOption(
             '--working-dir <path|s3-url>',
-            'folder for the split pieces, visible to all workers (created by the workers if missing)',
+            'folder for the split pieces, visible to all workers (created by the workers if missing) (required)',
           )
           .requiredOption(
             '--output-dir <path|s3-url>',
-            'folder for the playlists and segments (created by the workers if missing)',
+            'folder for the playlists and segments (created by the workers if missing) (required)',
           )
           .option('--upload', 'upload the local --input into <working-dir>/input/ first (progress on stderr)')
           .option('--overwrite', OVERWRITE_HELP)
@@ -191,6 +220,12 @@ export function registerJobCommands(program: Command): void {
       const working = parseFolder(raw.workingDir, s3.job);
       const output = parseFolder(raw.outputDir, s3.job);
       await checkInput(input);
+      const refused = await notAVideo(input);
+      if (refused) {
+        process.stderr.write(`error: ${oneLine(`${refused}: ${raw.input}`)}\n`);
+        process.exitCode = NOT_A_VIDEO_EXIT;
+        return;
+      }
       await checkFolder(working, 'working');
       await checkFolder(output, 'output');
       if (raw.upload) {
@@ -239,7 +274,10 @@ export function registerJobCommands(program: Command): void {
     const o = parseWith(z.object({ coordinator: coordinatorFlag, limit: positiveIntFlag('limit') }), raw);
     const { jobs } = await withClient(o.coordinator, (c) => c.listJobs({ limit: o.limit }));
     process.stdout.write(
-      raw.json ? `[${jobs.map((j) => toJsonString(JobSchema, j)).join(',')}]\n` : `${formatJobs(jobs)}\n`,
+      raw.json
+        ? `[${jobs.map((j) => toJsonString(JobSchema, j)).join(',')}]\n`
+        : // One column spare on a terminal: a line as wide as it wraps on some.
+          `${formatJobs(jobs, process.stdout.isTTY ? process.stdout.columns - 1 : undefined)}\n`,
     );
   });
 
