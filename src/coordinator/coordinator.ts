@@ -148,23 +148,26 @@ export class Coordinator {
    * Validates and stores a job. Its output location must not be another job's
    * (or hold an earlier encode's files) unless `overwrite`: then the job writes
    * its media under a folder named by its id and its master playlist last, and
-   * the job it replaces is cancelled if still open.
+   * the job it replaces is cancelled if still open. `replacesJobId` is an
+   * overwrite that holds only while that job owns the location (a retry).
    */
   async submit(
     job: EncodeJob | undefined,
-    options: { overwrite?: boolean } = {},
+    options: { overwrite?: boolean; replacesJobId?: string } = {},
   ): Promise<{ jobId: string; replacedJobId?: string }> {
     const valid = validateEncodeJob(job, { refuseCredentials: this.refuseCredentials });
+    if (options.replacesJobId) checkRequestId('replaces_job_id', options.replacesJobId);
     await checkInputKept(valid);
     const location = await outputKey(valid);
     const earlier = await earlierOutputFiles(valid);
-    const overwrite = options.overwrite ?? false;
     const output = describe(valid.output);
     const id = randomUUID();
     const replaced = await this.store.transaction(async (q) => {
       const now = this.clock.now();
       const owner = await q.outputs.owner(location);
       const ownerRow = owner ? await q.jobs.get(owner) : undefined;
+      const overwrite =
+        (options.overwrite ?? false) || (!!options.replacesJobId && owner === options.replacesJobId);
       if (!overwrite && ownerRow)
         throw invalidInput(
           `job.output: ${output} is the output of job ${owner} (${ownerRow.state}); submit with --overwrite to replace it`,

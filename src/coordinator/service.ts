@@ -126,7 +126,10 @@ export function coordinatorService(
         // Bounds before confinement: its messages name the paths it checks.
         validateEncodeJob(req.job);
         if (options.allowedRoots?.length) await confineJob(req.job, options.allowedRoots);
-        return create(SubmitJobResponseSchema, await c.submit(req.job, { overwrite: req.overwrite }));
+        return create(
+          SubmitJobResponseSchema,
+          await c.submit(req.job, { overwrite: req.overwrite, replacesJobId: req.replacesJobId }),
+        );
       }),
     getJob: (req) =>
       boundary('GetJob', async () => create(GetJobResponseSchema, { job: await c.getJob(req.jobId) })),

@@ -104,9 +104,19 @@ describe('job commands', { concurrency: 1 }, () => {
     const newId = retried.stdout.trim();
     assert.notEqual(newId, jobId);
     const status = await cli(['status', newId, '--coordinator', address, '--json']);
-    const job = JSON.parse(status.stdout) as { details: { input: unknown } };
+    const job = JSON.parse(status.stdout) as { details: { mediaFolder?: string } };
     const old = JSON.parse((await cli(['status', jobId, '--coordinator', address, '--json'])).stdout);
-    assert.deepEqual(job.details, old.details, 'same input, folders and settings');
+    // The retry takes over the failed job's output folder, writing its media in a sub-folder of its own.
+    assert.equal(job.details.mediaFolder, newId);
+    assert.deepEqual(
+      { ...job.details, mediaFolder: undefined },
+      { ...old.details, mediaFolder: undefined },
+      'same input, folders and settings',
+    );
+    // The folder is the retry's now: retrying the old job again would take it from a newer job.
+    const again = await cli(['retry', jobId, '--coordinator', address]);
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, new RegExp(`is the output of job ${newId}`));
 
     // A running task names its worker.
     const slow = await submit(address, await makeClip(dir.path, CLIPS.ntscLongGop), `${base}-slow`, [

@@ -330,7 +330,9 @@ export function registerJobCommands(program: Command): void {
         throw invalidInput(
           `job ${job!.id} is ${stateName(job!.state)}: only a failed or cancelled job can be retried`,
         );
-      return (await c.submitJob({ job: job!.details })).jobId;
+      // The job's own output folder is the new job's; one a newer job took since is refused.
+      const details = { ...job!.details!, mediaFolder: '' };
+      return (await c.submitJob({ job: details, replacesJobId: job!.id })).jobId;
     });
     process.stdout.write(raw.json ? `${JSON.stringify({ jobId: newId })}\n` : `${newId}\n`);
   });
