@@ -107,11 +107,19 @@ if (only.has('scaleout')) {
   };
 }
 
+// Each part keeps the Node.js it was measured on (results from before this was recorded: the run's).
+const measuredOn = Object.fromEntries(
+  PARTS.map((p) => [
+    p,
+    only.has(p) ? process.version : (previous.nodeByPart?.[p] ?? previous.machine?.node ?? '?'),
+  ]),
+);
 const merged: Results = {
   ...previous,
   ...results,
   date: new Date().toISOString(),
   machine: machine(),
+  nodeByPart: measuredOn,
 };
 writeFileSync(resultsFile, `${JSON.stringify(merged, null, 2)}\n`);
 const report = renderReport(merged);
