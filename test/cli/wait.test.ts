@@ -37,16 +37,14 @@ describe('avspl1t wait', { concurrency: 1 }, () => {
   it('keeps waiting through a coordinator restart, saying the coordinator is unreachable', async () => {
     const db = path.join(dir.path, 'restart.sqlite');
     const first = await startCoordinator(db);
-    const worker = startWorker(first.address, path.join(dir.path, 'tmp'));
-    const { jobId } = await submit(first.address, clip, path.join(dir.path, 'restart'), [
-      '--seconds-per-segment',
-      '5',
-      '--preset',
-      '6',
-    ]);
+    const { jobId } = await submit(first.address, clip, path.join(dir.path, 'restart'));
     const wait = startProgram(['wait', jobId, '--coordinator', first.address]);
-    // Killed while the stream is open and the bar drawn.
-    await waitFor('the progress bar', () => /encoding \[/.test(wait.output().stderr), 30_000);
+    // No worker yet, so the job cannot end before the kill: killed while the stream is open.
+    await waitFor(
+      'the queued note',
+      () => /queued — no worker has taken a task of this job/.test(wait.output().stderr),
+      20_000,
+    );
     first.coordinator.child.kill('SIGKILL');
     await waitFor(
       'the unreachable note',
@@ -55,6 +53,7 @@ describe('avspl1t wait', { concurrency: 1 }, () => {
     );
     await new Promise((r) => setTimeout(r, 3000));
     await startCoordinator(db, ['--listen', first.address]);
+    const worker = startWorker(first.address, path.join(dir.path, 'tmp'));
     assert.equal(await wait.exited, 0, `${wait.output().stderr}\n${worker.output().stderr}`);
     assert.match(wait.output().stdout, /master\.m3u8/);
   });
