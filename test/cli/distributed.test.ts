@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { parseMediaPlaylist } from '../../src/media/hls.js';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { serveDir } from '../helpers/http-server.js';
@@ -14,7 +13,8 @@ import { checkOutput } from '../helpers/media-checks.js';
 import { playHls } from '../helpers/player.js';
 import { assertPlayedExactly, expectedPlayback } from '../helpers/player-checks.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
-import { cli, startProgram, startWorker, stopAll } from './processes.js';
+import { query, startCoordinator as startOperatorCoordinator, submit as submitClip } from './operator.js';
+import { cli, startWorker, stopAll } from './processes.js';
 
 let dir: TmpDir;
 let clip: string;
@@ -27,45 +27,14 @@ after(async () => {
   await dir.cleanup();
 });
 
-/** Reads the coordinator's database (WAL lets us read while it runs). */
-function query<T>(db: string, sql: string, ...params: unknown[]): T[] {
-  const conn = new Database(db, { readonly: true });
-  try {
-    return conn.prepare(sql).all(...params) as T[];
-  } finally {
-    conn.close();
-  }
+/** A coordinator on `<name>.sqlite` in this suite's folder. */
+function startCoordinator(name: string, extra: string[] = []) {
+  return startOperatorCoordinator(path.join(dir.path, `${name}.sqlite`), extra);
 }
 
-async function startCoordinator(name: string, extra: string[] = []) {
-  const db = path.join(dir.path, `${name}.sqlite`);
-  const coordinator = startProgram(['coordinator', '--listen', '127.0.0.1:0', '--db', db, ...extra]);
-  const address = await coordinator.firstLine();
-  return { coordinator, address, db };
-}
-
-async function submit(address: string, name: string, extra: string[] = []) {
-  const out = path.join(dir.path, `${name}-out`);
-  const r = await cli([
-    'submit',
-    '--coordinator',
-    address,
-    '--input',
-    clip,
-    '--working-dir',
-    path.join(dir.path, `${name}-work`),
-    '--output-dir',
-    out,
-    '--seconds-per-segment',
-    '1',
-    '--preset',
-    '12',
-    '--crf',
-    '35',
-    ...extra,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  return { jobId: r.stdout.trim(), out };
+/** The suite's clip submitted into `<name>-work` / `<name>-out`. */
+function submit(address: string, name: string, extra: string[] = []) {
+  return submitClip(address, clip, path.join(dir.path, name), extra);
 }
 
 /** Segment URIs of the video playlist, each must appear once. */
