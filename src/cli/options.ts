@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { invalidInput } from '../errors.js';
 import type { EncoderSettings } from '../gen/avspl1t/v1/media_pb.js';
 import type { LogFormat, LogLevel } from '../log.js';
-import { normalizeSettings, settingsProblem } from '../media/settings.js';
+import { isAv1, normalizeSettings, settingsProblem } from '../media/settings.js';
 import { MIN_SECONDS_PER_SEGMENT } from '../media/split.js';
 import { parseHostPort } from '../rpc/address.js';
 
@@ -95,7 +95,10 @@ export function encoderOptions(flags: EncoderFlags): {
     flags,
   );
   const settings = normalizeSettings({ encoder: parsed.encoder, crf: parsed.crf, preset: parsed.preset });
-  const problem = settingsProblem(settings);
+  // --encoder names the AV1 encoder; H.264 rungs come from --ladder / --rendition.
+  const problem = isAv1(settings.encoder)
+    ? settingsProblem(settings)
+    : `settings.encoder: unknown encoder "${settings.encoder}" (the AV1 encoder: svt, aom or rav1e; H.264 rungs: --rendition h264:...)`;
   if (problem) throw invalidInput(problem.replace(/^settings\./, '--'));
   return { secondsPerSegment: parsed.secondsPerSegment, settings };
 }

@@ -8,8 +8,8 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { notFound } from '../errors.js';
 import type { EncodeJob, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
-import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
-import { groupPieces, longestFirst } from '../media/plan.js';
+import { type Rendition, type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
+import { resolveLadder, type SourceSize } from '../media/ladder.js';
 import { childFolder } from '../storage/index.js';
 import { orderedId } from '../store/ids.js';
 import {
@@ -34,6 +34,7 @@ import {
   type TaskKindInit,
   taskTitle,
 } from './codec.js';
+import { ladderEncodeTasks } from './ladder-tasks.js';
 
 export interface MachineConfig {
   maxAttempts: number;
@@ -99,6 +100,12 @@ function inClaimOrder(tasks: NewTask[]): NewTask[] {
 /** Where a job's encodes and audio write: its media folder under the output. */
 function mediaOutput(job: EncodeJob): EncodeJob['output'] {
   return job.mediaFolder && job.output ? childFolder(job.output, job.mediaFolder) : job.output;
+}
+
+/** What the ladder needs of the source: its size and frame rate. */
+function sourceSize(source: SourceInfo): SourceSize {
+  const fr = source.frameRate;
+  return { width: source.width, height: source.height, fps: fr?.den ? fr.num / fr.den : 30 };
 }
 
 /** Inserts a validated job and its split task; returns the job id. */
@@ -202,26 +209,21 @@ export async function advance(
   const details = () => fromBinary(EncodeJobSchema, job.details);
   if (result.case === 'split') {
     const d = details();
-    const { input, settings, secondsPerSegment, parallelism } = d;
+    const { input, secondsPerSegment, parallelism } = d;
     const output = mediaOutput(d);
     const split = result.value;
     const source = split.source!;
     const pieces = [...split.pieces].sort((a, b) => a.index - b.index);
-    const groups = groupPieces(pieces, parallelism);
-    const rank = longestFirst(groups);
-    const tasks = groups.map((group, g) =>
-      newTask(
-        job,
-        TaskKind.Encode,
-        group[0]!.index,
-        rank[g]! + 1,
-        {
-          case: 'encode',
-          value: { pieces: group, source, output, settings, tail: rank[g]! >= groups.length - parallelism },
-        },
-        now,
-        cfg,
-      ),
+    let ladder: Rendition[];
+    try {
+      ladder = resolveLadder(d, sourceSize(source));
+    } catch (err) {
+      // A listed rung the source cannot give (larger than it): the job fails naming it.
+      await failJob(q, job, err instanceof Error ? err.message : String(err), now);
+      return { newWork: false };
+    }
+    const tasks = ladderEncodeTasks(pieces, ladder, source, output!, parallelism).map((e) =>
+      newTask(job, TaskKind.Encode, e.idx, e.rank + 1, { case: 'encode', value: e.task }, now, cfg),
     );
     if (source.hasAudio) {
       const audio = {
@@ -234,8 +236,11 @@ export async function advance(
     }
     await q.tasks.insert(inClaimOrder(tasks));
     await q.jobs.update(job.id, {
+      // The resolved ladder replaces the request's: views and the manifest read it from here.
+      details: toBinary(EncodeJobSchema, create(EncodeJobSchema, { ...d, renditions: ladder })),
       source: toBinary(SourceInfoSchema, source),
-      segments_total: pieces.length,
+      // Encode segments: one per piece and rung.
+      segments_total: pieces.length * ladder.length,
       has_audio: source.hasAudio ? 1 : 0,
       updated_at: now,
     });
@@ -378,6 +383,7 @@ function manifestTask(rows: TaskResult[], job: JobRow, now: number, cfg: Machine
         audio,
         mediaFolder: details.mediaFolder,
         working: details.working,
+        renditions: details.renditions,
       },
     },
     now,

@@ -6,11 +6,13 @@ import {
   type Job,
   JobSchema,
   JobState as JobStateProto,
+  type RenditionProgress,
+  RenditionProgressSchema,
   type TaskSummary,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
-import { SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
+import { type Rendition, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { File } from '../gen/avspl1t/v1/storage_pb.js';
-import { type JobRow, JobState, type TaskBrief, TaskState } from '../store/index.js';
+import { type JobRow, JobState, type TaskBrief, TaskKind, TaskState } from '../store/index.js';
 import { decodeManifest } from './codec.js';
 import { encodeSpans, percentComplete } from './progress.js';
 import { redacted } from './redact.js';
@@ -23,8 +25,45 @@ const STATE: Record<JobState, JobStateProto> = {
   [JobState.Cancelled]: JobStateProto.CANCELLED,
 };
 
+/** The rung of an encode task (its idx is rung × pieces + first piece) and its first piece. */
+function rungOf(
+  idx: number,
+  ladder: readonly Rendition[],
+  segmentsTotal: number,
+): { rung: number; piece: number } {
+  const pieces = ladder.length > 0 ? segmentsTotal / ladder.length : 0;
+  if (!Number.isInteger(pieces) || pieces === 0) return { rung: 0, piece: idx };
+  return { rung: Math.floor(idx / pieces), piece: idx % pieces };
+}
+
+/** Segments encoded per rung, from the succeeded encode tasks (empty before the split). */
+function renditionProgress(
+  tasks: readonly TaskBrief[],
+  ladder: readonly Rendition[],
+  segmentsTotal: number,
+): RenditionProgress[] {
+  if (segmentsTotal === 0 || ladder.length === 0 || segmentsTotal % ladder.length !== 0) return [];
+  const out = ladder.map((r) =>
+    create(RenditionProgressSchema, {
+      name: r.name,
+      segmentsDone: 0,
+      segmentsTotal: segmentsTotal / ladder.length,
+    }),
+  );
+  for (const [t, segments] of encodeSpans(tasks, segmentsTotal))
+    if (t.state === TaskState.Succeeded) {
+      const rung = out[rungOf(t.idx, ladder, segmentsTotal).rung];
+      if (rung) rung.segmentsDone += segments;
+    }
+  return out;
+}
+
 /** Tasks worth showing: running ones (with their worker), retried ones (with their last error) and failed ones. */
-function summaries(tasks: readonly TaskBrief[], segmentsTotal: number): TaskSummary[] {
+function summaries(
+  tasks: readonly TaskBrief[],
+  segmentsTotal: number,
+  ladder: readonly Rendition[],
+): TaskSummary[] {
   const spans = encodeSpans(tasks, segmentsTotal);
   return tasks
     .filter(
@@ -34,36 +73,45 @@ function summaries(tasks: readonly TaskBrief[], segmentsTotal: number): TaskSumm
         t.state === TaskState.Failed ||
         (t.last_error ?? '') !== '',
     )
-    .map((t) => ({
-      $typeName: 'avspl1t.v1.TaskSummary',
-      id: t.id,
-      kind: t.kind,
-      index: t.idx,
-      state: t.state,
-      attempts: t.attempts,
-      lastError: t.last_error ?? '',
-      workerId: t.lease_owner ?? '',
-      segments: spans.get(t) ?? 0,
-    }));
+    .map((t) => {
+      const at =
+        t.kind === TaskKind.Encode ? rungOf(t.idx, ladder, segmentsTotal) : { rung: -1, piece: t.idx };
+      return {
+        $typeName: 'avspl1t.v1.TaskSummary',
+        id: t.id,
+        kind: t.kind,
+        index: at.piece,
+        rendition: ladder[at.rung]?.name ?? '',
+        state: t.state,
+        attempts: t.attempts,
+        lastError: t.last_error ?? '',
+        workerId: t.lease_owner ?? '',
+        segments: spans.get(t) ?? 0,
+      };
+    });
 }
 
 /** The client-facing Job for a row and its tasks (secrets redacted). */
 export function jobView(row: JobRow, tasks: readonly TaskBrief[]): Job {
   let manifest: File | undefined;
   if (row.result) manifest = decodeManifest(row.result).master;
+  const details = fromBinary(EncodeJobSchema, row.details);
+  // Before the split the renditions are the request's; the counts exist only after it.
+  const ladder = row.source ? details.renditions : [];
   const job = create(JobSchema, {
     id: row.id,
     state: STATE[row.state],
     percentComplete: percentComplete(row, tasks),
     manifest,
-    details: fromBinary(EncodeJobSchema, row.details),
+    details,
     createdAtMs: BigInt(row.created_at),
     updatedAtMs: BigInt(row.updated_at),
     finishedAtMs: BigInt(row.finished_at ?? 0),
     failureReason: row.failure_reason ?? '',
     segmentsTotal: row.segments_total,
     segmentsDone: row.segments_done,
-    tasks: summaries(tasks, row.segments_total),
+    tasks: summaries(tasks, row.segments_total, ladder),
+    renditions: renditionProgress(tasks, ladder, row.segments_total),
     warnings: row.source ? fromBinary(SourceInfoSchema, row.source).warnings : [],
   });
   return redacted(JobSchema, job);

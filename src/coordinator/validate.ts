@@ -7,7 +7,8 @@ import { create } from '@bufbuild/protobuf';
 import { invalidInput } from '../errors.js';
 import { type EncodeJob, EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { File, Folder, S3Credentials } from '../gen/avspl1t/v1/storage_pb.js';
-import { normalizeSettings, settingsProblem } from '../media/settings.js';
+import { checkLadder, LADDERS } from '../media/ladder.js';
+import { isAv1, normalizeSettings, settingsProblem } from '../media/settings.js';
 import { MIN_SECONDS_PER_SEGMENT } from '../media/split.js';
 
 /** Longest segment accepted, in seconds. */
@@ -141,9 +142,17 @@ export function validateEncodeJob(job: EncodeJob | undefined, options: ValidateO
   if (encoder.length > LIMITS.encoderChars || CONTROL.test(encoder))
     throw invalidInput(`job.settings.encoder: unknown encoder "${shown(encoder, LIMITS.encoderChars)}"`);
   const settings = normalizeSettings(job.settings);
-  const problem = settingsProblem(settings);
+  // `settings` are the AV1 settings (of the single rendition or the default ladder).
+  const problem = isAv1(settings.encoder)
+    ? settingsProblem(settings)
+    : `settings.encoder: "${settings.encoder}" is not an AV1 encoder (H.264 is a rendition: job.renditions)`;
   if (problem) throw invalidInput(`job.${problem}`);
-  return create(EncodeJobSchema, { ...job, settings });
+  if (!(LADDERS as readonly string[]).includes(job.ladder))
+    throw invalidInput(`job.ladder: must be "single" or "default" (got "${shown(job.ladder, 32)}")`);
+  if (job.ladder && job.renditions.length > 0)
+    throw invalidInput('job.ladder: give either a ladder name or renditions, not both');
+  const renditions = checkLadder(job.renditions);
+  return create(EncodeJobSchema, { ...job, settings, renditions });
 }
 
 /** Checks an id a request names (job_id, task_id, lease, worker_id): present, short, printable. */

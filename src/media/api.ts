@@ -4,6 +4,7 @@ import type {
   AudioRendition,
   EncoderSettings,
   Piece,
+  Rendition,
   Segment,
   SourceInfo,
 } from '../gen/avspl1t/v1/media_pb.js';
@@ -42,6 +43,10 @@ export interface EncodeOptions {
   source: SourceInfo;
   output: Folder;
   settings: EncoderSettings;
+  /** The rung: size, encoder settings (instead of `settings`) and bit rate cap; unset = `settings` at the source's size. */
+  rendition?: Rendition;
+  /** The rung's index in the ladder, copied to each Segment. */
+  renditionIndex?: number;
 }
 
 export interface AudioOptions {
@@ -56,6 +61,8 @@ export interface ManifestOptions {
   source: SourceInfo;
   output: Folder;
   audio?: AudioRendition;
+  /** The resolved ladder (Segment.rendition_index indexes it); empty = one rendition. */
+  renditions?: Rendition[];
   /**
    * The sub-folder of `output` the segments and the media playlists are in
    * (unset: `output` itself); the master playlist, written last, goes in `output`.

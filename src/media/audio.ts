@@ -2,7 +2,7 @@
 // boundary) to an AAC-LC fMP4 rendition whose segments line up with the video's.
 // Output time 0 is the source's first video frame: earlier audio is cut, a late
 // start is padded with silence, and the rendition ends with the video.
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
@@ -13,7 +13,7 @@ import { binaries, ffmpegBase, run } from './ffmpeg.js';
 import { mediaPlaylist, parseMediaPlaylist } from './hls.js';
 import { inputArgs } from './input-format.js';
 import { withLocalInput } from './local-input.js';
-import { PLAYLIST_TYPE } from './manifest.js';
+import { bitRates, PLAYLIST_TYPE } from './manifest.js';
 
 export const AUDIO_PLAYLIST_NAME = 'audio.m3u8';
 export const AUDIO_INIT_NAME = 'audio-init.mp4';
@@ -96,10 +96,13 @@ async function encodeAudioFrom(
   const names = new Set(await readdir(dir));
   const upload = (name: string, type: string) =>
     ctx.storage.upload(path.join(dir, name), opts.output, name, { contentType: type, signal: ctx.signal });
+  const sizes: number[] = [];
   for (const e of parsed.entries) {
     if (!names.has(e.uri)) throw new AppError(ErrorKind.Internal, `audio segment ${e.uri} missing`);
+    sizes.push((await stat(path.join(dir, e.uri))).size);
     await upload(e.uri, 'audio/mp4');
   }
+  const measured = bitRates(parsed.entries.map((e, i) => ({ bytes: sizes[i]!, seconds: e.duration })));
   await upload(AUDIO_INIT_NAME, 'audio/mp4');
   await writeFile(path.join(dir, AUDIO_PLAYLIST_NAME), mediaPlaylist(AUDIO_INIT_NAME, parsed.entries));
   const playlist = await upload(AUDIO_PLAYLIST_NAME, PLAYLIST_TYPE);
@@ -110,6 +113,10 @@ async function encodeAudioFrom(
     channels,
     sampleRate: rate,
     bitrate: AUDIO_BITRATE,
+    peakBitrate: measured.peak,
+    averageBitrate: measured.average,
+    segmentSeconds: parsed.entries.map((e) => e.duration),
+    segmentUris: parsed.entries.map((e) => e.uri),
   });
 }
 

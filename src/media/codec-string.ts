@@ -14,3 +14,10 @@ export function av1CodecString(av1c: Buffer): string {
 
 /** AAC-LC in MP4. */
 export const AAC_LC_CODEC = 'mp4a.40.2';
+
+/** `avc1.PPCCLL` from an avcC payload (ISO/IEC 14496-15 §5.3.3.1: version, profile, constraint flags, level). */
+export function avcCodecString(avcc: Buffer): string {
+  if (avcc.length < 4 || avcc[0] !== 1) throw new Error('not an avcC box (configurationVersion)');
+  const hex = (b: number) => b.toString(16).padStart(2, '0').toUpperCase();
+  return `avc1.${hex(avcc[1]!)}${hex(avcc[2]!)}${hex(avcc[3]!)}`;
+}

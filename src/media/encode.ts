@@ -1,5 +1,6 @@
-// Encode: exactly the piece's frames → one AV1 fMP4 HLS media segment placed at
-// its true start on the output timeline, plus the shared init segment.
+// Encode: exactly the piece's frames → one fMP4 HLS media segment of one rung
+// (AV1 or H.264, scaled to the rung's size) placed at its true start on the
+// output timeline, plus the rung's shared init segment.
 import { createHash } from 'node:crypto';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,16 +9,15 @@ import { AppError, ErrorKind } from '../errors.js';
 import { type Piece, type Segment, SegmentSchema, type SourceInfo } from '../gen/avspl1t/v1/media_pb.js';
 import { describe } from '../storage/index.js';
 import type { EncodeOptions, OperationContext } from './api.js';
-import { av1CodecString } from './codec-string.js';
 import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
 import { NO_FRAME_SILENCE_MS, NoFrameError, watchFirstFrame } from './first-frame-watch.js';
-import { av1cOf, FrameCountError, KeyFrameError, placeFragments } from './fragment.js';
+import { FrameCountError, initCodecString, KeyFrameError, placeFragments } from './fragment.js';
 import { inputArgs } from './input-format.js';
 import { withLocalInput } from './local-input.js';
 import { halfMinGap, joinsRun } from './plan.js';
 import { pieceTiming } from './probe.js';
 import { type Ratio, rescale, secondsArg } from './rational.js';
-import { encoderArgs, settingsProblem } from './settings.js';
+import { encoderArgs, isAv1, settingsProblem } from './settings.js';
 
 /** Name of the shared init segment in the output folder. */
 export const INIT_NAME = 'init.mp4';
@@ -34,7 +34,7 @@ export function segmentName(index: number): string {
  * otherwise, or if the encoder put its key frames elsewhere, piece by piece.
  */
 export async function encode(opts: EncodeOptions, ctx: OperationContext): Promise<Segment[]> {
-  const problem = settingsProblem(opts.settings);
+  const problem = settingsProblem(opts.rendition?.settings ?? opts.settings);
   if (problem) throw new AppError(ErrorKind.InvalidInput, problem);
   if (opts.pieces.length === 0) throw new AppError(ErrorKind.InvalidInput, 'encode task has no pieces');
   for (const piece of opts.pieces)
@@ -92,7 +92,12 @@ async function encodeRunFrom(
   run: Piece[],
   ctx: OperationContext,
 ): Promise<Segment[]> {
-  const { source, settings } = opts;
+  const { source } = opts;
+  const settings = opts.rendition?.settings ?? opts.settings;
+  const size = {
+    width: opts.rendition?.width || source.width,
+    height: opts.rendition?.height || source.height,
+  };
   const piece = run[0]!;
   const last = run[run.length - 1]!;
   const pts = run.flatMap((p) => p.framePts);
@@ -118,7 +123,12 @@ async function encodeRunFrom(
     `trim=start_pts=${from}:end_pts=${to}`,
     `settb=${fr.den}/${fr.num}`,
     'setpts=N',
-    `format=${outputPixFmt(source.pixFmt)}`,
+    // A rung smaller than the source: scaled once here, with a Lanczos filter.
+    ...(size.width !== source.width || size.height !== source.height
+      ? [`scale=${size.width}:${size.height}:flags=lanczos+accurate_rnd+full_chroma_int`, 'setsar=1']
+      : []),
+    // H.264 rungs are 8-bit (High profile) whatever the source.
+    `format=${isAv1(settings.encoder) ? outputPixFmt(source.pixFmt) : 'yuv420p'}`,
   ];
   // A range of the source: seek to (just after) its key frame; the demuxer starts at
   // the key frame at or before that time, the trim keeps exactly the listed frames.
@@ -156,7 +166,7 @@ async function encodeRunFrom(
     'passthrough',
     '-frames:v',
     String(pts.length),
-    ...encoderArgs(settings, pts.length, ctx.threads, gop),
+    ...encoderArgs(settings, pts.length, ctx.threads, gop, opts.rendition?.maxBitrateKbps),
     ...colorArgs(source),
     '-map_metadata',
     '-1',
@@ -228,7 +238,7 @@ async function encodeRunFrom(
       ErrorKind.Internal,
       `track timescale ${placed.timescale} differs from the source time base 1/${tb.den}`,
     );
-  const codecs = av1CodecString(av1cOf(placed.init));
+  const codecs = initCodecString(placed.init);
   const initSha256 = createHash('sha256').update(placed.init).digest('hex');
   const initLocal = path.join(ctx.tmpDir, INIT_NAME);
   await writeFile(initLocal, placed.init);
@@ -257,6 +267,9 @@ async function encodeRunFrom(
         frameCount: p.framePts.length,
         initSha256,
         codecs,
+        renditionIndex: opts.renditionIndex ?? 0,
+        keyFrameOffset: placed.keyFrames[k]!.offset,
+        keyFrameLength: placed.keyFrames[k]!.length,
       }),
     );
   }

@@ -13,6 +13,7 @@ import {
   parseTrun,
   payload,
 } from './bmff.js';
+import { av1CodecString, avcCodecString } from './codec-string.js';
 
 export interface Placement {
   /** mfhd sequence number. */
@@ -34,10 +35,13 @@ export interface SplitFmp4Segments {
   init: Buffer;
   /**
    * One placed media segment per placement, in order, as the buffers to write one
-   * after the other (styp, moof, mdat header, the encoder's bytes: not copied).
+   * after the other (styp, then per fragment moof, mdat header, the encoder's
+   * bytes: not copied).
    */
   segments: Buffer[][];
   timescale: number;
+  /** Byte range of each segment's first fragment (moof + mdat of its key frame alone). */
+  keyFrames: { offset: number; length: number }[];
 }
 
 /** The encoder wrote a different number of frames than the segments need (e.g. a seek landed late). */
@@ -70,7 +74,9 @@ export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
 /**
  * Splits `file` (ftyp, moov, one moof + mdat holding every frame) into the init
  * segment and one placed media segment per placement: placement i takes the next
- * `durations.length` frames, which must start with a key frame.
+ * `durations.length` frames, which must start with a key frame. Each segment holds
+ * two fragments, its key frame alone and the rest (mfhd 2 × sequence - 1 and
+ * 2 × sequence), so the key frame has its own byte range for I-frame playlists.
  */
 export function placeFragments(file: Buffer, placements: Placement[]): SplitFmp4Segments {
   const top = parseBoxes(file);
@@ -135,6 +141,7 @@ export function placeFragments(file: Buffer, placements: Placement[]): SplitFmp4
     );
 
   let first = 0;
+  const keyFrames: { offset: number; length: number }[] = [];
   const segments = placements.map((placement, k) => {
     const n = placement.durations.length;
     if (!isSyncSample(flagsOf(first)))
@@ -152,40 +159,73 @@ export function placeFragments(file: Buffer, placements: Placement[]): SplitFmp4
     const bytes = samples.reduce((t, x) => t + x.size, 0);
     const data = file.subarray(dataAt, dataAt + bytes);
     if (data.length !== bytes) throw new AppError(ErrorKind.Internal, 'encoder output is truncated');
-    const firstSampleFlags = perSampleFlags ? undefined : flagsOf(first);
-    first += n;
-    dataAt += bytes;
-    const tfdtBody = Buffer.alloc(8);
-    tfdtBody.writeBigUInt64BE(BigInt(placement.baseTime));
-    const mfhdBody = Buffer.alloc(4);
-    mfhdBody.writeUInt32BE(placement.sequence);
-    const moofWith = (dataOffset: number) =>
-      makeBox(
-        'moof',
-        makeFullBox('mfhd', 0, 0, mfhdBody),
+    const firstFlags = (i: number) => (perSampleFlags ? undefined : flagsOf(i));
+    const fragmentOf = (
+      sequence: number,
+      baseTime: number,
+      part: typeof samples,
+      at: number,
+      flags?: number,
+    ) => {
+      const partBytes = part.reduce((t, x) => t + x.size, 0);
+      const tfdtBody = Buffer.alloc(8);
+      tfdtBody.writeBigUInt64BE(BigInt(baseTime));
+      const mfhdBody = Buffer.alloc(4);
+      mfhdBody.writeUInt32BE(sequence);
+      const moofWith = (dataOffset: number) =>
         makeBox(
-          'traf',
-          slice(file, tfhd),
-          makeFullBox('tfdt', 1, 0, tfdtBody),
-          makeTrun({
-            version: trun.version,
-            flags: 0x1 | 0x100 | 0x200 | (perSampleFlags ? 0x400 : 0x4) | (trun.flags & 0x800),
-            dataOffset,
-            firstSampleFlags,
-            samples,
-          }),
-          ...others,
+          'moof',
+          makeFullBox('mfhd', 0, 0, mfhdBody),
+          makeBox(
+            'traf',
+            slice(file, tfhd),
+            makeFullBox('tfdt', 1, 0, tfdtBody),
+            makeTrun({
+              version: trun.version,
+              flags: 0x1 | 0x100 | 0x200 | (perSampleFlags ? 0x400 : 0x4) | (trun.flags & 0x800),
+              dataOffset,
+              firstSampleFlags: flags,
+              samples: part,
+            }),
+            ...others,
+          ),
+        );
+      // The moof's size does not depend on the offset's value; the data follows the
+      // mdat header right after the moof (default-base-is-moof).
+      const newMoof = moofWith(moofWith(0).length + 8);
+      const mdatHeader = Buffer.alloc(8);
+      mdatHeader.writeUInt32BE(8 + partBytes);
+      mdatHeader.write('mdat', 4, 'latin1');
+      return [newMoof, mdatHeader, data.subarray(at, at + partBytes)];
+    };
+    // The key frame alone in the first fragment (its byte range is the segment's
+    // entry in the I-frame playlist), the other frames in a second one.
+    // (Other per-sample boxes cannot be shared out: then one fragment, as the encoder wrote it.)
+    const alone = others.length === 0 ? 1 : n;
+    const keyFragment = fragmentOf(
+      2 * placement.sequence - 1,
+      placement.baseTime,
+      samples.slice(0, alone),
+      0,
+      firstFlags(first),
+    );
+    const parts = [STYP, ...keyFragment];
+    if (n > alone)
+      parts.push(
+        ...fragmentOf(
+          2 * placement.sequence,
+          placement.baseTime + samples[0]!.duration!,
+          samples.slice(1),
+          samples[0]!.size,
+          firstFlags(first + 1),
         ),
       );
-    // The moof's size does not depend on the offset's value; the data follows the
-    // mdat header right after the moof (default-base-is-moof).
-    const newMoof = moofWith(moofWith(0).length + 8);
-    const mdatHeader = Buffer.alloc(8);
-    mdatHeader.writeUInt32BE(8 + data.length);
-    mdatHeader.write('mdat', 4, 'latin1');
-    return [STYP, newMoof, mdatHeader, data];
+    keyFrames.push({ offset: STYP.length, length: keyFragment.reduce((t, b) => t + b.length, 0) });
+    first += n;
+    dataAt += bytes;
+    return parts;
   });
-  return { init, segments, timescale };
+  return { init, segments, timescale, keyFrames };
 }
 
 function slice(buf: Buffer, box: Box): Buffer {
@@ -207,6 +247,29 @@ function tfhdDefaults(p: Buffer): { size?: number; flags?: number; baseDataOffse
   }
   if (flags & 0x20) out.flags = p.readUInt32BE(off);
   return out;
+}
+
+/** The RFC 6381 codec string of an init segment's video: from its av1C (av01) or avcC (avc1). */
+export function initCodecString(init: Buffer): string {
+  const entry = sampleEntry(init);
+  if (entry.type === 'av01') return av1CodecString(av1cOf(init));
+  if (entry.type === 'avc1' || entry.type === 'avc3') {
+    const avcc = parseBoxes(init, entry.start + entry.headerSize + 78, entry.start + entry.size).find(
+      (b) => b.type === 'avcC',
+    );
+    if (!avcc) throw new AppError(ErrorKind.Internal, 'init segment has no avcC');
+    return avcCodecString(payload(init, avcc));
+  }
+  throw new AppError(ErrorKind.Internal, `init segment has an unexpected sample entry ${entry.type}`);
+}
+
+/** The first sample entry of an init segment's stsd. */
+function sampleEntry(init: Buffer): Box {
+  const stsd = findBox(init, ['moov', 'trak', 'mdia', 'minf', 'stbl', 'stsd']);
+  if (!stsd) throw new AppError(ErrorKind.Internal, 'init segment has no stsd');
+  const entry = parseBoxes(init, stsd.start + stsd.headerSize + 8, stsd.start + stsd.size)[0];
+  if (!entry) throw new AppError(ErrorKind.Internal, 'init segment has no sample entry');
+  return entry;
 }
 
 /** The av1C payload of an init segment. */

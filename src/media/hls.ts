@@ -8,12 +8,15 @@ export interface MediaEntry {
   duration: number;
 }
 
-/** A VOD media playlist with a shared init segment (EXT-X-MAP). */
-export function mediaPlaylist(initUri: string, entries: MediaEntry[]): string {
+/**
+ * A VOD media playlist with a shared init segment (EXT-X-MAP). `target`: the
+ * EXT-X-TARGETDURATION all playlists of the job share (default: this one's own).
+ */
+export function mediaPlaylist(initUri: string, entries: MediaEntry[], target?: number): string {
   const lines = [
     '#EXTM3U',
     '#EXT-X-VERSION:7',
-    `#EXT-X-TARGETDURATION:${targetDuration(entries.map((e) => e.duration))}`,
+    `#EXT-X-TARGETDURATION:${target ?? targetDuration(entries.map((e) => e.duration))}`,
     '#EXT-X-MEDIA-SEQUENCE:0',
     '#EXT-X-PLAYLIST-TYPE:VOD',
     '#EXT-X-INDEPENDENT-SEGMENTS',
@@ -22,6 +25,41 @@ export function mediaPlaylist(initUri: string, entries: MediaEntry[]): string {
   for (const e of entries) lines.push(`#EXTINF:${e.duration.toFixed(6)},`, e.uri);
   lines.push('#EXT-X-ENDLIST', '');
   return lines.join('\n');
+}
+
+export interface IFrameEntry {
+  uri: string;
+  /** Seconds until the next key frame (the segment's duration). */
+  duration: number;
+  offset: number;
+  length: number;
+}
+
+/** An I-frame playlist (RFC 8216bis §4.4.3.6): the byte range of each key frame, one per segment. */
+export function iFramePlaylist(initUri: string, entries: IFrameEntry[], target: number): string {
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:7',
+    `#EXT-X-TARGETDURATION:${target}`,
+    '#EXT-X-MEDIA-SEQUENCE:0',
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+    '#EXT-X-I-FRAMES-ONLY',
+    `#EXT-X-MAP:URI="${initUri}"`,
+  ];
+  for (const e of entries)
+    lines.push(`#EXTINF:${e.duration.toFixed(6)},`, `#EXT-X-BYTERANGE:${e.length}@${e.offset}`, e.uri);
+  lines.push('#EXT-X-ENDLIST', '');
+  return lines.join('\n');
+}
+
+export interface IFrameVariant {
+  uri: string;
+  bandwidth: number;
+  averageBandwidth: number;
+  codecs: string;
+  width: number;
+  height: number;
 }
 
 export interface VariantInfo {
@@ -42,22 +80,36 @@ export interface AudioInfo {
   name: string;
 }
 
-/** The multivariant playlist: one AV1 variant, optionally with an AAC audio rendition group. */
-export function masterPlaylist(variant: VariantInfo, audio?: AudioInfo): string {
+/**
+ * The multivariant playlist: the variants in the order given, optionally with an
+ * AAC audio rendition group, then one I-frame variant per video rendition.
+ */
+export function masterPlaylist(
+  variants: VariantInfo[],
+  audio?: AudioInfo,
+  iFrames: IFrameVariant[] = [],
+): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS'];
   if (audio)
     lines.push(
       `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="${audio.groupId}",NAME="${audio.name}",LANGUAGE="und",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="${audio.channels}",URI="${audio.uri}"`,
     );
-  const attrs = [
-    `BANDWIDTH=${Math.ceil(variant.bandwidth)}`,
-    `AVERAGE-BANDWIDTH=${Math.ceil(variant.averageBandwidth)}`,
-    `CODECS="${variant.codecs.join(',')}"`,
-    `RESOLUTION=${variant.width}x${variant.height}`,
-    `FRAME-RATE=${variant.frameRate}`,
-  ];
-  if (audio) attrs.push(`AUDIO="${audio.groupId}"`);
-  lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, variant.uri, '');
+  for (const variant of variants) {
+    const attrs = [
+      `BANDWIDTH=${Math.ceil(variant.bandwidth)}`,
+      `AVERAGE-BANDWIDTH=${Math.ceil(variant.averageBandwidth)}`,
+      `CODECS="${variant.codecs.join(',')}"`,
+      `RESOLUTION=${variant.width}x${variant.height}`,
+      `FRAME-RATE=${variant.frameRate}`,
+    ];
+    if (audio) attrs.push(`AUDIO="${audio.groupId}"`);
+    lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, variant.uri);
+  }
+  for (const f of iFrames)
+    lines.push(
+      `#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=${Math.ceil(f.bandwidth)},AVERAGE-BANDWIDTH=${Math.ceil(f.averageBandwidth)},CODECS="${f.codecs}",RESOLUTION=${f.width}x${f.height},URI="${f.uri}"`,
+    );
+  lines.push('');
   return lines.join('\n');
 }
 

@@ -8,8 +8,29 @@ export const ENCODERS = {
   svt: { codec: 'libsvtav1', crf: [0, 63], preset: [0, 13], defaultPreset: 8 },
   aom: { codec: 'libaom-av1', crf: [0, 63], preset: [0, 8], defaultPreset: 6 },
   rav1e: { codec: 'librav1e', crf: [0, 63], preset: [0, 10], defaultPreset: 8 },
+  // H.264 for players without AV1: x264's CRF scale (0..51), presets by number.
+  x264: { codec: 'libx264', crf: [0, 51], preset: [0, 9], defaultPreset: 5 },
 } as const;
 export type EncoderName = keyof typeof ENCODERS;
+
+/** The AV1 encoders (every encoder but x264). */
+export function isAv1(encoder: string): boolean {
+  return encoder !== 'x264';
+}
+
+/** x264's presets, fastest first: EncoderSettings.preset indexes them. */
+export const X264_PRESETS = [
+  'ultrafast',
+  'superfast',
+  'veryfast',
+  'faster',
+  'fast',
+  'medium',
+  'slow',
+  'slower',
+  'veryslow',
+  'placebo',
+] as const;
 
 export const DEFAULT_CRF = 30;
 
@@ -48,18 +69,48 @@ export function encoderArgs(
   frameCount: number,
   threads?: number,
   keyEvery?: number,
+  maxBitrateKbps = 0,
 ): string[] {
   const gop = String(keyEvery ?? Math.max(frameCount + 1, 2));
   const t = threads && threads > 0 ? Math.floor(threads) : undefined;
+  // Capped CRF: quality from the CRF, the rate never above the cap over a one-second buffer
+  // (each encode starts with a nearly full buffer: a longer one would let every run's first
+  // segment overshoot by that much).
+  const cap = maxBitrateKbps > 0 ? ['-maxrate', `${maxBitrateKbps}k`, '-bufsize', `${maxBitrateKbps}k`] : [];
   switch (s.encoder as EncoderName) {
+    case 'x264':
+      return [
+        '-c:v',
+        'libx264',
+        '-profile:v',
+        'high',
+        '-crf',
+        String(s.crf),
+        '-preset',
+        X264_PRESETS[s.preset] ?? 'medium',
+        ...cap,
+        // No B-frames: decode order is presentation order, so each sample keeps the
+        // exact duration of its source frame when the segment is placed (as with AV1).
+        '-bf',
+        '0',
+        '-g',
+        gop,
+        '-keyint_min',
+        gop,
+        '-sc_threshold',
+        '0',
+        ...(t ? ['-threads', String(t)] : []),
+      ];
     case 'aom':
       return [
         '-c:v',
         'libaom-av1',
         '-crf',
         String(s.crf),
+        // Constrained quality with the cap as the bit rate when capped; plain CRF otherwise.
         '-b:v',
-        '0',
+        maxBitrateKbps > 0 ? `${maxBitrateKbps}k` : '0',
+        ...cap,
         '-cpu-used',
         String(s.preset),
         '-row-mt',
@@ -79,6 +130,8 @@ export function encoderArgs(
         'librav1e',
         '-qp',
         String(Math.round((s.crf * 255) / 63)),
+        // rav1e has no capped quantizer mode: the cap becomes its bit rate target.
+        ...(maxBitrateKbps > 0 ? ['-b:v', `${maxBitrateKbps}k`] : []),
         '-speed',
         String(s.preset),
         '-g',
@@ -95,6 +148,7 @@ export function encoderArgs(
         String(s.crf),
         '-preset',
         String(s.preset),
+        ...cap,
         '-g',
         gop,
         '-svtav1-params',

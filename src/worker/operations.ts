@@ -71,6 +71,8 @@ export async function runOperation(ops: Operations, task: Task, ctx: OperationCo
           source: need(v.source, 'encode.source'),
           output: need(v.output, 'encode.output'),
           settings: need(v.settings, 'encode.settings'),
+          rendition: v.rendition,
+          renditionIndex: v.renditionIndex,
         },
         encodeCtx,
       );
@@ -99,6 +101,7 @@ export async function runOperation(ops: Operations, task: Task, ctx: OperationCo
           audio: v.audio,
           mediaFolder: v.mediaFolder || undefined,
           working: v.working,
+          renditions: v.renditions,
         },
         ctx,
       );

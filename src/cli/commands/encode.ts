@@ -15,6 +15,7 @@ import { describe, folderAt } from '../../storage/index.js';
 import { parseFile, parseFolder } from '../../storage/location.js';
 import { Worker } from '../../worker/index.js';
 import { oneLine } from '../format.js';
+import { type LadderFlags, ladderFlags, ladderOptions } from '../ladder-options.js';
 import {
   boundedIntFlag,
   defaultParallelism,
@@ -30,17 +31,23 @@ import { onShutdownSignals } from '../signals.js';
 import { checkInput, encoderFlags, OVERWRITE_HELP, prepareFolder } from './jobs.js';
 
 type EncodeFlags = EncoderFlags &
+  LadderFlags &
   S3Flags & { jobs?: string; threads?: string; logLevel: string; overwrite?: boolean };
 
 /** Adds the `encode` command. */
 export function registerEncode(program: Command): void {
   s3Flags(
-    encoderFlags(
-      program
-        .command('encode')
-        .description('encode a file to AV1 HLS on this machine (embedded coordinator + local workers)')
-        .argument('<input>', 'input video (path or s3://bucket/key)')
-        .argument('<output-dir>', 'folder for the playlists and segments (path or s3://bucket/prefix)'),
+    ladderFlags(
+      encoderFlags(
+        program
+          .command('encode')
+          .description(
+            'encode a file to an HLS rendition ladder (AV1 + H.264) on this machine (embedded coordinator + local workers)',
+          )
+          .argument('<input>', 'input video (path or s3://bucket/key)')
+          .argument('<output-dir>', 'folder for the playlists and segments (path or s3://bucket/prefix)'),
+      ),
+      'default',
     ),
   )
     .option('--overwrite', OVERWRITE_HELP)
@@ -52,6 +59,7 @@ export function registerEncode(program: Command): void {
 
 async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags): Promise<void> {
   const { secondsPerSegment, settings } = encoderOptions(raw);
+  const { ladder, renditions } = ladderOptions(raw, settings);
   const o = parseWith(
     z.object({
       jobs: boundedIntFlag('jobs', LIMITS.parallelism).optional(),
@@ -96,6 +104,8 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
           secondsPerSegment,
           settings,
           parallelism: concurrency,
+          ladder,
+          renditions,
         },
         overwrite: raw.overwrite ?? false,
       });
@@ -111,7 +121,8 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
       if (job.state !== JobState.SUCCEEDED)
         throw new AppError(ErrorKind.Permanent, oneLine(job.failureReason || 'job failed'));
       for (const w of job.warnings) process.stderr.write(`warning: ${oneLine(w)}\n`);
-      process.stderr.write(`encoded ${job.segmentsTotal} AV1 segments\n`);
+      const rungs = job.renditions.map((r) => r.name || 'av1').join(', ');
+      process.stderr.write(`encoded ${job.segmentsTotal} segments (${rungs})\n`);
       process.stdout.write(`${describe(job.manifest)}\n`);
     } finally {
       client.close();

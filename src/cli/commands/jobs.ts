@@ -15,6 +15,7 @@ import { parseFile, parseFolder } from '../../storage/location.js';
 import { setClientSecurity, withClient } from '../client.js';
 import { formatJobs, formatStatus, oneLine, stateName } from '../format.js';
 import { resolveJobId } from '../job-ids.js';
+import { type LadderFlags, ladderFlags, ladderOptions } from '../ladder-options.js';
 import {
   boundedIntFlag,
   coordinatorFlag,
@@ -168,34 +169,41 @@ async function waitForJob(
 /** Adds submit, status, jobs, wait, cancel and retry. */
 export function registerJobCommands(program: Command): void {
   s3Flags(
-    encoderFlags(
-      withCoordinator(
-        program
-          .command('submit')
-          .description('submit an encode job; prints its id')
-          .requiredOption('--input <path|s3-url>', 'input video (required)')
-          .requiredOption(
-            '--working-dir <path|s3-url>',
-            'folder for the split pieces, visible to all workers (created by the workers if missing) (required)',
-          )
-          .requiredOption(
-            '--output-dir <path|s3-url>',
-            'folder for the playlists and segments (created by the workers if missing) (required)',
-          )
-          .option('--upload', 'upload the local --input into <working-dir>/input/ first (progress on stderr)')
-          .option('--overwrite', OVERWRITE_HELP)
-          .option('--quiet', 'no upload progress bar')
-          .option('--wait', 'then follow the job as `wait` does (same exit codes)')
-          .option('--json', 'print {"jobId": ...} (with --wait: the finished Job) as JSON')
-          .option(
-            '--parallelism <n>',
-            'encodes the cluster runs at once (all worker slots): encode tasks then cover several segments, one encoder start-up for many, while the last tasks stay single segments (default 0: one segment per task)',
-          ),
+    ladderFlags(
+      encoderFlags(
+        withCoordinator(
+          program
+            .command('submit')
+            .description('submit an encode job; prints its id')
+            .requiredOption('--input <path|s3-url>', 'input video (required)')
+            .requiredOption(
+              '--working-dir <path|s3-url>',
+              'folder for the split pieces, visible to all workers (created by the workers if missing) (required)',
+            )
+            .requiredOption(
+              '--output-dir <path|s3-url>',
+              'folder for the playlists and segments (created by the workers if missing) (required)',
+            )
+            .option(
+              '--upload',
+              'upload the local --input into <working-dir>/input/ first (progress on stderr)',
+            )
+            .option('--overwrite', OVERWRITE_HELP)
+            .option('--quiet', 'no upload progress bar')
+            .option('--wait', 'then follow the job as `wait` does (same exit codes)')
+            .option('--json', 'print {"jobId": ...} (with --wait: the finished Job) as JSON')
+            .option(
+              '--parallelism <n>',
+              'encodes the cluster runs at once (all worker slots): encode tasks then cover several segments, one encoder start-up for many, while the last tasks stay single segments (default 0: one segment per task)',
+            ),
+        ),
       ),
+      'single',
     ),
   ).action(
     async (
       raw: EncoderFlags &
+        LadderFlags &
         S3Flags & {
           input: string;
           workingDir: string;
@@ -215,6 +223,7 @@ export function registerJobCommands(program: Command): void {
         raw,
       );
       const { secondsPerSegment, settings } = encoderOptions(raw);
+      const { ladder, renditions } = ladderOptions(raw, settings);
       const s3 = await resolveS3(raw);
       let input = parseFile(raw.input, s3.job);
       const working = parseFolder(raw.workingDir, s3.job);
@@ -238,7 +247,7 @@ export function registerJobCommands(program: Command): void {
       }
       const { jobId, replacedJobId } = await withClient(coordinator, (c) =>
         c.submitJob({
-          job: { input, working, output, secondsPerSegment, settings, parallelism },
+          job: { input, working, output, secondsPerSegment, settings, parallelism, ladder, renditions },
           overwrite: raw.overwrite ?? false,
         }),
       );

@@ -68,15 +68,17 @@ describe('playlists', () => {
   });
   it('master playlist carries codecs, resolution, frame rate, bandwidths and the audio group', () => {
     const text = masterPlaylist(
-      {
-        uri: 'video.m3u8',
-        bandwidth: 1000.2,
-        averageBandwidth: 800,
-        codecs: ['av01.0.08M.08', 'mp4a.40.2'],
-        width: 1280,
-        height: 720,
-        frameRate: '29.970',
-      },
+      [
+        {
+          uri: 'video.m3u8',
+          bandwidth: 1000.2,
+          averageBandwidth: 800,
+          codecs: ['av01.0.08M.08', 'mp4a.40.2'],
+          width: 1280,
+          height: 720,
+          frameRate: '29.970',
+        },
+      ],
       { uri: 'audio.m3u8', channels: 2, groupId: 'audio', name: 'Audio' },
     );
     assert.match(
@@ -147,7 +149,7 @@ describe('rational', () => {
 describe('settings', () => {
   it('names the field and range of bad settings', () => {
     assert.match(settingsProblem(normalizeSettings({ crf: 70 }))!, /settings\.crf: 70 .*0\.\.63/);
-    assert.match(settingsProblem(normalizeSettings({ encoder: 'x264' }))!, /unknown encoder/);
+    assert.match(settingsProblem(normalizeSettings({ encoder: 'x265' }))!, /unknown encoder/);
     assert.equal(settingsProblem(normalizeSettings({})), undefined);
   });
 });
@@ -179,31 +181,50 @@ describe('placeFragment', () => {
     const moofSize = moofOf(0).length;
     return Buffer.concat([ftyp, moov, moofOf(moofSize + 8), makeBox('mdat', mdatBody)]);
   };
-  it('sets tfdt, mfhd and per-sample durations, keeping the data offset right', () => {
-    const out = placeFragment(build(), { sequence: 7, baseTime: 123456789012, durations: [33, 34] });
-    assert.equal(out.timescale, 1000);
-    assert.equal(out.sampleCount, 2);
-    const top = parseBoxes(out.segment);
+  /** Each fragment (moof + mdat) of a placed segment: mfhd, tfdt, sample durations, first sample sync, data. */
+  const fragmentsOf = (seg: Buffer) => {
+    const top = parseBoxes(seg);
+    assert.equal(top[0]!.type, 'styp');
+    const out = [];
+    for (let i = 1; i < top.length; i += 2) {
+      const [moof, mdat] = [top[i]!, top[i + 1]!];
+      assert.deepEqual([moof.type, mdat.type], ['moof', 'mdat']);
+      const [mfhd, traf] = parseBoxes(seg, moof.start + 8, moof.start + moof.size);
+      const kids = parseBoxes(seg, traf!.start + 8, traf!.start + traf!.size);
+      const trun = parseTrun(payload(seg, kids.find((b) => b.type === 'trun')!));
+      // data_offset (from moof start) must point at the mdat payload.
+      assert.equal(moof.start + trun.dataOffset!, mdat.start + 8);
+      out.push({
+        sequence: payload(seg, mfhd!).readUInt32BE(4),
+        tfdt: payload(seg, kids.find((b) => b.type === 'tfdt')!).readBigUInt64BE(4),
+        durations: trun.samples.map((x) => x.duration),
+        sync: isSyncSample(trun.firstSampleFlags ?? trun.samples[0]!.flags!),
+        data: [...payload(seg, mdat)],
+        start: moof.start,
+        end: mdat.start + mdat.size,
+      });
+    }
+    return out;
+  };
+  it('sets tfdt, mfhd and per-sample durations, the key frame alone in a first fragment', () => {
+    const placed = placeFragments(build(), [{ sequence: 7, baseTime: 123456789012, durations: [33, 34] }]);
+    assert.equal(placed.timescale, 1000);
+    const seg = Buffer.concat(placed.segments[0]!);
+    const frags = fragmentsOf(seg);
     assert.deepEqual(
-      top.map((b) => b.type),
-      ['styp', 'moof', 'mdat'],
+      frags.map(({ start: _s, end: _e, ...f }) => f),
+      [
+        { sequence: 13, tfdt: 123456789012n, durations: [33], sync: true, data: [1, 2] },
+        // No default sample flags in this file's tfhd: flags 0, which reads as sync.
+        { sequence: 14, tfdt: 123456789045n, durations: [34], sync: true, data: [3, 4, 5, 6] },
+      ],
     );
-    const moof = top[1]!;
-    const [mfhd, traf] = parseBoxes(out.segment, moof.start + 8, moof.start + moof.size);
-    assert.equal(payload(out.segment, mfhd!).readUInt32BE(4), 7);
-    const kids = parseBoxes(out.segment, traf!.start + 8, traf!.start + traf!.size);
-    const tfdt = payload(out.segment, kids.find((b) => b.type === 'tfdt')!);
-    assert.equal(tfdt.readBigUInt64BE(4), 123456789012n);
-    const trun = parseTrun(payload(out.segment, kids.find((b) => b.type === 'trun')!));
-    assert.deepEqual(
-      trun.samples.map((s) => s.duration),
-      [33, 34],
-    );
-    assert.ok(isSyncSample(trun.firstSampleFlags!));
-    // data_offset (from moof start) must point at the mdat payload.
-    const dataAt = moof.start + trun.dataOffset!;
-    assert.deepEqual([...out.segment.subarray(dataAt, dataAt + 6)], [...mdatBody]);
-    assert.deepEqual(out.init, Buffer.concat([ftyp, moov]));
+    // The key frame's byte range is the first fragment, exactly.
+    assert.deepEqual(placed.keyFrames, [
+      { offset: frags[0]!.start, length: frags[0]!.end - frags[0]!.start },
+    ]);
+    assert.deepEqual(placed.init, Buffer.concat([ftyp, moov]));
+    assert.equal(placeFragment(build(), { sequence: 7, baseTime: 0, durations: [33, 34] }).sampleCount, 2);
   });
   it('refuses a fragment whose frame count differs from the segment', () => {
     assert.throws(
@@ -233,29 +254,19 @@ describe('placeFragment', () => {
       { sequence: 4, baseTime: 121, durations: [12, 13] },
     ]);
     assert.equal(out.segments.length, 2);
-    const datas = out.segments.map((parts, k) => {
-      const seg = Buffer.concat(parts);
-      const [, moof, mdat] = parseBoxes(seg);
-      const [mfhd, traf] = parseBoxes(seg, moof!.start + 8, moof!.start + moof!.size);
-      assert.equal(payload(seg, mfhd!).readUInt32BE(4), 3 + k);
-      const kids = parseBoxes(seg, traf!.start + 8, traf!.start + traf!.size);
-      assert.equal(payload(seg, kids.find((b) => b.type === 'tfdt')!).readBigUInt64BE(4), [100n, 121n][k]);
-      const trun = parseTrun(payload(seg, kids.find((b) => b.type === 'trun')!));
-      assert.deepEqual(
-        trun.samples.map((x) => x.duration),
+    assert.deepEqual(
+      out.segments.map((parts) => fragmentsOf(Buffer.concat(parts)).map(({ start: _s, end: _e, ...f }) => f)),
+      [
         [
-          [10, 11],
-          [12, 13],
-        ][k],
-      );
-      assert.ok(isSyncSample(trun.samples[0]!.flags!));
-      assert.equal(moof!.start + trun.dataOffset!, mdat!.start + 8);
-      return [...payload(seg, mdat!)];
-    });
-    assert.deepEqual(datas, [
-      [1, 2, 3],
-      [4, 5, 6],
-    ]);
+          { sequence: 5, tfdt: 100n, durations: [10], sync: true, data: [1] },
+          { sequence: 6, tfdt: 110n, durations: [11], sync: false, data: [2, 3] },
+        ],
+        [
+          { sequence: 7, tfdt: 121n, durations: [12], sync: true, data: [4] },
+          { sequence: 8, tfdt: 133n, durations: [13], sync: false, data: [5, 6] },
+        ],
+      ],
+    );
   });
   it('refuses a run whose later segment does not start on a key frame', () => {
     assert.throws(

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file avspl1t/v1/media.proto.
  */
 export const file_avspl1t_v1_media: GenFile = /*@__PURE__*/
-  fileDesc("ChZhdnNwbDF0L3YxL21lZGlhLnByb3RvEgphdnNwbDF0LnYxIiQKCFJhdGlvbmFsEgsKA251bRgBIAEoDRILCgNkZW4YAiABKA0ipQMKClNvdXJjZUluZm8SDQoFd2lkdGgYASABKA0SDgoGaGVpZ2h0GAIgASgNEigKCmZyYW1lX3JhdGUYAyABKAsyFC5hdnNwbDF0LnYxLlJhdGlvbmFsEicKCXRpbWVfYmFzZRgEIAEoCzIULmF2c3BsMXQudjEuUmF0aW9uYWwSEQoJc3RhcnRfcHRzGAUgASgBEhAKCGR1cmF0aW9uGAYgASgBEhMKC2ZyYW1lX2NvdW50GAcgASgBEhEKCWhhc19hdWRpbxgIIAEoCBITCgt2aWRlb19jb2RlYxgJIAEoCRIbChN2YXJpYWJsZV9mcmFtZV9yYXRlGAogASgIEg8KB3BpeF9mbXQYCyABKAkSEwoLY29sb3JfcmFuZ2UYDCABKAkSFwoPY29sb3JfcHJpbWFyaWVzGA0gASgJEhYKDmNvbG9yX3RyYW5zZmVyGA4gASgJEhMKC2NvbG9yX3NwYWNlGA8gASgJEhcKD2Nocm9tYV9sb2NhdGlvbhgQIAEoCRIPCgdkZW11eGVyGBEgASgJEhAKCHdhcm5pbmdzGBIgAygJIuoBCgVQaWVjZRINCgVpbmRleBgBIAEoDRIeCgRmaWxlGAIgASgLMhAuYXZzcGwxdC52MS5GaWxlEhEKCWZyYW1lX3B0cxgDIAMoARINCgVzdGFydBgEIAEoARIQCghkdXJhdGlvbhgFIAEoARIPCgdrZXlfcHRzGAYgASgBEiwKDmZpbGVfdGltZV9iYXNlGAcgASgLMhQuYXZzcGwxdC52MS5SYXRpb25hbBIWCg5maWxlX2ZpcnN0X3B0cxgIIAEoARIRCglpbl9zb3VyY2UYCSABKAgSFAoMc291cmNlX2J5dGVzGAogASgBItoBCgdTZWdtZW50Eg0KBWluZGV4GAEgASgNEh4KBGZpbGUYAiABKAsyEC5hdnNwbDF0LnYxLkZpbGUSHgoEaW5pdBgDIAEoCzIQLmF2c3BsMXQudjEuRmlsZRINCgVzdGFydBgEIAEoARIQCghkdXJhdGlvbhgFIAEoARIRCgl0aW1lc2NhbGUYBiABKA0SEgoKc2l6ZV9ieXRlcxgHIAEoARITCgtmcmFtZV9jb3VudBgIIAEoARITCgtpbml0X3NoYTI1NhgJIAEoCRIOCgZjb2RlY3MYCiABKAkifAoOQXVkaW9SZW5kaXRpb24SIgoIcGxheWxpc3QYASABKAsyEC5hdnNwbDF0LnYxLkZpbGUSDgoGY29kZWNzGAIgASgJEhAKCGNoYW5uZWxzGAMgASgNEhMKC3NhbXBsZV9yYXRlGAQgASgNEg8KB2JpdHJhdGUYBSABKAEiPwoPRW5jb2RlclNldHRpbmdzEg8KB2VuY29kZXIYASABKAkSCwoDY3JmGAIgASgNEg4KBnByZXNldBgDIAEoDWIGcHJvdG8z", [file_avspl1t_v1_storage]);
+  fileDesc("ChZhdnNwbDF0L3YxL21lZGlhLnByb3RvEgphdnNwbDF0LnYxIiQKCFJhdGlvbmFsEgsKA251bRgBIAEoDRILCgNkZW4YAiABKA0ipQMKClNvdXJjZUluZm8SDQoFd2lkdGgYASABKA0SDgoGaGVpZ2h0GAIgASgNEigKCmZyYW1lX3JhdGUYAyABKAsyFC5hdnNwbDF0LnYxLlJhdGlvbmFsEicKCXRpbWVfYmFzZRgEIAEoCzIULmF2c3BsMXQudjEuUmF0aW9uYWwSEQoJc3RhcnRfcHRzGAUgASgBEhAKCGR1cmF0aW9uGAYgASgBEhMKC2ZyYW1lX2NvdW50GAcgASgBEhEKCWhhc19hdWRpbxgIIAEoCBITCgt2aWRlb19jb2RlYxgJIAEoCRIbChN2YXJpYWJsZV9mcmFtZV9yYXRlGAogASgIEg8KB3BpeF9mbXQYCyABKAkSEwoLY29sb3JfcmFuZ2UYDCABKAkSFwoPY29sb3JfcHJpbWFyaWVzGA0gASgJEhYKDmNvbG9yX3RyYW5zZmVyGA4gASgJEhMKC2NvbG9yX3NwYWNlGA8gASgJEhcKD2Nocm9tYV9sb2NhdGlvbhgQIAEoCRIPCgdkZW11eGVyGBEgASgJEhAKCHdhcm5pbmdzGBIgAygJIuoBCgVQaWVjZRINCgVpbmRleBgBIAEoDRIeCgRmaWxlGAIgASgLMhAuYXZzcGwxdC52MS5GaWxlEhEKCWZyYW1lX3B0cxgDIAMoARINCgVzdGFydBgEIAEoARIQCghkdXJhdGlvbhgFIAEoARIPCgdrZXlfcHRzGAYgASgBEiwKDmZpbGVfdGltZV9iYXNlGAcgASgLMhQuYXZzcGwxdC52MS5SYXRpb25hbBIWCg5maWxlX2ZpcnN0X3B0cxgIIAEoARIRCglpbl9zb3VyY2UYCSABKAgSFAoMc291cmNlX2J5dGVzGAogASgBIqcCCgdTZWdtZW50Eg0KBWluZGV4GAEgASgNEh4KBGZpbGUYAiABKAsyEC5hdnNwbDF0LnYxLkZpbGUSHgoEaW5pdBgDIAEoCzIQLmF2c3BsMXQudjEuRmlsZRINCgVzdGFydBgEIAEoARIQCghkdXJhdGlvbhgFIAEoARIRCgl0aW1lc2NhbGUYBiABKA0SEgoKc2l6ZV9ieXRlcxgHIAEoARITCgtmcmFtZV9jb3VudBgIIAEoARITCgtpbml0X3NoYTI1NhgJIAEoCRIOCgZjb2RlY3MYCiABKAkSFwoPcmVuZGl0aW9uX2luZGV4GAsgASgNEhgKEGtleV9mcmFtZV9vZmZzZXQYDCABKAESGAoQa2V5X2ZyYW1lX2xlbmd0aBgNIAEoASLaAQoOQXVkaW9SZW5kaXRpb24SIgoIcGxheWxpc3QYASABKAsyEC5hdnNwbDF0LnYxLkZpbGUSDgoGY29kZWNzGAIgASgJEhAKCGNoYW5uZWxzGAMgASgNEhMKC3NhbXBsZV9yYXRlGAQgASgNEg8KB2JpdHJhdGUYBSABKAESFAoMcGVha19iaXRyYXRlGAYgASgBEhcKD2F2ZXJhZ2VfYml0cmF0ZRgHIAEoARIXCg9zZWdtZW50X3NlY29uZHMYCCADKAESFAoMc2VnbWVudF91cmlzGAkgAygJIj8KD0VuY29kZXJTZXR0aW5ncxIPCgdlbmNvZGVyGAEgASgJEgsKA2NyZhgCIAEoDRIOCgZwcmVzZXQYAyABKA0igQEKCVJlbmRpdGlvbhIMCgRuYW1lGAEgASgJEi0KCHNldHRpbmdzGAIgASgLMhsuYXZzcGwxdC52MS5FbmNvZGVyU2V0dGluZ3MSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNEhgKEG1heF9iaXRyYXRlX2ticHMYBSABKA1iBnByb3RvMw", [file_avspl1t_v1_storage]);
 
 /**
  * Rational number (frame rates, time bases).
@@ -305,11 +305,32 @@ export type Segment = Message<"avspl1t.v1.Segment"> & {
   initSha256: string;
 
   /**
-   * RFC 6381 codec string read from the encoded sequence header (av01.P.LLT.DD).
+   * RFC 6381 codec string read from the init segment (av01.P.LLT.DD from av1C,
+   * avc1.PPCCLL from avcC).
    *
    * @generated from field: string codecs = 10;
    */
   codecs: string;
+
+  /**
+   * Index of the rendition (EncodeTask.rendition_index) the segment belongs to.
+   *
+   * @generated from field: uint32 rendition_index = 11;
+   */
+  renditionIndex: number;
+
+  /**
+   * Byte range of the segment's first fragment, which holds only its key frame
+   * (moof + mdat): the segment's entry in the I-frame playlist.
+   *
+   * @generated from field: double key_frame_offset = 12;
+   */
+  keyFrameOffset: number;
+
+  /**
+   * @generated from field: double key_frame_length = 13;
+   */
+  keyFrameLength: number;
 };
 
 /**
@@ -346,9 +367,37 @@ export type AudioRendition = Message<"avspl1t.v1.AudioRendition"> & {
   sampleRate: number;
 
   /**
+   * Nominal AAC bit rate.
+   *
    * @generated from field: double bitrate = 5;
    */
   bitrate: number;
+
+  /**
+   * Measured from the segment files: the highest rate of a segment at least half
+   * the longest one, and the whole rendition's average (bits per second).
+   *
+   * @generated from field: double peak_bitrate = 6;
+   */
+  peakBitrate: number;
+
+  /**
+   * @generated from field: double average_bitrate = 7;
+   */
+  averageBitrate: number;
+
+  /**
+   * EXTINF of each segment (seconds), so the manifest can rewrite the playlist
+   * with the target duration every playlist of the job shares.
+   *
+   * @generated from field: repeated double segment_seconds = 8;
+   */
+  segmentSeconds: number[];
+
+  /**
+   * @generated from field: repeated string segment_uris = 9;
+   */
+  segmentUris: string[];
 };
 
 /**
@@ -365,7 +414,8 @@ export const AudioRenditionSchema: GenMessage<AudioRendition> = /*@__PURE__*/
  */
 export type EncoderSettings = Message<"avspl1t.v1.EncoderSettings"> & {
   /**
-   * "svt" (libsvtav1, default), "aom" (libaom-av1) or "rav1e" (librav1e).
+   * "svt" (libsvtav1, default), "aom" (libaom-av1), "rav1e" (librav1e) or
+   * "x264" (libx264, H.264 High profile, 8-bit; preset 0 ultrafast .. 9 placebo).
    *
    * @generated from field: string encoder = 1;
    */
@@ -388,4 +438,54 @@ export type EncoderSettings = Message<"avspl1t.v1.EncoderSettings"> & {
  */
 export const EncoderSettingsSchema: GenMessage<EncoderSettings> = /*@__PURE__*/
   messageDesc(file_avspl1t_v1_media, 5);
+
+/**
+ * One rung of the rendition ladder: a codec and size, encoded from the same pieces
+ * as every other rung, with the same key frames.
+ *
+ * @generated from message avspl1t.v1.Rendition
+ */
+export type Rendition = Message<"avspl1t.v1.Rendition"> & {
+  /**
+   * Names the rung in messages, progress and its output folder (e.g. "av1-720p").
+   * Filled in by the coordinator when empty; "" only for the single rendition of a
+   * job without a ladder (its files stay at the top of the media folder).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: avspl1t.v1.EncoderSettings settings = 2;
+   */
+  settings?: EncoderSettings | undefined;
+
+  /**
+   * Output size. height 0 = the source's; width 0 = from the height, keeping the
+   * source's aspect ratio (rounded to even). Never larger than the source.
+   *
+   * @generated from field: uint32 width = 3;
+   */
+  width: number;
+
+  /**
+   * @generated from field: uint32 height = 4;
+   */
+  height: number;
+
+  /**
+   * Capped CRF: the encoder's maximum bit rate (-maxrate, -bufsize twice that),
+   * kbit/s. Required (> 0) for rungs a client lists; 0 only for the single rendition.
+   *
+   * @generated from field: uint32 max_bitrate_kbps = 5;
+   */
+  maxBitrateKbps: number;
+};
+
+/**
+ * Describes the message avspl1t.v1.Rendition.
+ * Use `create(RenditionSchema)` to create a new message.
+ */
+export const RenditionSchema: GenMessage<Rendition> = /*@__PURE__*/
+  messageDesc(file_avspl1t_v1_media, 6);
 
