@@ -48,14 +48,22 @@ function even(n: number): number {
   return Math.max(2, 2 * Math.floor(n / 2));
 }
 
-/** The output size of a rung: its height (or the source's), its width from the source's aspect when unset; even. */
+/**
+ * The output size of a rung: its height (or the source's), its width from the
+ * source's aspect ratio when unset (the nearest even number, at most the
+ * source's); given sizes are rounded down to even.
+ */
 export function rungSize(
   source: SourceSize,
   r: Pick<Rendition, 'width' | 'height'>,
 ): { width: number; height: number } {
-  const height = r.height || source.height;
-  const width = r.width || Math.round((height * source.width) / source.height);
-  return { width: even(width), height: even(height) };
+  const height = even(r.height || source.height);
+  if (r.width) return { width: even(r.width), height };
+  const width = Math.max(
+    2,
+    Math.min(2 * Math.round((height * source.width) / source.height / 2), even(source.width)),
+  );
+  return { width, height };
 }
 
 /** The default name of a rung: codec and height ("av1-720p"). */
