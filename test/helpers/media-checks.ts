@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseMediaPlaylist } from '../../src/media/hls.js';
 import { run } from './exec.js';
 import { assertSameFrames, decodedFrames, grayFrames } from './frames.js';
+import { checkLadderOutput, parseMaster, type RungReport } from './ladder-checks.js';
 import { checkStreamInfo } from './stream-checks.js';
 
 /** Lowest luma PSNR an output frame may have against its source frame (fast presets, crf up to 40). */
@@ -20,6 +21,8 @@ export interface OutputReport {
   psnr: number[];
   minPsnr: number;
   meanPsnr: number;
+  /** A ladder's rungs (then extinfTotal, sourceSeconds and the PSNR fields are not measured). */
+  rungs?: RungReport[];
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: ffprobe JSON, read field by field in the checks
@@ -45,6 +48,21 @@ export async function concatPlaylist(dir: string, playlist: string, out: string)
  * decode without errors; then the master playlist and audio rendition (see checkStreamInfo).
  */
 export async function checkOutput(dir: string, source: string): Promise<OutputReport> {
+  // A rendition ladder (variants in folders of their own): the checks of every rung.
+  const { variants } = parseMaster(await readFile(path.join(dir, 'master.m3u8'), 'utf8'));
+  if (variants.length > 1 || variants.some((v) => v.uri.includes('/'))) {
+    const rungs = await checkLadderOutput(dir, source);
+    return {
+      frames: rungs[0]!.frames,
+      segments: rungs[0]!.segments,
+      rungs,
+      extinfTotal: Number.NaN,
+      sourceSeconds: Number.NaN,
+      psnr: [],
+      minPsnr: Number.NaN,
+      meanPsnr: Number.NaN,
+    };
+  }
   const all = path.join(dir, '..', `${path.basename(dir)}-all.mp4`);
   const playlist = parseMediaPlaylist(await readFile(path.join(dir, 'video.m3u8'), 'utf8'));
   const entries = playlist.entries;
