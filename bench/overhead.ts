@@ -63,6 +63,9 @@ export async function runOverhead({ root, dir, seconds, runs, preset }: Overhead
       String(crf),
       '--preset',
       String(preset),
+      // One AV1 rendition, as the baseline command writes.
+      '--ladder',
+      'single',
     ]);
 
   // 1. Overhead: alternate baseline and avspl1t runs.

@@ -66,6 +66,10 @@ export function formatStatus(job: Job): string {
     ],
     ['created', time(job.createdAtMs)],
   ];
+  // A ladder: segments encoded per rung.
+  if (job.renditions.length > 1 || job.renditions.some((r) => r.name))
+    for (const r of job.renditions)
+      lines.push(['rendition', `${r.name}: ${r.segmentsDone}/${r.segmentsTotal} segments`]);
   if (job.finishedAtMs > 0n) lines.push(['finished', time(job.finishedAtMs)]);
   if (job.state === JobState.SUCCEEDED && job.manifest) {
     lines.push(['playlist', describe(job.manifest)]);
@@ -76,12 +80,13 @@ export function formatStatus(job: Job): string {
   for (const w of job.warnings) lines.push(['warning', oneLine(w)]);
   for (const t of job.tasks) {
     // A grouped encode names the segments it covers.
+    const rung = t.rendition ? ` ${t.rendition}` : '';
     const name =
       t.kind !== 'encode'
         ? t.kind
         : t.segments > 1
-          ? `encode segs ${t.index}-${t.index + t.segments - 1}`
-          : `encode ${t.index}`;
+          ? `encode${rung} segs ${t.index}-${t.index + t.segments - 1}`
+          : `encode${rung} ${t.index}`;
     const worker = t.workerId ? ` (worker ${t.workerId})` : '';
     if (t.state === 'running') {
       const attempt = t.attempts > 1 ? `, attempt ${t.attempts}` : '';

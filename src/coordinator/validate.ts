@@ -145,7 +145,7 @@ export function validateEncodeJob(job: EncodeJob | undefined, options: ValidateO
   // `settings` are the AV1 settings (of the single rendition or the default ladder).
   const problem = isAv1(settings.encoder)
     ? settingsProblem(settings)
-    : `settings.encoder: "${settings.encoder}" is not an AV1 encoder (H.264 is a rendition: job.renditions)`;
+    : `settings.encoder: unknown encoder "${settings.encoder}" (the AV1 encoder: svt, aom or rav1e; H.264 is a rendition: job.renditions)`;
   if (problem) throw invalidInput(`job.${problem}`);
   if (!(LADDERS as readonly string[]).includes(job.ladder))
     throw invalidInput(`job.ladder: must be "single" or "default" (got "${shown(job.ladder, 32)}")`);

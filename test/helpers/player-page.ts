@@ -26,15 +26,25 @@ export interface PageSnapshot {
   audioDecodedBytes: number;
   videoDecodedBytes: number;
   firstPlayingMs: number | null;
+  /** hls.js: each level it switched to ("<height>p <video codec>"), in order. */
+  levelsPlayed: string[];
+  /** Shaka: each video variant it kept and its trick-play (I-frame) stream ("320x180 avc1.64000D => 320x180 avc1.64000D", "=> none"). */
+  trickModeTracks: string[];
+  /** The video codec of the variant playing at the end (hls.js level, Shaka active track). */
+  finalVideoCodec: string;
 }
 
-/** The page's inline script. `__avspl1tStart(url, kind, rate)` starts playback. */
+/**
+ * The page's inline script. `__avspl1tStart(url, kind, rate, { hideAv1, cycleLevels })` starts
+ * playback: `hideAv1` makes the page answer "no" to every question about AV1 before the player
+ * asks; `cycleLevels` (hls.js) moves to the next level at every fragment.
+ */
 const PAGE_SCRIPT = `
 (() => {
   const t0 = performance.now();
   const state = {
     done: false, ended: false, errors: [], warnings: [], waitingEvents: 0, stallsAfterStart: 0, stallTimes: [],
-    sourceBufferTypes: [], firstPlayingMs: null,
+    sourceBufferTypes: [], firstPlayingMs: null, levelsPlayed: [], trickModeTracks: [], finalVideoCodec: '',
   };
   window.__avspl1t = state;
   // Record every SourceBuffer a player creates: this is how audio presence is seen, whatever the player.
@@ -65,11 +75,42 @@ const PAGE_SCRIPT = `
       audioDecodedBytes: video.webkitAudioDecodedByteCount ?? -1,
       videoDecodedBytes: video.webkitVideoDecodedByteCount ?? -1,
       firstPlayingMs: state.firstPlayingMs,
+      levelsPlayed: state.levelsPlayed.slice(), trickModeTracks: state.trickModeTracks.slice(),
+      finalVideoCodec: finalVideoCodec(),
     };
   };
+  const finalVideoCodec = () => {
+    if (window.__avspl1tHls) {
+      const level = window.__avspl1tHls.levels[window.__avspl1tHls.currentLevel];
+      return level ? level.videoCodec || '' : '';
+    }
+    if (window.__avspl1tShaka) {
+      const track = window.__avspl1tShaka.getVariantTracks().find((t) => t.active);
+      return track ? track.videoCodec || '' : '';
+    }
+    return '';
+  };
 
-  window.__avspl1tStart = async (url, kind, rate) => {
+  // A browser without AV1, as far as the players can ask: MSE, canPlayType and MediaCapabilities say no.
+  const isAv1 = (type) => /av01/i.test(String(type));
+  const hideAv1 = () => {
+    const supported = MediaSource.isTypeSupported.bind(MediaSource);
+    MediaSource.isTypeSupported = (type) => !isAv1(type) && supported(type);
+    const canPlay = HTMLMediaElement.prototype.canPlayType;
+    HTMLMediaElement.prototype.canPlayType = function (type) { return isAv1(type) ? '' : canPlay.call(this, type); };
+    if (navigator.mediaCapabilities) {
+      const decodingInfo = navigator.mediaCapabilities.decodingInfo.bind(navigator.mediaCapabilities);
+      navigator.mediaCapabilities.decodingInfo = async (config) => {
+        if (config && config.video && isAv1(config.video.contentType))
+          return { supported: false, smooth: false, powerEfficient: false, configuration: config };
+        return decodingInfo(config);
+      };
+    }
+  };
+
+  window.__avspl1tStart = async (url, kind, rate, options = {}) => {
     const video = document.querySelector('video');
+    if (options.hideAv1) hideAv1();
     video.muted = true;
     video.defaultPlaybackRate = rate;
     video.addEventListener('playing', () => {
@@ -107,6 +148,8 @@ const PAGE_SCRIPT = `
         };
         const hls = new Hls({
           debug: false, backBufferLength: Infinity, enableWorker: true,
+          // Cycling levels: a short buffer ahead, so each switch lands on the next fragment.
+          ...(options.cycleLevels ? { maxBufferLength: 1, maxMaxBufferLength: 1 } : {}),
           manifestLoadPolicy: policy, playlistLoadPolicy: policy, fragLoadPolicy: policy,
         });
         window.__avspl1tHls = hls;
@@ -117,6 +160,15 @@ const PAGE_SCRIPT = `
           else state.warnings.push(message);
         });
         hls.on(Hls.Events.MANIFEST_PARSED, play);
+        hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
+          const level = hls.levels[data.level];
+          state.levelsPlayed.push(level.height + 'p ' + (level.videoCodec || ''));
+        });
+        // Through every rung: at each new fragment, the next level for the one after.
+        if (options.cycleLevels)
+          hls.on(Hls.Events.FRAG_CHANGED, () => {
+            hls.nextLevel = (hls.currentLevel + 1) % hls.levels.length;
+          });
         hls.attachMedia(video);
         hls.loadSource(url);
       } else if (kind === 'shaka') {
@@ -138,6 +190,10 @@ const PAGE_SCRIPT = `
         } catch (e) {
           return fail('shaka load failed: code ' + e.code + ' ' + JSON.stringify(e.data || []).slice(0, 500));
         }
+        const describe = (s) => (s ? s.width + 'x' + s.height + ' ' + s.codecs : 'none');
+        for (const variant of player.getManifest().variants)
+          if (variant.video)
+            state.trickModeTracks.push(describe(variant.video) + ' => ' + describe(variant.video.trickModeVideo));
         play();
       } else {
         fail('unknown player ' + kind);

@@ -25,6 +25,10 @@ export interface PlayOptions {
    * origin, so no CORS is needed. `'cross-origin'`: a different origin, so the stream's server must send CORS.
    */
   pageOrigin?: 'stream' | 'cross-origin';
+  /** The page says AV1 is not supported (MSE, canPlayType, MediaCapabilities), as on a device without it. */
+  hideAv1?: boolean;
+  /** hls.js: switch to the next level (`nextLevel`) at every fragment, through every rung. */
+  cycleLevels?: boolean;
 }
 
 /** What happened during one playback. */
@@ -66,6 +70,12 @@ export interface PlayResult {
   videoDecodedBytes: number;
   /** Milliseconds from page load to the first `playing` event, or null. */
   firstPlayingMs: number | null;
+  /** hls.js: each level switched to ("<height>p <video codec>"). */
+  levelsPlayed: string[];
+  /** Shaka: the trick-play (I-frame) stream of each variant. */
+  trickModeTracks: string[];
+  /** Video codec of the variant playing at the end. */
+  finalVideoCodec: string;
   /** Wall-clock milliseconds for the whole call. */
   elapsedMs: number;
 }
@@ -138,6 +148,9 @@ const EMPTY: PageSnapshot = {
   audioDecodedBytes: -1,
   videoDecodedBytes: -1,
   firstPlayingMs: null,
+  levelsPlayed: [],
+  trickModeTracks: [],
+  finalVideoCodec: '',
 };
 
 /** Plays `masterUrl` from start to end, muted, and reports what happened. Never throws. */
@@ -174,7 +187,7 @@ export async function playHls(masterUrl: string, options: PlayOptions): Promise<
 
     await page.goto(pageUrl, { timeout: remaining(), waitUntil: 'load' });
     await page.evaluate(
-      `void window.__avspl1tStart(${JSON.stringify(masterUrl)}, ${JSON.stringify(options.player)}, ${rate})`,
+      `void window.__avspl1tStart(${JSON.stringify(masterUrl)}, ${JSON.stringify(options.player)}, ${rate}, ${JSON.stringify({ hideAv1: options.hideAv1 ?? false, cycleLevels: options.cycleLevels ?? false })})`,
     );
     try {
       await page.waitForFunction('window.__avspl1t.done === true', undefined, {

@@ -36,6 +36,9 @@ async function encodeClip(spec: ClipSpec) {
     '35',
     '--jobs',
     '2',
+    // One rendition at the source's size (test/media/ladder-players.test.ts plays the ladder).
+    '--ladder',
+    'single',
   ]);
   assert.equal(r.code, 0, r.stderr);
   return { out, expected: await expectedPlayback(input) };
