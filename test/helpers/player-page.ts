@@ -26,8 +26,10 @@ export interface PageSnapshot {
   audioDecodedBytes: number;
   videoDecodedBytes: number;
   firstPlayingMs: number | null;
-  /** hls.js: each level it switched to ("<height>p <video codec>"), in order. */
+  /** hls.js: the level of each fragment that played ("<height>p <video codec>"), in order. */
   levelsPlayed: string[];
+  /** hls.js: the levels it kept from the master playlist ("<height>p <video codec>"). */
+  levels: string[];
   /** Shaka: each video variant it kept and its trick-play (I-frame) stream ("320x180 avc1.64000D => 320x180 avc1.64000D", "=> none"). */
   trickModeTracks: string[];
   /** The video codec of the variant playing at the end (hls.js level, Shaka active track). */
@@ -37,14 +39,14 @@ export interface PageSnapshot {
 /**
  * The page's inline script. `__avspl1tStart(url, kind, rate, { hideAv1, cycleLevels })` starts
  * playback: `hideAv1` makes the page answer "no" to every question about AV1 before the player
- * asks; `cycleLevels` (hls.js) moves to the next level at every fragment.
+ * asks; `cycleLevels` (hls.js) loads each fragment from the level after the previous one's.
  */
 const PAGE_SCRIPT = `
 (() => {
   const t0 = performance.now();
   const state = {
     done: false, ended: false, errors: [], warnings: [], waitingEvents: 0, stallsAfterStart: 0, stallTimes: [],
-    sourceBufferTypes: [], firstPlayingMs: null, levelsPlayed: [], trickModeTracks: [], finalVideoCodec: '',
+    sourceBufferTypes: [], firstPlayingMs: null, levelsPlayed: [], levels: [], trickModeTracks: [], finalVideoCodec: '',
   };
   window.__avspl1t = state;
   // Record every SourceBuffer a player creates: this is how audio presence is seen, whatever the player.
@@ -75,7 +77,7 @@ const PAGE_SCRIPT = `
       audioDecodedBytes: video.webkitAudioDecodedByteCount ?? -1,
       videoDecodedBytes: video.webkitVideoDecodedByteCount ?? -1,
       firstPlayingMs: state.firstPlayingMs,
-      levelsPlayed: state.levelsPlayed.slice(), trickModeTracks: state.trickModeTracks.slice(),
+      levelsPlayed: state.levelsPlayed.slice(), levels: state.levels.slice(), trickModeTracks: state.trickModeTracks.slice(),
       finalVideoCodec: finalVideoCodec(),
     };
   };
@@ -148,8 +150,6 @@ const PAGE_SCRIPT = `
         };
         const hls = new Hls({
           debug: false, backBufferLength: Infinity, enableWorker: true,
-          // Cycling levels: a short buffer ahead, so each switch lands on the next fragment.
-          ...(options.cycleLevels ? { maxBufferLength: 1, maxMaxBufferLength: 1 } : {}),
           manifestLoadPolicy: policy, playlistLoadPolicy: policy, fragLoadPolicy: policy,
         });
         window.__avspl1tHls = hls;
@@ -159,15 +159,19 @@ const PAGE_SCRIPT = `
           if (data.fatal) fail('fatal ' + message);
           else state.warnings.push(message);
         });
-        hls.on(Hls.Events.MANIFEST_PARSED, play);
-        hls.on(Hls.Events.LEVEL_SWITCHED, (_event, data) => {
-          const level = hls.levels[data.level];
-          state.levelsPlayed.push(level.height + 'p ' + (level.videoCodec || ''));
+        hls.on(Hls.Events.MANIFEST_PARSED, (_event, data) => {
+          state.levels = data.levels.map((level) => level.height + 'p ' + (level.videoCodec || ''));
+          play();
         });
-        // Through every rung: at each new fragment, the next level for the one after.
+        // The level of each fragment that plays.
+        hls.on(Hls.Events.FRAG_CHANGED, (_event, data) => {
+          const level = hls.levels[data.frag.level];
+          if (level) state.levelsPlayed.push(level.height + 'p ' + (level.videoCodec || ''));
+        });
+        // Through every rung: after each fragment loads, the next one comes from the next level.
         if (options.cycleLevels)
-          hls.on(Hls.Events.FRAG_CHANGED, () => {
-            hls.nextLevel = (hls.currentLevel + 1) % hls.levels.length;
+          hls.on(Hls.Events.FRAG_LOADED, (_event, data) => {
+            if (data.frag.type === 'main') hls.nextLoadLevel = (data.frag.level + 1) % hls.levels.length;
           });
         hls.attachMedia(video);
         hls.loadSource(url);

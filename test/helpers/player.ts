@@ -27,7 +27,7 @@ export interface PlayOptions {
   pageOrigin?: 'stream' | 'cross-origin';
   /** The page says AV1 is not supported (MSE, canPlayType, MediaCapabilities), as on a device without it. */
   hideAv1?: boolean;
-  /** hls.js: switch to the next level (`nextLevel`) at every fragment, through every rung. */
+  /** hls.js: load each fragment from the level after the previous fragment's (`nextLoadLevel`), through every rung. */
   cycleLevels?: boolean;
 }
 
@@ -70,8 +70,10 @@ export interface PlayResult {
   videoDecodedBytes: number;
   /** Milliseconds from page load to the first `playing` event, or null. */
   firstPlayingMs: number | null;
-  /** hls.js: each level switched to ("<height>p <video codec>"). */
+  /** hls.js: the level of each fragment that played ("<height>p <video codec>"). */
   levelsPlayed: string[];
+  /** hls.js: the levels it kept from the master playlist. */
+  levels: string[];
   /** Shaka: the trick-play (I-frame) stream of each variant. */
   trickModeTracks: string[];
   /** Video codec of the variant playing at the end. */
@@ -149,6 +151,7 @@ const EMPTY: PageSnapshot = {
   videoDecodedBytes: -1,
   firstPlayingMs: null,
   levelsPlayed: [],
+  levels: [],
   trickModeTracks: [],
   finalVideoCodec: '',
 };
