@@ -205,6 +205,9 @@ export function taskTitle(row: Pick<TaskRow, 'kind' | 'idx' | 'payload'>): strin
   if (row.kind !== TaskKind.Encode) return row.kind;
   const kind = fromBinary(TaskSchema, row.payload).kind;
   const pieces = kind.case === 'encode' ? kind.value.pieces : [];
-  const last = pieces[pieces.length - 1]?.index ?? row.idx;
-  return last > row.idx ? `encode ${row.idx}-${last}` : `encode ${row.idx}`;
+  // A rung of a ladder: its name, and the pieces' own indexes (idx counts across rungs).
+  const rung = kind.case === 'encode' && kind.value.rendition?.name ? ` ${kind.value.rendition.name}` : '';
+  const first = pieces[0]?.index ?? row.idx;
+  const last = pieces[pieces.length - 1]?.index ?? first;
+  return last > first ? `encode${rung} ${first}-${last}` : `encode${rung} ${first}`;
 }

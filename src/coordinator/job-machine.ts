@@ -236,8 +236,16 @@ export async function advance(
     }
     await q.tasks.insert(inClaimOrder(tasks));
     await q.jobs.update(job.id, {
-      // The resolved ladder replaces the request's: views and the manifest read it from here.
-      details: toBinary(EncodeJobSchema, create(EncodeJobSchema, { ...d, renditions: ladder })),
+      // A ladder's resolved rungs replace the request (views, the manifest and `retry` read them
+      // from here); the single rendition stays implicit (no renditions), as requested.
+      ...(ladder.some((r) => r.name)
+        ? {
+            details: toBinary(
+              EncodeJobSchema,
+              create(EncodeJobSchema, { ...d, ladder: '', renditions: ladder }),
+            ),
+          }
+        : {}),
       source: toBinary(SourceInfoSchema, source),
       // Encode segments: one per piece and rung.
       segments_total: pieces.length * ladder.length,

@@ -65,8 +65,8 @@ async function refused(j: EncodeJob, message: RegExp): Promise<void> {
   });
 }
 
-async function finished(j: EncodeJob, timeoutMs = 240_000) {
-  const { jobId } = await handle.client.submitJob({ job: j });
+async function finished(j: EncodeJob, replacesJobId = '', timeoutMs = 240_000) {
+  const { jobId } = await handle.client.submitJob({ job: j, replacesJobId });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { job: got } = await handle.client.getJob({ jobId });
@@ -134,5 +134,9 @@ describe('the coordinator and worker keep serving', () => {
       master,
       /RESOLUTION=128x72[^\n]*\nh264-72p\/video\.m3u8\n#EXT-X-STREAM-INF:[^\n]*RESOLUTION=160x90[^\n]*\nav1-90p\/video\.m3u8/,
     );
+    // What `retry` sends back (the stored details, with the resolved ladder) is a valid job.
+    assert.equal(got.details!.ladder, '');
+    const again = await finished({ ...got.details!, mediaFolder: '' } as EncodeJob, got.id);
+    assert.equal(again.state, JobState.SUCCEEDED, again.failureReason);
   });
 });
