@@ -9,13 +9,14 @@ import type { EncodeJob } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
 import { AUDIO_INIT_NAME, AUDIO_PLAYLIST_NAME } from '../media/audio.js';
 import { INIT_NAME } from '../media/encode.js';
-import { MASTER_NAME, VIDEO_PLAYLIST_NAME } from '../media/manifest.js';
+import { IFRAME_PLAYLIST_NAME, MASTER_NAME, VIDEO_PLAYLIST_NAME } from '../media/manifest.js';
 import { resolveExisting } from '../storage/fs.js';
 import { describe } from '../storage/index.js';
 
 const OUTPUT_NAMES = new Set([
   MASTER_NAME,
   VIDEO_PLAYLIST_NAME,
+  IFRAME_PLAYLIST_NAME,
   INIT_NAME,
   AUDIO_PLAYLIST_NAME,
   AUDIO_INIT_NAME,
@@ -29,6 +30,21 @@ const TEMPORARY = /\.tmp-.*$/;
 export function writesInOutput(name: string): boolean {
   const n = name.replace(TEMPORARY, '');
   return OUTPUT_NAMES.has(n) || NUMBERED_OUTPUT.test(n);
+}
+
+/** Names a rung of a ladder writes in its own folder (`<output>/<rung>/`). */
+const RUNG_NAMES = new Set([VIDEO_PLAYLIST_NAME, IFRAME_PLAYLIST_NAME, INIT_NAME]);
+const RUNG_SEGMENT = /^seg-\d+\.m4s$/;
+
+/** Whether a rung writes a file of this name in its folder. */
+function writesInRung(name: string): boolean {
+  const n = name.replace(TEMPORARY, '');
+  return RUNG_NAMES.has(n) || RUNG_SEGMENT.test(n);
+}
+
+/** Whether the job has a ladder (rungs in folders of their own under the output folder). */
+function hasLadder(job: EncodeJob): boolean {
+  return job.ladder === 'default' || job.renditions.length > 0;
 }
 
 /** Whether the job writes a file of this name in its working folder. */
@@ -111,6 +127,18 @@ export async function checkInputKept(job: EncodeJob): Promise<void> {
     if (hit)
       throw invalidInput(
         `job.input: ${describe(job.input)} would be overwritten: the job writes a file named "${hit.name}" in its ${field} folder ${describe(folder)}; use another ${field} folder or rename the input`,
+      );
+    // A ladder's rung folders are named after the split (the default ladder's from the
+    // source): any folder right under the output may be one.
+    const inRung =
+      field === 'output' && hasLadder(job)
+        ? input.find(
+            (i) => i.folder.slice(0, i.folder.lastIndexOf('/')) === place.key && writesInRung(i.name),
+          )
+        : undefined;
+    if (inRung)
+      throw invalidInput(
+        `job.input: ${describe(job.input)} would be overwritten: each rung of the ladder writes files named like "${inRung.name}" in a folder of its own under the output folder ${describe(folder)} (${inRung.folder.slice(inRung.folder.lastIndexOf('/') + 1)} may be one); use another output folder or rename the input`,
       );
   }
 }
