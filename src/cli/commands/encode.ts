@@ -121,8 +121,12 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
       if (job.state !== JobState.SUCCEEDED)
         throw new AppError(ErrorKind.Permanent, oneLine(job.failureReason || 'job failed'));
       for (const w of job.warnings) process.stderr.write(`warning: ${oneLine(w)}\n`);
-      const rungs = job.renditions.map((r) => r.name || 'av1').join(', ');
-      process.stderr.write(`encoded ${job.segmentsTotal} segments (${rungs})\n`);
+      const rungs = job.renditions.map((r) => r.name).join(', ');
+      process.stderr.write(
+        rungs
+          ? `encoded ${job.segmentsTotal} segments (${rungs})\n`
+          : `encoded ${job.segmentsTotal} AV1 segments\n`,
+      );
       process.stdout.write(`${describe(job.manifest)}\n`);
     } finally {
       client.close();
