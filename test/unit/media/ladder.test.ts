@@ -1,9 +1,12 @@
 // The rendition ladder's pure parts: the default ladder a source gets, the checks
 // that refuse bad rungs naming them, and the encode tasks a ladder job gets.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
-import { parseRendition } from '../../../src/cli/ladder-options.js';
+import { ladderOptions, parseRendition } from '../../../src/cli/ladder-options.js';
 import { ladderEncodeTasks } from '../../../src/coordinator/ladder-tasks.js';
 import {
   type Piece,
@@ -136,5 +139,53 @@ describe('encode tasks of a ladder job', () => {
       byRank.map((t) => t.rank),
       tasks.map((_, i) => i),
     );
+  });
+});
+
+describe('--ladder FILE.json', () => {
+  it('reads rungs from a JSON file, checked as the coordinator checks them', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'avspl1t-ladder-json-'));
+    try {
+      const good = path.join(dir, 'good.json');
+      await writeFile(
+        good,
+        JSON.stringify([
+          { encoder: 'svt', height: 720, maxBitrateKbps: 2500 },
+          {
+            name: 'sd',
+            settings: { encoder: 'x264', crf: 21 },
+            width: 640,
+            height: 360,
+            max_bitrate_kbps: 900,
+          },
+        ]),
+      );
+      const { ladder, renditions } = ladderOptions({ ladder: good }, svt);
+      assert.equal(ladder, '');
+      assert.deepEqual(
+        renditions.map((r) => [
+          r.name,
+          r.settings!.encoder,
+          r.settings!.crf,
+          r.width,
+          r.height,
+          r.maxBitrateKbps,
+        ]),
+        [
+          ['', 'svt', 30, 0, 720, 2500],
+          ['sd', 'x264', 21, 640, 360, 900],
+        ],
+      );
+      const bad = path.join(dir, 'bad.json');
+      await writeFile(bad, JSON.stringify([{ encoder: 'x264', height: 360 }]));
+      assert.throws(() => ladderOptions({ ladder: bad }, svt), /rendition 0 \(h264-360p\): max_bitrate_kbps/);
+      assert.throws(
+        () => ladderOptions({ ladder: path.join(dir, 'none.json') }, svt),
+        /not a readable JSON file/,
+      );
+      assert.deepEqual(ladderOptions({ ladder: 'single' }, svt), { ladder: 'single', renditions: [] });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
