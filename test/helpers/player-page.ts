@@ -39,7 +39,7 @@ export interface PageSnapshot {
 /**
  * The page's inline script. `__avspl1tStart(url, kind, rate, { hideAv1, cycleLevels })` starts
  * playback: `hideAv1` makes the page answer "no" to every question about AV1 before the player
- * asks; `cycleLevels` (hls.js) loads each fragment from the level after the previous one's.
+ * asks; `cycleLevels` (hls.js) loads each fragment from a level not loaded yet (`loadLevel`).
  */
 const PAGE_SCRIPT = `
 (() => {
@@ -168,11 +168,17 @@ const PAGE_SCRIPT = `
           const level = hls.levels[data.frag.level];
           if (level) state.levelsPlayed.push(level.height + 'p ' + (level.videoCodec || ''));
         });
-        // Through every rung: after each fragment loads, the next one comes from the next level.
-        if (options.cycleLevels)
+        // Through every rung: after each fragment loads, the next one comes from a level not loaded
+        // yet (else the next one). loadLevel is manual: the ABR controller cannot override it.
+        if (options.cycleLevels) {
+          const loaded = new Set();
           hls.on(Hls.Events.FRAG_LOADED, (_event, data) => {
-            if (data.frag.type === 'main') hls.nextLoadLevel = (data.frag.level + 1) % hls.levels.length;
+            if (data.frag.type !== 'main') return;
+            loaded.add(data.frag.level);
+            const fresh = hls.levels.findIndex((_, i) => !loaded.has(i));
+            hls.loadLevel = fresh >= 0 ? fresh : (data.frag.level + 1) % hls.levels.length;
           });
+        }
         hls.attachMedia(video);
         hls.loadSource(url);
       } else if (kind === 'shaka') {

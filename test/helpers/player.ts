@@ -27,7 +27,7 @@ export interface PlayOptions {
   pageOrigin?: 'stream' | 'cross-origin';
   /** The page says AV1 is not supported (MSE, canPlayType, MediaCapabilities), as on a device without it. */
   hideAv1?: boolean;
-  /** hls.js: load each fragment from the level after the previous fragment's (`nextLoadLevel`), through every rung. */
+  /** hls.js: load each fragment from a level not loaded yet (`loadLevel`, manual), through every rung. */
   cycleLevels?: boolean;
 }
 

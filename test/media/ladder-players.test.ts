@@ -1,5 +1,5 @@
 // Real players on a rendition ladder, in Chromium: hls.js forced through every
-// rung mid-playback (nextLoadLevel at each fragment) keeps one continuous buffered range and decodes every frame
+// rung mid-playback (loadLevel at each fragment) keeps one continuous buffered range and decodes every frame
 // once; with AV1 hidden from the page both hls.js and Shaka pick H.264 and play
 // to the end; Shaka lists the I-frame playlists as trick-play streams.
 import assert from 'node:assert/strict';
