@@ -139,4 +139,14 @@ describe('the coordinator and worker keep serving', () => {
     const again = await finished({ ...got.details!, mediaFolder: '' } as EncodeJob, got.id);
     assert.equal(again.state, JobState.SUCCEEDED, again.failureReason);
   });
+  it('a default-ladder job resubmits as `retry` sends it (its stored rungs, no ladder name)', async () => {
+    const got = await finished(job([], 'default'));
+    assert.equal(got.state, JobState.SUCCEEDED, got.failureReason);
+    assert.deepEqual(
+      got.details!.renditions.map((r) => r.name),
+      ['av1-180p', 'av1-144p', 'h264-180p', 'h264-90p'],
+    );
+    const again = await finished({ ...got.details!, mediaFolder: '' } as EncodeJob, got.id);
+    assert.equal(again.state, JobState.SUCCEEDED, again.failureReason);
+  });
 });
