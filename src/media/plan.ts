@@ -90,19 +90,23 @@ export function targetDuration(durationsSeconds: readonly number[]): number {
 }
 
 /**
- * Whether `next` can share one encoder run (a key frame every n frames) with a run
- * starting at `first`: both ranges of the source, equal frame counts of at least 2
+ * Whether `pieces` (consecutive) can be one encoder run with a key frame every n
+ * frames, n the first piece's frame count: all ranges of the source, every piece
+ * n frames long except the last, which may be shorter (the run ends inside its
+ * group of pictures, as the source's last segment usually does), and n at least 2
  * (one-frame segments would change the encoder's GOP mode, so the init segment).
  */
-export function joinsRun(
-  first: { inSource: boolean; framePts: readonly unknown[] },
-  next: { inSource: boolean; framePts: readonly unknown[] },
-): boolean {
+export function joinsRun(pieces: readonly { inSource: boolean; framePts: readonly unknown[] }[]): boolean {
+  const n = pieces[0]?.framePts.length ?? 0;
   return (
-    first.inSource &&
-    next.inSource &&
-    first.framePts.length >= 2 &&
-    next.framePts.length === first.framePts.length
+    n >= 2 &&
+    pieces.every(
+      (p, i) =>
+        p.inSource &&
+        (i === pieces.length - 1
+          ? p.framePts.length >= 1 && p.framePts.length <= n
+          : p.framePts.length === n),
+    )
   );
 }
 
@@ -130,8 +134,8 @@ type Plannable = { inSource: boolean; framePts: readonly unknown[]; sourceBytes:
  * tried, the one whose plan finishes first when its tasks run longest-first on the
  * slots (each costing RUN_COST more) wins; ties go to fewer tasks. A piece's cost
  * is its share of the source's coded bytes (busy scenes cost more), or of the
- * frames when sizes are unknown. Only ranges of the source with equal frame counts
- * share a task (one encoder run with a key frame every n frames). parallelism 0 =
+ * frames when sizes are unknown. Only pieces that can be one encoder run share a
+ * task (see joinsRun). parallelism 0 =
  * one segment per task.
  */
 export function groupPieces<P extends Plannable>(pieces: readonly P[], parallelism: number): P[][] {
@@ -174,12 +178,11 @@ function guided<P extends Plannable>(pieces: readonly P[], cost: Map<P, number>,
   let i = 0;
   while (i < pieces.length) {
     const target = remaining / shares;
-    const first = pieces[i]!;
-    const group = [first];
-    let sum = cost.get(first)!;
+    const group = [pieces[i]!];
+    let sum = cost.get(group[0]!)!;
     for (;;) {
       const next = pieces[i + group.length];
-      if (!next || group.length >= MAX_SEGMENTS_PER_TASK || !joinsRun(first, next)) break;
+      if (!next || group.length >= MAX_SEGMENTS_PER_TASK || !joinsRun([...group, next])) break;
       // Take the next piece while the task stays nearer its target with it than without.
       const c = cost.get(next)!;
       if (sum + c / 2 > target) break;

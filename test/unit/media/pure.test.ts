@@ -305,11 +305,11 @@ describe('groupPieces', () => {
       300,
     );
   });
-  it('never joins pieces of different frame counts or stream-copied pieces', () => {
-    assert.deepEqual(
-      sizes(groupPieces([piece(60), piece(60), piece(59), piece(60), piece(60)], 1)),
-      [2, 1, 2],
-    );
+  it('a shorter piece only ends a task; never joins stream-copied pieces', () => {
+    assert.deepEqual(sizes(groupPieces([piece(60), piece(60), piece(59), piece(60), piece(60)], 1)), [3, 2]);
+    assert.deepEqual(sizes(groupPieces([piece(59), piece(60), piece(60)], 1)), [1, 2]);
+    // The source's short last segment joins the run before it.
+    assert.deepEqual(sizes(groupPieces([piece(60), piece(60), piece(15)], 1)), [3]);
     assert.deepEqual(
       sizes(groupPieces([piece(60, false), piece(60, false), piece(60, false)], 1)),
       [1, 1, 1],
