@@ -130,20 +130,23 @@ type Plannable = { inSource: boolean; framePts: readonly unknown[]; sourceBytes:
  * self-scheduling): each task takes its share of the cost still ungrouped,
  * remaining / (d × parallelism), at most MAX_SEGMENTS_PER_TASK segments, so the
  * first tasks amortize the encoder's start-up over several segments and the last
- * ones are small enough to keep every slot busy to the end. Of the divisors d
- * tried, the one whose plan finishes first when its tasks run longest-first on the
- * slots (each costing RUN_COST more) wins; ties go to fewer tasks. A piece's cost
+ * ones are small enough to keep every slot busy to the end; a short source (up to
+ * EXHAUSTIVE_MAX_PIECES pieces) tries every grouping instead. Of the plans tried,
+ * the one that finishes first when its tasks run longest-first on the slots (each
+ * costing RUN_COST more) wins; ties go to fewer tasks. A piece's cost
  * is its share of the source's coded bytes (busy scenes cost more), or of the
  * frames when sizes are unknown. Only pieces that can be one encoder run share a
- * task (see joinsRun). parallelism 0 =
- * one segment per task.
+ * task (see joinsRun). parallelism 0 = one segment per task.
  */
 export function groupPieces<P extends Plannable>(pieces: readonly P[], parallelism: number): P[][] {
   if (parallelism <= 0) return pieces.map((p) => [p]);
   const cost = pieceCosts(pieces);
+  const candidates =
+    pieces.length <= EXHAUSTIVE_MAX_PIECES
+      ? everyGrouping(pieces)
+      : DIVISORS.map((d) => guided(pieces, cost, parallelism * d));
   let best: { groups: P[][]; span: number } | undefined;
-  for (const d of DIVISORS) {
-    const groups = guided(pieces, cost, parallelism * d);
+  for (const groups of candidates) {
     const span = makespan(
       groups.map((g) => RUN_COST + g.reduce((t, p) => t + cost.get(p)!, 0)),
       parallelism,
@@ -153,6 +156,25 @@ export function groupPieces<P extends Plannable>(pieces: readonly P[], paralleli
     if (better) best = { groups, span };
   }
   return best!.groups;
+}
+
+/**
+ * Up to this many pieces (a short source), groupPieces tries every way of cutting
+ * them into encoder runs (at most 2^(n-1)) instead of the guided sizes: few tasks,
+ * so each encoder start-up saved or slot left idle is a visible share of the job.
+ */
+export const EXHAUSTIVE_MAX_PIECES = 12;
+
+/** Every cut of `pieces` into consecutive groups that can each be one encoder run (see joinsRun). */
+function everyGrouping<P extends Plannable>(pieces: readonly P[]): P[][][] {
+  if (pieces.length === 0) return [[]];
+  const out: P[][][] = [];
+  for (let n = 1; n <= Math.min(pieces.length, MAX_SEGMENTS_PER_TASK); n++) {
+    const first = pieces.slice(0, n);
+    if (n > 1 && !joinsRun(first)) break;
+    for (const rest of everyGrouping(pieces.slice(n))) out.push([first, ...rest]);
+  }
+  return out;
 }
 
 /**
