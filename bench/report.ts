@@ -2,7 +2,7 @@
 // target it is measured against.
 import type { DispatchResults, Spread } from './dispatch.js';
 import type { machine } from './lib.js';
-import type { runOverhead } from './overhead.js';
+import type { runOverhead, runShortOverhead } from './overhead.js';
 import type { JobProfile, ScaleRow } from './scale-out.js';
 
 type OverheadResults = Awaited<ReturnType<typeof runOverhead>>;
@@ -14,6 +14,7 @@ export interface Results {
   nodeByPart?: Record<string, string>;
   overhead?: OverheadResults['overhead'];
   splitQuality?: OverheadResults['splitQuality'];
+  shortOverhead?: Awaited<ReturnType<typeof runShortOverhead>>;
   dispatch?: DispatchResults;
   scaleOut?: {
     profile: JobProfile;
@@ -71,6 +72,17 @@ function overheadTable(r: Results): string {
     );
   if (o) lines.push(...analysis);
   return lines.join('\n');
+}
+
+function shortTable(o: NonNullable<Results['shortOverhead']>): string {
+  return [
+    `Clip: ${o.clip}. Settings: ${o.settings}. ${o.ratios.length} alternating runs, medians.`,
+    '',
+    '| measure | result | target |',
+    '| --- | --- | --- |',
+    `| \`avspl1t encode\` / one ffmpeg HLS command (wall time, median ratio) | **${f(o.ratioMedian)}×** (${f(o.avspl1tSeconds, 2)} s vs ${f(o.ffmpegSeconds, 2)} s; runs ${o.ratios.map((x) => f(x)).join(', ')}) | ≤ 1.10× |`,
+    `| CPU time (user + system, all processes) | avspl1t ${f(o.avspl1tCpuSeconds, 1)} s, ffmpeg ${f(o.ffmpegCpuSeconds, 1)} s | |`,
+  ].join('\n');
 }
 
 function dispatchTables(d: DispatchResults): string {
@@ -234,12 +246,13 @@ export function renderReport(r: Results): string {
             .join(', ')} (parts not rerun keep their results).`,
         ]
       : []),
-    'Rerun one part with `npm run bench -- --only=overhead|quality|dispatch|scaleout` (comma-separated).',
+    'Rerun one part with `npm run bench -- --only=overhead|short|quality|dispatch|scaleout` (comma-separated).',
     '',
     '## Overhead and split quality',
     '',
     overheadTable(r),
   ];
+  if (r.shortOverhead) parts.push('', '### Short clip: the fixed costs', '', shortTable(r.shortOverhead));
   if (r.dispatch) parts.push('', '## Dispatch', '', dispatchTables(r.dispatch));
   if (r.scaleOut) parts.push('', '## Scale-out', '', scaleOutTable(r.scaleOut));
   return `${parts.join('\n')}\n`;
