@@ -8,7 +8,7 @@ import { AppError, ErrorKind } from '../errors.js';
 import { type Piece, type Segment, SegmentSchema, type SourceInfo } from '../gen/avspl1t/v1/media_pb.js';
 import { describe } from '../storage/index.js';
 import type { EncodeOptions, OperationContext } from './api.js';
-import { av1CodecString } from './codec-string.js';
+import { av1CodecString, av1cFields } from './codec-string.js';
 import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
 import { NO_FRAME_SILENCE_MS, NoFrameError, watchFirstFrame } from './first-frame-watch.js';
 import { av1cOf, FrameCountError, KeyFrameError, placeFragments } from './fragment.js';
@@ -232,7 +232,7 @@ async function encodeRunFrom(
       ErrorKind.Internal,
       `track timescale ${placed.timescale} differs from the source time base 1/${tb.den}`,
     );
-  const codecs = av1CodecString(av1cOf(placed.init));
+  const codecs = av1CodecString(av1cFields(av1cOf(placed.init)));
   const initSha256 = createHash('sha256').update(placed.init).digest('hex');
   const initLocal = path.join(ctx.tmpDir, INIT_NAME);
   await writeFile(initLocal, placed.init);

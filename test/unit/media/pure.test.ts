@@ -10,7 +10,7 @@ import {
   parseTrun,
   payload,
 } from '../../../src/media/bmff.js';
-import { av1CodecString } from '../../../src/media/codec-string.js';
+import { av1CodecString, av1cFields } from '../../../src/media/codec-string.js';
 import { placeFragment, placeFragments } from '../../../src/media/fragment.js';
 import { masterPlaylist, mediaPlaylist, parseMediaPlaylist } from '../../../src/media/hls.js';
 import {
@@ -27,12 +27,12 @@ import { normalizeSettings, settingsProblem } from '../../../src/media/settings.
 
 describe('av1CodecString', () => {
   it('reads profile, two-digit level, tier and bit depth from av1C', () => {
-    assert.equal(av1CodecString(Buffer.from([0x81, 0x08, 0x0c, 0x00])), 'av01.0.08M.08');
-    assert.equal(av1CodecString(Buffer.from([0x81, 0x0d, 0x4c, 0x00])), 'av01.0.13M.10');
-    assert.equal(av1CodecString(Buffer.from([0x81, 0x33, 0xec, 0x00])), 'av01.1.19H.12');
+    assert.equal(av1CodecString(av1cFields(Buffer.from([0x81, 0x08, 0x0c, 0x00]))), 'av01.0.08M.08');
+    assert.equal(av1CodecString(av1cFields(Buffer.from([0x81, 0x0d, 0x4c, 0x00]))), 'av01.0.13M.10');
+    assert.equal(av1CodecString(av1cFields(Buffer.from([0x81, 0x33, 0xec, 0x00]))), 'av01.1.19H.12');
   });
   it('refuses bytes that are not an av1C', () => {
-    assert.throws(() => av1CodecString(Buffer.from([0x00, 0x08, 0x0c, 0x00])));
+    assert.throws(() => av1CodecString(av1cFields(Buffer.from([0x00, 0x08, 0x0c, 0x00]))));
   });
 });
 
