@@ -291,6 +291,8 @@ export async function probe(
     chromaLocation: known(video.chroma_location),
     demuxer,
     warnings,
+    audioChannels: audioStream?.channels ?? 0,
+    audioSampleRate: Number(audioStream?.sample_rate ?? 0) || 0,
   });
   return {
     info,

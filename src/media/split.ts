@@ -61,6 +61,8 @@ async function splitFrom(input: string, opts: SplitOptions, ctx: OperationContex
   // describes the input (the audio task reads it).
   const from: Source = { path: source, demuxer: p.info.demuxer };
   p.info.hasAudio = original.info.hasAudio;
+  p.info.audioChannels = original.info.audioChannels;
+  p.info.audioSampleRate = original.info.audioSampleRate;
   p.info.demuxer = original.info.demuxer;
   const plans = planPieces(p.frames, p.timeBase, opts.secondsPerSegment);
   const framePts = (plan: PiecePlan) => p.frames.slice(plan.first, plan.end).map((f) => f.pts);
