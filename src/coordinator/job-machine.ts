@@ -9,7 +9,6 @@ import { notFound } from '../errors.js';
 import type { EncodeJob, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
-import { groupPieces, longestFirst } from '../media/plan.js';
 import { childFolder } from '../storage/index.js';
 import { orderedId } from '../store/ids.js';
 import {
@@ -34,6 +33,7 @@ import {
   type TaskKindInit,
   taskTitle,
 } from './codec.js';
+import { groupPieces, longestFirst } from './schedule-policy.js';
 
 export interface MachineConfig {
   maxAttempts: number;
