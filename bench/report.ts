@@ -63,6 +63,19 @@ function overheadTable(r: Results): string {
     'source (no copy; split 3.3 s → 0.5 s), one encoder run per multi-segment task (a key frame every',
     "segment), costliest tasks first (the clip's last segment costs 3× the others), one encoder thread per",
     'slot except for the last tasks, no copies of segment bytes in node.',
+    '',
+    '### Numbers behind constants',
+    '',
+    'Code comments say why a constant is what it is; the measurements live here (they go stale).',
+    '',
+    '- `RUN_COST` (coordinator/schedule-policy.ts, 0.3 segments): ffmpeg 5.1 / SVT-AV1 1.4.1, preset 8, one',
+    '  thread, the 720p bench clip: ~1.3 s of CPU per encoder run against ~4.1 s per 2 s segment. On the',
+    '  short clip (640x360, preset 10, 2026-12-01, shared host): a 2-frame encode 0.40-0.46 s of CPU, 60 frames',
+    '  ~1.0 s more, so ~0.4 segments there.',
+    '- One encoder thread per slot (worker/worker.ts): on the 30 s 720p clip (2 slots, 2 cores, costliest',
+    '  tasks first) 1.04-1.11× one ffmpeg with one thread each, 1.09-1.22× with both at full width',
+    '  (oversubscribed, more CPU per frame).',
+    '- The S3 backend loads on first use (storage/index.ts): the AWS SDK costs ~0.3 s of start-up.',
   ];
   if (q)
     lines.push(

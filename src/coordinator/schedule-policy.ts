@@ -8,8 +8,8 @@ export const MAX_SEGMENTS_PER_TASK = 8;
 
 /**
  * An encoder run's fixed cost (start-up, pipeline fill and flush), in segments of
- * encode work. Measured with ffmpeg 5.1 / SVT-AV1 1.4.1, preset 8, one thread, on
- * the bench's 720p clip: ~1.3 s of CPU per run against ~4.1 s per 2 s segment.
+ * encode work: what encoding a segment more in the same run costs less than a run
+ * of its own. The measurements behind it: bench/REPORT.md, "Numbers behind constants".
  */
 export const RUN_COST = 0.3;
 

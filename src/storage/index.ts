@@ -15,7 +15,7 @@ export interface StorageOptions {
   fs?: FsOptions;
 }
 
-/** The S3 backend, loaded on first use: the AWS SDK costs ~0.3 s of start-up that filesystem-only runs never need. */
+/** The S3 backend, loaded on first use: the AWS SDK's start-up (bench/REPORT.md) is not for filesystem-only runs. */
 class LazyS3 implements StorageBackend {
   private loading?: Promise<S3Backend>;
   private loaded?: S3Backend;
