@@ -7,8 +7,8 @@ import type { EncodeTaskSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Piece, Rendition, SourceInfo } from '../gen/avspl1t/v1/media_pb.js';
 import type { Folder } from '../gen/avspl1t/v1/storage_pb.js';
 import { codecOf } from '../media/ladder.js';
-import { groupPieces } from '../media/plan.js';
 import { childFolder } from '../storage/index.js';
+import { groupPieces } from './schedule-policy.js';
 
 /** Relative encode cost per pixel of each codec (AV1 encoders are several times slower than x264). */
 export const CODEC_COST = { av1: 4, h264: 1 } as const;

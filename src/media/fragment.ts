@@ -13,7 +13,7 @@ import {
   parseTrun,
   payload,
 } from './bmff.js';
-import { av1CodecString, avcCodecString } from './codec-string.js';
+import { av1CodecString, av1cFields, avcCodecString } from './codec-string.js';
 
 export interface Placement {
   /** mfhd sequence number. */
@@ -252,7 +252,7 @@ function tfhdDefaults(p: Buffer): { size?: number; flags?: number; baseDataOffse
 /** The RFC 6381 codec string of an init segment's video: from its av1C (av01) or avcC (avc1). */
 export function initCodecString(init: Buffer): string {
   const entry = sampleEntry(init);
-  if (entry.type === 'av01') return av1CodecString(av1cOf(init));
+  if (entry.type === 'av01') return av1CodecString(av1cFields(av1cOf(init)));
   if (entry.type === 'avc1' || entry.type === 'avc3') {
     const avcc = parseBoxes(init, entry.start + entry.headerSize + 78, entry.start + entry.size).find(
       (b) => b.type === 'avcC',
