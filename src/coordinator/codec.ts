@@ -13,8 +13,8 @@ import {
   TaskSchema,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { PieceSchema } from '../gen/avspl1t/v1/media_pb.js';
-import type { ClaimedRow, TaskRow } from '../store/index.js';
-import { TaskKind } from '../store/index.js';
+import type { ClaimedRow, TaskRow } from '../db/index.js';
+import { TaskKind } from '../db/index.js';
 import { timeoutSeconds } from './timeouts.js';
 
 export type TaskKindInit = MessageInitShape<typeof TaskSchema>['kind'];

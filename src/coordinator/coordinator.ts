@@ -34,7 +34,7 @@ import {
   TaskKind,
   type TaskRow,
   TaskState,
-} from '../store/index.js';
+} from '../db/index.js';
 import { setLongTimeout } from '../timers.js';
 import { type ClaimedTask, encodeResult, type SuccessResult, taskName, taskTitle } from './codec.js';
 import {

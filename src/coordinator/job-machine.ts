@@ -11,7 +11,7 @@ import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { groupPieces, longestFirst } from '../media/plan.js';
 import { childFolder } from '../storage/index.js';
-import { orderedId } from '../store/ids.js';
+import { orderedId } from '../db/ids.js';
 import {
   type FinishedTask,
   type JobCounts,
@@ -24,7 +24,7 @@ import {
   type TaskResult,
   type TaskRow,
   TaskState,
-} from '../store/index.js';
+} from '../db/index.js';
 import {
   decodeAudio,
   decodeEncode,

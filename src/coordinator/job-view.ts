@@ -10,7 +10,7 @@ import {
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { File } from '../gen/avspl1t/v1/storage_pb.js';
-import { type JobRow, JobState, type TaskBrief, TaskState } from '../store/index.js';
+import { type JobRow, JobState, type TaskBrief, TaskState } from '../db/index.js';
 import { decodeManifest } from './codec.js';
 import { encodeSpans, percentComplete } from './progress.js';
 import { redacted } from './redact.js';

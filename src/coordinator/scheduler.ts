@@ -2,7 +2,7 @@
 // a claim nobody will run, and requeueing tasks whose lease expired.
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { orderedId } from '../store/ids.js';
+import { orderedId } from '../db/ids.js';
 import {
   type ClaimedRow,
   type ClaimRequest,
@@ -14,7 +14,7 @@ import {
   TaskKind,
   type TaskRow,
   TaskState,
-} from '../store/index.js';
+} from '../db/index.js';
 import { ClaimedTask, taskName, taskTitle } from './codec.js';
 import { failJob, failureReason, type MachineConfig, repairCounted } from './job-machine.js';
 import type { Notifier } from './notifier.js';

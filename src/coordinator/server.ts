@@ -18,8 +18,8 @@ import { type AuthConfig, authEnabled, authInterceptor, authorizer } from '../rp
 import { connectHandler, type NodeHandler } from '../rpc/connect-handler.js';
 import { type LeanGrpcOptions, serveLeanGrpc } from '../rpc/grpc-unary.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
-import { isPostgresUrl, sqliteFile } from '../store/dialect.js';
-import { Store } from '../store/index.js';
+import { isPostgresUrl, sqliteFile } from '../db/dialect.js';
+import { Store } from '../db/index.js';
 import { type ConnectionLimits, closeWhenIdle, DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { coordinatorService, workerRoutes } from './service.js';

@@ -16,8 +16,8 @@ import {
 } from '../../src/coordinator/codec.js';
 import { FinishTaskResponseSchema, TaskSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { fileAt, folderAt } from '../../src/storage/index.js';
-import { orderedId } from '../../src/store/ids.js';
-import { TaskKind, type TaskRow, TaskState } from '../../src/store/index.js';
+import { orderedId } from '../../src/db/ids.js';
+import { TaskKind, type TaskRow, TaskState } from '../../src/db/index.js';
 import { splitResult } from '../fixtures/messages.js';
 
 const LEASE_MS = 15_000;

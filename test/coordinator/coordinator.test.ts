@@ -10,7 +10,7 @@ import {
   type Task,
 } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { claim, encodeResult, finishRequest, resultFor, sampleJob, succeed } from '../fixtures/messages.js';
-import { databaseFactories } from '../store/databases.js';
+import { databaseFactories } from '../db/databases.js';
 import { drain, setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Coordinator } from '../../src/coordinator/index.js';
-import type { Store } from '../../src/store/index.js';
+import type { Store } from '../../src/db/index.js';
 import { sampleJob, succeed } from '../fixtures/messages.js';
-import { databaseFactories } from '../store/databases.js';
+import { databaseFactories } from '../db/databases.js';
 import { setupCoordinator } from './setup.js';
 
 const poll = (c: Coordinator, id: string, host: string, slots: number) =>

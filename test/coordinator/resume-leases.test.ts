@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { claim, sampleJob, succeed } from '../fixtures/messages.js';
-import { databaseFactories } from '../store/databases.js';
+import { databaseFactories } from '../db/databases.js';
 import { setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {

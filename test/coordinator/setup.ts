@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { Coordinator, type CoordinatorOptions } from '../../src/coordinator/index.js';
-import { ManualClock, Store } from '../../src/store/index.js';
+import { ManualClock, Store } from '../../src/db/index.js';
 import { claim, succeed } from '../fixtures/messages.js';
-import type { DatabaseFactory } from '../store/databases.js';
+import type { DatabaseFactory } from '../db/databases.js';
 
 export interface CoordinatorSetup {
   clock: ManualClock;

@@ -9,7 +9,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { pino } from 'pino';
 import { startCoordinator } from '../../src/coordinator/index.js';
 import { connectCoordinator } from '../../src/rpc/client.js';
-import { Store } from '../../src/store/index.js';
+import { Store } from '../../src/db/index.js';
 import { resultFor, sampleJob } from '../fixtures/messages.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 

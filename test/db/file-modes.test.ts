@@ -5,7 +5,7 @@ import { chmod, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Coordinator } from '../../src/coordinator/index.js';
-import { Store } from '../../src/store/index.js';
+import { Store } from '../../src/db/index.js';
 import { sampleJob } from '../fixtures/messages.js';
 import { tmpDir } from '../helpers/tmp.js';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Store } from '../../src/store/index.js';
+import { Store } from '../../src/db/index.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 test('transactions committed together keep their own outcome: one that throws is rolled back alone', async () => {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { JobState, type NewTask, Store, TaskKind, TaskState } from '../../src/store/index.js';
+import { JobState, type NewTask, Store, TaskKind, TaskState } from '../../src/db/index.js';
 import { databaseFactories } from './databases.js';
 
 const NOW = 1_900_000_000_000;
