@@ -12,3 +12,18 @@ export type {
   TaskBrief,
   TaskResult,
 } from './task-queries.js';
+export type {
+  ChangedTask,
+  ClaimRequest as StoreClaimRequest,
+  Expired,
+  Finish,
+  Finished,
+  Heartbeat,
+  JobWithTasks,
+  LeaseStatus,
+  OpenOptions as StoreOpenOptions,
+  RunningTask,
+  SubmitResult,
+  TaskStore,
+  WorkerListing,
+} from './task-store.js';
