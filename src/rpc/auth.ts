@@ -1,9 +1,10 @@
 // Optional bearer-token authentication as gRPC metadata (`authorization:
-// Bearer <token>`): a client interceptor that sends a token and a server
-// interceptor that checks it. Workers' RPCs need the worker token; client RPCs
-// take a client token or the worker token (the farm's own secret).
+// Bearer <token>`): a client interceptor that sends a token and the server's
+// request gate that checks it from the headers, before any of the body is read.
+// Workers' RPCs need the worker token; client RPCs take a client token or the
+// worker token (the farm's own secret).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 
 /** Methods only workers call. */
 export const WORKER_METHODS: ReadonlySet<string> = new Set(['GetTask', 'Heartbeat', 'FinishTask']);
@@ -37,32 +38,21 @@ function matches(presented: Buffer, accepted: Buffer[]): boolean {
   return ok;
 }
 
-/** Throws UNAUTHENTICATED unless `authorization` (the header) carries a token accepted for `method`. */
-export type Authorize = (method: string, authorization: string | undefined) => void;
-
 /**
- * The token check: throws UNAUTHENTICATED unless `authorization` carries a token
- * accepted for `method`; undefined when no token is configured (every call is served).
+ * The server's one token check, as a connect-es request gate (run on the
+ * call's headers before its body is read): throws UNAUTHENTICATED unless the
+ * `authorization` header carries a token accepted for the method; undefined
+ * when no token is configured (every call is served).
  */
-export function authorizer(config: AuthConfig): Authorize | undefined {
+export function authGate(config: AuthConfig): ((context: HandlerContext) => void) | undefined {
   if (!authEnabled(config)) return undefined;
   const worker = config.workerToken ? [digest(config.workerToken)] : [];
   const clients = [...worker, ...(config.clientTokens ?? []).filter((t) => t !== '').map(digest)];
-  return (method, authorization) => {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  return ({ method, requestHeader }) => {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(requestHeader.get('authorization') ?? '');
     if (!m) throw new ConnectError('missing bearer token (authorization metadata)', Code.Unauthenticated);
-    const accepted = WORKER_METHODS.has(method) ? worker : clients;
+    const accepted = WORKER_METHODS.has(method.name) ? worker : clients;
     if (!matches(digest(m[1] ?? ''), accepted))
-      throw new ConnectError(`invalid token for ${method}`, Code.Unauthenticated);
-  };
-}
-
-/** Refuses calls without a valid token with UNAUTHENTICATED; a no-op when no token is configured. */
-export function authInterceptor(config: AuthConfig): Interceptor {
-  const check = authorizer(config);
-  if (!check) return (next) => next;
-  return (next) => (req) => {
-    check(req.method.name, req.header.get('authorization') ?? undefined);
-    return next(req);
+      throw new ConnectError(`invalid token for ${method.name}`, Code.Unauthenticated);
   };
 }

@@ -13,7 +13,6 @@ import {
 } from '../../coordinator/decide.js';
 import { AppError, ErrorKind, errorMessage } from '../../errors.js';
 import { Availability } from '../availability.js';
-import type { SqlDialect } from '../dialect.js';
 import { migrate } from '../migrations.js';
 import type { ClaimedRow, Database, JobRow, WorkerRow } from '../schema.js';
 import { JobState, TaskState } from '../states.js';
@@ -72,7 +71,7 @@ export class PostgresTaskStore implements TaskStore {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const pg = new PgDatabase(pool, availability);
     try {
-      await pg.retrying(() => migrate(db as Kysely<unknown>, { blobType: 'bytea' } as SqlDialect));
+      await pg.retrying(() => migrate(db as Kysely<unknown>, { blobType: 'bytea' }));
     } catch (err) {
       await db.destroy().catch(() => {});
       const cause = err instanceof AppError ? (err.cause ?? err) : err;
