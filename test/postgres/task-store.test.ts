@@ -171,4 +171,50 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
       await proxy.close();
     }
   });
+
+  test('a finish chosen as a deadlock victim is run again and recorded once', async () => {
+    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const store = await openPostgresStore(url);
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    try {
+      const jobId = await submit(store);
+      const split = (await store.claim(claimReq('w1')))!;
+      // The blocker waits long before looking for deadlocks: the finish's session finds it and is the victim.
+      await blocker.query("SET deadlock_timeout = '60s'");
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT id FROM tasks WHERE id = $1 FOR UPDATE', [split.id]);
+      const finish = store.finish(success(split, 3));
+      const blockerPid = (await blocker.query('SELECT pg_backend_pid() AS p')).rows[0].p as number;
+      let waiting = 0;
+      for (let i = 0; i < 200 && waiting === 0; i++) {
+        const rows = await sql<{ n: number }>(
+          url,
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> $1",
+          [blockerPid],
+        );
+        waiting = rows[0]!.n;
+        if (waiting === 0) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.equal(waiting, 1, 'the finish holds the job and waits for the task');
+      // Now the blocker wants the job: a cycle. It gets the job only once the finish's first
+      // try was rolled back (it cannot commit while it waits for the task).
+      await blocker.query('SELECT id FROM jobs WHERE id = $1 FOR UPDATE', [jobId]);
+      await blocker.query('ROLLBACK');
+      const done = await finish;
+      assert.equal(done.status, 'accepted');
+      const [{ n }] = await sql<{ n: number }>(
+        url,
+        "SELECT count(*)::int AS n FROM tasks WHERE kind = 'encode'",
+      );
+      assert.equal(n, 3, 'the encodes were made once');
+      const runs = await sql<{ outcome: string }>(url, 'SELECT outcome FROM task_runs WHERE task_id = $1', [
+        split.id,
+      ]);
+      assert.deepEqual(runs, [{ outcome: 'succeeded' }]);
+    } finally {
+      await blocker.end().catch(() => {});
+      await store.close();
+    }
+  });
 });

@@ -109,7 +109,7 @@ export class PostgresTaskStore implements TaskStore {
       if (cancel?.cancelOpenTasks)
         writes.push(...cancelStatements(replaced[0]!.id, cancel.cancelOpenTasks, now));
       await tx.commit(writes);
-      return { submitted: true, ...(cancel ? { replacedJobId: replaced[0]!.id } : {}) };
+      return { submitted: true, replacedJobId: owner?.state ? owner.id : undefined };
     });
   }
 
