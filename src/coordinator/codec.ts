@@ -2,6 +2,8 @@
 // Task message handed to a worker. The `kind` column says which schema a blob has.
 import { create, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import type { ClaimedRow, TaskRow } from '../db/index.js';
+import { TaskKind } from '../db/index.js';
 import {
   AudioResultSchema,
   EncodeResultSchema,
@@ -13,8 +15,6 @@ import {
   TaskSchema,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { PieceSchema } from '../gen/avspl1t/v1/media_pb.js';
-import type { ClaimedRow, TaskRow } from '../db/index.js';
-import { TaskKind } from '../db/index.js';
 import { timeoutSeconds } from './timeouts.js';
 
 export type TaskKindInit = MessageInitShape<typeof TaskSchema>['kind'];

@@ -10,10 +10,10 @@ import {
   type TaskKindInit,
   taskMessage,
 } from '../../src/coordinator/codec.js';
-import { TaskSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
-import { fileAt, folderAt } from '../../src/storage/index.js';
 import { orderedId } from '../../src/db/ids.js';
 import { TaskKind, type TaskRow, TaskState } from '../../src/db/index.js';
+import { TaskSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { fileAt, folderAt } from '../../src/storage/index.js';
 import { splitResult } from '../fixtures/messages.js';
 
 const LEASE_MS = 15_000;
