@@ -4,7 +4,8 @@
 // cancel changes is decided by decide.ts and applied by the store.
 import { randomUUID } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { type Clock, type Finished, type LeaseStatus, systemClock, type TaskStore } from '../db/index.js';
+import { type Clock, systemClock } from '../db/clock.js';
+import type { Finished, LeaseStatus, TaskStore } from '../db/index.js';
 import { invalidInput, notFound } from '../errors.js';
 import {
   type EncodeJob,

@@ -1,7 +1,8 @@
 // The Job message clients see, built from the job row and its tasks, with
 // storage secrets removed.
 import { create, fromBinary } from '@bufbuild/protobuf';
-import { type JobRow, JobState, type TaskBrief, TaskState } from '../db/index.js';
+import type { JobRow, TaskBrief } from '../db/index.js';
+import { JobState, TaskState } from '../db/states.js';
 import {
   EncodeJobSchema,
   type Job,
