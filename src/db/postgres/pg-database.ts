@@ -25,11 +25,9 @@ export interface Tx {
   commit(stmts: readonly Statement[]): Promise<unknown[][]>;
 }
 
-/** Which try of a call this is: a call run again may find that its earlier try committed. */
+/** What a transaction run again knows of its earlier tries. */
 export interface Attempt {
-  /** 1 for the first try. */
-  number: number;
-  /** Whether an earlier try failed after its COMMIT may have reached the server. */
+  /** Whether an earlier try lost its connection after sending COMMIT (so it may have committed). */
   mayHaveCommitted: boolean;
 }
 
@@ -56,12 +54,10 @@ export class PgDatabase {
    */
   transaction<T>(fn: (tx: Tx, attempt: Attempt) => Promise<T>): Promise<T> {
     let mayHaveCommitted = false;
-    let number = 0;
     return this.retrying(async () => {
-      number++;
       const client = await this.pool.connect();
       let committing = false;
-      let broken: unknown;
+      let broken = false;
       const tx: Tx = {
         rows: async <R>(stmt: Statement) => (await client.query<R & pg.QueryResultRow>(stmt)).rows,
         commit: async (stmts) => {
@@ -80,25 +76,23 @@ export class PgDatabase {
         // Sent now, answered together with the first statement of `fn`.
         const begin = client.query('begin');
         begin.catch(() => {});
-        const value = await fn(tx, { number, mayHaveCommitted });
+        const value = await fn(tx, { mayHaveCommitted });
         await begin;
         if (!committing) throw new Error('a transaction ended without commit');
         return value;
       } catch (err) {
         if (committing && isUnavailable(err)) mayHaveCommitted = true;
-        if (isUnavailable(err)) broken = err;
-        else await client.query('rollback').catch((e: unknown) => (broken = e));
+        if (isUnavailable(err)) broken = true;
+        else
+          await client.query('rollback').catch(() => {
+            broken = true;
+          });
         throw err;
       } finally {
         // A client whose connection failed is dropped, not reused.
-        client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
+        client.release(broken);
       }
     });
-  }
-
-  /** Closes the pool. */
-  close(): Promise<void> {
-    return this.pool.end();
   }
 
   /**
