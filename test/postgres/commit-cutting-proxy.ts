@@ -1,19 +1,23 @@
 /**
  * A TCP proxy to PostgreSQL that reads the client's protocol messages. Armed with
  * some bytes, it forwards the COMMIT of the first transaction whose messages
- * contained them, then cuts that connection before the server's reply comes back:
+ * contained them (an explicit COMMIT, or the Sync that commits an autocommit
+ * statement), then cuts that connection before the server's reply comes back:
  * the transaction commits, the client never hears so.
  */
 import net from 'node:net';
 
 export interface CommitCuttingProxy {
   port: number;
-  /** Cuts the next transaction whose messages contain `needle` right after its COMMIT. */
+  /** Cuts the next transaction whose messages contain `needle` right after it commits. */
   arm(needle: string): void;
   /** How many COMMITs were cut so far. */
   cuts(): number;
   close(): Promise<void>;
 }
+
+/** The extended protocol's Sync message type ('S'). */
+const SYNC = 0x53;
 
 /** A proxy to the PostgreSQL server on 127.0.0.1:`port`. */
 export async function commitCuttingProxy(port: number): Promise<CommitCuttingProxy> {
@@ -32,6 +36,7 @@ export async function commitCuttingProxy(port: number): Promise<CommitCuttingPro
     let buf = Buffer.alloc(0);
     let started = false;
     let mentioned = false;
+    let inBlock = false;
     client.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       for (;;) {
@@ -53,9 +58,16 @@ export async function commitCuttingProxy(port: number): Promise<CommitCuttingPro
                 .trim()
                 .toLowerCase()
             : '';
-        if (query.startsWith('begin')) mentioned = false;
+        if (query.startsWith('begin')) {
+          mentioned = false;
+          inBlock = true;
+        }
         if (armed && msg.includes(armed)) mentioned = true;
-        if (armed && mentioned && query === 'commit') {
+        // A COMMIT ends a transaction block; outside one, a Sync ends the implicit
+        // transaction of the statements before it (an autocommit statement commits).
+        const commits = query === 'commit' || (msg[0] === SYNC && !inBlock);
+        if (query === 'commit' || query === 'rollback') inBlock = false;
+        if (armed && mentioned && commits) {
           armed = undefined;
           cut++;
           cutHere = true;

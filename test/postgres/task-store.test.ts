@@ -292,4 +292,26 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
       await counter.close();
     }
   });
+
+  test('a claim whose reply is lost after it committed is answered with the task it leased', async () => {
+    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const proxy = await commitCuttingProxy(server.port);
+    const store = await openPostgresStore(url.replace(`:${server.port}/`, `:${proxy.port}/`));
+    try {
+      const jobId = await submit(store);
+      const req = claimReq('w1');
+      proxy.arm(req.lease);
+      const split = await store.claim(req);
+      assert.equal(proxy.cuts(), 1, 'the claim committed with its reply cut off');
+      assert.equal(split?.kind, 'split');
+      assert.equal(split?.lease, req.lease);
+      const runs = await sql<{ lease: string }>(url, 'SELECT lease FROM task_runs WHERE job_id = $1', [
+        jobId,
+      ]);
+      assert.deepEqual(runs, [{ lease: req.lease }], 'one claim, not two');
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
 });

@@ -32,7 +32,7 @@ import type {
   WorkerListing,
 } from '../task-store.js';
 import { cancelStatements } from './apply-effects.js';
-import { claimTask } from './claim-sql.js';
+import { claim } from './claim.js';
 import { isUnavailable } from './errors.js';
 import { expireLease, finishTask } from './finish.js';
 import { changeJob, getJob, insertJob, listJobs, lockJob, outputOwner, takeOutput } from './jobs-sql.js';
@@ -149,8 +149,8 @@ export class PostgresTaskStore implements TaskStore {
     return (await this.pg.rows(anyRunnable(now))).length > 0;
   }
 
-  async claim(req: ClaimRequest): Promise<ClaimedRow | undefined> {
-    return (await this.pg.rows<ClaimedRow>(claimTask(req)))[0];
+  claim(req: ClaimRequest): Promise<ClaimedRow | undefined> {
+    return claim(this.pg, req);
   }
 
   async heartbeat(h: Heartbeat): Promise<LeaseStatus | undefined> {
