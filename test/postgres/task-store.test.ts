@@ -314,4 +314,26 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
       await proxy.close();
     }
   });
+
+  test('a submit whose COMMIT reply is lost is answered submitted, not refused by its own job', async () => {
+    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const proxy = await commitCuttingProxy(server.port);
+    const store = await openPostgresStore(url.replace(`:${server.port}/`, `:${proxy.port}/`));
+    try {
+      const id = randomUUID();
+      proxy.arm(id);
+      const res = await store.submit(
+        { id, job: sampleJob(), location: `/out/${id}`, overwrite: false, earlierFiles: false },
+        NOW,
+        policy,
+      );
+      assert.equal(proxy.cuts(), 1, 'the submit committed with its reply cut off');
+      assert.deepEqual(res, { submitted: true, replacedJobId: undefined });
+      const jobs = await sql<{ id: string }>(url, 'SELECT id FROM jobs');
+      assert.deepEqual(jobs, [{ id }]);
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
 });

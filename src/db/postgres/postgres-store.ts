@@ -88,6 +88,11 @@ export class PostgresTaskStore implements TaskStore {
   submit(s: Submission, now: number, policy: Policy): Promise<SubmitResult> {
     return this.pg.transaction(async (tx) => {
       const [row] = await tx.rows<{ job_id: string; state: JobState | null }>(outputOwner(s.location));
+      if (row?.job_id === s.id) {
+        // Ids are new per submit: this is an earlier try of this one whose COMMIT reply was lost.
+        await tx.commit([]);
+        return { submitted: true, replacedJobId: undefined };
+      }
       const owner: OutputOwner | undefined = row && { id: row.job_id, state: row.state ?? undefined };
       const decision = decideSubmit(s, owner);
       if (decision.refused) {
