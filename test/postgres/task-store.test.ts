@@ -3,6 +3,7 @@
 // the database holds afterwards (read with a plain pg client).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { taskMessage } from '../../src/coordinator/codec.js';
@@ -57,6 +58,42 @@ async function submit(store: TaskStore): Promise<string> {
   );
   assert.equal(res.submitted, true);
   return id;
+}
+
+/**
+ * A TCP proxy to PostgreSQL counting round trips: each time the client sends
+ * after the server last did (the client was waiting for a reply) is one more.
+ */
+async function roundTripCounter(port: number) {
+  let trips = 0;
+  let serverSpoke = true;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const s of [client, upstream]) s.on('error', () => {});
+    client.on('data', (chunk: Buffer) => {
+      if (serverSpoke) trips++;
+      serverSpoke = false;
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      serverSpoke = true;
+      client.write(chunk);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    /** Round trips made by `fn`. */
+    async count(fn: () => Promise<unknown>): Promise<number> {
+      trips = 0;
+      serverSpoke = true;
+      await fn();
+      return trips;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 let server: PostgresServer;
@@ -215,6 +252,44 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
     } finally {
       await blocker.end().catch(() => {});
       await store.close();
+    }
+  });
+
+  test('a claim is one round trip, a heartbeat one, and a finish that claims the next task two', async () => {
+    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const counter = await roundTripCounter(server.port);
+    // One connection, so every call shows on the same wire.
+    const store = await openPostgresStore(url.replace(`:${server.port}/`, `:${counter.port}/`), {
+      poolSize: 1,
+    });
+    try {
+      await submit(store);
+      const split = (await store.claim(claimReq('w1')))!;
+      const first = await store.finish(success(split, 4, { next: claimReq('w1') }));
+      assert.equal(first.status === 'accepted' && first.next?.kind, 'encode');
+      const encode = first.status === 'accepted' ? first.next! : split;
+      let claimed: ClaimedRow | undefined;
+      const trips = {
+        claim: await counter.count(async () => {
+          claimed = await store.claim(claimReq('w2'));
+        }),
+        heartbeat: await counter.count(() =>
+          store.heartbeat({
+            taskId: encode.id,
+            lease: encode.lease!,
+            workerId: 'w1',
+            progress: 0.5,
+            now: NOW,
+            leaseMs: LEASE_MS,
+          }),
+        ),
+        finish: await counter.count(() => store.finish(success(encode, 4, { next: claimReq('w1') }))),
+      };
+      assert.equal(claimed?.kind, 'encode');
+      assert.deepEqual(trips, { claim: 1, heartbeat: 1, finish: 2 });
+    } finally {
+      await store.close();
+      await counter.close();
     }
   });
 });

@@ -26,6 +26,9 @@ export function isUnavailable(err: unknown): boolean {
     code === '57P01' ||
     code === '57P03' ||
     NETWORK.has(code) ||
-    /Connection terminated|connection timeout|not queryable/i.test((err as Error | null)?.message ?? '')
+    // pg's own: a connection lost or refused, or no pooled connection free for connectionTimeoutMillis.
+    /Connection terminated|connection timeout|not queryable|timeout exceeded when trying to connect/i.test(
+      (err as Error | null)?.message ?? '',
+    )
   );
 }
