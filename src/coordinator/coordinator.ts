@@ -296,7 +296,12 @@ export class Coordinator {
     }
     this.finished(done, outcome);
     if (!req.wantNext) return { accepted: true };
-    return { accepted: true, next: claim && this.scheduler.nextClaimed(claim, done.next) };
+    if (claim) return { accepted: true, next: this.scheduler.nextClaimed(claim, done.next) };
+    // Nothing was runnable a moment ago, so the finish claimed nothing; it may have made work since.
+    return {
+      accepted: true,
+      next: done.effects.wake > 0 ? await this.scheduler.claimNow(req.workerId) : undefined,
+    };
   }
 
   /** Logs an accepted finish and wakes whom its effects concern. */

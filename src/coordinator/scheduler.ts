@@ -145,6 +145,13 @@ export class Scheduler {
     }
   }
 
+  /** Claims a task for the worker if one is runnable now, without waiting. */
+  async claimNow(workerId: string): Promise<Task | undefined> {
+    if (this.closing.aborted || this.knownEmpty()) return undefined;
+    const row = await this.look(workerId, true);
+    return row && taskMessage(row, this.cfg.leaseMs);
+  }
+
   /**
    * Claims a task if there is one. A poll woken by its timer looks with a read
    * first (idle workers then cost no write transactions). Notes when nothing was

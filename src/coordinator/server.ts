@@ -5,12 +5,12 @@
 // submitted filesystem paths to allowed roots. Connections are capped and timed
 // out when silent or idle (`connections.ts`); tokens are checked before a
 // request body is read (`../rpc/connect-handler.ts`).
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
-import { isPostgresUrl, openTaskStore, sqliteFile, type TaskStore } from '../db/index.js';
+import { fileToCreate, openTaskStore, type TaskStore } from '../db/index.js';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -61,10 +61,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   const ownStore = typeof options.db === 'string';
   // A SQLite file this start creates is removed again if the port cannot be bound:
   // a failed start leaves nothing behind.
-  const newFile =
-    typeof options.db === 'string' && !isPostgresUrl(options.db) && !existsSync(sqliteFile(options.db))
-      ? sqliteFile(options.db)
-      : undefined;
+  const newFile = typeof options.db === 'string' ? fileToCreate(options.db) : undefined;
   const store =
     typeof options.db === 'string'
       ? await openTaskStore(options.db, { log, poolSize: options.dbPoolSize })

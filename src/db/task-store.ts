@@ -131,7 +131,11 @@ export interface TaskStore {
   readonly display: string;
   /** Whether the last contact with the database failed (an outage is under way). */
   readonly unavailable: boolean;
-  /** Kysely on the same database: migrations, admin reads and tests only; never the coordinator's paths. */
+  /**
+   * Kysely on the same database: migrations, admin reads and tests only; never
+   * the coordinator's paths (and never a Kysely transaction held open while the
+   * store is in use: on SQLite it shares the store's one connection).
+   */
   readonly db: Kysely<Database>;
 
   // Jobs

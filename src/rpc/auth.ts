@@ -38,21 +38,36 @@ function matches(presented: Buffer, accepted: Buffer[]): boolean {
   return ok;
 }
 
+/** Throws UNAUTHENTICATED unless `authorization` (the header) carries a token accepted for `method`. */
+export type Authorize = (method: string, authorization: string | undefined) => void;
+
 /**
- * The server's one token check, as a connect-es request gate (run on the
- * call's headers before its body is read): throws UNAUTHENTICATED unless the
- * `authorization` header carries a token accepted for the method; undefined
- * when no token is configured (every call is served).
+ * The one token check: throws UNAUTHENTICATED unless `authorization` carries a
+ * token accepted for `method`; undefined when no token is configured (every
+ * call is served).
  */
-export function authGate(config: AuthConfig): ((context: HandlerContext) => void) | undefined {
+export function authorizer(config: AuthConfig): Authorize | undefined {
   if (!authEnabled(config)) return undefined;
   const worker = config.workerToken ? [digest(config.workerToken)] : [];
   const clients = [...worker, ...(config.clientTokens ?? []).filter((t) => t !== '').map(digest)];
-  return ({ method, requestHeader }) => {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(requestHeader.get('authorization') ?? '');
+  return (method, authorization) => {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!m) throw new ConnectError('missing bearer token (authorization metadata)', Code.Unauthenticated);
-    const accepted = WORKER_METHODS.has(method.name) ? worker : clients;
+    const accepted = WORKER_METHODS.has(method) ? worker : clients;
     if (!matches(digest(m[1] ?? ''), accepted))
-      throw new ConnectError(`invalid token for ${method.name}`, Code.Unauthenticated);
+      throw new ConnectError(`invalid token for ${method}`, Code.Unauthenticated);
   };
+}
+
+/**
+ * The token check as the server's connect-es request gate: run on a call's
+ * headers before any of its body is read, so an unauthenticated call costs no
+ * body. Undefined when no token is configured.
+ */
+export function authGate(config: AuthConfig): ((context: HandlerContext) => void) | undefined {
+  const check = authorizer(config);
+  return (
+    check &&
+    (({ method, requestHeader }) => check(method.name, requestHeader.get('authorization') ?? undefined))
+  );
 }

@@ -160,13 +160,10 @@ function readBody(
   });
 }
 
-/**
- * How an uncompressed protobuf request carries its message: `raw` (Connect
- * unary) or in one envelope (gRPC, gRPC-Web, Connect streaming); undefined for
- * JSON and compressed requests, which connect-es reads and decodes itself.
- */
+/** How an uncompressed protobuf request carries its message: `raw` (Connect unary) or in one envelope (gRPC, gRPC-Web, Connect streaming). */
 type Framing = 'raw' | 'enveloped';
 
+/** The framing of an uncompressed protobuf request; undefined for JSON and compressed requests, which connect-es reads and decodes itself. */
 function binaryFraming(headers: http.IncomingHttpHeaders): Framing | undefined {
   const type = (headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
   const identity = (h: string) => {

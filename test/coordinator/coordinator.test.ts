@@ -108,6 +108,23 @@ for (const factory of databaseFactories()) {
       }
     });
 
+    test('a finish asking for the next task gets the work it made, even right after a poll found nothing', async () => {
+      const t = await setupCoordinator(factory, { pollIntervalMs: 1000 });
+      try {
+        await t.c.submitJob(sampleJob());
+        const split = (await claim(t.c, 'w1'))!;
+        // w2 looks and finds nothing: the coordinator believes "nothing runnable" for a moment.
+        assert.equal(await claim(t.c, 'w2'), undefined);
+        const done = await t.c.finish(
+          finishRequest('w1', split, resultFor(split, 2, false), { wantNext: true }),
+        );
+        assert.equal(done.accepted, true);
+        assert.equal(done.next?.kind.case, 'encode', 'the split made encodes: one is handed over');
+      } finally {
+        await t.close();
+      }
+    });
+
     test("an encode's finish asking for the next task leases it, records the run and counts the claim (one statement on PostgreSQL)", async () => {
       const t = await setupCoordinator(factory);
       try {

@@ -153,7 +153,7 @@ test('garbage protobuf is answered INVALID_ARGUMENT over Connect and gRPC, clien
     );
     assert.equal(connectCode(connect), 'invalid_argument', connect.body.toString());
     assert.equal(connect.status, 400);
-    for (const method of ['ListJobs', 'GetTask']) {
+    for (const method of ['ListJobs', 'GetTask', 'WatchJob']) {
       const framed = Buffer.concat([grpcFrameHead(garbage.length), garbage]);
       const answer = await h2Post(t.address, `${SERVICE}/${method}`, GRPC, {
         size: framed.length,
