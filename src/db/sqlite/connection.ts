@@ -12,18 +12,14 @@ export function sqliteFile(location: string): string {
   return path.resolve(location.replace(/^sqlite:(\/\/)?/i, ''));
 }
 
-/**
- * How long a write waits for another process's write transaction (a second
- * coordinator or an admin tool on the same file). Ours never wait on each
- * other: each runs synchronously from BEGIN to COMMIT.
- */
-const BUSY_TIMEOUT_MS = 5_000;
-
 /** Opens (creating if needed) the database file; the caller migrates it. */
 export function openConnection(file: string): { conn: SqliteDatabase.Database; db: Kysely<Database> } {
   mkdirSync(path.dirname(file), { recursive: true });
   ownerOnly(file, true);
-  const conn = new SqliteDatabase(file, { timeout: BUSY_TIMEOUT_MS });
+  // No busy timeout: better-sqlite3 would wait for another connection's lock
+  // synchronously, blocking the event loop. The store retries SQLITE_BUSY
+  // asynchronously instead (store.ts `run`).
+  const conn = new SqliteDatabase(file, { timeout: 0 });
   try {
     conn.pragma('journal_mode = WAL');
     // SQLite gives these the database's mode when it creates them; older ones may be looser.

@@ -1,7 +1,8 @@
 // The TaskStore on one SQLite file. Every method runs synchronously on the one
 // better-sqlite3 connection, a write as one `BEGIN IMMEDIATE ... COMMIT`
 // transaction (better-sqlite3's `transaction().immediate`): nothing else in this
-// process can run in between, so no transaction ever waits on another of ours.
+// process can run in between, so no transaction ever waits on another of ours;
+// another process's is waited for without blocking the event loop (`run`).
 // Commits are cheap in WAL mode (synchronous = NORMAL), so they are not batched.
 import type SqliteDatabase from 'better-sqlite3';
 import type { Kysely } from 'kysely';
@@ -32,6 +33,9 @@ import type {
 } from '../task-store.js';
 import { isBusy, openConnection } from './connection.js';
 import { Statements } from './statements.js';
+
+/** How long a call keeps trying while another connection holds the database. */
+const BUSY_RETRY_MS = 10_000;
 
 export class SqliteTaskStore implements TaskStore {
   /** SQLite has no server to lose. */
@@ -77,16 +81,24 @@ export class SqliteTaskStore implements TaskStore {
     return this.run(() => this.conn.transaction(fn).deferred());
   }
 
-  /** Runs `fn` (reads, or one statement), with SQLite's errors as AppErrors. */
+  /**
+   * Runs `fn` (reads, or one statement, or a transaction), with SQLite's errors
+   * as AppErrors. While another connection (another process) holds the
+   * database, waits without blocking the event loop and runs `fn` again: it
+   * changed nothing (a transaction that fails rolls back whole).
+   */
   private async run<T>(fn: () => T): Promise<T> {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      // Only another process holding the file for longer than the busy timeout gets here.
-      if (isBusy(err))
-        throw new AppError(ErrorKind.Transient, `database busy: ${errorMessage(err)}`, { cause: err });
-      throw AppError.from(err);
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return fn();
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        if (!isBusy(err)) throw AppError.from(err);
+        if (Date.now() - started > BUSY_RETRY_MS)
+          throw new AppError(ErrorKind.Transient, `database busy: ${errorMessage(err)}`, { cause: err });
+        await new Promise((r) => setTimeout(r, Math.min(50, 2 * attempt) * (0.5 + Math.random())));
+      }
     }
   }
 
