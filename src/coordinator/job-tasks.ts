@@ -8,10 +8,10 @@ import { JobState, TaskKind, TaskState } from '../db/states.js';
 import type { EncodeJob, SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type SourceInfo, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
-import { groupPieces, longestFirst } from '../media/plan.js';
 import { childFolder } from '../storage/index.js';
 import { decodeAudio, decodeEncode, encodePayload, type TaskKindInit } from './codec.js';
 import type { JobFacts, Policy } from './decide.js';
+import { groupPieces, longestFirst } from './schedule-policy.js';
 
 /** A queued task of `job`. */
 function newTask(
