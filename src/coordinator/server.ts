@@ -5,11 +5,12 @@
 // submitted filesystem paths to allowed roots. Connections are capped and timed
 // out when silent or idle (`connections.ts`); tokens are checked before a
 // request body is read (`../rpc/connect-handler.ts`).
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import { fileToCreate, openTaskStore, type TaskStore } from '../db/index.js';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -17,8 +18,6 @@ import { formatHostPort, parseHostPort } from '../rpc/address.js';
 import { type AuthConfig, authEnabled, authGate } from '../rpc/auth.js';
 import { connectHandler, type NodeHandler } from '../rpc/connect-handler.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
-import { isPostgresUrl, sqliteFile } from '../store/dialect.js';
-import { Store } from '../store/index.js';
 import { type ConnectionLimits, closeWhenIdle, DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { coordinatorService } from './service.js';
@@ -26,8 +25,8 @@ import { coordinatorService } from './service.js';
 export interface StartCoordinatorOptions extends CoordinatorOptions {
   /** `host:port` to listen on; port 0 picks a free one. */
   listen: string;
-  /** SQLite file path or postgres:// URL, or an open Store (then the caller closes it). */
-  db: string | Store;
+  /** SQLite file path or postgres:// URL, or an open TaskStore (then the caller closes it). */
+  db: string | TaskStore;
   log?: Logger;
   /** Maximum pooled database connections (PostgreSQL; default 10). */
   dbPoolSize?: number;
@@ -49,7 +48,7 @@ export interface RunningCoordinator {
   /** `host:port` actually listened on. */
   address: string;
   coordinator: Coordinator;
-  store: Store;
+  store: TaskStore;
   /** Stops serving (ending open polls and streams) and closes the database if it was opened here. */
   close(): Promise<void>;
 }
@@ -62,13 +61,10 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   const ownStore = typeof options.db === 'string';
   // A SQLite file this start creates is removed again if the port cannot be bound:
   // a failed start leaves nothing behind.
-  const newFile =
-    typeof options.db === 'string' && !isPostgresUrl(options.db) && !existsSync(sqliteFile(options.db))
-      ? sqliteFile(options.db)
-      : undefined;
+  const newFile = typeof options.db === 'string' ? fileToCreate(options.db) : undefined;
   const store =
     typeof options.db === 'string'
-      ? await Store.open(options.db, { log, poolSize: options.dbPoolSize })
+      ? await openTaskStore(options.db, { log, poolSize: options.dbPoolSize })
       : options.db;
   const coordinator = new Coordinator(store, { ...options, log });
   const resumed = await coordinator.resumeLeases();
@@ -133,7 +129,6 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     {
       address,
       db: store.display,
-      dialect: store.dialectName,
       tls: !!options.tls,
       auth: authEnabled(auth),
       allowedRoots: options.allowedRoots,

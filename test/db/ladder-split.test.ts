@@ -1,0 +1,134 @@
+// The split of a ladder job through the TaskStore on every database: decide()'s
+// job change (the resolved rungs in the details, segments per rung) is applied by
+// each store inside its finish, and a rung the source cannot give fails the job.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import type { Policy } from '../../src/coordinator/decide.js';
+import { JobState, openTaskStore, TaskKind, TaskState, type TaskStore } from '../../src/db/index.js';
+import { type EncodeJob, EncodeJobSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { sampleJob, splitResult } from '../fixtures/messages.js';
+import { databaseFactories } from './databases.js';
+
+const NOW = 1_900_000_000_000;
+const policy: Policy = { maxAttempts: 3, backoffMs: () => 1000 };
+
+const rung = (encoder: string, height: number, kbps: number) => ({
+  settings: { encoder, crf: 30, preset: encoder === 'x264' ? 0 : 12 },
+  height,
+  maxBitrateKbps: kbps,
+});
+
+/** Submits `job`, claims its split and finishes it with `pieces` pieces of a 320x180 source; returns the job id. */
+async function splitJob(store: TaskStore, job: EncodeJob, pieces: number): Promise<string> {
+  const id = randomUUID();
+  const sub = { id, job, location: `/out/${id}`, overwrite: false, earlierFiles: false };
+  assert.equal((await store.submit(sub, NOW, policy)).submitted, true);
+  const lease = randomUUID();
+  const split = await store.claim({ now: NOW, workerId: 'w', lease, leaseMs: 60_000 });
+  assert.equal(split?.kind, TaskKind.Split);
+  const finished = await store.finish({
+    taskId: split.id,
+    lease,
+    workerId: 'w',
+    now: NOW + 1,
+    outcome: { kind: 'succeeded', result: { case: 'split', value: splitResult(pieces) } },
+    policy,
+  });
+  assert.equal(finished.status, 'accepted');
+  return id;
+}
+
+for (const factory of databaseFactories()) {
+  describe(`ladder split on ${factory.name}`, () => {
+    after(() => factory.teardown());
+
+    test('the stored details hold the resolved rungs, and segments_total counts every rung', async () => {
+      const db = await factory.create();
+      const store = await openTaskStore(db.location);
+      try {
+        const asked = sampleJob('/data', {
+          renditions: [rung('svt', 180, 300), rung('x264', 90, 100)] as EncodeJob['renditions'],
+        });
+        const id = await splitJob(store, asked, 3);
+        const got = (await store.getJob(id))!;
+        assert.equal(got.job.state, JobState.Running);
+        assert.equal(got.job.segments_total, 6);
+        const details = fromBinary(EncodeJobSchema, got.job.details);
+        assert.deepEqual(
+          details.renditions.map((r) => [r.name, r.width, r.height, r.maxBitrateKbps]),
+          [
+            ['av1-180p', 320, 180, 300],
+            ['h264-90p', 160, 90, 100],
+          ],
+        );
+        assert.deepEqual(details.input, asked.input, 'the rest is kept');
+        const encodes = await store.db
+          .selectFrom('tasks')
+          .select('idx')
+          .where('job_id', '=', id)
+          .where('kind', '=', TaskKind.Encode)
+          .orderBy('idx')
+          .execute();
+        assert.deepEqual(
+          encodes.map((t) => t.idx),
+          [0, 1, 2, 3, 4, 5],
+        );
+      } finally {
+        await store.close();
+        await db.cleanup();
+      }
+    });
+
+    test('a job without a ladder keeps its details byte for byte', async () => {
+      const db = await factory.create();
+      const store = await openTaskStore(db.location);
+      try {
+        const asked = sampleJob('/data');
+        const id = await splitJob(store, asked, 2);
+        const row = await store.db
+          .selectFrom('jobs')
+          .select(['details', 'segments_total'])
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow();
+        assert.equal(row.segments_total, 2);
+        assert.deepEqual([...row.details], [...toBinary(EncodeJobSchema, asked)]);
+      } finally {
+        await store.close();
+        await db.cleanup();
+      }
+    });
+
+    test('a rung larger than the source fails the job naming it; the split is kept as succeeded', async () => {
+      const db = await factory.create();
+      const store = await openTaskStore(db.location);
+      try {
+        const asked = sampleJob('/data', {
+          renditions: [rung('svt', 180, 300), rung('x264', 720, 2000)] as EncodeJob['renditions'],
+        });
+        const id = await splitJob(store, asked, 3);
+        const got = (await store.getJob(id))!;
+        assert.equal(got.job.state, JobState.Failed);
+        assert.match(
+          got.job.failure_reason ?? '',
+          /rendition 1 \(h264-720p\).*larger than the source \(320x180\)/,
+        );
+        const tasks = await store.db
+          .selectFrom('tasks')
+          .select(['kind', 'state'])
+          .where('job_id', '=', id)
+          .execute();
+        assert.deepEqual(tasks, [{ kind: TaskKind.Split, state: TaskState.Succeeded }]);
+        assert.deepEqual(
+          fromBinary(EncodeJobSchema, got.job.details).renditions.length,
+          2,
+          'the request is kept',
+        );
+      } finally {
+        await store.close();
+        await db.cleanup();
+      }
+    });
+  });
+}
