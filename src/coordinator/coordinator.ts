@@ -54,6 +54,7 @@ import { jobView } from './job-view.js';
 import { Notifier } from './notifier.js';
 import { checkInputKept, earlierOutputFiles, outputKey } from './output-safety.js';
 import { releaseLeased, Scheduler, type WorkerProfile } from './scheduler.js';
+import type { TaskEnd, TaskObserver } from './task-observer.js';
 import { boundedReason, checkRequestId, validateEncodeJob } from './validate.js';
 
 export interface CoordinatorOptions {
@@ -71,6 +72,8 @@ export interface CoordinatorOptions {
   pollIntervalMs?: number;
   /** Refuse jobs whose locations carry S3 keys, so no secret is ever stored (workers use their own chain). */
   refuseCredentials?: boolean;
+  /** Told about hand-outs, finishes and lease expiries (the metrics). */
+  observer?: TaskObserver;
   log?: Logger;
 }
 
@@ -95,6 +98,7 @@ export class Coordinator {
   private readonly pollIntervalMs: number;
   private readonly log: Logger;
   private readonly refuseCredentials: boolean;
+  private readonly observer?: TaskObserver;
 
   constructor(
     private readonly store: Store,
@@ -105,6 +109,7 @@ export class Coordinator {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.log = options.log ?? silentLogger;
     this.refuseCredentials = options.refuseCredentials ?? false;
+    this.observer = options.observer;
     const base = options.backoffBaseMs ?? 1000;
     const max = options.backoffMaxMs ?? 60_000;
     this.machine = {
@@ -120,6 +125,7 @@ export class Coordinator {
         maxWaitMs: options.maxWaitMs ?? 10_000,
         pollIntervalMs: this.pollIntervalMs,
         machine: this.machine,
+        onExpired: options.observer && ((count) => options.observer?.leasesExpired(count)),
       },
       this.work,
       this.jobs,
@@ -254,14 +260,17 @@ export class Coordinator {
   }
 
   /** `getTask`, answering with the claim (its message built or encoded as the caller needs). */
-  claimTask(
+  async claimTask(
     workerId: string,
     waitMs: number,
     signal: AbortSignal,
     profile?: WorkerProfile,
   ): Promise<ClaimedTask | undefined> {
     const bounded = profile && { host: profile.host.slice(0, MAX_HOST), slots: profile.slots };
-    return this.scheduler.getTask(workerId, waitMs, signal, bounded);
+    const started = performance.now();
+    const task = await this.scheduler.getTask(workerId, waitMs, signal, bounded);
+    this.observer?.claimed(task, performance.now() - started);
+    return task;
   }
 
   /** Every worker seen, most recently seen first, with the tasks it holds and its succeeded runs. */
@@ -333,8 +342,9 @@ export class Coordinator {
     const { accepted } = outcome;
     if (!accepted || !req.wantNext) return { accepted };
     // PostgreSQL's usual finish claims in its own statement; elsewhere claim now.
-    if ('next' in outcome) return { accepted, next: outcome.next };
-    return { accepted, next: await this.scheduler.claimNow(req.workerId) };
+    const next = 'next' in outcome ? outcome.next : await this.scheduler.claimNow(req.workerId);
+    if (next) this.observer?.handedOut(next);
+    return { accepted, next };
   }
 
   /** Records a task's result or failure; false when the finish was ignored (lease lost). */
@@ -349,8 +359,10 @@ export class Coordinator {
     const result = req.result;
     if (!result.case) throw invalidInput('result: required (a result or a failure)');
     const now = this.clock.now();
+    const started = performance.now();
     const outcome =
       (await this.finishCounted(req, now)) ?? (await this.finishInTransaction(req, result, now));
+    this.observer?.finished(req, outcome.accepted ? outcome.ended : undefined, performance.now() - started);
     if (!outcome.accepted)
       this.log.info({ taskId: req.taskId, workerId: req.workerId }, 'finish ignored: lease not held');
     if (outcome.newWork) this.work.notify(outcome.wake ?? 1);
@@ -467,21 +479,18 @@ export class Coordinator {
     row: TaskRow,
     now: number,
     result: SuccessResult,
-  ): Promise<{ accepted: boolean; newWork: boolean; wake: number }> {
+  ): Promise<FinishOutcome> {
     return this.succeededWith(row, await advance(q, job, row, now, this.machine, result));
   }
 
-  private succeededWith(
-    row: FinishedTask,
-    effects: Effects,
-  ): { accepted: boolean; newWork: boolean; wake: number } {
+  private succeededWith(row: FinishedTask, effects: Effects): FinishOutcome {
     this.log.debug(
       { jobId: row.job_id, taskId: row.id, task: taskName(row), workerId: row.lease_owner },
       'task succeeded',
     );
     // A split makes a task per piece: wake every poll. Anything else makes at most one.
     const wake = row.kind === TaskKind.Split ? Number.POSITIVE_INFINITY : 1;
-    return { accepted: true, newWork: effects.newWork, wake };
+    return { accepted: true, newWork: effects.newWork, wake, ended: { kind: row.kind, end: 'succeeded' } };
   }
 
   private async recordFailure(
@@ -490,14 +499,14 @@ export class Coordinator {
     task: TaskRow,
     failure: Pick<TaskFailure, 'reason' | 'transient' | 'released'>,
     now: number,
-  ): Promise<{ accepted: boolean; newWork: boolean }> {
+  ): Promise<FinishOutcome> {
     const lease = task.lease!;
     const reason = boundedReason(failure.reason) || 'unknown error';
     const ids = { jobId: task.job_id, taskId: task.id, task: taskTitle(task), workerId: task.lease_owner };
     if (failure.released) {
       const ok = await releaseLeased(q, task, lease, reason, now);
       this.log.info(ids, 'task given back');
-      return { accepted: ok, newWork: ok };
+      return { accepted: ok, newWork: ok, ended: { kind: task.kind, end: 'given-back' } };
     }
     const retry = failure.transient && task.attempts < task.max_attempts && !isTerminalJobState(job.state);
     const backoff = retry ? this.machine.backoffMs(task.attempts) : 0;
@@ -515,11 +524,11 @@ export class Coordinator {
       this.log.warn({ ...ids, attempt: task.attempts, reason }, 'task failed, will retry');
       // Wake a poll when the retry becomes runnable (should this transaction commit, the task is there).
       setLongTimeout(() => this.work.notify(1), backoff, { unref: true });
-      return { accepted: true, newWork: true };
+      return { accepted: true, newWork: true, ended: { kind: task.kind, end: 'retried' } };
     }
     await failJob(q, job, failureReason(task, reason, failure.transient), now);
     this.log.warn({ ...ids, reason }, 'task failed, job failed');
-    return { accepted: true, newWork: false };
+    return { accepted: true, newWork: false, ended: { kind: task.kind, end: 'failed' } };
   }
 
   /** Requeues tasks with expired leases (also done by polls); returns how many. */
@@ -543,6 +552,8 @@ interface FinishOutcome {
   accepted: boolean;
   newWork: boolean;
   wake?: number;
+  /** How the task ended, when the finish was accepted. */
+  ended?: { kind: string; end: TaskEnd };
   /** Present when the finish itself looked for the worker's next task: what it claimed, if anything. */
   next?: ClaimedTask;
 }

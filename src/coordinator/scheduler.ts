@@ -27,6 +27,8 @@ export interface SchedulerConfig {
   /** How often a waiting poll looks at the database (work created by other coordinators). */
   pollIntervalMs: number;
   machine: MachineConfig;
+  /** Told how many leases each sweep found expired (the metrics). */
+  onExpired?: (count: number) => void;
 }
 
 /** Minimum time between two lease-expiry sweeps started by polls. */
@@ -316,6 +318,7 @@ export class Scheduler {
       if (changed) count++;
     }
     if (count > 0) {
+      this.cfg.onExpired?.(count);
       this.work.notify(count);
       this.jobs.notify();
     }

@@ -13,8 +13,11 @@ import net from 'node:net';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
+import { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
+import { stateCounts } from '../metrics/database-counts.js';
+import { answer } from '../metrics/http-answer.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
-import { type AuthConfig, authEnabled, authInterceptor, authorizer } from '../rpc/auth.js';
+import { type AuthConfig, type Authorize, authEnabled, authInterceptor, authorizer } from '../rpc/auth.js';
 import { connectHandler, type NodeHandler } from '../rpc/connect-handler.js';
 import { type LeanGrpcOptions, serveLeanGrpc } from '../rpc/grpc-unary.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
@@ -22,6 +25,7 @@ import { isPostgresUrl, sqliteFile } from '../store/dialect.js';
 import { Store } from '../store/index.js';
 import { type ConnectionLimits, closeWhenIdle, DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import { checkSchemaCurrent, httpRoutes } from './http-routes.js';
 import { coordinatorService, workerRoutes } from './service.js';
 
 export interface StartCoordinatorOptions extends CoordinatorOptions {
@@ -44,6 +48,8 @@ export interface StartCoordinatorOptions extends CoordinatorOptions {
   connections?: Partial<ConnectionLimits>;
   /** Largest request message read (default `DEFAULT_MAX_REQUEST_BYTES`); larger ones get RESOURCE_EXHAUSTED. */
   maxRequestBytes?: number;
+  /** `host:port` for /metrics, /healthz, /readyz and the console apart from the API port (plain HTTP). */
+  httpListen?: string;
 }
 
 export interface RunningCoordinator {
@@ -51,6 +57,10 @@ export interface RunningCoordinator {
   address: string;
   coordinator: Coordinator;
   store: Store;
+  /** The metrics served at /metrics. */
+  metrics: CoordinatorMetrics;
+  /** `host:port` of the `httpListen` server, when there is one. */
+  httpAddress?: string;
   /** Stops serving (ending open polls and streams) and closes the database if it was opened here. */
   close(): Promise<void>;
 }
@@ -71,7 +81,14 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     typeof options.db === 'string'
       ? await Store.open(options.db, { log, poolSize: options.dbPoolSize })
       : options.db;
-  const coordinator = new Coordinator(store, { ...options, log });
+  const metrics = new CoordinatorMetrics({
+    stateCounts: () => stateCounts(store.db),
+    workersConnected: async () => {
+      const { workers, nowMs } = await coordinator.listWorkers();
+      return workers.filter((w) => nowMs - w.lastSeenMs <= BigInt(coordinator.leaseMs)).length;
+    },
+  });
+  const coordinator = new Coordinator(store, { ...options, log, observer: metrics });
   const resumed = await coordinator.resumeLeases();
   if (resumed > 0)
     log.info(
@@ -98,6 +115,16 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     authorize: authorizer(auth),
     maxRequestBytes,
   };
+  const routes = httpRoutes({
+    registry: metrics.registry,
+    checkReady: () => checkSchemaCurrent(store),
+    authorizeMetrics: clientTokenCheck(authorizer(auth)),
+  });
+  const handler: NodeHandler = options.httpListen
+    ? connect
+    : (req, res) => {
+        if (!routes(req, res)) connect(req, res);
+      };
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
@@ -105,8 +132,8 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   };
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const server = options.tls
-    ? tlsServer(options.tls, connect, lean, limits)
-    : sniffingServer(connect, lean, limits);
+    ? tlsServer(options.tls, handler, lean, limits)
+    : sniffingServer(handler, lean, limits);
   server.on('connection', track);
   server.maxConnections = limits.maxConnections;
   let lastDropWarning = 0;
@@ -116,22 +143,25 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     lastDropWarning = Date.now();
     log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
   });
-  const { host, port } = parseHostPort(options.listen);
+  const httpServer = options.httpListen
+    ? http.createServer((req, res) => {
+        if (!routes(req, res)) answer(res, 404, 'not found\n');
+      })
+    : undefined;
+  httpServer?.on('connection', track);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, options.listen);
+    if (httpServer && options.httpListen) await listen(httpServer, options.httpListen);
   } catch (err) {
+    server.close();
     if (ownStore) await store.close();
     if (newFile) for (const suffix of ['', '-wal', '-shm']) rmSync(`${newFile}${suffix}`, { force: true });
     throw err;
   }
   const addr = server.address() as AddressInfo;
   const address = formatHostPort({ host: addr.address, port: addr.port });
+  const httpAddr = httpServer?.address() as AddressInfo | undefined;
+  const httpAddress = httpAddr && formatHostPort({ host: httpAddr.address, port: httpAddr.port });
 
   const reaper = setInterval(() => {
     coordinator.reapExpired().catch((err) => {
@@ -143,6 +173,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   log.info(
     {
       address,
+      httpAddress,
       db: store.display,
       dialect: store.dialectName,
       tls: !!options.tls,
@@ -157,6 +188,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     closed ??= (async () => {
       clearInterval(reaper);
       coordinator.close();
+      httpServer?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Give in-flight unary calls a moment to answer, then drop everything.
@@ -169,7 +201,25 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     })();
     return closed;
   };
-  return { address, coordinator, store, close };
+  return { address, coordinator, store, metrics, httpAddress, close };
+}
+
+/** Listens on `listen` (`host:port`), rejecting when the port cannot be bound. */
+function listen(server: net.Server, address: string): Promise<void> {
+  const { host, port } = parseHostPort(address);
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** The client-token check of one request's `authorization` header, when auth is on. */
+function clientTokenCheck(authorize: Authorize | undefined) {
+  // Checked as a client call: the client tokens and the worker token are accepted.
+  return authorize && ((authorization: string | undefined) => authorize('Metrics', authorization));
 }
 
 /** TLS on the port; ALPN picks HTTP/2 (gRPC) or HTTP/1.1 (Connect, gRPC-Web). */
