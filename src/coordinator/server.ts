@@ -10,6 +10,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import path from 'node:path';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -24,8 +25,10 @@ import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
 import { isPostgresUrl, sqliteFile } from '../store/dialect.js';
 import { Store } from '../store/index.js';
 import { type ConnectionLimits, closeWhenIdle, DEFAULT_CONNECTION_LIMITS } from './connections.js';
+import { consoleFiles } from './console-files.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { checkSchemaCurrent, httpRoutes } from './http-routes.js';
+import { jobRuns } from './job-runs.js';
 import { coordinatorService, workerRoutes } from './service.js';
 
 export interface StartCoordinatorOptions extends CoordinatorOptions {
@@ -50,6 +53,8 @@ export interface StartCoordinatorOptions extends CoordinatorOptions {
   maxRequestBytes?: number;
   /** `host:port` for /metrics, /healthz, /readyz and the console apart from the API port (plain HTTP). */
   httpListen?: string;
+  /** Serve the web console at /console/ (true: the built one in dist/console; a string: that folder). */
+  console?: boolean | string;
 }
 
 export interface RunningCoordinator {
@@ -101,7 +106,13 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     routes: (router) =>
       router.service(
         CoordinatorService,
-        coordinatorService(coordinator, log, { allowedRoots: options.allowedRoots }),
+        coordinatorService(coordinator, log, {
+          allowedRoots: options.allowedRoots,
+          jobRuns: async (jobId) => ({
+            runs: await jobRuns(store.db, jobId),
+            nowMs: BigInt(coordinator.clock.now()),
+          }),
+        }),
       ),
     interceptors: [authInterceptor(auth)],
     authorize: authorizer(auth),
@@ -119,6 +130,16 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     registry: metrics.registry,
     checkReady: () => checkSchemaCurrent(store),
     authorizeMetrics: clientTokenCheck(authorizer(auth)),
+    console: options.console
+      ? consoleFiles({
+          dir: typeof options.console === 'string' ? options.console : undefined,
+          authorize: clientTokenCheck(authorizer(auth)),
+          outputFolder: async (jobId) => {
+            const manifest = (await coordinator.getJob(jobId)).manifest?.location;
+            return manifest?.case === 'fs' ? path.dirname(manifest.value.path) : undefined;
+          },
+        })
+      : undefined,
   });
   const handler: NodeHandler = options.httpListen
     ? connect
@@ -145,7 +166,10 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   });
   const httpServer = options.httpListen
     ? http.createServer((req, res) => {
-        if (!routes(req, res)) answer(res, 404, 'not found\n');
+        if (routes(req, res)) return;
+        // The console's own calls go to the port it came from.
+        if (options.console) connect(req, res);
+        else answer(res, 404, 'not found\n');
       })
     : undefined;
   httpServer?.on('connection', track);
@@ -177,6 +201,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       db: store.display,
       dialect: store.dialectName,
       tls: !!options.tls,
+      console: !!options.console,
       auth: authEnabled(auth),
       allowedRoots: options.allowedRoots,
     },

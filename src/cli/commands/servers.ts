@@ -62,6 +62,7 @@ export function registerServers(program: Command): void {
     .option('--max-attempts <n>', 'tries of a task before a transient failure fails the job', '3')
     .option('--max-connections <n>', 'open connections at most; more are refused as they arrive', '10000')
     .option('--max-request-mb <n>', 'largest request message read, in MiB (larger: RESOURCE_EXHAUSTED)', '64')
+    .option('--console', 'serve the web console at /console/ (its data needs a client token when auth is on)')
     .option(
       '--http-listen <host:port>',
       'serve /metrics, /healthz, /readyz (and the console) on this plain HTTP address instead of the API port',
@@ -86,6 +87,7 @@ export function registerServers(program: Command): void {
         connections: { maxConnections: o.maxConnections },
         maxRequestBytes: o.maxRequestMb * 1024 * 1024,
         httpListen: o.httpListen,
+        console: (raw as { console?: boolean }).console === true,
         refuseCredentials: (raw as { storeCredentials?: boolean }).storeCredentials === false,
         log,
       });
