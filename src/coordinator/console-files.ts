@@ -47,9 +47,12 @@ export function consoleFiles(options: ConsoleFilesOptions) {
         answer(res, 401, `${errorMessage(err)}\n`);
         return true;
       }
-      const folder = await options.outputFolder(decodeURIComponent(output[1]!)).catch(() => undefined);
+      const jobId = decoded(output[1]!);
+      const rel = decoded(output[2]!);
+      if (jobId === undefined || rel === undefined) return false;
+      const folder = await options.outputFolder(jobId).catch(() => undefined);
       if (!folder) return false;
-      return sendFile(res, folder, decodeURIComponent(output[2]!), OUTPUT_TYPES);
+      return sendFile(res, folder, rel, OUTPUT_TYPES);
     }
     if (p === '/console') {
       res.statusCode = 308;
@@ -57,9 +60,18 @@ export function consoleFiles(options: ConsoleFilesOptions) {
       res.end();
       return true;
     }
-    const rel = p === '/console/' ? 'index.html' : p.slice('/console/'.length);
-    return sendFile(res, dir, decodeURIComponent(rel), undefined);
+    const rel = decoded(p === '/console/' ? 'index.html' : p.slice('/console/'.length));
+    return rel === undefined ? false : sendFile(res, dir, rel, undefined);
   };
+}
+
+/** `s` percent-decoded, or undefined when its encoding is malformed. */
+function decoded(s: string): string | undefined {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Sends `rel` from inside `root` (never a path leading out of it, symlinks included); false when absent. */

@@ -56,9 +56,11 @@ export function httpRoutes(options: HttpRoutesOptions): (req: HttpRequest, res: 
       return true;
     }
     if (read && options.console && (path === '/console' || path.startsWith('/console/'))) {
-      void Promise.resolve(options.console(req, res)).then((served) => {
-        if (!served) answer(res, 404, 'not found\n');
-      });
+      void Promise.resolve(options.console(req, res))
+        .catch(() => false)
+        .then((served) => {
+          if (!served) answer(res, 404, 'not found\n');
+        });
       return true;
     }
     return false;
