@@ -1,7 +1,7 @@
 // Task payloads and results as stored in the database (binary protobuf), and the
 // Task message handed to a worker. The `kind` column says which schema a blob has.
 import { create, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import {
   AudioResultSchema,
   EncodeResultSchema,
@@ -21,7 +21,7 @@ export type TaskKindInit = MessageInitShape<typeof TaskSchema>['kind'];
 
 /**
  * The payload blob: a Task message with its kind and its timeout set (payloads
- * stored by earlier versions hold only the kind; see `taskBytes`).
+ * stored by earlier versions hold only the kind; `taskMessage` sets it).
  */
 export function encodePayload(kind: TaskKindInit): Uint8Array {
   const task = create(TaskSchema, { kind });
@@ -116,56 +116,6 @@ export function taskMessage(row: ClaimedRow, leaseMs: number): Task {
   task.timeoutSeconds = timeoutSeconds(task);
   task.heartbeatIntervalMs = heartbeatIntervalMs(leaseMs);
   return task;
-}
-
-/**
- * The wire bytes of `taskMessage(row, leaseMs)` without decoding the payload:
- * the claim's fields encoded apart, followed by the stored payload (a message's
- * fields may come in any order, and its encodings concatenate).
- */
-export function taskBytes(row: ClaimedRow, leaseMs: number): Uint8Array {
-  const scan = scanPayload(row.payload);
-  rememberPieces(row.id, scan.pieces);
-  const head = toBinary(
-    TaskSchema,
-    create(TaskSchema, {
-      id: row.id,
-      jobId: row.job_id,
-      lease: row.lease ?? '',
-      createdAtMs: BigInt(row.created_at),
-      attempt: row.attempts,
-      heartbeatIntervalMs: heartbeatIntervalMs(leaseMs),
-      // A payload stored without its timeout: work it out (the one decode left).
-      timeoutSeconds: scan.hasTimeout ? 0 : timeoutSeconds(fromBinary(TaskSchema, row.payload)),
-    }),
-  );
-  const bytes = new Uint8Array(head.length + row.payload.length);
-  bytes.set(head);
-  bytes.set(row.payload, head.length);
-  return bytes;
-}
-
-/** A task claimed for a worker: as a Task message, or encoded straight from its row. */
-export class ClaimedTask {
-  constructor(
-    readonly row: ClaimedRow,
-    private readonly leaseMs: number,
-  ) {}
-
-  message(): Task {
-    return taskMessage(this.row, this.leaseMs);
-  }
-
-  bytes(): Uint8Array {
-    return taskBytes(this.row, this.leaseMs);
-  }
-}
-
-/** Field `number` holding already encoded message bytes, after `prefix` (other fields of the same message, already encoded). */
-export function embedded(number: number, message: Uint8Array, prefix?: Uint8Array): Uint8Array {
-  const writer = new BinaryWriter();
-  if (prefix) writer.raw(prefix);
-  return writer.tag(number, WireType.LengthDelimited).bytes(message).finish();
 }
 
 export type FinishResult = FinishTaskRequest['result'];

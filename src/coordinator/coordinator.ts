@@ -36,7 +36,7 @@ import {
   TaskState,
 } from '../store/index.js';
 import { setLongTimeout } from '../timers.js';
-import { type ClaimedTask, encodeResult, type SuccessResult, taskName, taskTitle } from './codec.js';
+import { encodeResult, type SuccessResult, taskName, taskTitle } from './codec.js';
 import {
   advance,
   advanceCounted,
@@ -249,26 +249,16 @@ export class Coordinator {
     }
   }
 
-  /** Long-polls for a task for `workerId` (recording the host and slots it reports). */
-  async getTask(
+  /** Long-polls for a task to hand to `workerId` (recording the host and slots it reports). */
+  async claim(
     workerId: string,
     waitMs: number,
     signal: AbortSignal,
     profile?: WorkerProfile,
   ): Promise<Task | undefined> {
-    return (await this.claimTask(workerId, waitMs, signal, profile))?.message();
-  }
-
-  /** `getTask`, answering with the claim (its message built or encoded as the caller needs). */
-  async claimTask(
-    workerId: string,
-    waitMs: number,
-    signal: AbortSignal,
-    profile?: WorkerProfile,
-  ): Promise<ClaimedTask | undefined> {
     const bounded = profile && { host: profile.host.slice(0, MAX_HOST), slots: profile.slots };
     const started = performance.now();
-    const task = await this.scheduler.getTask(workerId, waitMs, signal, bounded);
+    const task = await this.scheduler.claim(workerId, waitMs, signal, bounded);
     this.observer?.claimed(task, performance.now() - started);
     return task;
   }
@@ -326,19 +316,12 @@ export class Coordinator {
   }
 
   /**
-   * Records a task's result or failure and, when the worker asked (`want_next`) and
-   * the finish was accepted, claims its next task if one is runnable right now.
+   * Records a task's result or failure (not accepted when the lease is not held)
+   * and, when the worker asked (`want_next`) and the finish was accepted, claims
+   * its next task if one is runnable right now.
    */
-  async finishAndClaim(req: FinishTaskRequest): Promise<{ accepted: boolean; next?: Task }> {
-    const done = await this.finishAndClaimTask(req);
-    return 'next' in done
-      ? { accepted: done.accepted, next: done.next?.message() }
-      : { accepted: done.accepted };
-  }
-
-  /** `finishAndClaim`, answering with the claim (its message built or encoded as the caller needs). */
-  async finishAndClaimTask(req: FinishTaskRequest): Promise<{ accepted: boolean; next?: ClaimedTask }> {
-    const outcome = await this.finish(req);
+  async finish(req: FinishTaskRequest): Promise<{ accepted: boolean; next?: Task }> {
+    const outcome = await this.record(req);
     const { accepted } = outcome;
     if (!accepted || !req.wantNext) return { accepted };
     // PostgreSQL's usual finish claims in its own statement; elsewhere claim now.
@@ -347,12 +330,7 @@ export class Coordinator {
     return { accepted, next };
   }
 
-  /** Records a task's result or failure; false when the finish was ignored (lease lost). */
-  async finishTask(req: FinishTaskRequest): Promise<boolean> {
-    return (await this.finish({ ...req, wantNext: false })).accepted;
-  }
-
-  private async finish(req: FinishTaskRequest): Promise<FinishOutcome> {
+  private async record(req: FinishTaskRequest): Promise<FinishOutcome> {
     checkRequestId('worker_id', req.workerId);
     checkRequestId('task_id', req.taskId);
     checkRequestId('lease', req.lease);
@@ -467,7 +445,7 @@ export class Coordinator {
       throw err;
     }
     const outcome: FinishOutcome = this.succeededWith(done.task, effects);
-    // A manifest task made after the statement looked is claimed by finishAndClaim, as elsewhere.
+    // A manifest task made after the statement looked is claimed by finish, as elsewhere.
     if (claim && (done.next || !effects.newWork))
       outcome.next = await this.scheduler.claimedElsewhere(claim, done.next);
     return outcome;
@@ -555,7 +533,7 @@ interface FinishOutcome {
   /** How the task ended, when the finish was accepted. */
   ended?: { kind: string; end: TaskEnd };
   /** Present when the finish itself looked for the worker's next task: what it claimed, if anything. */
-  next?: ClaimedTask;
+  next?: Task;
 }
 
 /** The success a finish reports, as the store records it. */

@@ -1,6 +1,7 @@
 // Hands tasks to workers: the atomic claim, the long poll around it, giving back
 // a claim nobody will run, and requeueing tasks whose lease expired.
 import { errorMessage } from '../errors.js';
+import type { Task } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Logger } from '../log.js';
 import { orderedId } from '../store/ids.js';
 import {
@@ -15,7 +16,7 @@ import {
   type TaskRow,
   TaskState,
 } from '../store/index.js';
-import { ClaimedTask, taskName, taskTitle } from './codec.js';
+import { taskMessage, taskName, taskTitle } from './codec.js';
 import { failJob, failureReason, type MachineConfig, repairCounted } from './job-machine.js';
 import type { Notifier } from './notifier.js';
 import { checkRequestId } from './validate.js';
@@ -114,12 +115,12 @@ export class Scheduler {
   }
 
   /** Claims the next task for a worker, waiting up to `waitMs` for one; undefined when none came. */
-  async getTask(
+  async claim(
     workerId: string,
     waitMs: number,
     signal: AbortSignal,
     profile?: WorkerProfile,
-  ): Promise<ClaimedTask | undefined> {
+  ): Promise<Task | undefined> {
     checkRequestId('worker_id', workerId);
     const at = this.clock.now();
     if (profile && (profile.host || profile.slots) && this.seen.newProfile(workerId, profile, at)) {
@@ -145,7 +146,7 @@ export class Scheduler {
           await this.release(row.id, row.lease!, 'worker stopped polling before receiving the task');
           return undefined;
         }
-        return new ClaimedTask(row, this.cfg.leaseMs);
+        return taskMessage(row, this.cfg.leaseMs);
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0 || stopped()) {
@@ -162,10 +163,10 @@ export class Scheduler {
   }
 
   /** Claims a task for the worker if one is runnable now, without waiting (a finish asking for its next task). */
-  async claimNow(workerId: string): Promise<ClaimedTask | undefined> {
+  async claimNow(workerId: string): Promise<Task | undefined> {
     if (!workerId || this.closing.aborted || this.knownEmpty()) return undefined;
     const row = await this.look(workerId, true);
-    return row && new ClaimedTask(row, this.cfg.leaseMs);
+    return row && taskMessage(row, this.cfg.leaseMs);
   }
 
   /**
@@ -232,13 +233,13 @@ export class Scheduler {
   async claimedElsewhere(
     claim: { req: ClaimRequest; generation: number },
     row: ClaimedRow | undefined,
-  ): Promise<ClaimedTask | undefined> {
+  ): Promise<Task | undefined> {
     if (!row) {
       this.noteEmpty(claim.generation, claim.req.now);
       return undefined;
     }
     await this.claimed(row, claim.req);
-    return new ClaimedTask(row, this.cfg.leaseMs);
+    return taskMessage(row, this.cfg.leaseMs);
   }
 
   private claimRequest(workerId: string): ClaimRequest {

@@ -3,8 +3,8 @@
 // sweeps expired leases in the background. Optionally checks bearer tokens,
 // serves TLS (then HTTP/2 and HTTP/1.1 are told apart by ALPN) and confines
 // submitted filesystem paths to allowed roots. Connections are capped and timed
-// out when silent or idle (`connections.ts`); request bodies are admitted before
-// they are read (`../rpc/connect-handler.ts`, `../rpc/grpc-unary.ts`).
+// out when silent or idle (`connections.ts`); tokens are checked before a
+// request body is read (`../rpc/connect-handler.ts`).
 import { existsSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -18,9 +18,8 @@ import { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
 import { stateCounts } from '../metrics/database-counts.js';
 import { answer } from '../metrics/http-answer.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
-import { type AuthConfig, type Authorize, authEnabled, authInterceptor, authorizer } from '../rpc/auth.js';
+import { type AuthConfig, type Authorize, authEnabled, authGate, authorizer } from '../rpc/auth.js';
 import { connectHandler, type NodeHandler } from '../rpc/connect-handler.js';
-import { type LeanGrpcOptions, serveLeanGrpc } from '../rpc/grpc-unary.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
 import { isPostgresUrl, sqliteFile } from '../store/dialect.js';
 import { Store } from '../store/index.js';
@@ -29,7 +28,7 @@ import { consoleFiles } from './console-files.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
 import { checkSchemaCurrent, httpRoutes } from './http-routes.js';
 import { jobRuns } from './job-runs.js';
-import { coordinatorService, workerRoutes } from './service.js';
+import { coordinatorService } from './service.js';
 
 export interface StartCoordinatorOptions extends CoordinatorOptions {
   /** `host:port` to listen on; port 0 picks a free one. */
@@ -114,18 +113,10 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
           }),
         }),
       ),
-    interceptors: [authInterceptor(auth)],
-    authorize: authorizer(auth),
+    requestGate: authGate(auth),
     readMaxBytes: maxRequestBytes,
     log,
   });
-  // The workers' calls over gRPC take the lean path; everything else goes through Connect.
-  const lean: LeanGrpcOptions = {
-    servicePath: `/${CoordinatorService.typeName}/`,
-    routes: workerRoutes(coordinator, log),
-    authorize: authorizer(auth),
-    maxRequestBytes,
-  };
   const routes = httpRoutes({
     registry: metrics.registry,
     checkReady: () => checkSchemaCurrent(store),
@@ -152,9 +143,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     socket.once('close', () => sockets.delete(socket));
   };
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
-  const server = options.tls
-    ? tlsServer(options.tls, handler, lean, limits)
-    : sniffingServer(handler, lean, limits);
+  const server = options.tls ? tlsServer(options.tls, handler, limits) : sniffingServer(handler, limits);
   server.on('connection', track);
   server.maxConnections = limits.maxConnections;
   let lastDropWarning = 0;
@@ -251,22 +240,19 @@ function clientTokenCheck(authorize: Authorize | undefined) {
 function tlsServer(
   tls: { cert: string | Buffer; key: string | Buffer },
   handler: NodeHandler,
-  lean: LeanGrpcOptions,
   limits: ConnectionLimits,
 ): net.Server {
   const server = http2.createSecureServer(
     { cert: tls.cert, key: tls.key, allowHTTP1: true, handshakeTimeout: limits.sniffTimeoutMs },
     handler,
   );
-  serveLeanGrpc(server, lean);
   closeWhenIdle(server, limits.idleTimeoutMs);
   return server;
 }
 
 /** One plaintext port, two protocols: HTTP/2 (gRPC) is told apart by its connection preface. */
-function sniffingServer(handler: NodeHandler, lean: LeanGrpcOptions, limits: ConnectionLimits): net.Server {
+function sniffingServer(handler: NodeHandler, limits: ConnectionLimits): net.Server {
   const h2 = http2.createServer(handler);
-  serveLeanGrpc(h2, lean);
   closeWhenIdle(h2, limits.idleTimeoutMs);
   const h1 = http.createServer(handler);
   closeWhenIdle(h1, limits.idleTimeoutMs);

@@ -2,9 +2,8 @@
 // coordinator as they happen (a TaskObserver), and gauges of jobs, tasks and
 // workers read from the database when Prometheus scrapes.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { ClaimedTask } from '../coordinator/codec.js';
 import type { TaskEnd, TaskObserver } from '../coordinator/task-observer.js';
-import type { FinishTaskRequest } from '../gen/avspl1t/v1/coordinator_pb.js';
+import type { FinishTaskRequest, Task } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { StateCounts } from './database-counts.js';
 
 /** What the gauges read at scrape time. */
@@ -108,22 +107,22 @@ export class CoordinatorMetrics implements TaskObserver {
     });
   }
 
-  claimed(task: ClaimedTask | undefined, ms: number): void {
+  claimed(task: Task | undefined, ms: number): void {
     this.claimSeconds.observe({ result: task ? 'task' : 'none' }, ms / 1000);
     if (task) this.handedOut(task);
   }
 
-  handedOut(task: ClaimedTask): void {
-    this.handedOutTotal.inc({ kind: task.row.kind });
-    if (task.row.kind !== 'encode' || !task.row.lease) return;
-    const message = task.message();
-    if (message.kind.case !== 'encode') return;
-    const settings = message.kind.value.settings;
+  handedOut(task: Task): void {
+    const kind = task.kind.case;
+    if (!kind) return;
+    this.handedOutTotal.inc({ kind });
+    if (kind !== 'encode' || !task.lease) return;
+    const settings = task.kind.value.settings;
     if (this.encodes.size >= MAX_ENCODES_TIMED) {
       const oldest = this.encodes.keys().next().value;
       if (oldest !== undefined) this.encodes.delete(oldest);
     }
-    this.encodes.set(task.row.lease, {
+    this.encodes.set(task.lease, {
       encoder: settings?.encoder || 'svt',
       preset: String(settings?.preset ?? ''),
       startedMs: Date.now(),

@@ -82,7 +82,7 @@ for (const factory of databaseFactories()) {
       try {
         const id = await t.c.submitJob(sampleJob());
         const finish = (task: Task, wantNext: boolean, lease = task.lease, workerId = 'w1') =>
-          t.c.finishAndClaim(finishRequest(workerId, task, resultFor(task, 2, false), { wantNext, lease }));
+          t.c.finish(finishRequest(workerId, task, resultFor(task, 2, false), { wantNext, lease }));
         const split = (await claim(t.c, 'w1'))!;
         // A finish that is refused (wrong lease) claims nothing.
         assert.deepEqual(await finish(split, true, 'not-the-lease'), { accepted: false });
@@ -115,7 +115,7 @@ for (const factory of databaseFactories()) {
         await succeed(t.c, 'w1', (await claim(t.c, 'w1'))!, 3);
         const e0 = (await claim(t.c, 'w1'))!;
         const finish = (lease: string) =>
-          t.c.finishAndClaim(finishRequest('w1', e0, resultFor(e0, 3, false), { wantNext: true, lease }));
+          t.c.finish(finishRequest('w1', e0, resultFor(e0, 3, false), { wantNext: true, lease }));
         // Refused (not its lease): nothing is finished or claimed.
         assert.deepEqual(await finish('not-the-lease'), { accepted: false });
         const { accepted, next } = await finish(e0.lease);
@@ -154,7 +154,7 @@ for (const factory of databaseFactories()) {
         await succeed(t.c, 'w1', split, 2);
         const e = (await claim(t.c, 'w1'))!;
         assert.equal(e.kind.case, 'encode');
-        const accepted = await t.c.finishTask(
+        const { accepted } = await t.c.finish(
           finishRequest('w1', e, { case: 'encode', value: encodeResult(7) }),
         );
         assert.equal(accepted, true);
@@ -311,7 +311,7 @@ for (const factory of databaseFactories()) {
       const t = await setupCoordinator(factory, { pollIntervalMs: 5000 });
       try {
         const started = Date.now();
-        const waiting = t.c.getTask('w1', 4000, new AbortController().signal);
+        const waiting = t.c.claim('w1', 4000, new AbortController().signal);
         setTimeout(() => void t.c.submitJob(sampleJob()), 50);
         const task = await waiting;
         assert.equal(task?.kind.case, 'split');
@@ -326,7 +326,7 @@ for (const factory of databaseFactories()) {
       const other = new Coordinator(t.store, { clock: t.clock, pollIntervalMs: 50 });
       try {
         const started = Date.now();
-        const waiting = other.getTask('w1', 4000, new AbortController().signal);
+        const waiting = other.claim('w1', 4000, new AbortController().signal);
         setTimeout(() => void t.c.submitJob(sampleJob()), 50);
         assert.equal((await waiting)?.kind.case, 'split');
         assert.ok(Date.now() - started < 1000, `found after ${Date.now() - started} ms`);
@@ -342,7 +342,7 @@ for (const factory of databaseFactories()) {
         await t.c.submitJob(sampleJob());
         const gone = new AbortController();
         gone.abort();
-        assert.equal(await t.c.getTask('w1', 0, gone.signal), undefined);
+        assert.equal(await t.c.claim('w1', 0, gone.signal), undefined);
         const task = (await claim(t.c, 'w2'))!;
         assert.equal(task.attempt, 1);
       } finally {

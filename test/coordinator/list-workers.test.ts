@@ -9,7 +9,7 @@ import { databaseFactories } from '../store/databases.js';
 import { setupCoordinator } from './setup.js';
 
 const poll = (c: Coordinator, id: string, host: string, slots: number) =>
-  c.getTask(id, 0, new AbortController().signal, { host, slots });
+  c.claim(id, 0, new AbortController().signal, { host, slots });
 
 /** Running tasks per worker, as the database has them. */
 async function heldInDb(store: Store, workerId: string): Promise<string[]> {
