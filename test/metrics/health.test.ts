@@ -3,11 +3,15 @@
 // the API port or on --http-listen, and a worker's /healthz with its coordinator
 // connection state on --metrics-listen.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { startCoordinator as startInProcess } from '../../src/coordinator/index.js';
 import { startCoordinator } from '../cli/operator.js';
 import { startProgram, stopAll } from '../cli/processes.js';
+import { run } from '../helpers/exec.js';
 import { startPostgres } from '../helpers/postgres.js';
 import { freePort, type TmpDir, tmpDir } from '../helpers/tmp.js';
 
@@ -116,5 +120,37 @@ describe('health endpoints', () => {
     assert.match(connected.body, /"coordinator":"connected"/);
     const text = await (await fetch(`http://${metrics}/metrics`)).text();
     assert.match(text, /^avspl1t_worker_coordinator_connected 1$/m);
+  });
+
+  it('with TLS on the port, /healthz, /readyz and /metrics answer plain HTTPS GETs (HTTP/1.1 by ALPN)', async () => {
+    const cert = path.join(dir.path, 'cert.pem');
+    const key = path.join(dir.path, 'key.pem');
+    // biome-ignore format: openssl's arguments read best in pairs
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    const pem = await readFile(cert);
+    const running = await startInProcess({
+      listen: '127.0.0.1:0',
+      db: path.join(dir.path, 'tls.sqlite'),
+      tls: { cert: pem, key: await readFile(key) },
+    });
+    const get = (p: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = https.get(`https://${running.address}${p}`, { ca: pem, agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+      });
+    try {
+      assert.equal((await get('/healthz')).status, 200);
+      assert.equal((await get('/readyz')).body, 'ready\n');
+      const metrics = await get('/metrics');
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.body, /^# TYPE avspl1t_jobs gauge$/m);
+    } finally {
+      await running.close();
+    }
   });
 });
