@@ -10,7 +10,6 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
-import path from 'node:path';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -125,9 +124,12 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       ? consoleFiles({
           dir: typeof options.console === 'string' ? options.console : undefined,
           authorize: clientTokenCheck(authorizer(auth)),
+          // The folder the client submitted (confined to --allowed-root then), not a path a
+          // worker reported; only once the job succeeded.
           outputFolder: async (jobId) => {
-            const manifest = (await coordinator.getJob(jobId)).manifest?.location;
-            return manifest?.case === 'fs' ? path.dirname(manifest.value.path) : undefined;
+            const job = await coordinator.getJob(jobId);
+            const output = job.details?.output?.location;
+            return job.manifest && output?.case === 'fs' ? output.value.path : undefined;
           },
         })
       : undefined,
