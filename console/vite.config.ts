@@ -14,5 +14,7 @@ export default defineConfig({
     emptyOutDir: true,
     // One bundle for a page behind a token on an internal port: size warnings do not help.
     chunkSizeWarningLimit: 2000,
+    // Build-time profiling notes on a loaded machine are not warnings about the console.
+    rolldownOptions: { checks: { pluginTimings: false } },
   },
 });
