@@ -4,8 +4,8 @@
 // console's files under /console/. Anything else goes on to the RPC handler.
 
 import type { Registry } from 'prom-client';
+import type { TaskStore } from '../db/index.js';
 import { errorMessage } from '../errors.js';
-import { appliedMigrations } from '../metrics/database-counts.js';
 import {
   answer,
   answerMetrics,
@@ -13,8 +13,6 @@ import {
   type HttpResponse,
   pathOf,
 } from '../metrics/http-answer.js';
-import type { Store } from '../store/index.js';
-import { migrations } from '../store/migrations.js';
 
 export interface HttpRoutesOptions {
   registry: Registry;
@@ -86,8 +84,7 @@ async function ready(check: () => Promise<void>): Promise<string | undefined> {
 }
 
 /** Throws unless the database answers and has applied every migration this coordinator knows. */
-export async function checkSchemaCurrent(store: Store): Promise<void> {
-  const applied = await appliedMigrations(store.db);
-  const missing = Object.keys(migrations(store.dialect)).filter((name) => !applied.has(name));
+export async function checkSchemaCurrent(store: TaskStore): Promise<void> {
+  const missing = await store.missingMigrations();
   if (missing.length > 0) throw new Error(`migrations not applied: ${missing.join(', ')}`);
 }

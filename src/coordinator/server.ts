@@ -5,23 +5,21 @@
 // submitted filesystem paths to allowed roots. Connections are capped and timed
 // out when silent or idle (`connections.ts`); tokens are checked before a
 // request body is read (`../rpc/connect-handler.ts`).
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import { fileToCreate, openTaskStore, type TaskStore } from '../db/index.js';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
 import { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
-import { stateCounts } from '../metrics/database-counts.js';
 import { answer } from '../metrics/http-answer.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
 import { type AuthConfig, type Authorize, authEnabled, authGate, authorizer } from '../rpc/auth.js';
 import { connectHandler, type NodeHandler } from '../rpc/connect-handler.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
-import { isPostgresUrl, sqliteFile } from '../store/dialect.js';
-import { Store } from '../store/index.js';
 import { type ConnectionLimits, closeWhenIdle, DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { consoleFiles } from './console-files.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
@@ -32,8 +30,8 @@ import { coordinatorService } from './service.js';
 export interface StartCoordinatorOptions extends CoordinatorOptions {
   /** `host:port` to listen on; port 0 picks a free one. */
   listen: string;
-  /** SQLite file path or postgres:// URL, or an open Store (then the caller closes it). */
-  db: string | Store;
+  /** SQLite file path or postgres:// URL, or an open TaskStore (then the caller closes it). */
+  db: string | TaskStore;
   log?: Logger;
   /** Maximum pooled database connections (PostgreSQL; default 10). */
   dbPoolSize?: number;
@@ -59,7 +57,7 @@ export interface RunningCoordinator {
   /** `host:port` actually listened on. */
   address: string;
   coordinator: Coordinator;
-  store: Store;
+  store: TaskStore;
   /** The metrics served at /metrics. */
   metrics: CoordinatorMetrics;
   /** `host:port` of the `httpListen` server, when there is one. */
@@ -76,16 +74,13 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   const ownStore = typeof options.db === 'string';
   // A SQLite file this start creates is removed again if the port cannot be bound:
   // a failed start leaves nothing behind.
-  const newFile =
-    typeof options.db === 'string' && !isPostgresUrl(options.db) && !existsSync(sqliteFile(options.db))
-      ? sqliteFile(options.db)
-      : undefined;
+  const newFile = typeof options.db === 'string' ? fileToCreate(options.db) : undefined;
   const store =
     typeof options.db === 'string'
-      ? await Store.open(options.db, { log, poolSize: options.dbPoolSize })
+      ? await openTaskStore(options.db, { log, poolSize: options.dbPoolSize })
       : options.db;
   const metrics = new CoordinatorMetrics({
-    stateCounts: () => stateCounts(store.db),
+    stateCounts: () => store.countStates(),
     workersConnected: async () => {
       const { workers, nowMs } = await coordinator.listWorkers();
       return workers.filter((w) => nowMs - w.lastSeenMs <= BigInt(coordinator.leaseMs)).length;
@@ -107,7 +102,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
         coordinatorService(coordinator, log, {
           allowedRoots: options.allowedRoots,
           jobRuns: async (jobId) => ({
-            runs: await jobRuns(store.db, jobId),
+            runs: await jobRuns(store, jobId),
             nowMs: BigInt(coordinator.clock.now()),
           }),
         }),
@@ -190,7 +185,6 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
       address,
       httpAddress,
       db: store.display,
-      dialect: store.dialectName,
       tls: !!options.tls,
       console: !!options.console,
       auth: authEnabled(auth),

@@ -2,8 +2,8 @@
 // how finishes ended, lease expiries. The coordinator works the same without one.
 import type { FinishTaskRequest, Task } from '../gen/avspl1t/v1/coordinator_pb.js';
 
-/** How an accepted finish left its task. */
-export type TaskEnd = 'succeeded' | 'failed' | 'retried' | 'given-back';
+/** How an accepted finish left its task ('cancelled': its job had ended meanwhile). */
+export type TaskEnd = 'succeeded' | 'failed' | 'retried' | 'given-back' | 'cancelled';
 
 export interface TaskObserver {
   /** A GetTask call answered after `ms`, with a task or without. */

@@ -3,8 +3,8 @@
 // workers read from the database when Prometheus scrapes.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { TaskEnd, TaskObserver } from '../coordinator/task-observer.js';
+import type { StateCounts } from '../db/index.js';
 import type { FinishTaskRequest, Task } from '../gen/avspl1t/v1/coordinator_pb.js';
-import type { StateCounts } from './database-counts.js';
 
 /** What the gauges read at scrape time. */
 export interface CoordinatorReads {
@@ -29,7 +29,7 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export class CoordinatorMetrics implements TaskObserver {
   readonly registry = new Registry();
   private readonly handedOutTotal: Counter<'kind'>;
-  private readonly endedTotal: Record<TaskEnd, Counter<'kind'>>;
+  private readonly endedTotal: Record<Exclude<TaskEnd, 'cancelled'>, Counter<'kind'>>;
   private readonly expiredTotal: Counter;
   private readonly claimSeconds: Histogram<'result'>;
   private readonly finishSeconds: Histogram<'accepted'>;
@@ -133,7 +133,8 @@ export class CoordinatorMetrics implements TaskObserver {
     this.finishSeconds.observe({ accepted: String(!!ended) }, ms / 1000);
     const start = this.encodes.get(req.lease);
     this.encodes.delete(req.lease);
-    if (!ended) return;
+    // A task whose job ended while it ran is counted by no outcome.
+    if (!ended || ended.end === 'cancelled') return;
     this.endedTotal[ended.end].inc({ kind: ended.kind });
     if (start && ended.end === 'succeeded' && req.result.case === 'encode') {
       const videoSeconds = req.result.value.segments.reduce(

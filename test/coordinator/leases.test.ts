@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { JobState as JobStateProto, type Task } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { databaseFactories } from '../db/databases.js';
 import { claim, fail, finishRequest, sampleJob, splitResult, succeed } from '../fixtures/messages.js';
-import { databaseFactories } from '../store/databases.js';
 import { drain, setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {

@@ -6,9 +6,9 @@ import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { startCoordinator } from '../../src/coordinator/index.js';
 import { connectCoordinator } from '../../src/rpc/index.js';
+import { databaseFactories } from '../db/databases.js';
 import { sampleJob } from '../fixtures/messages.js';
 import { sampleValue, scrape } from '../helpers/prometheus-text.js';
-import { databaseFactories } from '../store/databases.js';
 
 for (const factory of databaseFactories()) {
   describe(`database reads (${factory.name})`, () => {

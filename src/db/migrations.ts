@@ -6,10 +6,14 @@ import { type Kysely, sql } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
 import { EncodeResultSchema, TaskSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { PieceSchema, SegmentSchema } from '../gen/avspl1t/v1/media_pb.js';
-import type { SqlDialect } from './dialect.js';
 import { TaskState } from './states.js';
 
-function initial(dialect: SqlDialect): Migration {
+/** The one thing migrations need to know of a database: its binary column type. */
+export interface MigrationDialect {
+  blobType: 'blob' | 'bytea';
+}
+
+function initial(dialect: MigrationDialect): Migration {
   const blob = dialect.blobType;
   return {
     async up(db: Kysely<unknown>) {
@@ -185,7 +189,7 @@ const workerProfiles: Migration = {
 };
 
 /** The migrations in order, keyed by name (names sort in order). */
-export function migrations(dialect: SqlDialect): Record<string, Migration> {
+export function migrations(dialect: MigrationDialect): Record<string, Migration> {
   return {
     '0001_initial': initial(dialect),
     '0002_partial_task_indexes': partialIndexes,
@@ -196,8 +200,14 @@ export function migrations(dialect: SqlDialect): Record<string, Migration> {
 }
 
 /** Brings the schema up to date; safe to run from several coordinators at once. Throws the driver's error. */
-export async function migrate(db: Kysely<unknown>, dialect: SqlDialect): Promise<void> {
+export async function migrate(db: Kysely<unknown>, dialect: MigrationDialect): Promise<void> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(dialect) } });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error;
+}
+
+/** Names of the migrations not yet applied to `db` (reads Kysely's bookkeeping; changes nothing). */
+export async function pendingMigrations(db: Kysely<unknown>, dialect: MigrationDialect): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(dialect) } });
+  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
 }

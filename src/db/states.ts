@@ -1,5 +1,5 @@
 // Job and task states and task kinds, as stored in the database. The rules for
-// moving between states live in src/coordinator/ (the job machine).
+// moving between states live in one place: src/coordinator/decide.ts.
 
 export const TaskState = {
   Queued: 'queued',

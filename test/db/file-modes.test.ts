@@ -5,7 +5,7 @@ import { chmod, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Coordinator } from '../../src/coordinator/index.js';
-import { Store } from '../../src/store/index.js';
+import { openTaskStore } from '../../src/db/index.js';
 import { sampleJob } from '../fixtures/messages.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -21,7 +21,7 @@ test('a new SQLite database and its -wal/-shm are created 0600 under a permissiv
   const previous = process.umask(0o000);
   try {
     const db = path.join(dir.path, 'state.sqlite');
-    const store = await Store.open(db);
+    const store = await openTaskStore(db);
     try {
       // A write, so the WAL holds something while we look.
       await new Coordinator(store).submitJob(sampleJob());
@@ -45,7 +45,7 @@ test('an existing database file readable by others is made 0600 when opened', as
     const db = path.join(dir.path, 'old.sqlite');
     await writeFile(db, '');
     await chmod(db, 0o644);
-    const store = await Store.open(db);
+    const store = await openTaskStore(db);
     try {
       await new Coordinator(store).submitJob(sampleJob());
       assert.deepEqual(await modes(db), {

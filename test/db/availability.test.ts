@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { Availability } from '../../src/store/availability.js';
+import { Availability } from '../../src/db/availability.js';
 
 test('an outage is logged once when it starts and once when it ends, with its length and failures', () => {
   const lines: { event?: string; downMs?: number; failures?: number; db?: string }[] = [];

@@ -1,7 +1,7 @@
 // Time-ordered ids (UUIDv7) for tasks and leases: valid UUIDs, in order, unique.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { orderedId } from '../../src/store/ids.js';
+import { orderedId } from '../../src/db/ids.js';
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
