@@ -182,7 +182,7 @@ export class Cluster {
       this.s3Socket,
       BUCKET,
     ]);
-    await this.waitForLog('s3', from, /^ready /m, 30_000);
+    await this.waitForLog('s3', from, /^ready /m, 120_000);
   }
 
   /** Starts a coordinator on PostgreSQL and waits until it listens. */
@@ -200,7 +200,7 @@ export class Cluster {
       ],
       ...['--log-format', 'json', '--log-level', 'info'],
     ]);
-    await this.waitForLog(name, from, new RegExp(`^${listen.replaceAll('.', '\\.')}$`, 'm'), 60_000);
+    await this.waitForLog(name, from, new RegExp(`^${listen.replaceAll('.', '\\.')}$`, 'm'), 120_000);
   }
 
   /** Starts a worker as `nobody`, one task at a time, one encoder thread. */
@@ -225,7 +225,7 @@ export class Cluster {
         '  timeout connect 2s',
         '  timeout client 120s',
         '  timeout server 120s',
-        '  timeout check 1s',
+        '  timeout check 3s',
         '  retries 2',
         '  option redispatch',
         'frontend coordinators',
@@ -233,10 +233,11 @@ export class Cluster {
         '  default_backend coordinators',
         'backend coordinators',
         '  balance roundrobin',
-        // An HTTP/1.1 GET answers 404 from a live coordinator; a paused one answers nothing.
+        // An HTTP/1.1 GET answers 404 from a live coordinator; a paused one answers nothing. The
+        // check is lenient (3 s, three misses): on a loaded machine a live coordinator can be slow.
         '  option httpchk GET /',
         '  http-check expect status 404',
-        '  default-server inter 1s fall 2 rise 1 on-marked-down shutdown-sessions',
+        '  default-server inter 1s fall 3 rise 1 on-marked-down shutdown-sessions',
         server('c1'),
         server('c2'),
         '',
@@ -284,7 +285,8 @@ export class Cluster {
       if (pattern.test(text)) return;
       const p = this.procs.get(name);
       if (p && (p.child.exitCode !== null || p.child.signalCode !== null)) {
-        throw new Error(`${name} exited before it was ready:\n${text.slice(-2000)}`);
+        const how = p.child.exitCode ?? p.child.signalCode;
+        throw new Error(`${name} exited (${how}) before it was ready:\n${text.slice(-2000)}`);
       }
       await sleep(100);
     }

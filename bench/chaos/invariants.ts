@@ -41,10 +41,12 @@ export interface CheckResult {
   runOutcomes: Record<string, number>;
   mediaChecked: number;
   probe: ProbeSummary;
+  /** Per failed job, the runs of its failed tasks: worker, outcome, start and end (ms), error. */
+  failedRuns: Record<string, string[]>;
 }
 
-/** What the load balancer may take to see a coordinator go or come back (checks every 1 s, 2 misses). */
-const SWITCH_GRACE_MS = 8_000;
+/** What the load balancer may take to see a coordinator go or come back (checks every 1 s, 3 misses of 3 s). */
+const SWITCH_GRACE_MS = 13_000;
 
 const OVERLAPPING_LEASES = `
   SELECT a.task_id, a.lease AS a_lease, b.lease AS b_lease, a.worker_id AS a_worker, b.worker_id AS b_worker
@@ -103,6 +105,15 @@ export async function checkInvariants(
   for (const r of await cluster.sql<Record<string, string>>(OPEN_RUNS))
     add('every run of an ended job is closed', `run ${r.lease} (${r.worker_id}) of a ${r.state} task`);
 
+  const failedRuns: Record<string, string[]> = {};
+  for (const r of await cluster.sql<Record<string, string | null>>(
+    `SELECT r.job_id, t.kind, t.idx, r.worker_id, r.outcome, r.started_at, r.ended_at, r.error
+     FROM task_runs r JOIN tasks t ON t.id = r.task_id WHERE t.state = 'failed' ORDER BY r.started_at`,
+  )) {
+    const line = `${r.kind} ${r.idx} on ${r.worker_id}: ${r.outcome} ${r.started_at}-${r.ended_at ?? 'open'} ${r.error ?? ''}`;
+    failedRuns[r.job_id!] = [...(failedRuns[r.job_id!] ?? []), line.trim()];
+  }
+
   const runOutcomes: Record<string, number> = {};
   for (const r of await cluster.sql<{ outcome: string | null; n: number }>(
     'SELECT outcome, count(*)::int AS n FROM task_runs GROUP BY outcome',
@@ -149,7 +160,7 @@ export async function checkInvariants(
   }
 
   const probe = await checkProbe(cluster.log('probe'), faults, add);
-  return { violations, jobs, runOutcomes, mediaChecked, probe };
+  return { violations, jobs, runOutcomes, mediaChecked, probe, failedRuns };
 }
 
 type Interval = [number, number];

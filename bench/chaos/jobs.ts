@@ -100,7 +100,7 @@ export class JobStream {
           s.errors.push(`unreadable answer: ${result.stdout.slice(0, 200)}`);
         }
       } else {
-        s.errors.push(result.stderr.trim().split('\n').slice(-1)[0] ?? 'no output');
+        s.errors.push(result.stderr.trim().split('\n').slice(-6).join(' / ') || 'no output');
       }
       await sleep(3_000);
     }
@@ -120,7 +120,12 @@ export class JobStream {
         'ip',
         ['netns', 'exec', ns, process.execPath, BIN, ...args],
         { timeout: 90_000, killSignal: 'SIGKILL', env },
-        (error, stdout, stderr) => resolve({ ok: !error, stdout, stderr: stderr || (error?.message ?? '') }),
+        (error, stdout, stderr) =>
+          resolve({
+            ok: !error,
+            stdout,
+            stderr: error?.killed ? `killed after 90 s; ${stderr}` : stderr || (error?.message ?? ''),
+          }),
       );
     });
   }

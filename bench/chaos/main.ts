@@ -93,11 +93,19 @@ try {
   const faultPhaseStart = Date.now();
   console.log(`chaos: ${minutes} min of faults`);
   const records: FaultRecord[] = [];
-  const injected = schedule.map(async (fault) => {
-    await sleep(fault.atMs);
-    const record = await inject(cluster, fault);
-    records.push(record);
-    if (record.error) console.log(`chaos: ${fault.kind} ${fault.target} failed: ${record.error}`);
+  // Faults on one target run one after another: a restart that takes longer than planned on a
+  // loaded machine delays the target's next fault instead of killing the half-started program.
+  const lastOnTarget = new Map<string, Promise<void>>();
+  const injected = schedule.map((fault) => {
+    const previous = lastOnTarget.get(fault.target) ?? Promise.resolve();
+    const done = (async () => {
+      await Promise.all([sleep(fault.atMs), previous]);
+      const record = await inject(cluster, fault);
+      records.push(record);
+      if (record.error) console.log(`chaos: ${fault.kind} ${fault.target} failed: ${record.error}`);
+    })();
+    lastOnTarget.set(fault.target, done);
+    return done;
   });
   await sleep(minutes * 60_000);
   await stream.stop();

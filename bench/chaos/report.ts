@@ -72,7 +72,12 @@ export function renderReport(f: RunFacts): string {
     ),
     '',
     `Outputs that passed the media checks (test/helpers/media-checks.ts): ${r.mediaChecked}.`,
-    ...r.jobs.filter((j) => j.state === 'failed').map((j) => `- failed ${j.id}: ${j.failure_reason}`),
+    ...r.jobs
+      .filter((j) => j.state === 'failed')
+      .flatMap((j) => [
+        `- failed ${j.id}: ${j.failure_reason}`,
+        ...(r.failedRuns[j.id] ?? []).map((x) => `  - ${x}`),
+      ]),
     '',
     `Task runs by outcome: ${Object.entries(r.runOutcomes)
       .map(([k, n]) => `${k} ${n}`)
@@ -84,7 +89,7 @@ export function renderReport(f: RunFacts): string {
     '| --- | ---: | ---: | ---: |',
     ...completionRows(f),
     '',
-    '## Coordinators answering (a Connect call through HAProxy every second, 4 s timeout)',
+    '## Coordinators answering (a Connect call through HAProxy every second, 10 s timeout)',
     '',
     `${r.probe.probes} calls, ${r.probe.answered} answered, ${r.probe.excused} unanswered while a coordinator fault began or ended (HAProxy switching) or all were down;`,
     `every coordinator down at once for ${seconds(r.probe.allDownMs)}; longest time without an answer ${seconds(r.probe.longestSilenceMs)}.`,
@@ -93,6 +98,17 @@ export function renderReport(f: RunFacts): string {
     '',
     ...r.violations.slice(0, 50).map((v) => `- ${v.invariant}: ${v.detail}`),
     ...(r.violations.length > 50 ? [`- ... ${r.violations.length - 50} more`] : []),
+    '',
+    '## Fault timeline',
+    '',
+    'Seconds after the fault phase began (wall clock in ms in brackets), kind, target, how long.',
+    '',
+    ...[...f.faults]
+      .sort((a, b) => a.startedAt - b.startedAt)
+      .map(
+        (x) =>
+          `- ${((x.startedAt - f.faultPhaseStart) / 1000).toFixed(1)} s [${x.startedAt}-${x.endedAt}] ${x.kind} ${x.target} ${(x.durationMs / 1000).toFixed(1)} s${x.error ? ` (error: ${x.error.split('\n')[0]})` : ''}`,
+      ),
     '',
   ];
   return lines.join('\n');
