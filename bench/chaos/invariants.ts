@@ -123,30 +123,36 @@ export async function checkInvariants(
   // Media and temp files of every succeeded job.
   const s3 = new S3Reader(cluster.s3Socket);
   let mediaChecked = 0;
-  try {
-    for (const j of jobs.filter((x) => x.state === 'succeeded')) {
-      const details = fromBinary(EncodeJobSchema, j.details);
-      for (const folder of [details.output, details.working]) {
-        if (!folder) continue;
-        for (const name of await tempFilesIn(folder, s3)) add('no temp files left', `job ${j.id}: ${name}`);
-      }
-      const input = details.input?.location;
-      if (input?.case !== 'fs' || !details.output) {
-        add('succeeded outputs pass the media checks', `job ${j.id}: no filesystem source to compare with`);
-        continue;
-      }
-      const dir = path.join(scratch, j.id, 'out');
-      try {
-        await fetchFolder(details.output, s3, dir);
-        await checkOutput(path.join(dir, details.mediaFolder), input.value.path);
-        mediaChecked++;
-      } catch (error) {
-        add(
-          'succeeded outputs pass the media checks',
-          `job ${j.id}: ${(error as Error).message.split('\n')[0]}`,
-        );
-      }
+  // Two jobs at a time: the checks are ffmpeg and ffprobe runs, on a machine with two cores.
+  const checkJob = async (j: (typeof jobs)[number]) => {
+    const details = fromBinary(EncodeJobSchema, j.details);
+    for (const folder of [details.output, details.working]) {
+      if (!folder) continue;
+      for (const name of await tempFilesIn(folder, s3)) add('no temp files left', `job ${j.id}: ${name}`);
     }
+    const input = details.input?.location;
+    if (input?.case !== 'fs' || !details.output) {
+      add('succeeded outputs pass the media checks', `job ${j.id}: no filesystem source to compare with`);
+      return;
+    }
+    const dir = path.join(scratch, j.id, 'out');
+    try {
+      await fetchFolder(details.output, s3, dir);
+      await checkOutput(path.join(dir, details.mediaFolder), input.value.path);
+      mediaChecked++;
+    } catch (error) {
+      add(
+        'succeeded outputs pass the media checks',
+        `job ${j.id}: ${(error as Error).message.split('\n')[0]}`,
+      );
+    }
+  };
+  try {
+    const queue = jobs.filter((x) => x.state === 'succeeded');
+    const lane = async () => {
+      for (let j = queue.shift(); j; j = queue.shift()) await checkJob(j);
+    };
+    await Promise.all([lane(), lane()]);
   } finally {
     s3.close();
   }
