@@ -41,6 +41,8 @@ export class Cluster {
   readonly workerNames: string[];
   readonly shared: string;
   private readonly procs = new Map<string, Managed>();
+  /** Set once stop() began: nothing is started any more (a fault still running must not restart a program). */
+  private stopping = false;
   private readonly pgDir: string;
   private readonly binDir = findPostgresBinDir();
 
@@ -142,6 +144,7 @@ export class Cluster {
 
   /** Starts PostgreSQL in its namespace and waits until it accepts connections. */
   async startPostgres(): Promise<void> {
+    if (this.stopping) throw new Error('not starting PostgreSQL: the cluster is stopping');
     await this.runAsPostgres('pg', 'pg_ctl', [
       ...['start', '-D', this.pgData, '-l', path.join(this.pgDir, 'server.log'), '-w', '-t', '60'],
     ]);
@@ -249,6 +252,7 @@ export class Cluster {
 
   /** Starts `argv` in `host`'s namespace; output appended to logs/<name>.log. */
   private spawnIn(name: string, host: string, argv: string[]): void {
+    if (this.stopping) throw new Error(`not starting ${name}: the cluster is stopping`);
     const fd = openSync(this.log(name), 'a');
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: this.options.runDir };
     for (const key of Object.keys(env)) if (/^(AVSPL1T_|AWS_)/.test(key)) delete env[key];
@@ -260,6 +264,29 @@ export class Cluster {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.on('error', () => {});
     this.procs.set(name, { child, exited });
+  }
+
+  /** Whether stop() has begun. */
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** Starts again every program that is not running (a restart that failed under load), after the faults. */
+  async restartStopped(): Promise<string[]> {
+    const restarted: string[] = [];
+    const gone = (name: string) => {
+      const p = this.procs.get(name);
+      return !p || p.child.exitCode !== null || p.child.signalCode !== null;
+    };
+    if (gone('s3')) await this.startS3().then(() => restarted.push('s3'));
+    for (const c of ['c1', 'c2']) if (gone(c)) await this.startCoordinator(c).then(() => restarted.push(c));
+    for (const w of this.workerNames) {
+      if (gone(w)) {
+        this.startWorker(w);
+        restarted.push(w);
+      }
+    }
+    return restarted;
   }
 
   /** Sends `signal` to a program; resolves once it is gone when the signal kills. */
@@ -295,6 +322,7 @@ export class Cluster {
 
   /** Workers and the probe stopped gently, then everything killed, PostgreSQL stopped, hosts removed. */
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const name of ['probe', 'haproxy', 'c1', 'c2', 's3', ...this.workerNames]) {
       await this.signal(name, 'SIGCONT').catch(() => {});
       await this.signal(name, 'SIGKILL').catch(() => {});

@@ -39,6 +39,8 @@ export class JobStream {
   private phase: Submission['phase'] = 'baseline';
   private stopped = false;
   private readonly pending: Promise<void>[] = [];
+  /** Submit commands running now: on a loaded machine Node starts slowly, and they must not pile up. */
+  private inFlight = 0;
 
   constructor(
     private readonly cluster: Cluster,
@@ -54,6 +56,10 @@ export class JobStream {
   start(): void {
     void (async () => {
       while (!this.stopped) {
+        if (this.inFlight >= 2) {
+          await sleep(1_000);
+          continue;
+        }
         const index = this.submissions.length;
         const s: Submission = {
           index,
@@ -64,7 +70,8 @@ export class JobStream {
           errors: [],
         };
         this.submissions.push(s);
-        this.pending.push(this.submit(s));
+        this.inFlight++;
+        this.pending.push(this.submit(s).finally(() => this.inFlight--));
         await sleep(this.intervalMs);
       }
     })();
@@ -76,8 +83,13 @@ export class JobStream {
     await Promise.all(this.pending);
   }
 
+  /** Stops submitting at once (Ctrl-C): a submit in flight is not tried again. */
+  abort(): void {
+    this.stopped = true;
+  }
+
   private async submit(s: Submission): Promise<void> {
-    while (s.tries < 6 && !s.jobId) {
+    while (s.tries < 6 && !s.jobId && !this.cluster.isStopping) {
       s.tries++;
       const name = `job-${s.index}-try-${s.tries}`;
       const fsDir = (leaf: string) => path.join(this.cluster.shared, name, leaf);

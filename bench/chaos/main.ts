@@ -55,8 +55,10 @@ const startedAt = new Date();
 const runDir = await mkdtemp(path.join(tmpdir(), `avc-${process.pid}-`));
 const cluster = new Cluster({ runDir, workers, leaseSeconds, maxAttempts: 5 });
 let cleaning: Promise<void> | undefined;
+let stream: JobStream | undefined;
 const cleanup = () => {
   cleaning ??= (async () => {
+    stream?.abort();
     await cluster.stop().catch((e: unknown) => console.error(`chaos: cleanup: ${(e as Error).message}`));
     if (!values.keep) await rm(runDir, { recursive: true, force: true, maxRetries: 3 });
   })();
@@ -84,7 +86,7 @@ let exitCode = 1;
 try {
   await cluster.start();
   const sources = await makeSources(cluster);
-  const stream = new JobStream(cluster, sources, Number(values['job-interval-seconds']) * 1000);
+  stream = new JobStream(cluster, sources, Number(values['job-interval-seconds']) * 1000);
   stream.start();
   console.log(`chaos: cluster up, ${baselineMinutes} min without faults`);
   await sleep(baselineMinutes * 60_000);
@@ -110,6 +112,9 @@ try {
   await sleep(minutes * 60_000);
   await stream.stop();
   await Promise.all(injected);
+  const restarted = await cluster.restartStopped();
+  if (restarted.length > 0)
+    console.log(`chaos: started again after failed restarts: ${restarted.join(', ')}`);
   console.log(`chaos: faults over (${records.length}), draining`);
 
   const drainDeadline = Date.now() + Number(values['drain-minutes']) * 60_000;

@@ -111,7 +111,6 @@ export class Network {
     for (const ns of [...[...this.hosts.values()].map((h) => h.ns), this.hubNs]) {
       await ip(['netns', 'del', ns]).catch(() => {});
     }
-    this.hosts.clear();
   }
 }
 
