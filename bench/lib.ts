@@ -3,8 +3,20 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
+/** Frames per second of a rate given as a number or a ratio ("30000/1001"). */
+export function rateValue(fps: number | string): number {
+  const [num, den = 1] = String(fps).split('/').map(Number) as [number, number?];
+  return num / den;
+}
+
 /** Generates a clip with scene changes (testsrc2 alternating with mandelbrot every 2.5 s). */
-export function makeSceneClip(out: string, width: number, height: number, seconds: number, fps = 30): void {
+export function makeSceneClip(
+  out: string,
+  width: number,
+  height: number,
+  seconds: number,
+  fps: number | string = 30,
+): void {
   execFileSync('ffmpeg', [
     '-hide_banner',
     '-loglevel',
@@ -33,7 +45,7 @@ export function makeSceneClip(out: string, width: number, height: number, second
     '-preset',
     'veryfast',
     '-g',
-    String(fps * 2),
+    String(Math.round(rateValue(fps) * 2)),
     '-c:a',
     'aac',
     out,

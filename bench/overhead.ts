@@ -1,12 +1,12 @@
 // Single-machine overhead against one ffmpeg command, and split quality, on a
-// generated 720p clip with scene changes. Every timing is a ratio against a
+// generated 720p clip with scene changes; the fixed costs on a short clip. Every timing is a ratio against a
 // baseline run in the same script; runs alternate; medians are reported.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseMediaPlaylist } from '../src/media/hls.js';
-import { makeSceneClip, median, runMeasured } from './lib.js';
+import { makeSceneClip, median, rateValue, runMeasured } from './lib.js';
 
 export interface OverheadOptions {
   /** The repository root (for bin/avspl1t.js). */
@@ -154,4 +154,66 @@ export async function runOverhead({ root, dir, seconds, runs, preset }: Overhead
     sizeDeltaPercent: ((viaSplit.bytes - whole.bytes) / whole.bytes) * 100,
   };
   return { overhead, splitQuality };
+}
+
+export interface ShortOverheadOptions {
+  /** The repository root (for bin/avspl1t.js). */
+  root: string;
+  /** Scratch directory. */
+  dir: string;
+  runs: number;
+}
+
+/**
+ * The fixed costs on a short clip (12.5 s 640x360 29.97 fps, AAC, preset 10):
+ * `avspl1t encode` against one ffmpeg command writing the same HLS (fMP4 segments
+ * of 2 s, a key frame every 2 s), alternating runs.
+ */
+export async function runShortOverhead({ root, dir, runs }: ShortOverheadOptions) {
+  const crf = 30;
+  const preset = 10;
+  const sps = 2;
+  const fps = '30000/1001';
+  const seconds = 12.5;
+  const clip = path.join(dir, 'short.mp4');
+  makeSceneClip(clip, 640, 360, seconds, fps);
+  const gop = Math.round(rateValue(fps) * sps);
+
+  const direct = (out: string) => {
+    mkdirSync(out, { recursive: true });
+    return runMeasured('ffmpeg', [
+      ...['-hide_banner', '-loglevel', 'error', '-y', '-i', clip],
+      ...['-c:v', 'libsvtav1', '-crf', String(crf), '-preset', String(preset), '-g', String(gop)],
+      ...['-svtav1-params', 'scd=0', '-c:a', 'aac', '-b:a', '128k'],
+      ...['-f', 'hls', '-hls_time', String(sps), '-hls_segment_type', 'fmp4', '-hls_playlist_type', 'vod'],
+      path.join(out, 'video.m3u8'),
+    ]);
+  };
+  const avspl1t = (out: string) =>
+    runMeasured(process.execPath, [
+      path.join(root, 'bin/avspl1t.js'),
+      ...['encode', clip, out, '--seconds-per-segment', String(sps)],
+      ...['--crf', String(crf), '--preset', String(preset)],
+    ]);
+
+  const d: Awaited<ReturnType<typeof direct>>[] = [];
+  const a: Awaited<ReturnType<typeof avspl1t>>[] = [];
+  for (let i = 0; i < runs; i++) {
+    d.push(await direct(path.join(dir, `short-direct-${i}`)));
+    a.push(await avspl1t(path.join(dir, `short-hls-${i}`)));
+    console.error(
+      `short run ${i + 1}/${runs}: ffmpeg ${d[i]!.seconds.toFixed(2)} s, avspl1t ${a[i]!.seconds.toFixed(2)} s`,
+    );
+  }
+  const ratios = a.map((x, i) => x.seconds / d[i]!.seconds);
+  return {
+    clip: `640x360 29.97 fps ${seconds} s, scene changes, AAC`,
+    settings: `libsvtav1 preset ${preset} crf ${crf}, key frame every ${sps} s, HLS (fMP4) from both, ${os.availableParallelism()} local workers`,
+    ffmpegSeconds: median(d.map((x) => x.seconds)),
+    avspl1tSeconds: median(a.map((x) => x.seconds)),
+    ratioMedian: median(ratios),
+    ratios,
+    ffmpegCpuSeconds: median(d.map((x) => x.cpuSeconds)),
+    avspl1tCpuSeconds: median(a.map((x) => x.cpuSeconds)),
+  };
 }

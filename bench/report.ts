@@ -2,7 +2,7 @@
 // target it is measured against.
 import type { DispatchResults, Spread } from './dispatch.js';
 import type { machine } from './lib.js';
-import type { runOverhead } from './overhead.js';
+import type { runOverhead, runShortOverhead } from './overhead.js';
 import type { JobProfile, ScaleRow } from './scale-out.js';
 
 type OverheadResults = Awaited<ReturnType<typeof runOverhead>>;
@@ -14,6 +14,7 @@ export interface Results {
   nodeByPart?: Record<string, string>;
   overhead?: OverheadResults['overhead'];
   splitQuality?: OverheadResults['splitQuality'];
+  shortOverhead?: Awaited<ReturnType<typeof runShortOverhead>>;
   dispatch?: DispatchResults;
   scaleOut?: {
     profile: JobProfile;
@@ -62,6 +63,19 @@ function overheadTable(r: Results): string {
     'source (no copy; split 3.3 s → 0.5 s), one encoder run per multi-segment task (a key frame every',
     "segment), costliest tasks first (the clip's last segment costs 3× the others), one encoder thread per",
     'slot except for the last tasks, no copies of segment bytes in node.',
+    '',
+    '### Numbers behind constants',
+    '',
+    'Code comments say why a constant is what it is; the measurements live here (they go stale).',
+    '',
+    '- `RUN_COST` (coordinator/schedule-policy.ts, 0.3 segments): ffmpeg 5.1 / SVT-AV1 1.4.1, preset 8, one',
+    '  thread, the 720p bench clip: ~1.3 s of CPU per encoder run against ~4.1 s per 2 s segment. On the',
+    '  short clip (640x360, preset 10, 2026-12-01, shared host): a 2-frame encode 0.40-0.46 s of CPU, 60 frames',
+    '  ~1.0 s more, so ~0.4 segments there.',
+    '- One encoder thread per slot (worker/worker.ts): on the 30 s 720p clip (2 slots, 2 cores, costliest',
+    '  tasks first) 1.04-1.11× one ffmpeg with one thread each, 1.09-1.22× with both at full width',
+    '  (oversubscribed, more CPU per frame).',
+    '- The S3 backend loads on first use (storage/index.ts): the AWS SDK costs ~0.3 s of start-up.',
   ];
   if (q)
     lines.push(
@@ -71,6 +85,17 @@ function overheadTable(r: Results): string {
     );
   if (o) lines.push(...analysis);
   return lines.join('\n');
+}
+
+function shortTable(o: NonNullable<Results['shortOverhead']>): string {
+  return [
+    `Clip: ${o.clip}. Settings: ${o.settings}. ${o.ratios.length} alternating runs, medians.`,
+    '',
+    '| measure | result | target |',
+    '| --- | --- | --- |',
+    `| \`avspl1t encode\` / one ffmpeg HLS command (wall time, median ratio) | **${f(o.ratioMedian)}×** (${f(o.avspl1tSeconds, 2)} s vs ${f(o.ffmpegSeconds, 2)} s; runs ${o.ratios.map((x) => f(x)).join(', ')}) | ≤ 1.10× |`,
+    `| CPU time (user + system, all processes) | avspl1t ${f(o.avspl1tCpuSeconds, 1)} s, ffmpeg ${f(o.ffmpegCpuSeconds, 1)} s | |`,
+  ].join('\n');
 }
 
 function dispatchTables(d: DispatchResults): string {
@@ -234,12 +259,13 @@ export function renderReport(r: Results): string {
             .join(', ')} (parts not rerun keep their results).`,
         ]
       : []),
-    'Rerun one part with `npm run bench -- --only=overhead|quality|dispatch|scaleout` (comma-separated).',
+    'Rerun one part with `npm run bench -- --only=overhead|short|quality|dispatch|scaleout` (comma-separated).',
     '',
     '## Overhead and split quality',
     '',
     overheadTable(r),
   ];
+  if (r.shortOverhead) parts.push('', '### Short clip: the fixed costs', '', shortTable(r.shortOverhead));
   if (r.dispatch) parts.push('', '## Dispatch', '', dispatchTables(r.dispatch));
   if (r.scaleOut) parts.push('', '## Scale-out', '', scaleOutTable(r.scaleOut));
   return `${parts.join('\n')}\n`;

@@ -1,6 +1,6 @@
-// `npm run bench`: single-machine overhead and split quality (bench/overhead.ts),
+// `npm run bench`: single-machine overhead on a 720p and a short clip and split quality (bench/overhead.ts),
 // dispatch throughput and latency (bench/dispatch.ts) and the scale-out
-// simulation (bench/scale-out.ts). `--only=overhead,quality,dispatch,scaleout`
+// simulation (bench/scale-out.ts). `--only=overhead,short,quality,dispatch,scaleout`
 // reruns some parts; the others keep their last results. Writes
 // bench/results.json and bench/REPORT.md.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,13 +9,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDispatch, sqliteFactory } from './dispatch.js';
 import { machine } from './lib.js';
-import { runOverhead } from './overhead.js';
+import { runOverhead, runShortOverhead } from './overhead.js';
 import { type Results, renderReport } from './report.js';
 import { type JobProfile, measureProfiles, runScaleOut } from './scale-out.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const PARTS = ['overhead', 'quality', 'dispatch', 'scaleout'] as const;
+const PARTS = ['overhead', 'short', 'quality', 'dispatch', 'scaleout'] as const;
 const only = new Set((args.get('only') ?? PARTS.join(',')).split(','));
 for (const p of only)
   if (!(PARTS as readonly string[]).includes(p))
@@ -38,6 +38,15 @@ if (only.has('overhead') || only.has('quality')) {
     const r = await runOverhead({ root, dir, seconds: num('seconds', 30), runs, preset: num('preset', 8) });
     if (only.has('overhead')) results.overhead = r.overhead;
     results.splitQuality = r.splitQuality;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (only.has('short')) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-bench-'));
+  try {
+    results.shortOverhead = await runShortOverhead({ root, dir, runs: num('short-runs', 5) });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,13 +7,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { CoordinatorService, type Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
+import type { Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '../src/rpc/index.js';
 import { beatDelay } from '../src/worker/heartbeat.js';
 import { resultFor, sampleJob, splitResult } from '../test/fixtures/messages.js';
-import { LeanClient } from './lean-client.js';
-
-const { getTask, finishTask, heartbeat } = CoordinatorService.method;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -141,9 +138,8 @@ export interface SimOptions {
 
 /**
  * A fleet of simulated single-slot workers sharing `connections` HTTP/2 connections.
- * They call GetTask/Heartbeat/FinishTask through a lean gRPC client (the load
- * generator must cost less CPU than the coordinator it measures) and submit
- * through the real one.
+ * They call GetTask/Heartbeat/FinishTask and submit through the project's own
+ * gRPC client (`src/rpc/client.ts`), one per connection.
  */
 export class Fleet {
   readonly latencies: Latencies = {
@@ -160,7 +156,7 @@ export class Fleet {
   /** Called when a worker receives a task (after GetTask returns). */
   onTask?: (task: Task, at: number) => void;
   private readonly handle: ClientHandle;
-  private readonly sessions: LeanClient[];
+  private readonly sessions: ClientHandle[];
   private readonly stop = new AbortController();
   private loops: Promise<void>[] = [];
 
@@ -173,9 +169,8 @@ export class Fleet {
     // Every call of every worker listens on the one stop signal.
     setMaxListeners(0, this.stop.signal);
     this.handle = connectCoordinator(address);
-    this.sessions = Array.from(
-      { length: Math.max(1, Math.min(workers, connections)) },
-      () => new LeanClient(address),
+    this.sessions = Array.from({ length: Math.max(1, Math.min(workers, connections)) }, () =>
+      connectCoordinator(address),
     );
   }
 
@@ -191,11 +186,11 @@ export class Fleet {
 
   start(): void {
     this.loops = Array.from({ length: this.workers }, (_, i) =>
-      this.loop(`w${i}`, this.sessions[i % this.sessions.length]!),
+      this.loop(`w${i}`, this.sessions[i % this.sessions.length]!.client),
     );
   }
 
-  private async loop(workerId: string, client: LeanClient): Promise<void> {
+  private async loop(workerId: string, client: CoordinatorClient): Promise<void> {
     const signal = this.stop.signal;
     // Like the real worker, each finish asks for the next task; GetTask long polls
     // only when the finish brought none.
@@ -207,7 +202,7 @@ export class Fleet {
       if (!task) {
         const t0 = performance.now();
         try {
-          task = (await client.call(getTask, { workerId, waitMs: this.opts.waitMs ?? 2000 }, signal)).task;
+          task = (await client.getTask({ workerId, waitMs: this.opts.waitMs ?? 2000 }, { signal })).task;
         } catch (err) {
           if (signal.aborted) return;
           throw err;
@@ -225,7 +220,7 @@ export class Fleet {
       if (ms > 0) await this.hold(client, workerId, task, ms);
       const t2 = performance.now();
       if (task.kind.case === 'split') this.splitFinishAt = t2;
-      const res = await client.call(finishTask, {
+      const res = await client.finishTask({
         workerId,
         taskId: task.id,
         lease: task.lease,
@@ -243,7 +238,7 @@ export class Fleet {
   }
 
   /** "Runs" a task for `ms`, heartbeating like a real worker (same schedule) so long tasks keep their lease. */
-  private async hold(client: LeanClient, workerId: string, task: Task, ms: number): Promise<void> {
+  private async hold(client: CoordinatorClient, workerId: string, task: Task, ms: number): Promise<void> {
     const end = performance.now() + ms;
     for (;;) {
       const left = end - performance.now();
@@ -251,7 +246,7 @@ export class Fleet {
       await new Promise((r) => setTimeout(r, Math.min(left, beatDelay(task.heartbeatIntervalMs))));
       if (performance.now() < end) {
         const t0 = performance.now();
-        await client.call(heartbeat, { workerId, taskId: task.id, lease: task.lease, progress: 0.5 });
+        await client.heartbeat({ workerId, taskId: task.id, lease: task.lease, progress: 0.5 });
         this.latencies.heartbeat.add(t0);
       }
     }

@@ -1,7 +1,9 @@
 // Task payloads and results as stored in the database (binary protobuf), and the
 // Task message handed to a worker. The `kind` column says which schema a blob has.
 import { create, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import type { ClaimedRow, TaskRow } from '../db/index.js';
+import { TaskKind } from '../db/states.js';
 import {
   AudioResultSchema,
   EncodeResultSchema,
@@ -13,15 +15,13 @@ import {
   TaskSchema,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { PieceSchema } from '../gen/avspl1t/v1/media_pb.js';
-import type { ClaimedRow, TaskRow } from '../store/index.js';
-import { TaskKind } from '../store/index.js';
 import { timeoutSeconds } from './timeouts.js';
 
 export type TaskKindInit = MessageInitShape<typeof TaskSchema>['kind'];
 
 /**
  * The payload blob: a Task message with its kind and its timeout set (payloads
- * stored by earlier versions hold only the kind; see `taskBytes`).
+ * stored by earlier versions hold only the kind; `taskMessage` sets it).
  */
 export function encodePayload(kind: TaskKindInit): Uint8Array {
   const task = create(TaskSchema, { kind });
@@ -34,40 +34,16 @@ function heartbeatIntervalMs(leaseMs: number): number {
   return Math.min(2 ** 32 - 1, Math.max(100, Math.floor(leaseMs / 3)));
 }
 
-/** Piece indices of recently claimed encode tasks, by task id (payloads never change). */
-const claimedPieces = new Map<string, readonly number[]>();
-/** Enough for every task in flight on a large fleet; the oldest entries go first. */
-const CLAIMED_PIECES_MAX = 16_384;
-
-function rememberPieces(id: string, pieces: readonly number[] | undefined): void {
-  if (!pieces) return;
-  if (claimedPieces.size >= CLAIMED_PIECES_MAX) claimedPieces.delete(claimedPieces.keys().next().value!);
-  claimedPieces.set(id, pieces);
-}
-
-/**
- * The piece indices of an encode task, in order: remembered from its claim when
- * this process made it (every finish checks its segments against them), else
- * read from the payload.
- */
-export function encodePieces(row: Pick<TaskRow, 'id' | 'payload'>): readonly number[] {
-  const known = claimedPieces.get(row.id);
-  if (known) {
-    claimedPieces.delete(row.id);
-    return known;
-  }
-  return scanPayload(row.payload).pieces ?? [];
-}
-
 const TIMEOUT_FIELD = TaskSchema.field.timeoutSeconds!.number;
 const ENCODE_FIELD = TaskSchema.field.encode!.number;
 const PIECES_FIELD = EncodeTaskSchema.field.pieces!.number;
 const INDEX_FIELD = PieceSchema.field.index!.number;
 
 /**
- * What a claim needs of a payload without decoding all of it (an encode's
- * pieces carry every frame's timestamp): whether it holds the timeout, and an
- * encode's piece indices. Reads the wire format with protobuf-es's reader.
+ * What a payload says without decoding all of it (an encode's pieces carry
+ * every frame's timestamp): whether it holds the timeout, and an encode's piece
+ * indices (every encode's finish checks its segments against them). Reads the
+ * wire format with protobuf-es's reader.
  */
 export function scanPayload(payload: Uint8Array): { hasTimeout: boolean; pieces?: number[] } {
   const out: { hasTimeout: boolean; pieces?: number[] } = { hasTimeout: false };
@@ -103,11 +79,6 @@ export function scanPayload(payload: Uint8Array): { hasTimeout: boolean; pieces?
 /** The Task a worker receives for a claimed row (heartbeats due three times per lease). */
 export function taskMessage(row: ClaimedRow, leaseMs: number): Task {
   const task = fromBinary(TaskSchema, row.payload);
-  if (task.kind.case === 'encode')
-    rememberPieces(
-      row.id,
-      task.kind.value.pieces.map((p) => p.index),
-    );
   task.id = row.id;
   task.jobId = row.job_id;
   task.lease = row.lease ?? '';
@@ -116,56 +87,6 @@ export function taskMessage(row: ClaimedRow, leaseMs: number): Task {
   task.timeoutSeconds = timeoutSeconds(task);
   task.heartbeatIntervalMs = heartbeatIntervalMs(leaseMs);
   return task;
-}
-
-/**
- * The wire bytes of `taskMessage(row, leaseMs)` without decoding the payload:
- * the claim's fields encoded apart, followed by the stored payload (a message's
- * fields may come in any order, and its encodings concatenate).
- */
-export function taskBytes(row: ClaimedRow, leaseMs: number): Uint8Array {
-  const scan = scanPayload(row.payload);
-  rememberPieces(row.id, scan.pieces);
-  const head = toBinary(
-    TaskSchema,
-    create(TaskSchema, {
-      id: row.id,
-      jobId: row.job_id,
-      lease: row.lease ?? '',
-      createdAtMs: BigInt(row.created_at),
-      attempt: row.attempts,
-      heartbeatIntervalMs: heartbeatIntervalMs(leaseMs),
-      // A payload stored without its timeout: work it out (the one decode left).
-      timeoutSeconds: scan.hasTimeout ? 0 : timeoutSeconds(fromBinary(TaskSchema, row.payload)),
-    }),
-  );
-  const bytes = new Uint8Array(head.length + row.payload.length);
-  bytes.set(head);
-  bytes.set(row.payload, head.length);
-  return bytes;
-}
-
-/** A task claimed for a worker: as a Task message, or encoded straight from its row. */
-export class ClaimedTask {
-  constructor(
-    readonly row: ClaimedRow,
-    private readonly leaseMs: number,
-  ) {}
-
-  message(): Task {
-    return taskMessage(this.row, this.leaseMs);
-  }
-
-  bytes(): Uint8Array {
-    return taskBytes(this.row, this.leaseMs);
-  }
-}
-
-/** Field `number` holding already encoded message bytes, after `prefix` (other fields of the same message, already encoded). */
-export function embedded(number: number, message: Uint8Array, prefix?: Uint8Array): Uint8Array {
-  const writer = new BinaryWriter();
-  if (prefix) writer.raw(prefix);
-  return writer.tag(number, WireType.LengthDelimited).bytes(message).finish();
 }
 
 export type FinishResult = FinishTaskRequest['result'];

@@ -4,12 +4,11 @@
 import { AppError, ErrorKind, invalidInput } from '../errors.js';
 import type { EncodeJob } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
-import { FsBackend } from '../storage/fs.js';
+import { confinedPath } from '../storage/index.js';
 
 /** Throws InvalidInput (`..`) or AccessDenied (outside the roots) naming the field. */
 export async function confineJob(job: EncodeJob | undefined, roots: string[]): Promise<void> {
   if (!job) return;
-  const backend = new FsBackend({ allowedRoots: roots });
   const fields: [string, File | Folder | undefined][] = [
     ['job.input', job.input],
     ['job.working', job.working],
@@ -20,7 +19,7 @@ export async function confineJob(job: EncodeJob | undefined, roots: string[]): P
     const p = loc.location.value.path;
     if (p.split('/').includes('..')) throw invalidInput(`${field}.fs.path: ".." is not allowed (got "${p}")`);
     try {
-      await backend.checked(loc);
+      await confinedPath(loc, roots);
     } catch (err) {
       const e = AppError.from(err);
       if (e.kind === ErrorKind.AccessDenied)

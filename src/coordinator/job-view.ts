@@ -1,6 +1,8 @@
 // The Job message clients see, built from the job row and its tasks, with
 // storage secrets removed.
 import { create, fromBinary } from '@bufbuild/protobuf';
+import type { JobRow, TaskBrief } from '../db/index.js';
+import { JobState, TaskState } from '../db/states.js';
 import {
   EncodeJobSchema,
   type Job,
@@ -10,7 +12,6 @@ import {
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import type { File } from '../gen/avspl1t/v1/storage_pb.js';
-import { type JobRow, JobState, type TaskBrief, TaskState } from '../store/index.js';
 import { decodeManifest } from './codec.js';
 import { encodeSpans, percentComplete } from './progress.js';
 import { redacted } from './redact.js';

@@ -10,8 +10,7 @@ import type { File, Folder } from '../gen/avspl1t/v1/storage_pb.js';
 import { AUDIO_INIT_NAME, AUDIO_PLAYLIST_NAME } from '../media/audio.js';
 import { INIT_NAME } from '../media/encode.js';
 import { MASTER_NAME, VIDEO_PLAYLIST_NAME } from '../media/manifest.js';
-import { resolveExisting } from '../storage/fs.js';
-import { describe } from '../storage/index.js';
+import { describe, resolveExisting } from '../storage/index.js';
 
 const OUTPUT_NAMES = new Set([
   MASTER_NAME,

@@ -1,6 +1,6 @@
 // percent_complete of a job from its tasks: finished work plus the reported
 // progress of running tasks, weighted so that the encodes dominate.
-import { JobState, TaskKind, TaskState } from '../store/index.js';
+import { JobState, TaskKind, TaskState } from '../db/states.js';
 
 /** Share of the job each kind of work stands for (encodes split theirs evenly). */
 export const WEIGHTS = { split: 5, audio: 5, encode: 85, manifest: 5 } as const;

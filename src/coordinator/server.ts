@@ -3,32 +3,30 @@
 // sweeps expired leases in the background. Optionally checks bearer tokens,
 // serves TLS (then HTTP/2 and HTTP/1.1 are told apart by ALPN) and confines
 // submitted filesystem paths to allowed roots. Connections are capped and timed
-// out when silent or idle (`connections.ts`); request bodies are admitted before
-// they are read (`../rpc/connect-handler.ts`, `../rpc/grpc-unary.ts`).
-import { existsSync, rmSync } from 'node:fs';
+// out when silent or idle (`connections.ts`); tokens are checked before a
+// request body is read (`../rpc/connect-handler.ts`).
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import { fileToCreate, openTaskStore, type TaskStore } from '../db/index.js';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
-import { type AuthConfig, authEnabled, authInterceptor, authorizer } from '../rpc/auth.js';
+import { type AuthConfig, authEnabled, authGate } from '../rpc/auth.js';
 import { connectHandler, type NodeHandler } from '../rpc/connect-handler.js';
-import { type LeanGrpcOptions, serveLeanGrpc } from '../rpc/grpc-unary.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
-import { isPostgresUrl, sqliteFile } from '../store/dialect.js';
-import { Store } from '../store/index.js';
 import { type ConnectionLimits, closeWhenIdle, DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
-import { coordinatorService, workerRoutes } from './service.js';
+import { coordinatorService } from './service.js';
 
 export interface StartCoordinatorOptions extends CoordinatorOptions {
   /** `host:port` to listen on; port 0 picks a free one. */
   listen: string;
-  /** SQLite file path or postgres:// URL, or an open Store (then the caller closes it). */
-  db: string | Store;
+  /** SQLite file path or postgres:// URL, or an open TaskStore (then the caller closes it). */
+  db: string | TaskStore;
   log?: Logger;
   /** Maximum pooled database connections (PostgreSQL; default 10). */
   dbPoolSize?: number;
@@ -50,7 +48,7 @@ export interface RunningCoordinator {
   /** `host:port` actually listened on. */
   address: string;
   coordinator: Coordinator;
-  store: Store;
+  store: TaskStore;
   /** Stops serving (ending open polls and streams) and closes the database if it was opened here. */
   close(): Promise<void>;
 }
@@ -63,13 +61,10 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   const ownStore = typeof options.db === 'string';
   // A SQLite file this start creates is removed again if the port cannot be bound:
   // a failed start leaves nothing behind.
-  const newFile =
-    typeof options.db === 'string' && !isPostgresUrl(options.db) && !existsSync(sqliteFile(options.db))
-      ? sqliteFile(options.db)
-      : undefined;
+  const newFile = typeof options.db === 'string' ? fileToCreate(options.db) : undefined;
   const store =
     typeof options.db === 'string'
-      ? await Store.open(options.db, { log, poolSize: options.dbPoolSize })
+      ? await openTaskStore(options.db, { log, poolSize: options.dbPoolSize })
       : options.db;
   const coordinator = new Coordinator(store, { ...options, log });
   const resumed = await coordinator.resumeLeases();
@@ -86,27 +81,17 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
         CoordinatorService,
         coordinatorService(coordinator, log, { allowedRoots: options.allowedRoots }),
       ),
-    interceptors: [authInterceptor(auth)],
-    authorize: authorizer(auth),
+    requestGate: authGate(auth),
     readMaxBytes: maxRequestBytes,
     log,
   });
-  // The workers' calls over gRPC take the lean path; everything else goes through Connect.
-  const lean: LeanGrpcOptions = {
-    servicePath: `/${CoordinatorService.typeName}/`,
-    routes: workerRoutes(coordinator, log),
-    authorize: authorizer(auth),
-    maxRequestBytes,
-  };
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   };
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
-  const server = options.tls
-    ? tlsServer(options.tls, connect, lean, limits)
-    : sniffingServer(connect, lean, limits);
+  const server = options.tls ? tlsServer(options.tls, connect, limits) : sniffingServer(connect, limits);
   server.on('connection', track);
   server.maxConnections = limits.maxConnections;
   let lastDropWarning = 0;
@@ -144,7 +129,6 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     {
       address,
       db: store.display,
-      dialect: store.dialectName,
       tls: !!options.tls,
       auth: authEnabled(auth),
       allowedRoots: options.allowedRoots,
@@ -176,22 +160,19 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
 function tlsServer(
   tls: { cert: string | Buffer; key: string | Buffer },
   handler: NodeHandler,
-  lean: LeanGrpcOptions,
   limits: ConnectionLimits,
 ): net.Server {
   const server = http2.createSecureServer(
     { cert: tls.cert, key: tls.key, allowHTTP1: true, handshakeTimeout: limits.sniffTimeoutMs },
     handler,
   );
-  serveLeanGrpc(server, lean);
   closeWhenIdle(server, limits.idleTimeoutMs);
   return server;
 }
 
 /** One plaintext port, two protocols: HTTP/2 (gRPC) is told apart by its connection preface. */
-function sniffingServer(handler: NodeHandler, lean: LeanGrpcOptions, limits: ConnectionLimits): net.Server {
+function sniffingServer(handler: NodeHandler, limits: ConnectionLimits): net.Server {
   const h2 = http2.createServer(handler);
-  serveLeanGrpc(h2, lean);
   closeWhenIdle(h2, limits.idleTimeoutMs);
   const h1 = http.createServer(handler);
   closeWhenIdle(h1, limits.idleTimeoutMs);

@@ -1,17 +1,15 @@
 // CoordinatorService over Connect: translates requests to Coordinator calls and
 // AppErrors to gRPC status codes (the only place that mapping happens).
-import { create, type DescMessage, type DescMethodUnary, toBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { AppError, ErrorKind } from '../errors.js';
 import {
   CancelJobResponseSchema,
-  CoordinatorService,
-  type FinishTaskRequest,
+  type CoordinatorService,
   FinishTaskResponseSchema,
   GetJobResponseSchema,
   type GetTaskRequest,
   GetTaskResponseSchema,
-  type HeartbeatRequest,
   HeartbeatResponseSchema,
   ListJobsResponseSchema,
   ListWorkersResponseSchema,
@@ -20,8 +18,6 @@ import {
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Logger } from '../log.js';
 import { toConnectError } from '../rpc/errors.js';
-import { EncodedMessage, type UnaryRoute, unaryRoute } from '../rpc/grpc-unary.js';
-import { embedded } from './codec.js';
 import { confineJob } from './confine.js';
 import type { Coordinator } from './coordinator.js';
 import { validateEncodeJob } from './validate.js';
@@ -53,65 +49,6 @@ function profileOf(req: GetTaskRequest) {
   return { host: req.host, slots: req.slots };
 }
 
-/** The workers' calls, shared by the Connect service and the lean gRPC path. */
-function workerCalls(c: Coordinator, boundary: Boundary) {
-  return {
-    getTask: (req: GetTaskRequest, signal: AbortSignal) =>
-      boundary('GetTask', async () =>
-        create(GetTaskResponseSchema, {
-          task: await c.getTask(req.workerId, req.waitMs, signal, profileOf(req)),
-        }),
-      ),
-    heartbeat: (req: HeartbeatRequest) =>
-      boundary('Heartbeat', async () =>
-        create(HeartbeatResponseSchema, await c.heartbeat(req.workerId, req.taskId, req.lease, req.progress)),
-      ),
-    finishTask: (req: FinishTaskRequest) =>
-      boundary('FinishTask', async () => create(FinishTaskResponseSchema, await c.finishAndClaim(req))),
-  };
-}
-
-const GET_TASK_TASK = GetTaskResponseSchema.field.task!.number;
-const FINISH_TASK_NEXT = FinishTaskResponseSchema.field.next!.number;
-const EMPTY = new Uint8Array(0);
-const ACCEPTED = toBinary(FinishTaskResponseSchema, create(FinishTaskResponseSchema, { accepted: true }));
-
-/**
- * The workers' hot calls as routes of the lean gRPC path (`src/rpc/grpc-unary.ts`).
- * A claimed task goes out encoded from its stored payload, not decoded and
- * encoded again.
- */
-export function workerRoutes(c: Coordinator, log: Logger): UnaryRoute[] {
-  const boundary = boundaryFor(log);
-  const calls = workerCalls(c, boundary);
-  const method = CoordinatorService.method;
-  return [
-    unaryRoute({
-      ...io(method.getTask),
-      usesSignal: true,
-      handle: (req, signal) =>
-        boundary('GetTask', async () => {
-          const task = await c.claimTask(req.workerId, req.waitMs, signal, profileOf(req));
-          return new EncodedMessage(task ? embedded(GET_TASK_TASK, task.bytes()) : EMPTY);
-        }),
-    }),
-    unaryRoute({ ...io(method.heartbeat), handle: calls.heartbeat }),
-    unaryRoute({
-      ...io(method.finishTask),
-      handle: (req) =>
-        boundary('FinishTask', async () => {
-          const { accepted, next } = await c.finishAndClaimTask(req);
-          const head = accepted ? ACCEPTED : EMPTY;
-          return new EncodedMessage(next ? embedded(FINISH_TASK_NEXT, next.bytes(), head) : head);
-        }),
-    }),
-  ];
-}
-
-function io<I extends DescMessage, O extends DescMessage>(m: DescMethodUnary<I, O>) {
-  return { name: m.name, input: m.input, output: m.output };
-}
-
 /** The Connect service implementation backed by a Coordinator. */
 export function coordinatorService(
   c: Coordinator,
@@ -119,7 +56,6 @@ export function coordinatorService(
   options: ServiceOptions = {},
 ): ServiceImpl<typeof CoordinatorService> {
   const boundary = boundaryFor(log);
-  const calls = workerCalls(c, boundary);
   return {
     submitJob: (req) =>
       boundary('SubmitJob', async () => {
@@ -149,8 +85,17 @@ export function coordinatorService(
         throw toConnectError(err);
       }
     },
-    getTask: (req, ctx) => calls.getTask(req, ctx.signal),
-    heartbeat: (req) => calls.heartbeat(req),
-    finishTask: (req) => calls.finishTask(req),
+    getTask: (req, ctx) =>
+      boundary('GetTask', async () =>
+        create(GetTaskResponseSchema, {
+          task: await c.claim(req.workerId, req.waitMs, ctx.signal, profileOf(req)),
+        }),
+      ),
+    heartbeat: (req) =>
+      boundary('Heartbeat', async () =>
+        create(HeartbeatResponseSchema, await c.heartbeat(req.workerId, req.taskId, req.lease, req.progress)),
+      ),
+    finishTask: (req) =>
+      boundary('FinishTask', async () => create(FinishTaskResponseSchema, await c.finish(req))),
   };
 }

@@ -37,7 +37,11 @@ async function encodeAudioFrom(
   const tb = src.timeBase!;
   const videoStart = (src.startPts * tb.num) / tb.den;
   const videoSeconds = (src.duration * tb.num) / tb.den;
-  const info = await audioInfo(input, src.demuxer, ctx.signal);
+  // The split read them (a source info from before it did: probe here).
+  const info =
+    src.audioChannels && src.audioSampleRate
+      ? { channels: src.audioChannels, sampleRate: src.audioSampleRate }
+      : await audioInfo(input, src.demuxer, ctx.signal);
   const channels = Math.min(2, Math.max(1, info.channels));
   const rate = RATES.includes(info.sampleRate) ? info.sampleRate : 48000;
   // The AAC encoder puts one frame of priming samples first, and nothing in fMP4 segments makes a

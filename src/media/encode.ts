@@ -8,7 +8,7 @@ import { AppError, ErrorKind } from '../errors.js';
 import { type Piece, type Segment, SegmentSchema, type SourceInfo } from '../gen/avspl1t/v1/media_pb.js';
 import { describe } from '../storage/index.js';
 import type { EncodeOptions, OperationContext } from './api.js';
-import { av1CodecString } from './codec-string.js';
+import { av1CodecString, av1cFields } from './codec-string.js';
 import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
 import { NO_FRAME_SILENCE_MS, NoFrameError, watchFirstFrame } from './first-frame-watch.js';
 import { av1cOf, FrameCountError, KeyFrameError, placeFragments } from './fragment.js';
@@ -29,7 +29,8 @@ export function segmentName(index: number): string {
 
 /**
  * Encodes the pieces to one AV1 fMP4 HLS segment each (+ the shared init segment).
- * Consecutive pieces of the same source with equal frame counts are encoded by one
+ * Consecutive pieces of the same source with equal frame counts (the last may be
+ * shorter) are encoded by one
  * encoder run with a key frame every segment (one start-up instead of many);
  * otherwise, or if the encoder put its key frames elsewhere, piece by piece.
  */
@@ -69,15 +70,18 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
   return segments;
 }
 
-/** Whether one encoder run can make every piece's segment: a contiguous range of one source, equal frame counts. */
+/** Whether one encoder run can make every piece's segment: a contiguous range of one source (see joinsRun). */
 function runnable(pieces: Piece[]): boolean {
   const first = pieces[0]!;
-  return pieces.every(
-    (p, i) =>
-      joinsRun(first, p) &&
-      describe(p.file) === describe(first.file) &&
-      (i === 0 ||
-        (p.index === pieces[i - 1]!.index + 1 && p.start === pieces[i - 1]!.start + pieces[i - 1]!.duration)),
+  return (
+    joinsRun(pieces) &&
+    pieces.every(
+      (p, i) =>
+        describe(p.file) === describe(first.file) &&
+        (i === 0 ||
+          (p.index === pieces[i - 1]!.index + 1 &&
+            p.start === pieces[i - 1]!.start + pieces[i - 1]!.duration)),
+    )
   );
 }
 
@@ -134,7 +138,7 @@ async function encodeRunFrom(
         secondsArg(rescale(piece.keyPts, tb, pieceTb) + shift + tol, pieceTb),
       ]
     : [];
-  // One key frame per segment: the run's pieces all have the same frame count.
+  // One key frame per segment: the run's pieces have the first's frame count (the last at most).
   const gop = run.length > 1 ? piece.framePts.length : undefined;
   const args = (seekArgs: string[]) => [
     ...ffmpegBase(),
@@ -228,7 +232,7 @@ async function encodeRunFrom(
       ErrorKind.Internal,
       `track timescale ${placed.timescale} differs from the source time base 1/${tb.den}`,
     );
-  const codecs = av1CodecString(av1cOf(placed.init));
+  const codecs = av1CodecString(av1cFields(av1cOf(placed.init)));
   const initSha256 = createHash('sha256').update(placed.init).digest('hex');
   const initLocal = path.join(ctx.tmpDir, INIT_NAME);
   await writeFile(initLocal, placed.init);

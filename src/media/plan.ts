@@ -1,5 +1,6 @@
-// Pure planning of the split: which frames belong to which segment, and which
-// packets (from a key frame on) a stream-copied piece needs to decode them.
+// Pure planning of the split: which frames belong to which segment, which packets
+// (from a key frame on) a stream-copied piece needs to decode them, and which
+// pieces one encoder run can make. How pieces become tasks: coordinator/schedule-policy.ts.
 import type { Frame } from './probe.js';
 import type { Ratio } from './rational.js';
 
@@ -90,141 +91,22 @@ export function targetDuration(durationsSeconds: readonly number[]): number {
 }
 
 /**
- * Whether `next` can share one encoder run (a key frame every n frames) with a run
- * starting at `first`: both ranges of the source, equal frame counts of at least 2
+ * Whether `pieces` (consecutive) can be one encoder run with a key frame every n
+ * frames, n the first piece's frame count: all ranges of the source, every piece
+ * n frames long except the last, which may be shorter (the run ends inside its
+ * group of pictures, as the source's last segment usually does), and n at least 2
  * (one-frame segments would change the encoder's GOP mode, so the init segment).
  */
-export function joinsRun(
-  first: { inSource: boolean; framePts: readonly unknown[] },
-  next: { inSource: boolean; framePts: readonly unknown[] },
-): boolean {
+export function joinsRun(pieces: readonly { inSource: boolean; framePts: readonly unknown[] }[]): boolean {
+  const n = pieces[0]?.framePts.length ?? 0;
   return (
-    first.inSource &&
-    next.inSource &&
-    first.framePts.length >= 2 &&
-    next.framePts.length === first.framePts.length
+    n >= 2 &&
+    pieces.every(
+      (p, i) =>
+        p.inSource &&
+        (i === pieces.length - 1
+          ? p.framePts.length >= 1 && p.framePts.length <= n
+          : p.framePts.length === n),
+    )
   );
-}
-
-/** Most segments one encode task covers (bounds a task's length, memory and retry cost). */
-export const MAX_SEGMENTS_PER_TASK = 8;
-
-/**
- * An encoder run's fixed cost (start-up, pipeline fill and flush), in segments of
- * encode work. Measured with ffmpeg 5.1 / SVT-AV1 1.4.1, preset 8, one thread, on
- * the bench's 720p clip: ~1.3 s of CPU per run against ~4.1 s per 2 s segment.
- */
-export const RUN_COST = 0.3;
-
-/** Guided task sizes tried: each task takes remaining cost / (divisor × parallelism). */
-const DIVISORS = [2, 1, 0.5];
-
-type Plannable = { inSource: boolean; framePts: readonly unknown[]; sourceBytes: number };
-
-/**
- * Groups consecutive pieces into encode tasks for `parallelism` slots (guided
- * self-scheduling): each task takes its share of the cost still ungrouped,
- * remaining / (d × parallelism), at most MAX_SEGMENTS_PER_TASK segments, so the
- * first tasks amortize the encoder's start-up over several segments and the last
- * ones are small enough to keep every slot busy to the end. Of the divisors d
- * tried, the one whose plan finishes first when its tasks run longest-first on the
- * slots (each costing RUN_COST more) wins; ties go to fewer tasks. A piece's cost
- * is its share of the source's coded bytes (busy scenes cost more), or of the
- * frames when sizes are unknown. Only ranges of the source with equal frame counts
- * share a task (one encoder run with a key frame every n frames). parallelism 0 =
- * one segment per task.
- */
-export function groupPieces<P extends Plannable>(pieces: readonly P[], parallelism: number): P[][] {
-  if (parallelism <= 0) return pieces.map((p) => [p]);
-  const cost = pieceCosts(pieces);
-  let best: { groups: P[][]; span: number } | undefined;
-  for (const d of DIVISORS) {
-    const groups = guided(pieces, cost, parallelism * d);
-    const span = makespan(
-      groups.map((g) => RUN_COST + g.reduce((t, p) => t + cost.get(p)!, 0)),
-      parallelism,
-    );
-    const better =
-      !best || span < best.span - 1e-9 || (span <= best.span + 1e-9 && groups.length < best.groups.length);
-    if (better) best = { groups, span };
-  }
-  return best!.groups;
-}
-
-/**
- * Each piece's encode cost: the source's coded bytes of its frames (busy scenes
- * cost more to encode and to code), or its frame count when any size is unknown.
- */
-function rawCosts(pieces: readonly { sourceBytes: number; framePts: readonly unknown[] }[]): number[] {
-  const known = pieces.every((p) => p.sourceBytes > 0);
-  return pieces.map((p) => (known ? p.sourceBytes : p.framePts.length));
-}
-
-/** Each piece's encode cost in segments of average cost (see rawCosts). */
-function pieceCosts<P extends Plannable>(pieces: readonly P[]): Map<P, number> {
-  const raw = rawCosts(pieces);
-  const mean = raw.reduce((a, b) => a + b, 0) / Math.max(1, raw.length) || 1;
-  return new Map(pieces.map((p, i) => [p, raw[i]! / mean]));
-}
-
-/** Guided grouping: each task takes about remaining cost / `shares` (at least one piece). */
-function guided<P extends Plannable>(pieces: readonly P[], cost: Map<P, number>, shares: number): P[][] {
-  const groups: P[][] = [];
-  let remaining = pieces.reduce((t, p) => t + cost.get(p)!, 0);
-  let i = 0;
-  while (i < pieces.length) {
-    const target = remaining / shares;
-    const first = pieces[i]!;
-    const group = [first];
-    let sum = cost.get(first)!;
-    for (;;) {
-      const next = pieces[i + group.length];
-      if (!next || group.length >= MAX_SEGMENTS_PER_TASK || !joinsRun(first, next)) break;
-      // Take the next piece while the task stays nearer its target with it than without.
-      const c = cost.get(next)!;
-      if (sum + c / 2 > target) break;
-      group.push(next);
-      sum += c;
-    }
-    groups.push(group);
-    remaining -= sum;
-    i += group.length;
-  }
-  return groups;
-}
-
-/** When the last of `costs` ends, run longest first, each on the slot free first. */
-function makespan(costs: readonly number[], slots: number): number {
-  // Slots beyond one per task stay idle: the array is sized by the tasks, never by `slots` alone.
-  const free = Array<number>(Math.max(1, Math.min(slots, costs.length))).fill(0);
-  for (const c of [...costs].sort((a, b) => b - a)) {
-    let k = 0;
-    for (let j = 1; j < free.length; j++) if (free[j]! < free[k]!) k = j;
-    free[k] = free[k]! + c;
-  }
-  return free.reduce((a, b) => Math.max(a, b), 0);
-}
-
-/**
- * Claim order of encode tasks: longest first (LPT), so the last tasks to start are
- * the cheapest and no slot waits long on one hard segment at the end. A task's
- * cost is the sum of its pieces' (rawCosts). Returns each group's rank (0 =
- * first), ties in index order.
- */
-export function longestFirst<P extends { sourceBytes: number; framePts: readonly unknown[] }>(
-  groups: readonly (readonly P[])[],
-): number[] {
-  const raw = rawCosts(groups.flat());
-  let at = 0;
-  const cost = groups.map((g) => {
-    const sum = raw.slice(at, at + g.length).reduce((a, b) => a + b, 0);
-    at += g.length;
-    return sum;
-  });
-  const order = groups.map((_, i) => i).sort((a, b) => cost[b]! - cost[a]! || a - b);
-  const rank: number[] = [];
-  order.forEach((g, r) => {
-    rank[g] = r;
-  });
-  return rank;
 }

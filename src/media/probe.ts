@@ -1,5 +1,5 @@
-// Probes a source with ffprobe: stream facts plus every video packet's timestamps
-// and key-frame flag, which the split plans its cuts from.
+// Probes a source with ffprobe (one run): stream facts plus every video packet's
+// timestamps and key-frame flag, which the split plans its cuts from.
 import { basename } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
@@ -42,6 +42,7 @@ export interface ProbeLimits {
 export const DEFAULT_LIMITS: ProbeLimits = { maxWidth: 8192, maxHeight: 8192, maxDurationSeconds: 24 * 3600 };
 
 export interface FfStream {
+  index?: number;
   codec_type?: string;
   codec_name?: string;
   width?: number;
@@ -76,6 +77,29 @@ export interface Header {
   formatName: string;
 }
 
+/** The error to report when ffprobe could not read a job's input: refusals and "not a video" for a person. */
+function probeError(err: unknown): AppError {
+  const e = AppError.from(err);
+  const refused = refusedFormat(e.message);
+  if (refused) return new AppError(ErrorKind.Permanent, refused);
+  if (e.kind === ErrorKind.Permanent && NOT_MEDIA.test(e.message))
+    return new AppError(
+      ErrorKind.Permanent,
+      'input is not a video file (or a damaged one): ffprobe recognised no video format in it',
+    );
+  if (e.kind === ErrorKind.Permanent)
+    return new AppError(ErrorKind.Permanent, `input is not a readable video: ${e.message}`);
+  return e;
+}
+
+/** The first video stream that is not a cover picture; throws Permanent when there is none. */
+function videoStream(streams: FfStream[]): FfStream {
+  const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  if (video) return video;
+  const what = streams.some((s) => s.codec_type === 'audio') ? 'audio only' : 'no video stream';
+  throw new AppError(ErrorKind.Permanent, `input has no video stream (${what})`);
+}
+
 /**
  * Reads the header of `path` (a local file) with ffprobe, self-contained video
  * demuxers only: quick, no packets read. Throws Permanent with a readable reason
@@ -92,25 +116,114 @@ export async function probeHeader(path: string, signal?: AbortSignal): Promise<H
     );
     meta = JSON.parse(stdout);
   } catch (err) {
-    const e = AppError.from(err);
-    const refused = refusedFormat(e.message);
-    if (refused) throw new AppError(ErrorKind.Permanent, refused);
-    if (e.kind === ErrorKind.Permanent && NOT_MEDIA.test(e.message))
-      throw new AppError(
-        ErrorKind.Permanent,
-        'input is not a video file (or a damaged one): ffprobe recognised no video format in it',
-      );
-    if (e.kind === ErrorKind.Permanent)
-      throw new AppError(ErrorKind.Permanent, `input is not a readable video: ${e.message}`);
-    throw e;
+    throw probeError(err);
   }
   const streams = meta.streams ?? [];
-  const video = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
-  if (!video) {
-    const what = streams.some((s) => s.codec_type === 'audio') ? 'audio only' : 'no video stream';
-    throw new AppError(ErrorKind.Permanent, `input has no video stream (${what})`);
+  return { streams, video: videoStream(streams), formatName: meta.format?.format_name ?? '' };
+}
+
+/** The stream fields the split uses (ffprobe -show_entries). */
+const STREAM_FIELDS = [
+  'index',
+  'codec_type',
+  'codec_name',
+  'width',
+  'height',
+  'pix_fmt',
+  'r_frame_rate',
+  'avg_frame_rate',
+  'time_base',
+  'channels',
+  'sample_rate',
+  'color_range',
+  'color_primaries',
+  'color_transfer',
+  'color_space',
+  'chroma_location',
+];
+
+/**
+ * The header and every packet of `path` (a local file) from one ffprobe run, in
+ * ffprobe's "compact" output: one line per packet, stream and format, each
+ * `section|key=value|…`. Packets of every stream are listed (a stream cannot be
+ * selected without hiding the others' headers); the caller keeps the video's.
+ */
+async function probeAll(path: string, signal?: AbortSignal): Promise<Header & { packets: Packet[] }> {
+  let stdout: string;
+  try {
+    ({ stdout } = await run(
+      binaries.ffprobe,
+      [
+        '-v',
+        'error',
+        // Only demuxers of self-contained video files may open it (no playlists or lists).
+        ...inputArgs(),
+        '-show_entries',
+        `stream=${STREAM_FIELDS.join(',')}:stream_disposition=attached_pic:format=format_name:packet=stream_index,pts,dts,duration,size,flags`,
+        '-of',
+        'compact',
+        path,
+      ],
+      { signal, timeoutMs: 300_000 },
+    ));
+  } catch (err) {
+    throw probeError(err);
   }
-  return { streams, video, formatName: meta.format?.format_name ?? '' };
+  const streams: FfStream[] = [];
+  const packetLines: Map<string, string>[] = [];
+  let formatName = '';
+  for (const line of stdout.split('\n')) {
+    const [section, ...fields] = line.split('|');
+    const f = new Map<string, string>();
+    for (const field of fields) {
+      const eq = field.indexOf('=');
+      if (eq > 0 && field.slice(eq + 1) !== 'N/A') f.set(field.slice(0, eq), field.slice(eq + 1));
+    }
+    if (section === 'packet') packetLines.push(f);
+    else if (section === 'format') formatName = f.get('format_name') ?? '';
+    else if (section === 'stream') streams.push(streamOf(f));
+  }
+  const video = videoStream(streams);
+  const index = String(video.index);
+  const packets = packetLines.filter((f) => f.get('stream_index') === index).map(packetOf);
+  return { streams, video, formatName, packets };
+}
+
+/** A stream line of ffprobe's compact output as the JSON writer would give it. */
+function streamOf(f: Map<string, string>): FfStream {
+  const n = (k: string) => num(f.get(k));
+  return {
+    index: n('index'),
+    codec_type: f.get('codec_type'),
+    codec_name: f.get('codec_name'),
+    width: n('width'),
+    height: n('height'),
+    pix_fmt: f.get('pix_fmt'),
+    r_frame_rate: f.get('r_frame_rate'),
+    avg_frame_rate: f.get('avg_frame_rate'),
+    time_base: f.get('time_base'),
+    channels: n('channels'),
+    sample_rate: f.get('sample_rate'),
+    disposition: { attached_pic: n('disposition:attached_pic') },
+    color_range: f.get('color_range'),
+    color_primaries: f.get('color_primaries'),
+    color_transfer: f.get('color_transfer'),
+    color_space: f.get('color_space'),
+    chroma_location: f.get('chroma_location'),
+  };
+}
+
+/** A packet line of ffprobe's compact output. */
+function packetOf(f: Map<string, string>): Packet {
+  const flags = f.get('flags') ?? '';
+  return {
+    pts: num(f.get('pts')),
+    dts: num(f.get('dts')),
+    duration: num(f.get('duration')) ?? 0,
+    size: num(f.get('size')) ?? 0,
+    key: flags.includes('K'),
+    discard: flags.includes('D'),
+  };
 }
 
 /** Probes `path` (a local file); throws Permanent with a readable reason when it is not a usable video. */
@@ -119,7 +232,7 @@ export async function probe(
   opts: { signal?: AbortSignal; limits?: ProbeLimits } = {},
 ): Promise<Probe> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  const { streams, video, formatName } = await probeHeader(path, opts.signal);
+  const { streams, video, formatName, packets } = await probeAll(path, opts.signal);
   const demuxer = demuxerOf(formatName);
   if (!demuxer) throw new AppError(ErrorKind.Permanent, refusalFor(formatName));
   const width = video.width ?? 0;
@@ -133,7 +246,6 @@ export async function probe(
   const timeBase = parseRatio(video.time_base);
   if (!timeBase) throw new AppError(ErrorKind.Permanent, 'input video stream has no time base');
 
-  const packets = await probePackets(path, opts.signal, demuxer);
   const frames = framesFromPackets(packets);
   if (frames.length < 2)
     throw new AppError(
@@ -179,6 +291,8 @@ export async function probe(
     chromaLocation: known(video.chroma_location),
     demuxer,
     warnings,
+    audioChannels: audioStream?.channels ?? 0,
+    audioSampleRate: Number(audioStream?.sample_rate ?? 0) || 0,
   });
   return {
     info,
@@ -204,11 +318,6 @@ interface Packet {
   size: number;
   key: boolean;
   discard: boolean;
-}
-
-/** Every video packet of the first video stream, in decode order. */
-export async function probePackets(path: string, signal?: AbortSignal, demuxer?: string): Promise<Packet[]> {
-  return (await probeVideoPackets(path, signal, demuxer)).packets;
 }
 
 /** The first video stream's time base and every packet of it, in decode order, from one ffprobe run. */

@@ -61,6 +61,8 @@ async function splitFrom(input: string, opts: SplitOptions, ctx: OperationContex
   // describes the input (the audio task reads it).
   const from: Source = { path: source, demuxer: p.info.demuxer };
   p.info.hasAudio = original.info.hasAudio;
+  p.info.audioChannels = original.info.audioChannels;
+  p.info.audioSampleRate = original.info.audioSampleRate;
   p.info.demuxer = original.info.demuxer;
   const plans = planPieces(p.frames, p.timeBase, opts.secondsPerSegment);
   const framePts = (plan: PiecePlan) => p.frames.slice(plan.first, plan.end).map((f) => f.pts);
@@ -239,12 +241,7 @@ async function inspectPiece(
   if (!packets[0]?.key || firstPts === undefined || !pieceTb) return { ok: false };
   const have = framesFromPackets(packets).map((f) => f.pts);
   const tolerance = Math.max(0.5, halfMinGap(have));
-  let start = knownStart;
-  if (!start)
-    for (const f of p.frames) {
-      if (rescale(f.pts, p.timeBase, pieceTb) > firstPts + tolerance) break;
-      if (f.key) start = f;
-    }
+  const start = knownStart ?? keyFrameAtOrBefore(p.frames, p.timeBase, pieceTb, firstPts + tolerance);
   if (!start) return { ok: false };
   const shift = firstPts - rescale(start.pts, p.timeBase, pieceTb);
   let i = 0;
@@ -254,4 +251,28 @@ async function inspectPiece(
     if (i >= have.length || Math.abs(have[i]! - want) > tolerance) return { ok: false, start };
   }
   return { ok: true, start, timeBase: pieceTb, firstPts };
+}
+
+/**
+ * The latest key frame of `frames` (presentation order, pts in time base `from`)
+ * whose pts in time base `to` is at most `limit`; undefined when none. A binary
+ * search for the last frame not beyond `limit`, then back to its key frame (at
+ * most one group of pictures): a long source has many pieces to check.
+ */
+export function keyFrameAtOrBefore(
+  frames: readonly Frame[],
+  from: Ratio,
+  to: Ratio,
+  limit: number,
+): Frame | undefined {
+  // The first frame beyond `limit` (rescaling keeps the order of timestamps).
+  let lo = 0;
+  let hi = frames.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rescale(frames[mid]!.pts, from, to) > limit) hi = mid;
+    else lo = mid + 1;
+  }
+  for (let k = lo - 1; k >= 0; k--) if (frames[k]!.key) return frames[k];
+  return undefined;
 }

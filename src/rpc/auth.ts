@@ -1,9 +1,10 @@
 // Optional bearer-token authentication as gRPC metadata (`authorization:
-// Bearer <token>`): a client interceptor that sends a token and a server
-// interceptor that checks it. Workers' RPCs need the worker token; client RPCs
-// take a client token or the worker token (the farm's own secret).
+// Bearer <token>`): a client interceptor that sends a token and the server's
+// request gate that checks it from the headers, before any of the body is read.
+// Workers' RPCs need the worker token; client RPCs take a client token or the
+// worker token (the farm's own secret).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, type HandlerContext, type Interceptor } from '@connectrpc/connect';
 
 /** Methods only workers call. */
 export const WORKER_METHODS: ReadonlySet<string> = new Set(['GetTask', 'Heartbeat', 'FinishTask']);
@@ -41,8 +42,9 @@ function matches(presented: Buffer, accepted: Buffer[]): boolean {
 export type Authorize = (method: string, authorization: string | undefined) => void;
 
 /**
- * The token check: throws UNAUTHENTICATED unless `authorization` carries a token
- * accepted for `method`; undefined when no token is configured (every call is served).
+ * The one token check: throws UNAUTHENTICATED unless `authorization` carries a
+ * token accepted for `method`; undefined when no token is configured (every
+ * call is served).
  */
 export function authorizer(config: AuthConfig): Authorize | undefined {
   if (!authEnabled(config)) return undefined;
@@ -57,12 +59,15 @@ export function authorizer(config: AuthConfig): Authorize | undefined {
   };
 }
 
-/** Refuses calls without a valid token with UNAUTHENTICATED; a no-op when no token is configured. */
-export function authInterceptor(config: AuthConfig): Interceptor {
+/**
+ * The token check as the server's connect-es request gate: run on a call's
+ * headers before any of its body is read, so an unauthenticated call costs no
+ * body. Undefined when no token is configured.
+ */
+export function authGate(config: AuthConfig): ((context: HandlerContext) => void) | undefined {
   const check = authorizer(config);
-  if (!check) return (next) => next;
-  return (next) => (req) => {
-    check(req.method.name, req.header.get('authorization') ?? undefined);
-    return next(req);
-  };
+  return (
+    check &&
+    (({ method, requestHeader }) => check(method.name, requestHeader.get('authorization') ?? undefined))
+  );
 }

@@ -1,12 +1,11 @@
-// The Node request handler for the Connect, gRPC and gRPC-Web protocols, as
-// connect-node's `connectNodeAdapter` but admitting calls before connect-es
-// reads and decodes their bodies: a call without a valid token is refused from
-// its headers, a body over the limit from its declared length (or once the
-// limit is read), and an uncompressed protobuf message that does not decode is
-// an invalid argument (connect-es would call it internal).
+// The Node request handler for the Connect, gRPC and gRPC-Web protocols: a
+// connect-es router, with the call's token checked from its headers before any
+// of the body is read (`requestGate`), and an uncompressed protobuf body read
+// under the size limit and decoded here, once, so that a message which does not
+// decode is an invalid argument (connect-es would call it internal).
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import { fromBinary } from '@bufbuild/protobuf';
+import { type DescMessage, fromBinary, type MessageShape } from '@bufbuild/protobuf';
 import {
   Code,
   ConnectError,
@@ -21,13 +20,10 @@ import { encodeEnvelope, type UniversalHandler } from '@connectrpc/connect/proto
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Authorize } from './auth.js';
 import { requestTooLarge } from './limits.js';
 
 export interface ConnectHandlerOptions extends ConnectRouterOptions {
   routes: (router: ConnectRouter) => void;
-  /** The token check from the call's headers; undefined serves every call. */
-  authorize?: Authorize;
   /** Largest request message read. */
   readMaxBytes: number;
   log: Logger;
@@ -38,22 +34,34 @@ export type NodeHandler = (
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
-/** Why a call was refused before connect-es saw its body. */
-const refusalKey = createContextKey<ConnectError | undefined>(undefined, { description: 'refusal' });
+/** The request message decoded from the body here; the call gets it instead of the empty message connect-es decoded. */
+const decodedKey = createContextKey<MessageShape<DescMessage> | undefined>(undefined, {
+  description: 'decoded request message',
+});
 
-/** Answers a refused call with its refusal, in the caller's protocol (connect-es encodes it). */
-const refusalInterceptor: Interceptor = (next) => (req) => {
-  const refusal = req.contextValues.get(refusalKey);
-  if (refusal) throw refusal;
-  return next(req);
+/**
+ * Hands the call the request message decoded from its body (see `decodedBody`)
+ * in place of the empty one connect-es decoded. A streaming call's body is read
+ * only when the call takes its message, so the swap happens then.
+ */
+const decodedInterceptor: Interceptor = (next) => (req) => {
+  const swap = <M>(message: M): M => (req.contextValues.get(decodedKey) as M | undefined) ?? message;
+  if (!req.stream) return next({ ...req, message: swap(req.message) });
+  const messages = req.message;
+  return next({
+    ...req,
+    message: (async function* () {
+      for await (const m of messages) yield swap(m);
+    })(),
+  });
 };
 
 /** A request handler serving `routes` over Connect, gRPC and gRPC-Web. */
 export function connectHandler(options: ConnectHandlerOptions): NodeHandler {
-  const { routes, authorize, log, ...routerOptions } = options;
+  const { routes, log, ...routerOptions } = options;
   const router = createConnectRouter({
     ...routerOptions,
-    interceptors: [refusalInterceptor, ...(routerOptions.interceptors ?? [])],
+    interceptors: [decodedInterceptor, ...(routerOptions.interceptors ?? [])],
   });
   routes(router);
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
@@ -72,17 +80,17 @@ export function connectHandler(options: ConnectHandlerOptions): NodeHandler {
       endWith(res, 400);
       return;
     }
-    const contentType = uReq.header.get('content-type') ?? '';
-    admit(req, handler, authorize, options.readMaxBytes)
-      .then((body) => {
-        if (body instanceof ConnectError) {
-          // The call gets an empty message instead of its body (Node discards what is unread).
-          contextValues.set(refusalKey, body);
-          uReq = { ...uReq, body: once(emptyMessage(contentType)) };
-          uReq.header.delete('content-length');
-        } else if (body) uReq = { ...uReq, body: once(body) };
-        return handler(uReq);
-      })
+    const framing = req.method === 'POST' ? binaryFraming(req.headers) : undefined;
+    if (framing) {
+      // connect-es reads the body only once the request gate let the call through.
+      const body = decodedBody(req, framing, handler.method.input, options.readMaxBytes, (message) =>
+        contextValues.set(decodedKey, message),
+      );
+      uReq = { ...uReq, body };
+      // The body connect-es reads is the empty message, not the length declared.
+      uReq.header.delete('content-length');
+    }
+    handler(uReq)
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((err: unknown) => {
         // The caller went away or the response could not be written: nobody to tell.
@@ -98,37 +106,30 @@ function endWith(res: http.ServerResponse | http2.Http2ServerResponse, status: n
 }
 
 /**
- * Checks a call before connect-es reads it: the refusal, or the body when it had
- * to be read to check its message, or undefined to let connect-es read it.
+ * The body connect-es reads for an uncompressed protobuf request: the message is
+ * read (refused over `maxBytes`, from its declared length when there is one),
+ * decoded once and handed to `decoded`; connect-es then reads an empty message
+ * in the same framing. A message that does not decode is INVALID_ARGUMENT.
  */
-async function admit(
+async function* decodedBody(
   req: http.IncomingMessage | http2.Http2ServerRequest,
-  handler: UniversalHandler,
-  authorize: Authorize | undefined,
+  framing: Framing,
+  input: DescMessage,
   maxBytes: number,
-): Promise<ConnectError | Uint8Array | undefined> {
-  try {
-    authorize?.(handler.method.name, req.headers.authorization);
-  } catch (err) {
-    return ConnectError.from(err, Code.Unauthenticated);
-  }
-  const framing = req.method === 'POST' ? binaryFraming(req.headers) : undefined;
-  if (!framing) return undefined;
+  decoded: (message: MessageShape<DescMessage>) => void,
+): AsyncIterable<Uint8Array> {
   const limit = maxBytes + (framing === 'enveloped' ? 5 : 0);
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return requestTooLarge(declared, maxBytes);
+  if (declared > limit) throw requestTooLarge(declared, maxBytes);
   const body = await readBody(req, limit);
-  if (typeof body === 'number') return requestTooLarge(body, maxBytes);
-  // A malformed envelope is left to connect-es, which names the protocol error.
+  if (typeof body === 'number') throw requestTooLarge(body, maxBytes);
   const message = framing === 'raw' ? body : unenvelope(body);
-  if (message) {
-    try {
-      fromBinary(handler.method.input, message);
-    } catch (err) {
-      return new ConnectError(`bad request message: ${errorMessage(err)}`, Code.InvalidArgument);
-    }
+  try {
+    decoded(fromBinary(input, message));
+  } catch (err) {
+    throw new ConnectError(`bad request message: ${errorMessage(err)}`, Code.InvalidArgument);
   }
-  return body;
+  yield framing === 'raw' ? new Uint8Array(0) : encodeEnvelope(0, new Uint8Array(0));
 }
 
 /**
@@ -159,12 +160,11 @@ function readBody(
   });
 }
 
-/**
- * How an uncompressed protobuf request carries its message: `raw` (Connect
- * unary) or in one envelope (gRPC, gRPC-Web, Connect streaming); undefined for
- * JSON and compressed requests, which connect-es checks itself.
- */
-function binaryFraming(headers: http.IncomingHttpHeaders): 'raw' | 'enveloped' | undefined {
+/** How an uncompressed protobuf request carries its message: `raw` (Connect unary) or in one envelope (gRPC, gRPC-Web, Connect streaming). */
+type Framing = 'raw' | 'enveloped';
+
+/** The framing of an uncompressed protobuf request; undefined for JSON and compressed requests, which connect-es reads and decodes itself. */
+function binaryFraming(headers: http.IncomingHttpHeaders): Framing | undefined {
   const type = (headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
   const identity = (h: string) => {
     const v = headers[h];
@@ -177,19 +177,10 @@ function binaryFraming(headers: http.IncomingHttpHeaders): 'raw' | 'enveloped' |
   return identity(encoding) ? 'enveloped' : undefined;
 }
 
-/** The message of one uncompressed envelope filling `body`, else undefined. */
-function unenvelope(body: Buffer): Buffer | undefined {
-  if (body.length < 5 || body[0] !== 0 || body.readUInt32BE(1) !== body.length - 5) return undefined;
+/** The message of the one uncompressed envelope a request body must be (every method takes one message). */
+function unenvelope(body: Buffer): Buffer {
+  if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5)
+    throw new ConnectError('request must hold exactly one message', Code.InvalidArgument);
+  if (body[0] !== 0) throw new ConnectError('compressed message without an encoding', Code.InvalidArgument);
   return body.subarray(5);
-}
-
-/** An empty request message in the encoding `contentType` names, enveloped for the streaming protocols. */
-function emptyMessage(contentType: string): Uint8Array {
-  const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
-  const message = type.endsWith('json') ? new TextEncoder().encode('{}') : new Uint8Array(0);
-  return /^application\/(grpc|connect)/.test(type) ? encodeEnvelope(0, message) : message;
-}
-
-async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
-  yield bytes;
 }

@@ -3,7 +3,7 @@ export { coordinatorUrl, formatHostPort, type HostPort, parseHostPort } from './
 export {
   type AuthConfig,
   authEnabled,
-  authInterceptor,
+  authGate,
   bearerInterceptor,
   WORKER_METHODS,
 } from './auth.js';

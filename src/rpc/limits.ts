@@ -1,6 +1,5 @@
-// The largest request the coordinator reads, shared by the Connect handler
-// (connect-es's `readMaxBytes`) and the lean gRPC path (checked on the frame's
-// length prefix before buffering).
+// The largest request the coordinator reads: connect-es's `readMaxBytes`, and
+// the limit the Connect handler reads a protobuf body under.
 import { Code, ConnectError } from '@connectrpc/connect';
 
 /** Default largest request message: room for a long source's split (its frame timestamps). */

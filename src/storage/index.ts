@@ -8,14 +8,14 @@ import { FsBackend, type FsOptions } from './fs.js';
 import type { S3Backend } from './s3.js';
 import type { LocalFile, PutOptions, StorageBackend } from './storage.js';
 
-export { fileAt, folderAt } from './fs.js';
+export { fileAt, folderAt, resolveExisting } from './fs.js';
 export type { LocalFile, PutOptions, StorageBackend } from './storage.js';
 
 export interface StorageOptions {
   fs?: FsOptions;
 }
 
-/** The S3 backend, loaded on first use: the AWS SDK costs ~0.3 s of start-up that filesystem-only runs never need. */
+/** The S3 backend, loaded on first use: the AWS SDK's start-up (bench/REPORT.md) is not for filesystem-only runs. */
 class LazyS3 implements StorageBackend {
   private loading?: Promise<S3Backend>;
   private loaded?: S3Backend;
@@ -117,6 +117,14 @@ export class Storage {
   openLocal(file: File): Promise<LocalFile | undefined> {
     return this.backend(file).openLocal(file);
   }
+}
+
+/**
+ * The absolute path of a filesystem location after symlinks; throws AccessDenied
+ * when it is outside every one of `roots` (the coordinator's job confinement).
+ */
+export function confinedPath(loc: File | Folder, roots: string[]): Promise<string> {
+  return new FsBackend({ allowedRoots: roots }).checked(loc);
 }
 
 /** The File named `name` inside `folder` (same backend, same credentials). */

@@ -76,9 +76,9 @@ export class Worker {
         new Storage(options.allowedRoots?.length ? { fs: { allowedRoots: options.allowedRoots } } : {}),
       tmpRoot: options.tmpRoot ?? defaultTmpRoot(),
       heartbeatMs: options.heartbeatMs ?? 3000,
-      // Concurrent encoders share the cores. Measured on a 30 s 720p clip (2 slots,
-      // 2 cores, costliest tasks first): 1.04-1.11x one ffmpeg with 1 thread each,
-      // 1.09-1.22x with both at full width (oversubscribed, more CPU per frame).
+      // Concurrent encoders share the cores: one thread each costs less CPU per frame
+      // than every encoder at full width, oversubscribed (bench/REPORT.md, "Numbers
+      // behind constants").
       threads:
         options.threads ??
         Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, options.concurrency ?? 1))),

@@ -2,14 +2,13 @@
 // default --db is relative to where it was started), and one that cannot listen
 // (port in use) leaves no database file behind.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
-import { BIN, stopAll } from './processes.js';
+import { startProgram, stopAll } from './processes.js';
 
 let dir: TmpDir;
 before(async () => {
@@ -21,24 +20,18 @@ after(async () => {
 });
 
 /** Runs the coordinator in `cwd` until it prints its address (then stops it) or exits. */
-function runCoordinator(
+async function runCoordinator(
   cwd: string,
   args: string[],
 ): Promise<{ code: number | string; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'coordinator', ...args], {
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      if (stdout.includes('\n')) child.kill('SIGTERM');
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.once('exit', (code, signal) => resolve({ code: code ?? signal ?? -1, stdout, stderr }));
-  });
+  const coordinator = startProgram(['coordinator', ...args], { cwd });
+  // Printing its address means it started: stop it. A coordinator that fails exits by itself.
+  await coordinator.firstLine().then(
+    () => coordinator.child.kill('SIGTERM'),
+    () => {},
+  );
+  const code = await coordinator.exited;
+  return { code, ...coordinator.output() };
 }
 
 it('a coordinator started with the default --db names the database file it uses, as an absolute path', async () => {

@@ -1,23 +1,12 @@
 // `avspl1t encode` as a subprocess: prints the master playlist path on success;
 // bad input gives one `error:` line and a non-zero exit, never a stack trace.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { CLIPS, makeClip } from '../helpers/clips.js';
-
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/avspl1t.js');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { cli } from './processes.js';
 
 let dir: string;
 let clip: string;

@@ -15,8 +15,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** How to start a CLI process: its environment, its user, or (`detached`) its own process group as a terminal's job. */
-export type ProcessOptions = Pick<SpawnOptions, 'env' | 'uid' | 'gid' | 'detached'>;
+/**
+ * How to start a CLI process: its environment, its user, its working directory,
+ * or (`detached`) its own process group as a terminal's job.
+ */
+export type ProcessOptions = Pick<SpawnOptions, 'env' | 'uid' | 'gid' | 'detached' | 'cwd'>;
 
 /** Runs one CLI command to completion. */
 export function cli(args: string[], timeoutMs = 120_000, options: ProcessOptions = {}): Promise<CliResult> {

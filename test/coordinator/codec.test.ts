@@ -1,23 +1,13 @@
-// The Task a worker receives, built two ways: decoded from the stored payload
-// (taskMessage, the Connect path) and spliced from it without decoding
-// (taskBytes, the lean gRPC path). Both must say the same on the wire.
+// The Task a worker receives, built from the stored payload and the claim
+// (taskMessage), and the payload scan a finish uses for an encode's pieces.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
-import {
-  embedded,
-  encodePayload,
-  encodePieces,
-  scanPayload,
-  type TaskKindInit,
-  taskBytes,
-  taskMessage,
-} from '../../src/coordinator/codec.js';
-import { FinishTaskResponseSchema, TaskSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { encodePayload, scanPayload, type TaskKindInit, taskMessage } from '../../src/coordinator/codec.js';
+import { orderedId } from '../../src/db/ids.js';
+import { TaskKind, type TaskRow, TaskState } from '../../src/db/index.js';
+import { TaskSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { fileAt, folderAt } from '../../src/storage/index.js';
-import { orderedId } from '../../src/store/ids.js';
-import { TaskKind, type TaskRow, TaskState } from '../../src/store/index.js';
 import { splitResult } from '../fixtures/messages.js';
 
 const LEASE_MS = 15_000;
@@ -85,69 +75,39 @@ const kinds: [TaskKind, TaskKindInit][] = [
   [TaskKind.Manifest, { case: 'manifest', value: { output: folderAt('/data/out') } }],
 ];
 
-test('the spliced Task decodes to the same message as the decoded one, for every kind', () => {
+test('the Task for a claimed row carries the claim and the stored payload, for every kind', () => {
   for (const [kind, init] of kinds) {
     const r = row(kind, encodePayload(init));
-    const decoded = taskMessage(r, LEASE_MS);
-    const spliced = fromBinary(TaskSchema, taskBytes(r, LEASE_MS));
-    assert.ok(equals(TaskSchema, spliced, decoded), `${kind}: spliced and decoded Tasks differ`);
-    assert.equal(spliced.id, r.id);
-    assert.equal(spliced.lease, r.lease);
-    assert.equal(spliced.attempt, 2);
-    assert.equal(spliced.createdAtMs, 1_900_000_000_123n);
-    assert.equal(spliced.heartbeatIntervalMs, 5000);
-    assert.ok(spliced.timeoutSeconds > 0, `${kind}: a timeout`);
-    assert.equal(spliced.kind.case, init!.case);
+    const task = fromBinary(TaskSchema, toBinary(TaskSchema, taskMessage(r, LEASE_MS)));
+    const payload = fromBinary(TaskSchema, r.payload);
+    assert.ok(
+      equals(TaskSchema, create(TaskSchema, { kind: task.kind }), create(TaskSchema, { kind: payload.kind })),
+    );
+    assert.equal(task.id, r.id);
+    assert.equal(task.jobId, r.job_id);
+    assert.equal(task.lease, r.lease);
+    assert.equal(task.attempt, 2);
+    assert.equal(task.createdAtMs, 1_900_000_000_123n);
+    assert.equal(task.heartbeatIntervalMs, 5000);
+    assert.equal(task.timeoutSeconds, payload.timeoutSeconds, `${kind}: the stored timeout`);
+    assert.ok(task.timeoutSeconds > 0, `${kind}: a timeout`);
+    assert.equal(task.kind.case, init!.case);
   }
 });
 
-test('a payload stored before it held the timeout gets the same timeout when spliced', () => {
+test('a payload stored before it held the timeout gets its timeout when claimed', () => {
   const [, init] = kinds[1]!;
   const legacy = toBinary(TaskSchema, create(TaskSchema, { kind: init }));
   assert.equal(scanPayload(legacy).hasTimeout, false);
   assert.equal(scanPayload(encodePayload(init)).hasTimeout, true);
-  const r = row(TaskKind.Encode, legacy);
-  const spliced = fromBinary(TaskSchema, taskBytes(r, LEASE_MS));
+  const task = taskMessage(row(TaskKind.Encode, legacy), LEASE_MS);
   // 900 s + 600 s per second of media: 3 pieces of 2 s.
-  assert.equal(spliced.timeoutSeconds, 900 + 600 * 6);
-  assert.ok(equals(TaskSchema, spliced, taskMessage(r, LEASE_MS)));
+  assert.equal(task.timeoutSeconds, 900 + 600 * 6);
 });
 
-test("an encode's piece indices are read from its payload without decoding it, and remembered from its claim", () => {
+test("an encode's piece indices are read from its payload without decoding it", () => {
   const [, init] = kinds[1]!;
   const payload = encodePayload(init);
   assert.deepEqual(scanPayload(payload).pieces, [3, 4, 5]);
   assert.equal(scanPayload(encodePayload(kinds[0]![1])).pieces, undefined);
-  // Claimed (spliced) here: the finish's check uses what the claim read.
-  const r = row(TaskKind.Encode, payload);
-  taskBytes(r, LEASE_MS);
-  assert.deepEqual(encodePieces({ id: r.id, payload: new Uint8Array(0) }), [3, 4, 5]);
-  // Once used it is forgotten; then the payload is read.
-  assert.deepEqual(encodePieces({ id: r.id, payload }), [3, 4, 5]);
-  assert.deepEqual(encodePieces({ id: r.id, payload: new Uint8Array(0) }), []);
-});
-
-test('a response with an embedded task decodes as the message with that task', () => {
-  const [kind, init] = kinds[1]!;
-  const r = row(kind, encodePayload(init));
-  const head = toBinary(FinishTaskResponseSchema, create(FinishTaskResponseSchema, { accepted: true }));
-  const tail = embedded(FinishTaskResponseSchema.field.next!.number, taskBytes(r, LEASE_MS));
-  const res = fromBinary(FinishTaskResponseSchema, new Uint8Array([...head, ...tail]));
-  assert.equal(res.accepted, true);
-  assert.ok(equals(TaskSchema, res.next!, taskMessage(r, LEASE_MS)));
-});
-
-test('an embedded field reads back with its number and bytes, for short and long tags and lengths', () => {
-  for (const number of [1, 2, 15, 16, 100, 5000])
-    for (const length of [0, 5, 127, 128, 200, 16_383, 16_384, 20_000]) {
-      const message = Uint8Array.from({ length }, (_, i) => (i * 7) % 256);
-      const prefix = new Uint8Array([0x08, 0x01]);
-      const out = embedded(number, message, prefix);
-      const reader = new BinaryReader(out);
-      assert.deepEqual(reader.tag(), [1, WireType.Varint]);
-      assert.equal(reader.bool(), true);
-      assert.deepEqual(reader.tag(), [number, WireType.LengthDelimited]);
-      assert.deepEqual(reader.bytes(), message);
-      assert.equal(reader.pos, out.length, `field ${number}, ${length} bytes: nothing after`);
-    }
 });

@@ -9,8 +9,8 @@ import {
   type ManifestTask,
   type Task,
 } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { databaseFactories } from '../db/databases.js';
 import { claim, encodeResult, finishRequest, resultFor, sampleJob, succeed } from '../fixtures/messages.js';
-import { databaseFactories } from '../store/databases.js';
 import { drain, setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {
@@ -82,7 +82,7 @@ for (const factory of databaseFactories()) {
       try {
         const id = await t.c.submitJob(sampleJob());
         const finish = (task: Task, wantNext: boolean, lease = task.lease, workerId = 'w1') =>
-          t.c.finishAndClaim(finishRequest(workerId, task, resultFor(task, 2, false), { wantNext, lease }));
+          t.c.finish(finishRequest(workerId, task, resultFor(task, 2, false), { wantNext, lease }));
         const split = (await claim(t.c, 'w1'))!;
         // A finish that is refused (wrong lease) claims nothing.
         assert.deepEqual(await finish(split, true, 'not-the-lease'), { accepted: false });
@@ -108,6 +108,23 @@ for (const factory of databaseFactories()) {
       }
     });
 
+    test('a finish asking for the next task gets the work it made, even right after a poll found nothing', async () => {
+      const t = await setupCoordinator(factory, { pollIntervalMs: 1000 });
+      try {
+        await t.c.submitJob(sampleJob());
+        const split = (await claim(t.c, 'w1'))!;
+        // w2 looks and finds nothing: the coordinator believes "nothing runnable" for a moment.
+        assert.equal(await claim(t.c, 'w2'), undefined);
+        const done = await t.c.finish(
+          finishRequest('w1', split, resultFor(split, 2, false), { wantNext: true }),
+        );
+        assert.equal(done.accepted, true);
+        assert.equal(done.next?.kind.case, 'encode', 'the split made encodes: one is handed over');
+      } finally {
+        await t.close();
+      }
+    });
+
     test("an encode's finish asking for the next task leases it, records the run and counts the claim (one statement on PostgreSQL)", async () => {
       const t = await setupCoordinator(factory);
       try {
@@ -115,7 +132,7 @@ for (const factory of databaseFactories()) {
         await succeed(t.c, 'w1', (await claim(t.c, 'w1'))!, 3);
         const e0 = (await claim(t.c, 'w1'))!;
         const finish = (lease: string) =>
-          t.c.finishAndClaim(finishRequest('w1', e0, resultFor(e0, 3, false), { wantNext: true, lease }));
+          t.c.finish(finishRequest('w1', e0, resultFor(e0, 3, false), { wantNext: true, lease }));
         // Refused (not its lease): nothing is finished or claimed.
         assert.deepEqual(await finish('not-the-lease'), { accepted: false });
         const { accepted, next } = await finish(e0.lease);
@@ -154,7 +171,7 @@ for (const factory of databaseFactories()) {
         await succeed(t.c, 'w1', split, 2);
         const e = (await claim(t.c, 'w1'))!;
         assert.equal(e.kind.case, 'encode');
-        const accepted = await t.c.finishTask(
+        const { accepted } = await t.c.finish(
           finishRequest('w1', e, { case: 'encode', value: encodeResult(7) }),
         );
         assert.equal(accepted, true);
@@ -163,43 +180,6 @@ for (const factory of databaseFactories()) {
         assert.equal(job.failureReason, 'encode 0 returned segments [7] for pieces [0]');
         // The other encode is cancelled with the job: nothing is left to claim.
         assert.equal(await claim(t.c, 'w2'), undefined);
-      } finally {
-        await t.close();
-      }
-    });
-
-    test('a job left counted done without its manifest task (a coordinator stopped mid-finish) is repaired once', async () => {
-      const t = await setupCoordinator(factory);
-      try {
-        const id = await t.c.submitJob(sampleJob());
-        await succeed(t.c, 'w1', (await claim(t.c, 'w1'))!, 2);
-        const encodes = [(await claim(t.c, 'w1'))!, (await claim(t.c, 'w1'))!];
-        for (const e of encodes) assert.equal(await succeed(t.c, 'w1', e, 2), true);
-        // The state a stop between the counting statement and its follow-up leaves behind.
-        const removed = await t.store.db
-          .deleteFrom('tasks')
-          .where('kind', '=', 'manifest')
-          .executeTakeFirst();
-        assert.equal(Number(removed.numDeletedRows), 1, 'the finish made the manifest task');
-        assert.equal(await claim(t.c, 'w1'), undefined);
-        t.clock.advance(11_000);
-        await t.c.reapExpired();
-        t.clock.advance(11_000);
-        await t.c.reapExpired();
-        const manifests = await t.store.db
-          .selectFrom('tasks')
-          .select('id')
-          .where('kind', '=', 'manifest')
-          .execute();
-        assert.equal(manifests.length, 1, 'one manifest task, however often the sweep runs');
-        const manifest = (await claim(t.c, 'w1'))!;
-        assert.equal(manifest.kind.case, 'manifest');
-        assert.deepEqual(
-          (manifest.kind.value as ManifestTask).segments.map((s) => s.index),
-          [0, 1],
-        );
-        assert.equal(await succeed(t.c, 'w1', manifest, 2), true);
-        assert.equal((await t.c.getJob(id)).state, JobStateProto.SUCCEEDED);
       } finally {
         await t.close();
       }
@@ -311,7 +291,7 @@ for (const factory of databaseFactories()) {
       const t = await setupCoordinator(factory, { pollIntervalMs: 5000 });
       try {
         const started = Date.now();
-        const waiting = t.c.getTask('w1', 4000, new AbortController().signal);
+        const waiting = t.c.claim('w1', 4000, new AbortController().signal);
         setTimeout(() => void t.c.submitJob(sampleJob()), 50);
         const task = await waiting;
         assert.equal(task?.kind.case, 'split');
@@ -326,7 +306,7 @@ for (const factory of databaseFactories()) {
       const other = new Coordinator(t.store, { clock: t.clock, pollIntervalMs: 50 });
       try {
         const started = Date.now();
-        const waiting = other.getTask('w1', 4000, new AbortController().signal);
+        const waiting = other.claim('w1', 4000, new AbortController().signal);
         setTimeout(() => void t.c.submitJob(sampleJob()), 50);
         assert.equal((await waiting)?.kind.case, 'split');
         assert.ok(Date.now() - started < 1000, `found after ${Date.now() - started} ms`);
@@ -342,7 +322,7 @@ for (const factory of databaseFactories()) {
         await t.c.submitJob(sampleJob());
         const gone = new AbortController();
         gone.abort();
-        assert.equal(await t.c.getTask('w1', 0, gone.signal), undefined);
+        assert.equal(await t.c.claim('w1', 0, gone.signal), undefined);
         const task = (await claim(t.c, 'w2'))!;
         assert.equal(task.attempt, 1);
       } finally {

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { JobState as JobStateProto, type Task } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { databaseFactories } from '../db/databases.js';
 import { claim, fail, finishRequest, sampleJob, splitResult, succeed } from '../fixtures/messages.js';
-import { databaseFactories } from '../store/databases.js';
 import { drain, setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {
@@ -169,8 +169,8 @@ for (const factory of databaseFactories()) {
           p.inSource = true;
           p.framePts = Array.from({ length: 60 }, (_, i) => p.start + i);
         }
-        const splitDone = await t.c.finishTask(finishRequest('w1', split, { case: 'split', value: result }));
-        assert.equal(splitDone, true);
+        const splitDone = await t.c.finish(finishRequest('w1', split, { case: 'split', value: result }));
+        assert.equal(splitDone.accepted, true);
         const e = (await claim(t.c, 'w1'))!;
         assert.equal(e.kind.case === 'encode' && e.kind.value.pieces.length, 2);
         assert.equal(await fail(t.c, 'w1', e, 'encoder crashed'), true);

@@ -3,16 +3,16 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Coordinator } from '../../src/coordinator/index.js';
-import type { Store } from '../../src/store/index.js';
+import type { TaskStore } from '../../src/db/index.js';
+import { databaseFactories } from '../db/databases.js';
 import { sampleJob, succeed } from '../fixtures/messages.js';
-import { databaseFactories } from '../store/databases.js';
 import { setupCoordinator } from './setup.js';
 
 const poll = (c: Coordinator, id: string, host: string, slots: number) =>
-  c.getTask(id, 0, new AbortController().signal, { host, slots });
+  c.claim(id, 0, new AbortController().signal, { host, slots });
 
 /** Running tasks per worker, as the database has them. */
-async function heldInDb(store: Store, workerId: string): Promise<string[]> {
+async function heldInDb(store: TaskStore, workerId: string): Promise<string[]> {
   const rows = await store.db
     .selectFrom('tasks')
     .select('id')
@@ -22,7 +22,7 @@ async function heldInDb(store: Store, workerId: string): Promise<string[]> {
   return rows.map((r) => r.id).sort();
 }
 
-async function succeededRuns(store: Store, workerId: string): Promise<number> {
+async function succeededRuns(store: TaskStore, workerId: string): Promise<number> {
   const rows = await store.db
     .selectFrom('task_runs')
     .select('lease')

@@ -7,8 +7,8 @@ import type { Coordinator } from '../../src/coordinator/index.js';
 import { ErrorKind } from '../../src/errors.js';
 import { JobState, type Task } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { describe as describeLocation, folderAt } from '../../src/storage/index.js';
+import { databaseFactories } from '../db/databases.js';
 import { claim, sampleJob, succeed } from '../fixtures/messages.js';
-import { databaseFactories } from '../store/databases.js';
 import { setupCoordinator } from './setup.js';
 
 const refusal = (pattern: RegExp) => (err: unknown) => {

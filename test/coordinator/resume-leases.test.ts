@@ -2,8 +2,8 @@
 // heartbeat while no coordinator ran. Real databases, a manual clock.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { databaseFactories } from '../db/databases.js';
 import { claim, sampleJob, succeed } from '../fixtures/messages.js';
-import { databaseFactories } from '../store/databases.js';
 import { setupCoordinator } from './setup.js';
 
 for (const factory of databaseFactories()) {

@@ -4,14 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { Coordinator, type CoordinatorOptions } from '../../src/coordinator/index.js';
-import { ManualClock, Store } from '../../src/store/index.js';
+import { ManualClock, openTaskStore, type TaskStore } from '../../src/db/index.js';
+import type { DatabaseFactory } from '../db/databases.js';
 import { claim, succeed } from '../fixtures/messages.js';
-import type { DatabaseFactory } from '../store/databases.js';
 
 export interface CoordinatorSetup {
   clock: ManualClock;
   c: Coordinator;
-  readonly store: Store;
+  readonly store: TaskStore;
   /** Closes the coordinator and its store and opens new ones on the same database. */
   reopen(): Promise<void>;
   close(): Promise<void>;
@@ -24,7 +24,7 @@ export async function setupCoordinator(
 ): Promise<CoordinatorSetup> {
   const db = await factory.create();
   const clock = new ManualClock();
-  let store = await Store.open(db.location);
+  let store = await openTaskStore(db.location);
   const make = () => new Coordinator(store, { clock, pollIntervalMs: 20, ...options });
   const ctx: CoordinatorSetup = {
     clock,
@@ -32,7 +32,7 @@ export async function setupCoordinator(
     async reopen() {
       ctx.c.close();
       await store.close();
-      store = await Store.open(db.location);
+      store = await openTaskStore(db.location);
       ctx.c = make();
     },
     get store() {

@@ -4,7 +4,7 @@
  */
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { av1CodecString } from '../../src/media/codec-string.js';
+import { av1CodecString, av1cFields } from '../../src/media/codec-string.js';
 import { av1cOf } from '../../src/media/fragment.js';
 import { run } from './exec.js';
 
@@ -48,7 +48,7 @@ export async function makeAv1Hls(dir: string, options: Av1HlsOptions = {}): Prom
   args.push('-hls_playlist_type', 'vod', join(dir, 'index.m3u8'));
   await run('ffmpeg', args, { timeoutMs: 120_000 });
 
-  const codecs = [av1CodecString(av1cOf(await readFile(join(dir, 'init.mp4'))))];
+  const codecs = [av1CodecString(av1cFields(av1cOf(await readFile(join(dir, 'init.mp4')))))];
   if (audio) codecs.push('mp4a.40.2');
   const segments = (await readdir(dir)).filter((name) => name.endsWith('.m4s'));
   const sizes = await Promise.all(segments.map(async (name) => (await stat(join(dir, name))).size));

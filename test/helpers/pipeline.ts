@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { groupPieces, longestFirst } from '../../src/coordinator/schedule-policy.js';
 import type { ManifestResult, SplitResult } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import type { AudioRendition, EncoderSettings, Segment } from '../../src/gen/avspl1t/v1/media_pb.js';
 import type { File, Folder } from '../../src/gen/avspl1t/v1/storage_pb.js';
@@ -13,7 +14,6 @@ import { encodeAudio } from '../../src/media/audio.js';
 import { mapLimit } from '../../src/media/concurrency.js';
 import { encode } from '../../src/media/encode.js';
 import { manifest } from '../../src/media/manifest.js';
-import { groupPieces, longestFirst } from '../../src/media/plan.js';
 import { split } from '../../src/media/split.js';
 import type { Storage } from '../../src/storage/index.js';
 

@@ -1,10 +1,11 @@
 // Checks on the master playlist and the audio rendition of an HLS output, every expected value
 // computed here from the files (ffprobe, ffmpeg's trace_headers and silencedetect, file sizes),
-// never with src/media: the exact CODECS, BANDWIDTH, AVERAGE-BANDWIDTH, RESOLUTION, FRAME-RATE,
+// never with src/media (which only lays out the AV1 codec string): the exact CODECS, BANDWIDTH, AVERAGE-BANDWIDTH, RESOLUTION, FRAME-RATE,
 // and the audio's codec, segment count, length and sync with the video.
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { av1CodecString } from '../../src/media/codec-string.js';
 import { parseMediaPlaylist } from '../../src/media/hls.js';
 import { run } from './exec.js';
 import { concatPlaylist } from './media-checks.js';
@@ -43,9 +44,10 @@ export async function av1CodecStringOf(file: string): Promise<string> {
   const level = field('seq_level_idx[0]');
   assert.ok(profile !== undefined && level !== undefined, `no AV1 sequence header in ${file}`);
   // AV1 codec string (AV1-ISOBMFF §a.3): tier is M unless seq_tier is 1; depth 8, 10 or (profile 2) 12.
+  // The fields come from the sequence header as ffmpeg reads it; only the string's layout is shared.
   const tier = field('seq_tier[0]') === 1 ? 'H' : 'M';
-  const depth = field('high_bitdepth') === 1 ? (profile === 2 && field('twelve_bit') === 1 ? 12 : 10) : 8;
-  return `av01.${profile}.${String(level).padStart(2, '0')}${tier}.${String(depth).padStart(2, '0')}`;
+  const bitDepth = field('high_bitdepth') === 1 ? (profile === 2 && field('twelve_bit') === 1 ? 12 : 10) : 8;
+  return av1CodecString({ profile, level, tier, bitDepth });
 }
 
 /** ffprobe fields of a file's first stream of one type. */

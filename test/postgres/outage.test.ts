@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { pino } from 'pino';
 import { startCoordinator } from '../../src/coordinator/index.js';
+import { openTaskStore } from '../../src/db/index.js';
 import { connectCoordinator } from '../../src/rpc/client.js';
-import { Store } from '../../src/store/index.js';
 import { resultFor, sampleJob } from '../fixtures/messages.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 
@@ -67,7 +67,10 @@ describe('a PostgreSQL outage', { timeout: 120_000 }, () => {
     const proxy = await cuttableProxy(server.port);
     const lines: string[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
-    const store = await Store.open(url.replace(`:${server.port}/`, `:${proxy.port}/`), { log, poolSize: 4 });
+    const store = await openTaskStore(url.replace(`:${server.port}/`, `:${proxy.port}/`), {
+      log,
+      poolSize: 4,
+    });
     const running = await startCoordinator({ listen: '127.0.0.1:0', db: store, leaseMs: 120_000, log });
     const { client, close } = connectCoordinator(running.address);
     try {

@@ -1,7 +1,7 @@
 // Request bodies are admitted before they are read: a call without a valid
 // token is refused from its headers, a body over the limit from its declared
 // length (or the gRPC frame's length prefix), and garbage protobuf is an
-// invalid argument, on Connect and on both gRPC paths.
+// invalid argument, over Connect and gRPC, for client and worker methods.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -65,7 +65,7 @@ test('an unauthenticated 80 MB body is refused from its headers on every path an
     assertUnauthenticated(await h1Post(address, `${SERVICE}/ListJobs`, CONNECT_JSON, { size }, true));
     const bad = { ...CONNECT_JSON, authorization: 'Bearer wrong' };
     assertUnauthenticated(await h1Post(address, `${SERVICE}/SubmitJob`, bad, { size }));
-    // gRPC through connect-es (ListJobs) and through the lean path (GetTask).
+    // gRPC, a client method (ListJobs) and a worker method (GetTask).
     for (const method of ['ListJobs', 'GetTask']) {
       const answer = await h2Post(address, `${SERVICE}/${method}`, GRPC, {
         size: size + 5,
@@ -83,7 +83,7 @@ test('an unauthenticated 80 MB body is refused from its headers on every path an
   }
 });
 
-test('a body over the request limit is refused with RESOURCE_EXHAUSTED on Connect and both gRPC paths', async () => {
+test('a body over the request limit is refused with RESOURCE_EXHAUSTED over Connect and gRPC, client and worker methods', async () => {
   const t = await startTestCoordinator({
     auth: { workerToken: WORKER, clientTokens: [CLIENT] },
     maxRequestBytes: MB,
@@ -124,20 +124,20 @@ test('a body over the request limit is refused with RESOURCE_EXHAUSTED on Connec
       },
     );
     assert.equal(grpc.headers['grpc-status'], '8', JSON.stringify(grpc.headers));
-    const lean = await h2Post(
+    const worker = await h2Post(
       t.address,
       `${SERVICE}/GetTask`,
       { ...GRPC, authorization: `Bearer ${WORKER}` },
       { size: 2 * MB + 5, head: grpcFrameHead(2 * MB) },
     );
-    assert.equal(lean.headers['grpc-status'], '8', JSON.stringify(lean.headers));
+    assert.equal(worker.headers['grpc-status'], '8', JSON.stringify(worker.headers));
     await assertAnswers(t.address, CLIENT);
   } finally {
     await t.close();
   }
 });
 
-test('garbage protobuf is answered INVALID_ARGUMENT over Connect and both gRPC paths', async () => {
+test('garbage protobuf is answered INVALID_ARGUMENT over Connect and gRPC, client and worker methods', async () => {
   const t = await startTestCoordinator();
   try {
     // Field 1 with wire type 7, which does not exist.
@@ -153,7 +153,7 @@ test('garbage protobuf is answered INVALID_ARGUMENT over Connect and both gRPC p
     );
     assert.equal(connectCode(connect), 'invalid_argument', connect.body.toString());
     assert.equal(connect.status, 400);
-    for (const method of ['ListJobs', 'GetTask']) {
+    for (const method of ['ListJobs', 'GetTask', 'WatchJob']) {
       const framed = Buffer.concat([grpcFrameHead(garbage.length), garbage]);
       const answer = await h2Post(t.address, `${SERVICE}/${method}`, GRPC, {
         size: framed.length,

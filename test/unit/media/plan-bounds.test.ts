@@ -2,7 +2,8 @@
 // of 2^32-1 or a million slots, and more segments than a spread into Math.max takes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { groupPieces, targetDuration } from '../../../src/media/plan.js';
+import { groupPieces } from '../../../src/coordinator/schedule-policy.js';
+import { targetDuration } from '../../../src/media/plan.js';
 
 const piece = (frames: number, sourceBytes = 0) => ({
   inSource: true,

@@ -10,29 +10,22 @@ import {
   parseTrun,
   payload,
 } from '../../../src/media/bmff.js';
-import { av1CodecString } from '../../../src/media/codec-string.js';
+import { av1CodecString, av1cFields } from '../../../src/media/codec-string.js';
 import { placeFragment, placeFragments } from '../../../src/media/fragment.js';
 import { masterPlaylist, mediaPlaylist, parseMediaPlaylist } from '../../../src/media/hls.js';
-import {
-  groupPieces,
-  keyFrameFor,
-  longestFirst,
-  MAX_SEGMENTS_PER_TASK,
-  planPieces,
-  targetDuration,
-} from '../../../src/media/plan.js';
+import { keyFrameFor, planPieces, targetDuration } from '../../../src/media/plan.js';
 import type { Frame } from '../../../src/media/probe.js';
 import { parseRatio, rescale } from '../../../src/media/rational.js';
 import { normalizeSettings, settingsProblem } from '../../../src/media/settings.js';
 
 describe('av1CodecString', () => {
   it('reads profile, two-digit level, tier and bit depth from av1C', () => {
-    assert.equal(av1CodecString(Buffer.from([0x81, 0x08, 0x0c, 0x00])), 'av01.0.08M.08');
-    assert.equal(av1CodecString(Buffer.from([0x81, 0x0d, 0x4c, 0x00])), 'av01.0.13M.10');
-    assert.equal(av1CodecString(Buffer.from([0x81, 0x33, 0xec, 0x00])), 'av01.1.19H.12');
+    assert.equal(av1CodecString(av1cFields(Buffer.from([0x81, 0x08, 0x0c, 0x00]))), 'av01.0.08M.08');
+    assert.equal(av1CodecString(av1cFields(Buffer.from([0x81, 0x0d, 0x4c, 0x00]))), 'av01.0.13M.10');
+    assert.equal(av1CodecString(av1cFields(Buffer.from([0x81, 0x33, 0xec, 0x00]))), 'av01.1.19H.12');
   });
   it('refuses bytes that are not an av1C', () => {
-    assert.throws(() => av1CodecString(Buffer.from([0x00, 0x08, 0x0c, 0x00])));
+    assert.throws(() => av1CodecString(av1cFields(Buffer.from([0x00, 0x08, 0x0c, 0x00]))));
   });
 });
 
@@ -266,65 +259,5 @@ describe('placeFragment', () => {
         ]),
       /segment 2 of the run does not start with a key frame/,
     );
-  });
-});
-
-describe('groupPieces', () => {
-  const piece = (frames: number, inSource = true, sourceBytes = 0) => ({
-    inSource,
-    framePts: Array.from({ length: frames }),
-    sourceBytes,
-  });
-  const sizes = (groups: unknown[][]) => groups.map((g) => g.length);
-  it('equal segments on 2 slots: one run per slot (each run costs an encoder start)', () => {
-    const pieces = Array.from({ length: 15 }, () => piece(60));
-    assert.deepEqual(sizes(groupPieces(pieces, 2)), [8, 7]);
-    assert.deepEqual(sizes(groupPieces(pieces, 0)), Array(15).fill(1));
-  });
-  it('costly segments at the end: smaller tasks there, so the slots finish together', () => {
-    // Coded bytes per segment of the bench's 30 s clip (its last scene is 3x the others).
-    const bytes = [0.5, 0.83, 0.8, 0.67, 0.99, 0.49, 0.81, 0.73, 0.69, 1.34, 0.51, 1.68, 1.31, 0.95, 2.71];
-    const pieces = bytes.map((b) => piece(60, true, Math.round(b * 1e6)));
-    assert.deepEqual(sizes(groupPieces(pieces, 2)), [8, 4, 2, 1]);
-    // More slots, smaller tasks; every piece once.
-    const four = sizes(groupPieces(pieces, 4));
-    assert.ok(four.length > 4 && Math.max(...four) < 8, String(four));
-    assert.equal(
-      four.reduce((a, b) => a + b),
-      15,
-    );
-  });
-  it('never makes a task longer than MAX_SEGMENTS_PER_TASK', () => {
-    const many = groupPieces(
-      Array.from({ length: 300 }, () => piece(60)),
-      2,
-    );
-    assert.equal(Math.max(...sizes(many)), MAX_SEGMENTS_PER_TASK);
-    assert.equal(
-      sizes(many).reduce((a, b) => a + b),
-      300,
-    );
-  });
-  it('never joins pieces of different frame counts or stream-copied pieces', () => {
-    assert.deepEqual(
-      sizes(groupPieces([piece(60), piece(60), piece(59), piece(60), piece(60)], 1)),
-      [2, 1, 2],
-    );
-    assert.deepEqual(
-      sizes(groupPieces([piece(60, false), piece(60, false), piece(60, false)], 1)),
-      [1, 1, 1],
-    );
-    // One-frame segments: a key frame every frame would change the encoder's GOP mode.
-    assert.deepEqual(sizes(groupPieces([piece(1), piece(1), piece(1)], 1)), [1, 1, 1]);
-  });
-});
-
-describe('longestFirst', () => {
-  const p = (sourceBytes: number, frames = 60) => ({ sourceBytes, framePts: Array.from({ length: frames }) });
-  it('ranks the costliest encode tasks first, ties in index order', () => {
-    assert.deepEqual(longestFirst([[p(10)], [p(30)], [p(10), p(15)], [p(30)]]), [3, 0, 2, 1]);
-  });
-  it('falls back to frame counts when sizes are unknown', () => {
-    assert.deepEqual(longestFirst([[p(0, 60)], [p(0, 59), p(0, 59)], [p(5, 61)]]), [2, 0, 1]);
   });
 });

@@ -1,0 +1,198 @@
+// The atomic finish and lease expiry: each one transaction of two round trips.
+// The first sends BEGIN and locks the job, then the task (the lock order); the
+// job state machine (decide) runs on what they hold; the second sends its effects
+// (and the worker's next claim) with COMMIT. Only the last encode of a job takes
+// one more round trip, to read the results its manifest task lists.
+import {
+  decide,
+  type Effects,
+  manifestTask,
+  type Policy,
+  type TaskOutcome,
+  type TaskResult,
+} from '../../coordinator/decide.js';
+import type { ClaimedRow, JobRow, TaskRow, TaskRunRow } from '../schema.js';
+import { RunOutcome, TaskState } from '../states.js';
+import type { ChangedTask, Expired, Finish, Finished } from '../task-store.js';
+import { effectStatements } from './apply-effects.js';
+import { claimTask, leasedTask } from './claim-sql.js';
+import { lockJob, lockJobOfTask } from './jobs-sql.js';
+import type { PgDatabase, Tx } from './pg-database.js';
+import { getRun } from './runs-sql.js';
+import type { Statement } from './statement.js';
+import { lockTask, taskResults } from './tasks-sql.js';
+
+/** Records how a task ended (see TaskStore.finish). */
+export function finishTask(db: PgDatabase, f: Finish): Promise<Finished> {
+  return db.transaction(async (tx, attempt) => {
+    const [jobs, tasks, earlier] = await Promise.all([
+      tx.rows<JobRow>(lockJobOfTask(f.taskId)),
+      tx.rows<TaskRow>(lockTask(f.taskId)),
+      attempt.mayHaveCommitted ? earlierTry(tx, f) : undefined,
+    ]);
+    const job = jobs[0];
+    const task = tasks[0];
+    if (!job || !task) {
+      await tx.commit([]);
+      return { status: 'not-found' };
+    }
+    if (!holdsLease(task, f)) {
+      // A try cut off after its COMMIT may have landed: that finish is this one's.
+      if (earlier?.run && endedBy(earlier.run, f.outcome))
+        return repeated(tx, f, job, task, earlier.run, earlier.next);
+      await tx.commit([]);
+      return { status: 'lease-lost' };
+    }
+    const effects = await withManifest(tx, job, task, decide(job, task, f.outcome, f.now, f.policy), f);
+    const next = await commitWithClaim(tx, effectStatements({ ...task, lease: f.lease }, effects, f.now), f);
+    return { status: 'accepted', task: changed(task), effects, counts: countsAfter(job, effects), next };
+  });
+}
+
+/** Requeues or fails one task whose lease `lease` expired before `now`; undefined when it no longer applies. */
+export function expireLease(
+  db: PgDatabase,
+  candidate: { id: string; job_id: string; lease: string },
+  now: number,
+  leaseMs: number,
+  policy: Policy,
+): Promise<Expired | undefined> {
+  return db.transaction(async (tx) => {
+    const [jobs, tasks] = await Promise.all([
+      tx.rows<JobRow>(lockJob(candidate.job_id)),
+      tx.rows<TaskRow>(lockTask(candidate.id)),
+    ]);
+    const job = jobs[0];
+    const task = tasks[0];
+    if (
+      !job ||
+      !task ||
+      task.state !== TaskState.Running ||
+      task.lease !== candidate.lease ||
+      (task.lease_expires_at ?? 0) >= now
+    ) {
+      await tx.commit([]);
+      return undefined;
+    }
+    const effects = decide(job, task, { kind: 'expired', leaseMs }, now, policy);
+    await tx.commit(effectStatements({ ...task, lease: candidate.lease }, effects, now));
+    return { task: changed(task), effects };
+  });
+}
+
+/** Whether the finish's worker holds the task's lease, still valid at the finish's time. */
+function holdsLease(task: TaskRow, f: Finish): boolean {
+  return (
+    task.state === TaskState.Running &&
+    task.lease === f.lease &&
+    task.lease_owner === f.workerId &&
+    (task.lease_expires_at ?? 0) >= f.now
+  );
+}
+
+/** What an earlier try of this finish left: the run of its lease, and the next task it claimed. */
+async function earlierTry(tx: Tx, f: Finish): Promise<{ run?: TaskRunRow; next?: ClaimedRow }> {
+  const [runs, next] = await Promise.all([
+    tx.rows<TaskRunRow>(getRun(f.lease)),
+    f.next ? tx.rows<ClaimedRow>(leasedTask(f.next.lease, f.workerId)) : [],
+  ]);
+  const run = runs[0];
+  return { run: run?.worker_id === f.workerId ? run : undefined, next: next[0] };
+}
+
+/** Whether `run` was ended by a finish reporting `outcome` (not by an expiry or a cancel). */
+function endedBy(run: TaskRunRow, outcome: TaskOutcome): boolean {
+  const o = run.outcome;
+  if (run.ended_at === null) return false;
+  if (outcome.kind === 'released') return o === RunOutcome.Released;
+  return o === RunOutcome.Succeeded || o === RunOutcome.Failed || o === RunOutcome.Retried;
+}
+
+/**
+ * The answer to a finish whose earlier try committed (its reply was lost): accepted,
+ * with the job as it is now and the next task that try claimed (else a claim now).
+ */
+async function repeated(
+  tx: Tx,
+  f: Finish,
+  job: JobRow,
+  task: TaskRow,
+  run: TaskRunRow,
+  claimed: ClaimedRow | undefined,
+): Promise<Finished> {
+  const next = claimed ?? (await commitWithClaim(tx, [], f));
+  if (claimed) await tx.commit([]);
+  // What the earlier try did, as far as the rows tell; the polls it should have woken look again.
+  const effects: Effects = {
+    task: appliedChange(task),
+    run: { outcome: run.outcome ?? RunOutcome.Succeeded, error: run.error },
+    create: [],
+    createManifest: false,
+    wake: Number.POSITIVE_INFINITY,
+  };
+  return { status: 'accepted', task: changed(task), effects, counts: countsAfter(job), next };
+}
+
+/** The change a finish made to `task`, read back from its row. */
+function appliedChange(task: TaskRow): Effects['task'] {
+  switch (task.state) {
+    case TaskState.Succeeded:
+      return { state: TaskState.Succeeded, result: task.result ?? new Uint8Array() };
+    case TaskState.Queued:
+      return { state: TaskState.Queued, runAfter: task.run_after, attempts: task.attempts };
+    case TaskState.Failed:
+      return { state: TaskState.Failed, lastError: task.last_error ?? '' };
+    default:
+      return { state: TaskState.Cancelled };
+  }
+}
+
+/** `effects` with the job's manifest task in `create` when decide asked for it (reads the job's results). */
+async function withManifest(
+  tx: Tx,
+  job: JobRow,
+  task: TaskRow,
+  effects: Effects,
+  f: Finish,
+): Promise<Effects> {
+  if (!effects.createManifest) return effects;
+  const rows = await tx.rows<TaskResult & { id: string }>(taskResults(job.id));
+  // This finish's own result is not written yet.
+  const own = effects.task.state === TaskState.Succeeded ? effects.task.result : null;
+  const results = rows.map((r) => (r.id === task.id ? { ...r, result: own } : r));
+  return { ...effects, create: [...effects.create, manifestTask(job, results, f.now, f.policy)] };
+}
+
+/** Commits `writes` and, when the finish asks for it, the claim of the worker's next task (returned). */
+async function commitWithClaim(tx: Tx, writes: Statement[], f: Finish): Promise<ClaimedRow | undefined> {
+  if (!f.next) {
+    await tx.commit(writes);
+    return undefined;
+  }
+  const results = await tx.commit([...writes, claimTask(f.next)]);
+  return results.at(-1)?.[0] as ClaimedRow | undefined;
+}
+
+/** The job's counts after `effects`. */
+function countsAfter(job: JobRow, effects?: Effects) {
+  const c = effects?.job ?? {};
+  return {
+    segments_done: c.segmentsDone ?? job.segments_done,
+    segments_total: c.segmentsTotal ?? job.segments_total,
+    has_audio: c.hasAudio ?? job.has_audio,
+    audio_done: c.audioDone ?? job.audio_done,
+  };
+}
+
+/** What the coordinator logs of a changed task. */
+function changed(t: TaskRow): ChangedTask {
+  return {
+    id: t.id,
+    job_id: t.job_id,
+    kind: t.kind,
+    idx: t.idx,
+    payload: t.payload,
+    attempts: t.attempts,
+    lease_owner: t.lease_owner,
+  };
+}

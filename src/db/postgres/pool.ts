@@ -1,0 +1,46 @@
+// The PostgreSQL connection pool: pipelined clients (a transaction's statements
+// go out together, one round trip per step), int8 timestamps read as numbers,
+// and connection failures reported instead of crashing the process.
+import pg from 'pg';
+
+/** How to open the pool. */
+export interface PoolOptions {
+  /** Called when a pooled connection fails (server restart, cut network); the pool reconnects by itself. */
+  onError?: (err: Error) => void;
+  /** Maximum pooled connections. */
+  poolSize?: number;
+}
+
+const PG_INT8 = 20;
+const int8AsNumber = (v: string) => Number(v);
+// pg asks for a parser for every column of every result: one function, not a new one each time.
+const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
+  oid === PG_INT8 ? int8AsNumber : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser;
+
+/** A pool on `url`. */
+export function openPool(url: string, options: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    // A client sends queued statements without waiting for the replies to the earlier
+    // ones (node-postgres pipelining); each keeps its own result or error.
+    pipeline: true,
+    // Fail a connection attempt to a dead or partitioned server instead of waiting forever.
+    connectionTimeoutMillis: 5_000,
+    // Notice a server that vanished without closing the TCP connection.
+    keepAlive: true,
+    // Timestamps are int8 (bigint) milliseconds.
+    types: { getTypeParser },
+  });
+  // Idle clients report to the pool; a checked-out client between two statements
+  // reports to itself. Either way its next statement fails (the caller sees a
+  // Transient error) and the pool drops it on release.
+  pool.on('error', (err) => options.onError?.(err));
+  pool.on('connect', (client) => client.on('error', (err) => options.onError?.(err)));
+  return pool;
+}
+
+/** `url` without its password, for logs and messages. */
+export function displayUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}

@@ -1,0 +1,3 @@
+// The SQLite task store: one database file, one connection.
+export { sqliteFile } from './connection.js';
+export { SqliteTaskStore } from './store.js';

@@ -1,0 +1,104 @@
+// A source's last segment is usually shorter than the others: it still joins the
+// encoder run before it (one start-up fewer), and every segment decodes alone,
+// frame for frame, with a key frame at its start.
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, it } from 'node:test';
+import { binaries } from '../../src/media/ffmpeg.js';
+import { encode, normalizeSettings, split } from '../../src/media/index.js';
+import { fileAt, folderAt, Storage } from '../../src/storage/index.js';
+import { run } from '../helpers/exec.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'avspl1t-short-last-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** pts (in seconds) and key flags of every video packet of a file, read by ffprobe. */
+async function packets(file: string): Promise<{ pts: number; key: boolean }[]> {
+  const { stdout } = await run('ffprobe', [
+    ...['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0'],
+    file,
+  ]);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const [pts, flags] = l.split(',');
+      return { pts: Number(pts), key: flags!.includes('K') };
+    });
+}
+
+it('a shorter last segment joins the encoder run before it; each segment decodes alone', async () => {
+  // 4.5 s at 30 fps: segments of 60, 60 and 15 frames.
+  const source = path.join(dir, 'src.mp4');
+  await run('ffmpeg', [
+    ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30:duration=4.5'],
+    ...['-c:v', 'libx264', '-preset', 'veryfast', '-g', '45', source],
+  ]);
+  const storage = new Storage();
+  const ctx = async () => ({ storage, tmpDir: await mkdtemp(path.join(dir, 'op-')) });
+  const s = await split(
+    { input: fileAt(source), working: folderAt(path.join(dir, 'work')), secondsPerSegment: 2 },
+    await ctx(),
+  );
+  assert.deepEqual(
+    s.pieces.map((p) => p.framePts.length),
+    [60, 60, 15],
+  );
+
+  // Count the ffmpeg runs through a wrapper.
+  const log = path.join(dir, 'ffmpeg.log');
+  const wrapper = path.join(dir, 'ffmpeg-wrapper.sh');
+  await writeFile(wrapper, `#!/bin/sh\necho "$*" >> '${log}'\nexec ffmpeg "$@"\n`);
+  await chmod(wrapper, 0o755);
+  const real = binaries.ffmpeg;
+  binaries.ffmpeg = wrapper;
+  const out = path.join(dir, 'out');
+  let segments: Awaited<ReturnType<typeof encode>>;
+  try {
+    segments = await encode(
+      {
+        pieces: s.pieces,
+        source: s.source!,
+        output: folderAt(out),
+        settings: normalizeSettings({ preset: 12 }),
+      },
+      await ctx(),
+    );
+  } finally {
+    binaries.ffmpeg = real;
+  }
+  const runs = (await readFile(log, 'utf8')).trim().split('\n');
+  assert.equal(runs.length, 1, runs.join('\n'));
+  assert.deepEqual(
+    segments.map((x) => [x.index, x.frameCount]),
+    [
+      [0, 60],
+      [1, 60],
+      [2, 15],
+    ],
+  );
+
+  const init = await readFile(path.join(out, 'init.mp4'));
+  for (const [k, seg] of segments.entries()) {
+    const alone = path.join(dir, `alone-${k}.mp4`);
+    await writeFile(
+      alone,
+      Buffer.concat([init, await readFile(path.join(out, path.basename(seg.file!.location.value!.path)))]),
+    );
+    const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', alone, '-f', 'null', '-']);
+    assert.equal(stderr.trim(), '', `segment ${k} decodes without errors`);
+    const p = await packets(alone);
+    assert.equal(p.length, k === 2 ? 15 : 60);
+    assert.ok(p[0]!.key, `segment ${k} starts on a key frame`);
+    assert.equal(p.filter((x) => x.key).length, 1, `segment ${k} has one key frame`);
+    for (const [j, x] of p.entries())
+      assert.ok(Math.abs(x.pts - (2 * k + j / 30)) < 1e-3, `segment ${k} frame ${j} at ${x.pts}`);
+  }
+});
