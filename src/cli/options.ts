@@ -60,6 +60,8 @@ const address = (flag: string, urls = false) =>
   });
 export const coordinatorFlag = address('coordinator', true);
 export const listenFlag = address('listen');
+export const httpListenFlag = address('http-listen');
+export const metricsListenFlag = address('metrics-listen');
 
 export const logLevelFlag = z.enum(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'], {
   error: (issue) =>

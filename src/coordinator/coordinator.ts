@@ -21,11 +21,12 @@ import { type Logger, silentLogger } from '../log.js';
 import { describe } from '../storage/index.js';
 import { setLongTimeout } from '../timers.js';
 import { taskName, taskTitle } from './codec.js';
-import type { Policy, TaskOutcome } from './decide.js';
+import type { Effects, Policy, TaskOutcome } from './decide.js';
 import { jobView } from './job-view.js';
 import { Notifier } from './notifier.js';
 import { checkInputKept, earlierOutputFiles, outputKey } from './output-safety.js';
 import { Scheduler, type WorkerProfile } from './scheduler.js';
+import type { TaskEnd, TaskObserver } from './task-observer.js';
 import { boundedReason, checkRequestId, validateEncodeJob } from './validate.js';
 
 export type { LeaseStatus };
@@ -45,6 +46,8 @@ export interface CoordinatorOptions {
   pollIntervalMs?: number;
   /** Refuse jobs whose locations carry S3 keys, so no secret is ever stored (workers use their own chain). */
   refuseCredentials?: boolean;
+  /** Told about hand-outs, finishes and lease expiries (the metrics). */
+  observer?: TaskObserver;
   log?: Logger;
 }
 
@@ -63,6 +66,7 @@ export class Coordinator {
   private readonly pollIntervalMs: number;
   private readonly log: Logger;
   private readonly refuseCredentials: boolean;
+  private readonly observer?: TaskObserver;
 
   constructor(
     private readonly store: TaskStore,
@@ -73,6 +77,7 @@ export class Coordinator {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
     this.log = options.log ?? silentLogger;
     this.refuseCredentials = options.refuseCredentials ?? false;
+    this.observer = options.observer;
     const base = options.backoffBaseMs ?? 1000;
     const max = options.backoffMaxMs ?? 60_000;
     this.policy = {
@@ -88,6 +93,7 @@ export class Coordinator {
         maxWaitMs: options.maxWaitMs ?? 10_000,
         pollIntervalMs: this.pollIntervalMs,
         policy: this.policy,
+        onExpired: options.observer && ((count) => options.observer?.leasesExpired(count)),
       },
       this.work,
       this.jobs,
@@ -208,14 +214,17 @@ export class Coordinator {
   }
 
   /** Long-polls for a task to hand to `workerId` (recording the host and slots it reports). */
-  claim(
+  async claim(
     workerId: string,
     waitMs: number,
     signal: AbortSignal,
     profile?: WorkerProfile,
   ): Promise<Task | undefined> {
     const bounded = profile && { host: profile.host.slice(0, MAX_HOST), slots: profile.slots };
-    return this.scheduler.claim(workerId, waitMs, signal, bounded);
+    const started = performance.now();
+    const task = await this.scheduler.claim(workerId, waitMs, signal, bounded);
+    this.observer?.claimed(task, performance.now() - started);
+    return task;
   }
 
   /** Every worker seen, most recently seen first, with the tasks it holds and its succeeded runs. */
@@ -280,6 +289,7 @@ export class Coordinator {
         : { kind: 'failed', reason, transient: result.value.transient };
     } else outcome = { kind: 'succeeded', result };
     const claim = req.wantNext ? this.scheduler.nextClaim(req.workerId) : undefined;
+    const started = performance.now();
     const done = await this.store.finish({
       taskId: req.taskId,
       lease: req.lease,
@@ -290,18 +300,25 @@ export class Coordinator {
       next: claim?.req,
     });
     if (done.status === 'not-found') throw notFound(`task ${req.taskId} not found`);
+    this.observer?.finished(
+      req,
+      done.status === 'accepted' ? { kind: done.task.kind, end: taskEnd(done.effects, outcome) } : undefined,
+      performance.now() - started,
+    );
     if (done.status === 'lease-lost') {
       this.log.info({ taskId: req.taskId, workerId: req.workerId }, 'finish ignored: lease not held');
       return { accepted: false };
     }
     this.finished(done, outcome);
     if (!req.wantNext) return { accepted: true };
-    if (claim) return { accepted: true, next: this.scheduler.nextClaimed(claim, done.next) };
-    // Nothing was runnable a moment ago, so the finish claimed nothing; it may have made work since.
-    return {
-      accepted: true,
-      next: done.effects.wake > 0 ? await this.scheduler.claimNow(req.workerId) : undefined,
-    };
+    const next = claim
+      ? this.scheduler.nextClaimed(claim, done.next)
+      : // Nothing was runnable a moment ago, so the finish claimed nothing; it may have made work since.
+        done.effects.wake > 0
+        ? await this.scheduler.claimNow(req.workerId)
+        : undefined;
+    if (next) this.observer?.handedOut(next);
+    return { accepted: true, next };
   }
 
   /** Logs an accepted finish and wakes whom its effects concern. */
@@ -340,4 +357,12 @@ export class Coordinator {
     // Waiting polls see `closing` once woken.
     this.work.notify();
   }
+}
+
+/** How an accepted finish left its task (for the observer): from the effects the store applied. */
+function taskEnd(effects: Effects, outcome: TaskOutcome): TaskEnd {
+  if (effects.task.state === 'cancelled') return 'cancelled';
+  if (outcome.kind === 'released') return 'given-back';
+  if (effects.task.state === 'succeeded') return 'succeeded';
+  return effects.task.state === 'queued' ? 'retried' : 'failed';
 }

@@ -19,6 +19,8 @@ export interface SchedulerConfig {
   /** How often a waiting poll looks at the database (work created by other coordinators). */
   pollIntervalMs: number;
   policy: Policy;
+  /** Told how many leases each sweep found expired (the metrics). */
+  onExpired?: (count: number) => void;
 }
 
 /** Minimum time between two lease-expiry sweeps started by polls. */
@@ -269,6 +271,7 @@ export class Scheduler {
         'lease expired',
       );
     if (expired.length > 0) {
+      this.cfg.onExpired?.(expired.length);
       this.work.notify(expired.length);
       this.jobs.notify();
     }

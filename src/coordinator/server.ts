@@ -14,12 +14,17 @@ import { fileToCreate, openTaskStore, type TaskStore } from '../db/index.js';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
+import { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
+import { answer } from '../metrics/http-answer.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
-import { type AuthConfig, authEnabled, authGate } from '../rpc/auth.js';
+import { type AuthConfig, type Authorize, authEnabled, authGate, authorizer } from '../rpc/auth.js';
 import { connectHandler, type NodeHandler } from '../rpc/connect-handler.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
 import { type ConnectionLimits, closeWhenIdle, DEFAULT_CONNECTION_LIMITS } from './connections.js';
+import { consoleFiles } from './console-files.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
+import { checkSchemaCurrent, httpRoutes } from './http-routes.js';
+import { jobRuns } from './job-runs.js';
 import { coordinatorService } from './service.js';
 
 export interface StartCoordinatorOptions extends CoordinatorOptions {
@@ -42,6 +47,10 @@ export interface StartCoordinatorOptions extends CoordinatorOptions {
   connections?: Partial<ConnectionLimits>;
   /** Largest request message read (default `DEFAULT_MAX_REQUEST_BYTES`); larger ones get RESOURCE_EXHAUSTED. */
   maxRequestBytes?: number;
+  /** `host:port` for /metrics, /healthz, /readyz and the console apart from the API port (plain HTTP). */
+  httpListen?: string;
+  /** Serve the web console at /console/ (true: the built one in dist/console; a string: that folder). */
+  console?: boolean | string;
 }
 
 export interface RunningCoordinator {
@@ -49,6 +58,10 @@ export interface RunningCoordinator {
   address: string;
   coordinator: Coordinator;
   store: TaskStore;
+  /** The metrics served at /metrics. */
+  metrics: CoordinatorMetrics;
+  /** `host:port` of the `httpListen` server, when there is one. */
+  httpAddress?: string;
   /** Stops serving (ending open polls and streams) and closes the database if it was opened here. */
   close(): Promise<void>;
 }
@@ -66,7 +79,14 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     typeof options.db === 'string'
       ? await openTaskStore(options.db, { log, poolSize: options.dbPoolSize })
       : options.db;
-  const coordinator = new Coordinator(store, { ...options, log });
+  const metrics = new CoordinatorMetrics({
+    stateCounts: () => store.countStates(),
+    workersConnected: async () => {
+      const { workers, nowMs } = await coordinator.listWorkers();
+      return workers.filter((w) => nowMs - w.lastSeenMs <= BigInt(coordinator.leaseMs)).length;
+    },
+  });
+  const coordinator = new Coordinator(store, { ...options, log, observer: metrics });
   const resumed = await coordinator.resumeLeases();
   if (resumed > 0)
     log.info(
@@ -79,19 +99,48 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     routes: (router) =>
       router.service(
         CoordinatorService,
-        coordinatorService(coordinator, log, { allowedRoots: options.allowedRoots }),
+        coordinatorService(coordinator, log, {
+          allowedRoots: options.allowedRoots,
+          jobRuns: async (jobId) => ({
+            runs: await jobRuns(store, jobId),
+            nowMs: BigInt(coordinator.clock.now()),
+          }),
+        }),
       ),
     requestGate: authGate(auth),
     readMaxBytes: maxRequestBytes,
     log,
   });
+  const routes = httpRoutes({
+    registry: metrics.registry,
+    checkReady: () => checkSchemaCurrent(store),
+    authorizeMetrics: clientTokenCheck(authorizer(auth)),
+    console: options.console
+      ? consoleFiles({
+          dir: typeof options.console === 'string' ? options.console : undefined,
+          authorize: clientTokenCheck(authorizer(auth)),
+          // The folder the client submitted (confined to --allowed-root then), not a path a
+          // worker reported; only once the job succeeded.
+          outputFolder: async (jobId) => {
+            const job = await coordinator.getJob(jobId);
+            const output = job.details?.output?.location;
+            return job.manifest && output?.case === 'fs' ? output.value.path : undefined;
+          },
+        })
+      : undefined,
+  });
+  const handler: NodeHandler = options.httpListen
+    ? connect
+    : (req, res) => {
+        if (!routes(req, res)) connect(req, res);
+      };
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   };
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
-  const server = options.tls ? tlsServer(options.tls, connect, limits) : sniffingServer(connect, limits);
+  const server = options.tls ? tlsServer(options.tls, handler, limits) : sniffingServer(handler, limits);
   server.on('connection', track);
   server.maxConnections = limits.maxConnections;
   let lastDropWarning = 0;
@@ -101,22 +150,28 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     lastDropWarning = Date.now();
     log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
   });
-  const { host, port } = parseHostPort(options.listen);
+  const httpServer = options.httpListen
+    ? http.createServer((req, res) => {
+        if (routes(req, res)) return;
+        // The console's own calls go to the port it came from.
+        if (options.console) connect(req, res);
+        else answer(res, 404, 'not found\n');
+      })
+    : undefined;
+  httpServer?.on('connection', track);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, options.listen);
+    if (httpServer && options.httpListen) await listen(httpServer, options.httpListen);
   } catch (err) {
+    server.close();
     if (ownStore) await store.close();
     if (newFile) for (const suffix of ['', '-wal', '-shm']) rmSync(`${newFile}${suffix}`, { force: true });
     throw err;
   }
   const addr = server.address() as AddressInfo;
   const address = formatHostPort({ host: addr.address, port: addr.port });
+  const httpAddr = httpServer?.address() as AddressInfo | undefined;
+  const httpAddress = httpAddr && formatHostPort({ host: httpAddr.address, port: httpAddr.port });
 
   const reaper = setInterval(() => {
     coordinator.reapExpired().catch((err) => {
@@ -128,8 +183,10 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
   log.info(
     {
       address,
+      httpAddress,
       db: store.display,
       tls: !!options.tls,
+      console: !!options.console,
       auth: authEnabled(auth),
       allowedRoots: options.allowedRoots,
     },
@@ -141,6 +198,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     closed ??= (async () => {
       clearInterval(reaper);
       coordinator.close();
+      httpServer?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Give in-flight unary calls a moment to answer, then drop everything.
@@ -153,7 +211,25 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     })();
     return closed;
   };
-  return { address, coordinator, store, close };
+  return { address, coordinator, store, metrics, httpAddress, close };
+}
+
+/** Listens on `listen` (`host:port`), rejecting when the port cannot be bound. */
+function listen(server: net.Server, address: string): Promise<void> {
+  const { host, port } = parseHostPort(address);
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** The client-token check of one request's `authorization` header, when auth is on. */
+function clientTokenCheck(authorize: Authorize | undefined) {
+  // Checked as a client call: the client tokens and the worker token are accepted.
+  return authorize && ((authorization: string | undefined) => authorize('Metrics', authorization));
 }
 
 /** TLS on the port; ALPN picks HTTP/2 (gRPC) or HTTP/1.1 (Connect, gRPC-Web). */

@@ -11,9 +11,11 @@ import {
   type GetTaskRequest,
   GetTaskResponseSchema,
   HeartbeatResponseSchema,
+  ListJobRunsResponseSchema,
   ListJobsResponseSchema,
   ListWorkersResponseSchema,
   SubmitJobResponseSchema,
+  type TaskRun,
   WatchJobResponseSchema,
 } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Logger } from '../log.js';
@@ -25,6 +27,8 @@ import { validateEncodeJob } from './validate.js';
 export interface ServiceOptions {
   /** When set, submitted filesystem paths must lie inside these directories. */
   allowedRoots?: string[];
+  /** The runs of a job's tasks (ListJobRuns); without it the call is an internal error. */
+  jobRuns?: (jobId: string) => Promise<{ runs: TaskRun[]; nowMs: bigint }>;
 }
 
 type Boundary = <T>(method: string, fn: () => Promise<T>) => Promise<T>;
@@ -77,6 +81,13 @@ export function coordinatorService(
       ),
     listWorkers: () =>
       boundary('ListWorkers', async () => create(ListWorkersResponseSchema, await c.listWorkers())),
+    listJobRuns: (req) =>
+      boundary('ListJobRuns', async () => {
+        if (!options.jobRuns) throw new AppError(ErrorKind.Internal, 'ListJobRuns is not served here');
+        // Checks the id and that the job exists (NOT_FOUND).
+        await c.getJob(req.jobId);
+        return create(ListJobRunsResponseSchema, await options.jobRuns(req.jobId));
+      }),
     async *watchJob(req, ctx) {
       try {
         for await (const job of c.watchJob(req.jobId, ctx.signal))

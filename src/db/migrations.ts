@@ -205,3 +205,9 @@ export async function migrate(db: Kysely<unknown>, dialect: MigrationDialect): P
   const { error } = await migrator.migrateToLatest();
   if (error) throw error;
 }
+
+/** Names of the migrations not yet applied to `db` (reads Kysely's bookkeeping; changes nothing). */
+export async function pendingMigrations(db: Kysely<unknown>, dialect: MigrationDialect): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations(dialect) } });
+  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
+}

@@ -19,7 +19,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Effects, Policy, Submission, TaskOutcome } from '../coordinator/decide.js';
-import type { ClaimedRow, Database, JobRow, TaskRow, WorkerRow } from './schema.js';
+import type { ClaimedRow, Database, JobRow, TaskRow, TaskRunRow, WorkerRow } from './schema.js';
 import type { JobState } from './states.js';
 
 /** A claim for one worker. */
@@ -125,6 +125,19 @@ export interface WorkerListing {
   running: RunningTask[];
 }
 
+/** Rows per `state` of the jobs and tasks tables (the metrics gauges). */
+export interface StateCounts {
+  jobs: Map<string, number>;
+  tasks: Map<string, number>;
+}
+
+/** One run (claim) of a job's task, with the task's kind and index (the console's timeline). */
+export type JobRun = Pick<
+  TaskRunRow,
+  'task_id' | 'attempt' | 'worker_id' | 'started_at' | 'ended_at' | 'outcome' | 'error'
+> &
+  Pick<TaskRow, 'kind' | 'idx'>;
+
 /** The coordinator's database. */
 export interface TaskStore {
   /** The database location, without passwords (for logs). */
@@ -207,6 +220,18 @@ export interface TaskStore {
   workerSeen(workerId: string, now: number, profile?: { host: string; slots: number }): Promise<void>;
   /** Every worker seen, with its succeeded runs and the tasks it holds. */
   listWorkers(): Promise<WorkerListing>;
+
+  // Reads for the console, the metrics and /readyz
+
+  /** How many jobs and tasks are in each state. */
+  countStates(): Promise<StateCounts>;
+  /** The runs of a job's tasks in start order, at most `limit` (none for an unknown job). */
+  jobRuns(jobId: string, limit: number): Promise<JobRun[]>;
+  /**
+   * Names of the migrations this code knows that the database has not applied
+   * (empty when the schema is current); throws when the database does not answer.
+   */
+  missingMigrations(): Promise<string[]>;
 
   /** Closes the connection or pool. */
   close(): Promise<void>;

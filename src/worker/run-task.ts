@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, ErrorKind } from '../errors.js';
 import type { FinishTaskRequest, Task } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Logger } from '../log.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import type { CoordinatorClient } from '../rpc/client.js';
 import { fromRpcError } from '../rpc/errors.js';
 import type { Storage } from '../storage/index.js';
@@ -30,6 +31,8 @@ export interface RunnerDeps {
   stopping?: AbortSignal;
   /** The worker's back-off after troubles of its own (its temp dir). */
   localBackoff?: LocalBackoff;
+  /** Told how each task ran (the worker's metrics). */
+  metrics?: WorkerMetrics;
 }
 
 /** Waits after the worker's own troubles: 5 s, doubling up to a minute; a task that runs resets it. */
@@ -139,11 +142,13 @@ export async function runTask(
 
   if (stop === 'lease-lost' || stop === 'job-cancelled') {
     log.info({ reason: stop }, 'task abandoned');
+    deps.metrics?.ran(task, Date.now() - started, { failure: stop });
     return undefined;
   }
   if (local && !value) {
     // This worker's trouble, not the task's: another worker may run it; this one waits before asking again.
     const wait = (deps.localBackoff ?? new LocalBackoff()).next();
+    deps.metrics?.ran(task, Date.now() - started, { failure: 'local' });
     const reason = `worker ${deps.workerId} cannot use its temp dir ${deps.tmpRoot}: ${error?.message}`;
     log.error(
       { err: error?.message, backoffMs: wait },
@@ -169,6 +174,11 @@ export async function runTask(
     log.warn({ errorKind: e.kind, err: e.message, transient }, 'task failed');
     result = { case: 'failure', value: failure(e.message, { transient }) };
   }
+  if (result.case !== 'failure') deps.metrics?.ran(task, Date.now() - started, { result });
+  else if (!result.value.released)
+    deps.metrics?.ran(task, Date.now() - started, {
+      failure: stop === 'timeout' ? 'timeout' : (error?.kind ?? 'unknown'),
+    });
   const next = await finish(deps, task, result, log, wantNext());
   // A task handed back on a hard stop is not a failure: another worker runs it.
   if (result.case === 'failure' && result.value.released)

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Task } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
+import type { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '../rpc/client.js';
 import { fromRpcError } from '../rpc/errors.js';
 import { Storage } from '../storage/index.js';
@@ -35,6 +36,8 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   /** Long-poll wait asked of the coordinator. */
   pollWaitMs?: number;
+  /** Told about tasks run and whether the coordinator answers (`--metrics-listen`). */
+  metrics?: WorkerMetrics;
   log?: Logger;
 }
 
@@ -56,6 +59,7 @@ export class Worker {
   private readonly log: Logger;
   /** Tasks run at once (reported to the coordinator). */
   private readonly slots: number;
+  private readonly metrics?: WorkerMetrics;
 
   private constructor(options: WorkerOptions) {
     this.id = options.id || defaultWorkerId();
@@ -86,7 +90,9 @@ export class Worker {
       giveBack: this.giveBack.signal,
       stopping: this.stopping.signal,
       localBackoff: new LocalBackoff(),
+      metrics: options.metrics,
     };
+    this.metrics = options.metrics;
     this.slots = Math.max(1, options.concurrency ?? 1);
     const slots = Array.from({ length: this.slots }, () => this.slot());
     this.done = Promise.all(slots).then(() => this.handle?.close());
@@ -131,9 +137,11 @@ export class Worker {
           );
           task = res.task;
           failures = 0;
+          this.metrics?.reached(true);
         } catch (err) {
           if (stop.aborted) break;
           failures++;
+          this.metrics?.reached(false);
           this.log.warn(
             { err: fromRpcError(err).message, failures },
             'cannot get a task from the coordinator',

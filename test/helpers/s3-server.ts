@@ -59,6 +59,11 @@ export interface S3ServerOptions {
    * of s3rver's one account.
    */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Keep the objects in this existing directory instead of a new temp dir, and leave them there on
+   * stop (a server started again on the same directory serves them: a restart).
+   */
+  directory?: string;
 }
 
 /** A running test S3 server. */
@@ -92,9 +97,13 @@ const require = createRequire(import.meta.url);
 /** Starts s3rver and its front proxy on random loopback ports. */
 export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Server> {
   const verify = options.verifySignatures ?? true;
-  const dir = await tmpDir('avspl1t-s3-');
+  const dir = options.directory
+    ? { path: options.directory, cleanup: async () => {} }
+    : await tmpDir('avspl1t-s3-');
   // If the test process dies without stop(), still delete the stored objects.
-  const onExit = () => rmSync(dir.path, { recursive: true, force: true });
+  const onExit = () => {
+    if (!options.directory) rmSync(dir.path, { recursive: true, force: true });
+  };
   process.on('exit', onExit);
   const S3rver = require('s3rver') as S3rverClass;
   const backend = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir.path });

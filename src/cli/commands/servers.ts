@@ -3,14 +3,18 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { startCoordinator } from '../../coordinator/index.js';
 import { createLogger } from '../../log.js';
+import { WorkerMetrics } from '../../metrics/worker-metrics.js';
 import { Worker } from '../../worker/index.js';
+import { serveWorkerMetrics } from '../../worker/metrics-server.js';
 import {
   boundedIntFlag,
   coordinatorFlag,
   defaultCoordinator,
+  httpListenFlag,
   listenFlag,
   logFormatFlag,
   logLevelFlag,
+  metricsListenFlag,
   parseWith,
   positiveIntFlag,
 } from '../options.js';
@@ -31,6 +35,7 @@ const coordinatorSchema = z.object({
   maxAttempts: positiveIntFlag('max-attempts'),
   maxConnections: positiveIntFlag('max-connections'),
   maxRequestMb: positiveIntFlag('max-request-mb'),
+  httpListen: httpListenFlag.optional(),
   logLevel: logLevelFlag,
   logFormat: logFormatFlag,
 });
@@ -41,6 +46,7 @@ const workerSchema = z.object({
   threads: positiveIntFlag('threads').optional(),
   id: z.string().optional(),
   tmpDir: z.string().optional(),
+  metricsListen: metricsListenFlag.optional(),
   logLevel: logLevelFlag,
   logFormat: logFormatFlag,
 });
@@ -56,6 +62,11 @@ export function registerServers(program: Command): void {
     .option('--max-attempts <n>', 'tries of a task before a transient failure fails the job', '3')
     .option('--max-connections <n>', 'open connections at most; more are refused as they arrive', '10000')
     .option('--max-request-mb <n>', 'largest request message read, in MiB (larger: RESOURCE_EXHAUSTED)', '64')
+    .option('--console', 'serve the web console at /console/ (its data needs a client token when auth is on)')
+    .option(
+      '--http-listen <host:port>',
+      'serve /metrics, /healthz, /readyz (and the console) on this plain HTTP address instead of the API port',
+    )
     .option(
       '--no-store-credentials',
       'refuse jobs that carry S3 keys: no secret is ever stored; workers use their own AWS credentials',
@@ -75,11 +86,14 @@ export function registerServers(program: Command): void {
         maxAttempts: o.maxAttempts,
         connections: { maxConnections: o.maxConnections },
         maxRequestBytes: o.maxRequestMb * 1024 * 1024,
+        httpListen: o.httpListen,
+        console: (raw as { console?: boolean }).console === true,
         refuseCredentials: (raw as { storeCredentials?: boolean }).storeCredentials === false,
         log,
       });
       // The address on stdout (one line) lets scripts find a port chosen with :0.
       process.stdout.write(`${running.address}\n`);
+      if (running.httpAddress) process.stdout.write(`http ${running.httpAddress}\n`);
       await new Promise<void>((resolve) => {
         const uninstall = onShutdownSignals((_urgent, signal) => {
           log.info({ signal }, 'shutting down');
@@ -101,11 +115,23 @@ export function registerServers(program: Command): void {
       '--tmp-dir <dir>',
       'parent of the per-task temp dirs, checked at start (default: <OS temp dir>/avspl1t-worker-<uid>)',
     )
+    .option(
+      '--metrics-listen <host:port>',
+      'serve /metrics and /healthz (coordinator connection state) on this plain HTTP address',
+    )
     .option('--log-level <level>', 'silent | error | warn | info | debug', 'info')
     .option('--log-format <format>', 'json | pretty (default: pretty on a terminal, else json)')
     .action(async (raw: Record<string, string>) => {
       const o = parseWith(workerSchema, raw);
       const log = createLogger(o.logLevel, 'worker', o.logFormat);
+      const metrics = o.metricsListen ? new WorkerMetrics() : undefined;
+      const metricsServer =
+        metrics && o.metricsListen ? await serveWorkerMetrics(metrics, o.metricsListen) : undefined;
+      if (metricsServer) {
+        log.info({ address: metricsServer.address }, 'metrics listening');
+        // The address on stdout (one line) lets scripts find a port chosen with :0.
+        process.stdout.write(`metrics ${metricsServer.address}\n`);
+      }
       const worker = await Worker.start({
         ...workerSecurity(raw as Parameters<typeof workerSecurity>[0]),
         coordinator: o.coordinator,
@@ -113,10 +139,12 @@ export function registerServers(program: Command): void {
         threads: o.threads,
         id: o.id,
         tmpRoot: o.tmpDir,
+        metrics,
         log,
       });
       const uninstall = onShutdownSignals((urgent) => void worker.stop({ giveBack: urgent }));
       await worker.done;
       uninstall();
+      await metricsServer?.close();
     });
 }

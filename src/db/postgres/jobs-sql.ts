@@ -106,3 +106,8 @@ export function takeOutput(location: string, jobId: string, now: number, replace
         [location, jobId, now],
       );
 }
+
+/** How many jobs are in each state. */
+export function jobStates(): Statement {
+  return statement('job_states', 'select state, count(*)::int as n from jobs group by state', []);
+}

@@ -13,7 +13,7 @@ import {
 } from '../../coordinator/decide.js';
 import { AppError, ErrorKind, errorMessage } from '../../errors.js';
 import { Availability } from '../availability.js';
-import { migrate } from '../migrations.js';
+import { migrate, pendingMigrations } from '../migrations.js';
 import type { ClaimedRow, Database, JobRow, WorkerRow } from '../schema.js';
 import { JobState, TaskState } from '../states.js';
 import type {
@@ -22,10 +22,12 @@ import type {
   Finish,
   Finished,
   Heartbeat,
+  JobRun,
   JobWithTasks,
   LeaseStatus,
   OpenOptions,
   RunningTask,
+  StateCounts,
   SubmitResult,
   TaskBrief,
   TaskStore,
@@ -35,10 +37,19 @@ import { cancelStatements } from './apply-effects.js';
 import { claim } from './claim.js';
 import { isUnavailable } from './errors.js';
 import { expireLease, finishTask } from './finish.js';
-import { changeJob, getJob, insertJob, listJobs, lockJob, outputOwner, takeOutput } from './jobs-sql.js';
+import {
+  changeJob,
+  getJob,
+  insertJob,
+  jobStates,
+  listJobs,
+  lockJob,
+  outputOwner,
+  takeOutput,
+} from './jobs-sql.js';
 import { PgDatabase, type Tx } from './pg-database.js';
 import { displayUrl, openPool } from './pool.js';
-import { doneCounts, listWorkers, profileWorker, runningTasks, touchWorker } from './runs-sql.js';
+import { doneCounts, listWorkers, profileWorker, runningTasks, runsOfJob, touchWorker } from './runs-sql.js';
 import {
   anyRunnable,
   expiredTasks,
@@ -46,6 +57,7 @@ import {
   heartbeatTask,
   insertTasks,
   taskBriefs,
+  taskStates,
 } from './tasks-sql.js';
 
 export class PostgresTaskStore implements TaskStore {
@@ -205,6 +217,23 @@ export class PostgresTaskStore implements TaskStore {
       this.pg.rows<RunningTask>(runningTasks()),
     ]);
     return { workers, done: new Map(done.map((d) => [d.worker_id, d.done])), running };
+  }
+
+  async countStates(): Promise<StateCounts> {
+    const [jobs, tasks] = await Promise.all([
+      this.pg.rows<{ state: string; n: number }>(jobStates()),
+      this.pg.rows<{ state: string; n: number }>(taskStates()),
+    ]);
+    const byState = (rows: { state: string; n: number }[]) => new Map(rows.map((r) => [r.state, r.n]));
+    return { jobs: byState(jobs), tasks: byState(tasks) };
+  }
+
+  jobRuns(jobId: string, limit: number): Promise<JobRun[]> {
+    return this.pg.rows<JobRun>(runsOfJob(jobId, limit));
+  }
+
+  missingMigrations(): Promise<string[]> {
+    return pendingMigrations(this.db as Kysely<unknown>, { blobType: 'bytea' });
   }
 
   /** Closes the pool. */

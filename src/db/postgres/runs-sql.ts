@@ -32,6 +32,16 @@ export function getRun(lease: string): Statement {
   );
 }
 
+/** The runs of a job's tasks, with each task's kind and index, in start order (at most `limit`). */
+export function runsOfJob(jobId: string, limit: number): Statement {
+  return statement(
+    'runs_of_job',
+    'select r.task_id, t.kind, t.idx, r.attempt, r.worker_id, r.started_at, r.ended_at, r.outcome, r.error ' +
+      'from task_runs r join tasks t on t.id = r.task_id where r.job_id = $1 order by r.started_at, r.task_id limit $2',
+    [jobId, limit],
+  );
+}
+
 /** Every run of a job's tasks, oldest first. */
 export function jobRuns(jobId: string): Statement {
   return statement(

@@ -153,3 +153,8 @@ export function heartbeatTask(
     [now + leaseMs, progress, now, id, lease, owner],
   );
 }
+
+/** How many tasks are in each state. */
+export function taskStates(): Statement {
+  return statement('task_states', 'select state, count(*)::int as n from tasks group by state', []);
+}

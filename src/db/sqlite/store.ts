@@ -15,7 +15,7 @@ import {
   type Submission,
 } from '../../coordinator/decide.js';
 import { AppError, ErrorKind, errorMessage } from '../../errors.js';
-import { migrate } from '../migrations.js';
+import { migrate, pendingMigrations } from '../migrations.js';
 import type { Database, JobRow } from '../schema.js';
 import { JobState, TaskState } from '../states.js';
 import type {
@@ -24,8 +24,10 @@ import type {
   Finish,
   Finished,
   Heartbeat,
+  JobRun,
   JobWithTasks,
   LeaseStatus,
+  StateCounts,
   SubmitResult,
   TaskBrief,
   TaskStore,
@@ -249,6 +251,18 @@ export class SqliteTaskStore implements TaskStore {
       done: this.sql.runs.doneCounts(),
       running: this.sql.tasks.running(),
     }));
+  }
+
+  countStates(): Promise<StateCounts> {
+    return this.read(() => ({ jobs: this.sql.jobs.perState(), tasks: this.sql.tasks.perState() }));
+  }
+
+  jobRuns(jobId: string, limit: number): Promise<JobRun[]> {
+    return this.run(() => this.sql.runs.ofJobInOrder(jobId, limit));
+  }
+
+  missingMigrations(): Promise<string[]> {
+    return pendingMigrations(this.db as Kysely<unknown>, { blobType: 'blob' });
   }
 
   async close(): Promise<void> {

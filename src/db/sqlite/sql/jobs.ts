@@ -10,6 +10,7 @@ export class JobStatements {
   private readonly newestRows: SqliteDatabase.Statement;
   private readonly change: SqliteDatabase.Statement;
   private readonly start: SqliteDatabase.Statement;
+  private readonly perStateRows: SqliteDatabase.Statement;
 
   constructor(conn: SqliteDatabase.Database) {
     this.insertRow = conn.prepare(
@@ -30,6 +31,7 @@ export class JobStatements {
     this.start = conn.prepare(
       "update jobs set state = 'running', updated_at = ? where id = ? and state = 'queued'",
     );
+    this.perStateRows = conn.prepare('select state, count(*) as n from jobs group by state');
   }
 
   insert(row: JobRow): void {
@@ -61,6 +63,12 @@ export class JobStatements {
       audioDone: c.audioDone ?? null,
       finishedAt: c.state && isTerminalJobState(c.state) ? now : null,
     });
+  }
+
+  /** How many jobs are in each state. */
+  perState(): Map<string, number> {
+    const rows = this.perStateRows.all() as { state: string; n: number }[];
+    return new Map(rows.map((r) => [r.state, r.n]));
   }
 
   /** A queued job is running once its split is claimed. */

@@ -3,12 +3,14 @@
 import type SqliteDatabase from 'better-sqlite3';
 import type { WorkerRow } from '../../schema.js';
 import type { RunOutcome } from '../../states.js';
+import type { JobRun } from '../../task-store.js';
 
 export class RunStatements {
   private readonly startRun: SqliteDatabase.Statement;
   private readonly endRun: SqliteDatabase.Statement;
   private readonly endJob: SqliteDatabase.Statement;
   private readonly doneRows: SqliteDatabase.Statement;
+  private readonly ofJob: SqliteDatabase.Statement;
 
   constructor(conn: SqliteDatabase.Database) {
     this.startRun = conn.prepare(
@@ -23,6 +25,10 @@ export class RunStatements {
     );
     this.doneRows = conn.prepare(
       "select worker_id, count(*) as done from task_runs where outcome = 'succeeded' group by worker_id",
+    );
+    this.ofJob = conn.prepare(
+      'select r.task_id, t.kind, t.idx, r.attempt, r.worker_id, r.started_at, r.ended_at, r.outcome, r.error ' +
+        'from task_runs r join tasks t on t.id = r.task_id where r.job_id = ? order by r.started_at, r.task_id limit ?',
     );
   }
 
@@ -43,6 +49,11 @@ export class RunStatements {
   doneCounts(): Map<string, number> {
     const rows = this.doneRows.all() as { worker_id: string; done: number }[];
     return new Map(rows.map((r) => [r.worker_id, Number(r.done)]));
+  }
+
+  /** The runs of a job's tasks, with each task's kind and index, in start order. */
+  ofJobInOrder(jobId: string, limit: number): JobRun[] {
+    return this.ofJob.all(jobId, limit) as JobRun[];
   }
 }
 

@@ -45,6 +45,7 @@ export class TaskStatements {
   private readonly briefsOf: SqliteDatabase.Statement;
   private readonly briefsOfNewest: SqliteDatabase.Statement;
   private readonly runningRows: SqliteDatabase.Statement;
+  private readonly perStateRows: SqliteDatabase.Statement;
 
   constructor(conn: SqliteDatabase.Database) {
     this.insertRow = conn.prepare(
@@ -103,6 +104,7 @@ export class TaskStatements {
     this.runningRows = conn.prepare(
       "select id, job_id, kind, idx, lease_owner, updated_at from tasks where state = 'running' order by job_id, ord",
     );
+    this.perStateRows = conn.prepare('select state, count(*) as n from tasks group by state');
   }
 
   insert(rows: readonly NewTask[]): void {
@@ -195,5 +197,11 @@ export class TaskStatements {
 
   running(): RunningTask[] {
     return this.runningRows.all() as RunningTask[];
+  }
+
+  /** How many tasks are in each state. */
+  perState(): Map<string, number> {
+    const rows = this.perStateRows.all() as { state: string; n: number }[];
+    return new Map(rows.map((r) => [r.state, r.n]));
   }
 }
