@@ -1,8 +1,8 @@
-// A CoordinatorService client over gRPC (HTTP/2), with a close() that drops the
+// A CoordinatorService client over the Connect protocol on HTTP/2, with a close() that drops the
 // connection so short-lived processes and tests end cleanly. Optionally sends a
 // bearer token and speaks TLS (trusting an extra CA, e.g. a self-signed cert).
 import { type Client, createClient, type Interceptor } from '@connectrpc/connect';
-import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { createConnectTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { coordinatorUrl } from './address.js';
 import { bearerInterceptor } from './auth.js';
@@ -35,9 +35,17 @@ export function connectCoordinator(address: string, options: ClientOptions = {})
     { pingIntervalMs: 10_000, pingTimeoutMs: 10_000 },
     options.tls?.ca ? { ca: options.tls.ca } : undefined,
   );
-  const transport = createGrpcTransport({
+  // The Connect protocol rather than gRPC: the coordinator serves both, and a
+  // Connect unary call costs both sides less (no envelopes or trailers: about a
+  // fifth less CPU per dispatch in bench/dispatch.ts).
+  const transport = createConnectTransport({
+    httpVersion: '2',
+    useBinaryFormat: true,
     baseUrl: url,
     sessionManager,
+    // The coordinator compresses nothing, so there is nothing to negotiate (no
+    // accept-encoding header on every call).
+    acceptCompression: [],
     interceptors: [
       ...(options.token ? [bearerInterceptor(options.token)] : []),
       ...(options.interceptors ?? []),

@@ -153,10 +153,18 @@ function readBody(
       chunks.length = 0;
       resolve(size);
     };
+    let ended = false;
     req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks));
+    });
     req.once('error', reject);
-    req.once('close', () => reject(new ConnectError('the caller went away', Code.Canceled)));
+    // Every stream closes once its call is answered; only a close before the end is the caller leaving
+    // (an error built for every call would cost a stack trace each).
+    req.once('close', () => {
+      if (!ended) reject(new ConnectError('the caller went away', Code.Canceled));
+    });
   });
 }
 
