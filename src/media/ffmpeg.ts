@@ -3,7 +3,7 @@
 // process group (a terminal's Ctrl-C is for the worker, not its ffmpeg) and, on
 // Linux, dies with the worker even when the worker is SIGKILLed.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { AppError, ErrorKind } from '../errors.js';
 import { setLongTimeout } from '../timers.js';
 
@@ -52,9 +52,36 @@ const pdeathsig = ['/usr/bin/setpriv', '/bin/setpriv'].find(
   (p) => process.platform === 'linux' && existsSync(p),
 );
 
-/** The command line that starts `cmd args...`, wrapped to die with this process where possible. */
+/** Whether this process holds a capability (bit `n` of CapEff in /proc/self/status). */
+function hasCapability(n: number): boolean {
+  try {
+    const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return hex !== undefined && ((BigInt(`0x${hex}`) >> BigInt(n)) & 1n) === 1n;
+  } catch {
+    return false;
+  }
+}
+
+const CAP_SETPCAP = 8;
+const CAP_SYS_NICE = 23;
+/**
+ * SVT-AV1 gives its threads real-time priority (SCHED_FIFO 99) whenever it may,
+ * that is when the worker runs as root: they then starve the worker's heartbeats
+ * and everything else on the host. Where this process could allow that, the
+ * child starts without CAP_SYS_NICE (SVT warns "Failed to set thread priority"
+ * and runs its threads at normal priority).
+ */
+const withoutNice =
+  pdeathsig && hasCapability(CAP_SYS_NICE) && hasCapability(CAP_SETPCAP)
+    ? ['--bounding-set', '-sys_nice', '--inh-caps', '-sys_nice']
+    : [];
+
+/**
+ * The command line that starts `cmd args...`, wrapped to die with this process
+ * where possible, and never with real-time priority.
+ */
 export function childCommand(cmd: string, args: string[]): [string, string[]] {
-  return pdeathsig ? [pdeathsig, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args];
+  return pdeathsig ? [pdeathsig, ['--pdeathsig', 'KILL', ...withoutNice, '--', cmd, ...args]] : [cmd, args];
 }
 
 /** setpriv's exit code when it cannot find the program to run. */
