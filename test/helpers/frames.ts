@@ -105,3 +105,18 @@ export function assertSameFrames(output: Buffer[], source: Buffer[], minPsnr: nu
     return own;
   });
 }
+
+/** pts (in seconds) and key flag of every video packet of a file, in decode order, read by ffprobe. */
+export async function videoPackets(file: string): Promise<{ pts: number; key: boolean }[]> {
+  const { stdout } = await run('ffprobe', [
+    ...['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0'],
+    file,
+  ]);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const [pts, flags] = l.split(',');
+      return { pts: Number(pts), key: (flags ?? '').includes('K') };
+    });
+}

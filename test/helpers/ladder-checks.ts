@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from './exec.js';
-import { decodedFrames } from './frames.js';
+import { decodedFrames, videoPackets } from './frames.js';
 import { av1CodecStringOf } from './stream-checks.js';
 
 export interface Variant {
@@ -93,30 +93,6 @@ async function concat(dir: string, p: MediaPlaylist, out: string): Promise<numbe
   const segs = await Promise.all(p.entries.map((e) => readFile(path.join(dir, e.uri))));
   await writeFile(out, Buffer.concat([await readFile(path.join(dir, p.map)), ...segs]));
   return segs.map((b) => b.length);
-}
-
-/** Every video packet's time and key flag (ffprobe), in decode order. */
-async function packets(file: string): Promise<{ time: number; key: boolean }[]> {
-  const { stdout } = await run('ffprobe', [
-    ...[
-      '-v',
-      'error',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'packet=pts_time,flags',
-      '-of',
-      'csv=p=0',
-      file,
-    ],
-  ]);
-  return stdout
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const [time, flags] = l.split(',');
-      return { time: Number(time), key: (flags ?? '').includes('K') };
-    });
 }
 
 /** The avc1 codec string from the SPS as ffmpeg's trace_headers reads it. */
@@ -226,8 +202,8 @@ export async function checkLadderOutput(dir: string, source: string): Promise<Ru
       );
 
     // Key frames: each segment starts with one; the same times in every rung.
-    const pk = await packets(all);
-    const keys = pk.filter((x) => x.key).map((x) => x.time);
+    const pk = await videoPackets(all);
+    const keys = pk.filter((x) => x.key).map((x) => x.pts);
     if (keyTimes) assert.deepEqual(keys, keyTimes, `${v.uri}: key frame times of the first rung`);
     keyTimes = keys;
     const seconds = p.entries.map((e) => e.duration);
@@ -277,7 +253,7 @@ export async function checkLadderOutput(dir: string, source: string): Promise<Ru
       await fh.close();
       const one = `${all}.iframe${k}.mp4`;
       await writeFile(one, Buffer.concat([init, bytes]));
-      const ipk = await packets(one);
+      const ipk = await videoPackets(one);
       assert.equal(ipk.length, 1, `${iFrame.uri} entry ${k}: one frame`);
       assert.ok(ipk[0]!.key, `${iFrame.uri} entry ${k}: a key frame`);
     }

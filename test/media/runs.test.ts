@@ -9,6 +9,7 @@ import { binaries } from '../../src/media/ffmpeg.js';
 import { encode, normalizeSettings, split } from '../../src/media/index.js';
 import { fileAt, folderAt, Storage } from '../../src/storage/index.js';
 import { run } from '../helpers/exec.js';
+import { videoPackets } from '../helpers/frames.js';
 
 let dir: string;
 before(async () => {
@@ -17,28 +18,6 @@ before(async () => {
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** pts (in seconds) and key flags of every video packet of a file. */
-async function packets(file: string): Promise<{ pts: number; key: boolean }[]> {
-  const { stdout } = await run('ffprobe', [
-    '-v',
-    'error',
-    '-select_streams',
-    'v:0',
-    '-show_entries',
-    'packet=pts_time,flags',
-    '-of',
-    'csv=p=0',
-    file,
-  ]);
-  return stdout
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const [pts, flags] = l.split(',');
-      return { pts: Number(pts), key: flags!.includes('K') };
-    });
-}
 
 it('three equal segments are encoded by one ffmpeg run and each segment decodes alone', async () => {
   // 6 s at 30 fps, source key frames every 45 frames: segments start mid-GOP.
@@ -119,7 +98,7 @@ it('three equal segments are encoded by one ffmpeg run and each segment decodes 
     );
     const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', alone, '-f', 'null', '-']);
     assert.equal(stderr.trim(), '', `segment ${k} decodes without errors`);
-    const p = await packets(alone);
+    const p = await videoPackets(alone);
     assert.equal(p.length, 60);
     assert.ok(p[0]!.key, `segment ${k} starts on a key frame`);
     assert.equal(p.filter((x) => x.key).length, 1, `segment ${k} has one key frame`);

@@ -10,6 +10,7 @@ import { binaries } from '../../src/media/ffmpeg.js';
 import { encode, normalizeSettings, split } from '../../src/media/index.js';
 import { fileAt, folderAt, Storage } from '../../src/storage/index.js';
 import { run } from '../helpers/exec.js';
+import { videoPackets } from '../helpers/frames.js';
 
 let dir: string;
 before(async () => {
@@ -18,21 +19,6 @@ before(async () => {
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** pts (in seconds) and key flags of every video packet of a file, read by ffprobe. */
-async function packets(file: string): Promise<{ pts: number; key: boolean }[]> {
-  const { stdout } = await run('ffprobe', [
-    ...['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0'],
-    file,
-  ]);
-  return stdout
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const [pts, flags] = l.split(',');
-      return { pts: Number(pts), key: flags!.includes('K') };
-    });
-}
 
 it('a shorter last segment joins the encoder run before it; each segment decodes alone', async () => {
   // 4.5 s at 30 fps: segments of 60, 60 and 15 frames.
@@ -94,7 +80,7 @@ it('a shorter last segment joins the encoder run before it; each segment decodes
     );
     const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', alone, '-f', 'null', '-']);
     assert.equal(stderr.trim(), '', `segment ${k} decodes without errors`);
-    const p = await packets(alone);
+    const p = await videoPackets(alone);
     assert.equal(p.length, k === 2 ? 15 : 60);
     assert.ok(p[0]!.key, `segment ${k} starts on a key frame`);
     assert.equal(p.filter((x) => x.key).length, 1, `segment ${k} has one key frame`);
