@@ -5,7 +5,8 @@
 // its effects in the same transaction; nothing here touches a database.
 //
 // split → encodes of one or more consecutive pieces (+ audio) → manifest once all
-// succeeded → job succeeded. A transient failure is retried with backoff until
+// succeeded → job succeeded (a progressive job also gets progressive manifests
+// in between, see manifest-tasks.ts). A transient failure is retried with backoff until
 // the task's attempts run out; anything else fails the job and cancels its
 // other tasks.
 import { toBinary } from '@bufbuild/protobuf';
@@ -16,9 +17,11 @@ import type { SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { encodeResult, type SuccessResult, scanPayload, taskTitle } from './codec.js';
 import { splitTasks } from './job-tasks.js';
+import { isProgressiveJob, isProgressiveManifest } from './manifest-tasks.js';
 
 // The stores build new jobs and manifest tasks, and apply the submit rules, from here too.
 export { manifestTask, newJob, type TaskResult } from './job-tasks.js';
+export { manifestTasks } from './manifest-tasks.js';
 export { decideSubmit, type OutputOwner, type Submission, type SubmitDecision } from './submit-rules.js';
 
 /** The retry policy the coordinator was configured with. */
@@ -99,9 +102,10 @@ export interface Effects {
   /** Tasks to insert (ids already in claim order). */
   create: NewTask[];
   /**
-   * Insert the job's manifest task: the store reads the job's encode and audio
-   * results and builds it with `manifestTask` (every encode and the audio are now
-   * done; this finish is the only one that can see that, as the job row is locked).
+   * Look for a manifest task to insert: the store reads the job's tasks and inserts
+   * what `manifestTasks` makes of them (the final manifest once every encode and
+   * the audio are done, which only this finish can see as the job row is locked;
+   * for a progressive job, the next progressive one).
    */
   createManifest: boolean;
   /** Polls to wake for new runnable work (Infinity: a split's many tasks; 0: none). */
@@ -143,7 +147,7 @@ export function decide(
       // Segments that are not the task's pieces fail the job with both lists, verbatim.
       const mismatch = segmentsProblem(task, result);
       if (mismatch) return failed(task, mismatch, false, now, policy, mismatch);
-      return succeeded(job, result, now, policy);
+      return succeeded(job, task, result, now, policy);
     }
     case 'failed':
       return failed(task, outcome.reason, outcome.transient, now, policy);
@@ -182,7 +186,13 @@ export function decideCancel(
 }
 
 /** A success that checked out: the job moves on. */
-function succeeded(job: JobFacts, result: SuccessResult, now: number, policy: Policy): Effects {
+function succeeded(
+  job: JobFacts,
+  task: TaskFacts,
+  result: SuccessResult,
+  now: number,
+  policy: Policy,
+): Effects {
   const base = {
     task: { state: TaskState.Succeeded, result: encodeResult(result) },
     run: { outcome: RunOutcome.Succeeded, error: null },
@@ -224,7 +234,8 @@ function succeeded(job: JobFacts, result: SuccessResult, now: number, policy: Po
         segments_done: job.segments_done + (result.case === 'encode' ? result.value.segments.length : 0),
         audio_done: result.case === 'audio' ? 1 : job.audio_done,
       };
-      const done = encodesDone(counts);
+      // A progressive job looks at every finish whether its published prefix can grow.
+      const look = encodesDone(counts) || isProgressiveJob(job);
       return {
         ...base,
         job:
@@ -232,12 +243,14 @@ function succeeded(job: JobFacts, result: SuccessResult, now: number, policy: Po
             ? { segmentsDone: counts.segments_done }
             : { audioDone: counts.audio_done },
         create: [],
-        createManifest: done,
-        wake: done ? 1 : 0,
+        createManifest: look,
+        wake: look ? 1 : 0,
       };
     }
     case 'manifest':
-      // The manifest is the last task: the job is done.
+      // A progressive manifest published a prefix: the next one (or the final one) may be due.
+      if (isProgressiveManifest(task)) return { ...base, create: [], createManifest: true, wake: 1 };
+      // The final manifest is the last task: the job is done.
       return {
         ...base,
         job: { state: JobState.Succeeded, result: base.task.result },

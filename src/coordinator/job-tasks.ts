@@ -158,21 +158,27 @@ export function splitTasks(job: JobFacts, split: SplitResult, now: number, polic
   };
 }
 
-/** A task's kind, index and result: what `manifestTask` reads of a job's tasks. */
-export type TaskResult = Pick<TaskRow, 'kind' | 'idx' | 'result'>;
+/** A task's kind, index, state and result: what the manifest tasks are made of. */
+export type TaskResult = Pick<TaskRow, 'kind' | 'idx' | 'state' | 'result'>;
 
-/** The manifest task of `job` (its encodes and audio done), from its tasks' results. */
+/**
+ * A manifest task of `job` from its tasks' results: the final one (every encode
+ * and the audio done), or with `upTo` a progressive one listing segments
+ * 0..upTo-1 of every rung (its idx is `upTo`; the final one's is 0).
+ */
 export function manifestTask(
   job: Pick<JobRow, 'id' | 'created_at' | 'details' | 'source' | 'segments_total'>,
   results: readonly TaskResult[],
   now: number,
   policy: Policy,
+  upTo?: number,
 ): NewTask {
   const details = fromBinary(EncodeJobSchema, job.details);
   const segments = results
-    .filter((t) => t.kind === TaskKind.Encode)
+    .filter((t) => t.kind === TaskKind.Encode && t.result)
     .sort((a, b) => a.idx - b.idx)
-    .flatMap((t) => decodeEncode(t.result!).segments);
+    .flatMap((t) => decodeEncode(t.result!).segments)
+    .filter((s) => upTo === undefined || s.index < upTo);
   const audioRow = results.find((t) => t.kind === TaskKind.Audio);
   const audio = audioRow?.result ? decodeAudio(audioRow.result).audio : undefined;
   const source: SourceInfo = job.source ? fromBinary(SourceInfoSchema, job.source) : create(SourceInfoSchema);
@@ -182,8 +188,10 @@ export function manifestTask(
     output: details.output,
     audio,
     mediaFolder: details.mediaFolder,
-    working: details.working,
     renditions: details.renditions,
+    // A progressive write leaves the working folder alone: encodes still read and write there.
+    ...(upTo === undefined ? { working: details.working } : { progressive: true }),
   };
-  return newTask(job, TaskKind.Manifest, 0, job.segments_total + 1, { case: 'manifest', value }, now, policy);
+  const kind = { case: 'manifest', value } as const;
+  return newTask(job, TaskKind.Manifest, upTo ?? 0, job.segments_total + 1, kind, now, policy);
 }

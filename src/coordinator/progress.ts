@@ -53,7 +53,8 @@ export function percentComplete(job: ProgressJob, tasks: readonly ProgressTask[]
     sum += (WEIGHTS.encode * encoded) / job.segments_total;
     if (job.has_audio) sum += WEIGHTS.audio * doneFraction(tasks.find((t) => t.kind === TaskKind.Audio));
     else total -= WEIGHTS.audio;
-    sum += WEIGHTS.manifest * doneFraction(tasks.find((t) => t.kind === TaskKind.Manifest));
+    // The final manifest (idx 0): a progressive job's earlier ones are not work left.
+    sum += WEIGHTS.manifest * doneFraction(tasks.find((t) => t.kind === TaskKind.Manifest && t.idx === 0));
   }
   // Never claim 100 before the job has really succeeded.
   return Math.min(99.9, Math.round((1000 * sum) / total) / 10);

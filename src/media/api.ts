@@ -70,4 +70,9 @@ export interface ManifestOptions {
   mediaFolder?: string;
   /** The job's working folder, whose leftover temporary files go too. */
   working?: Folder;
+  /**
+   * The segments are a progressive job's complete prefix: write EVENT playlists
+   * and leave temporary files alone (encodes are still uploading).
+   */
+  progressive?: boolean;
 }

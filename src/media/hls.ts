@@ -9,21 +9,41 @@ export interface MediaEntry {
 }
 
 /**
- * A VOD media playlist with a shared init segment (EXT-X-MAP). `target`: the
+ * VOD: the complete playlist (EXT-X-ENDLIST). EVENT: the segments so far of one
+ * that only grows; players reload it, and EXT-X-START has them start at the
+ * beginning rather than near the end.
+ */
+export type PlaylistType = 'VOD' | 'EVENT';
+
+function typeLines(type: PlaylistType): string[] {
+  return type === 'VOD'
+    ? ['#EXT-X-PLAYLIST-TYPE:VOD']
+    : ['#EXT-X-PLAYLIST-TYPE:EVENT', '#EXT-X-START:TIME-OFFSET=0'];
+}
+
+const endLines = (type: PlaylistType) => (type === 'VOD' ? ['#EXT-X-ENDLIST', ''] : ['']);
+
+/**
+ * A media playlist with a shared init segment (EXT-X-MAP). `target`: the
  * EXT-X-TARGETDURATION all playlists of the job share (default: this one's own).
  */
-export function mediaPlaylist(initUri: string, entries: MediaEntry[], target?: number): string {
+export function mediaPlaylist(
+  initUri: string,
+  entries: MediaEntry[],
+  target?: number,
+  type: PlaylistType = 'VOD',
+): string {
   const lines = [
     '#EXTM3U',
     '#EXT-X-VERSION:7',
     `#EXT-X-TARGETDURATION:${target ?? targetDuration(entries.map((e) => e.duration))}`,
     '#EXT-X-MEDIA-SEQUENCE:0',
-    '#EXT-X-PLAYLIST-TYPE:VOD',
+    ...typeLines(type),
     '#EXT-X-INDEPENDENT-SEGMENTS',
     `#EXT-X-MAP:URI="${initUri}"`,
   ];
   for (const e of entries) lines.push(`#EXTINF:${e.duration.toFixed(6)},`, e.uri);
-  lines.push('#EXT-X-ENDLIST', '');
+  lines.push(...endLines(type));
   return lines.join('\n');
 }
 
@@ -36,20 +56,25 @@ export interface IFrameEntry {
 }
 
 /** An I-frame playlist (RFC 8216bis §4.4.3.6): the byte range of each key frame, one per segment. */
-export function iFramePlaylist(initUri: string, entries: IFrameEntry[], target: number): string {
+export function iFramePlaylist(
+  initUri: string,
+  entries: IFrameEntry[],
+  target: number,
+  type: PlaylistType = 'VOD',
+): string {
   const lines = [
     '#EXTM3U',
     '#EXT-X-VERSION:7',
     `#EXT-X-TARGETDURATION:${target}`,
     '#EXT-X-MEDIA-SEQUENCE:0',
-    '#EXT-X-PLAYLIST-TYPE:VOD',
+    ...typeLines(type),
     '#EXT-X-INDEPENDENT-SEGMENTS',
     '#EXT-X-I-FRAMES-ONLY',
     `#EXT-X-MAP:URI="${initUri}"`,
   ];
   for (const e of entries)
     lines.push(`#EXTINF:${e.duration.toFixed(6)},`, `#EXT-X-BYTERANGE:${e.length}@${e.offset}`, e.uri);
-  lines.push('#EXT-X-ENDLIST', '');
+  lines.push(...endLines(type));
   return lines.join('\n');
 }
 

@@ -2,6 +2,8 @@
 // codec, a gapless timeline) and that the rungs are aligned, and writes the
 // media, I-frame and multivariant playlists, the multivariant (master) one last:
 // until it is replaced, it names the files of the job that wrote it before.
+// A progressive job's earlier manifests write EVENT playlists of the segments so
+// far (bit rates in the master measured from those); the final one, VOD.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
@@ -73,6 +75,7 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
   const audioSeconds = opts.audio?.segmentSeconds ?? [];
   // One target duration for every playlist (Apple HLS authoring 8.2).
   const target = targetDuration([...rungs[0]!.segments.map(seconds), ...audioSeconds]);
+  const type = opts.progressive ? 'EVENT' : 'VOD';
   let written = 0;
   const put = async (folder: Folder, name: string, text: string) => {
     // Every rung has a video.m3u8: a local name of its own for each.
@@ -93,7 +96,7 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
     const first = segments[0]!;
     const init = baseName(first.init!);
     const entries = segments.map((s) => ({ uri: baseName(s.file!), duration: seconds(s) }));
-    const file = await put(rung.folder, VIDEO_PLAYLIST_NAME, mediaPlaylist(init, entries, target));
+    const file = await put(rung.folder, VIDEO_PLAYLIST_NAME, mediaPlaylist(init, entries, target, type));
     if (!firstMedia) {
       firstMedia = rung.folder;
       mediaFile = file;
@@ -104,7 +107,7 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
       offset: s.keyFrameOffset,
       length: s.keyFrameLength,
     }));
-    await put(rung.folder, IFRAME_PLAYLIST_NAME, iFramePlaylist(init, keyFrames, target));
+    await put(rung.folder, IFRAME_PLAYLIST_NAME, iFramePlaylist(init, keyFrames, target, type));
     const video = bitRates(segments.map((s) => ({ bytes: s.sizeBytes, seconds: seconds(s) })));
     const keys = bitRates(segments.map((s) => ({ bytes: s.keyFrameLength, seconds: seconds(s) })));
     const width = rung.rendition.width || opts.source.width;
@@ -132,7 +135,7 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
   if (opts.audio?.segmentUris.length) {
     // The audio playlist again, with the target duration of the video's.
     const entries = opts.audio.segmentUris.map((uri, i) => ({ uri, duration: audioSeconds[i] ?? 0 }));
-    await put(media, baseName(opts.audio.playlist!), mediaPlaylist(AUDIO_INIT_NAME, entries, target));
+    await put(media, baseName(opts.audio.playlist!), mediaPlaylist(AUDIO_INIT_NAME, entries, target, type));
   }
   // H.264 first (best first), then AV1: a player that takes the first variant it is
   // given without reading CODECS gets one every device decodes.
@@ -153,6 +156,10 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
     iFrames,
   );
   const masterFile = await put(opts.output, MASTER_NAME, master);
+  if (opts.progressive) {
+    ctx.onProgress?.(1);
+    return create(ManifestResultSchema, { master: masterFile, mediaPlaylist: mediaFile });
+  }
   // Every upload of the job is done: what is left under a temporary name was cut off.
   for (const rung of rungs) await ctx.storage.removeTemporaries(rung.folder);
   if (rungs.every((r) => r.folder !== media)) await ctx.storage.removeTemporaries(media);

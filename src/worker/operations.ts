@@ -102,6 +102,7 @@ export async function runOperation(ops: Operations, task: Task, ctx: OperationCo
           mediaFolder: v.mediaFolder || undefined,
           working: v.working,
           renditions: v.renditions,
+          progressive: v.progressive,
         },
         ctx,
       );

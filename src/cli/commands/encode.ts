@@ -28,11 +28,11 @@ import {
 import { followJob } from '../progress.js';
 import { resolveS3, type S3Flags, s3Flags } from '../s3-options.js';
 import { onShutdownSignals } from '../signals.js';
-import { checkInput, encoderFlags, OVERWRITE_HELP, prepareFolder } from './jobs.js';
+import { checkInput, encoderFlags, OVERWRITE_HELP, PROGRESSIVE_HELP, prepareFolder } from './jobs.js';
 
 type EncodeFlags = EncoderFlags &
   LadderFlags &
-  S3Flags & { jobs?: string; threads?: string; logLevel: string; overwrite?: boolean };
+  S3Flags & { jobs?: string; threads?: string; logLevel: string; overwrite?: boolean; progressive?: boolean };
 
 /** Adds the `encode` command. */
 export function registerEncode(program: Command): void {
@@ -51,6 +51,7 @@ export function registerEncode(program: Command): void {
     ),
   )
     .option('--overwrite', OVERWRITE_HELP)
+    .option('--progressive', PROGRESSIVE_HELP)
     .option('--jobs <n>', 'tasks run at once (default: number of cores)')
     .option('--threads <n>', 'encoder threads per task (default: cores / tasks at once, at least 1)')
     .option('--log-level <level>', 'logs on stderr: silent | error | warn | info | debug', 'silent')
@@ -106,6 +107,7 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
           parallelism: concurrency,
           ladder,
           renditions,
+          progressive: raw.progressive ?? false,
         },
         overwrite: raw.overwrite ?? false,
       });

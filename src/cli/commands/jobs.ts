@@ -80,6 +80,10 @@ async function notAVideo(file: File): Promise<string | undefined> {
   }
 }
 
+/** Help of --progressive (encode and submit). */
+export const PROGRESSIVE_HELP =
+  'publish EVENT playlists while encoding (a player can start at once), replaced by the VOD playlists at the end';
+
 export const OVERWRITE_HELP =
   "replace the output of the job that owns --output-dir (or an earlier encode's files there); the old master playlist stays until the new job completes";
 
@@ -189,6 +193,7 @@ export function registerJobCommands(program: Command): void {
               'upload the local --input into <working-dir>/input/ first (progress on stderr)',
             )
             .option('--overwrite', OVERWRITE_HELP)
+            .option('--progressive', PROGRESSIVE_HELP)
             .option('--quiet', 'no upload progress bar')
             .option('--wait', 'then follow the job as `wait` does (same exit codes)')
             .option('--json', 'print {"jobId": ...} (with --wait: the finished Job) as JSON')
@@ -211,6 +216,7 @@ export function registerJobCommands(program: Command): void {
           coordinator: string;
           upload?: boolean;
           overwrite?: boolean;
+          progressive?: boolean;
           quiet?: boolean;
           parallelism?: string;
           wait?: boolean;
@@ -247,7 +253,17 @@ export function registerJobCommands(program: Command): void {
       }
       const { jobId, replacedJobId } = await withClient(coordinator, (c) =>
         c.submitJob({
-          job: { input, working, output, secondsPerSegment, settings, parallelism, ladder, renditions },
+          job: {
+            input,
+            working,
+            output,
+            secondsPerSegment,
+            settings,
+            parallelism,
+            ladder,
+            renditions,
+            progressive: raw.progressive ?? false,
+          },
           overwrite: raw.overwrite ?? false,
         }),
       );

@@ -1,12 +1,13 @@
 // The atomic finish and lease expiry: each one transaction of two round trips.
 // The first sends BEGIN and locks the job, then the task (the lock order); the
 // job state machine (decide) runs on what they hold; the second sends its effects
-// (and the worker's next claim) with COMMIT. Only the last encode of a job takes
-// one more round trip, to read the results its manifest task lists.
+// (and the worker's next claim) with COMMIT. Only the last encode of a job (and
+// every encode of a progressive job) takes one more round trip, to read the
+// results its manifest tasks list.
 import {
   decide,
   type Effects,
-  manifestTask,
+  manifestTasks,
   type Policy,
   type TaskOutcome,
   type TaskResult,
@@ -157,10 +158,10 @@ async function withManifest(
 ): Promise<Effects> {
   if (!effects.createManifest) return effects;
   const rows = await tx.rows<TaskResult & { id: string }>(taskResults(job.id));
-  // This finish's own result is not written yet.
+  // This finish's own state and result are not written yet.
   const own = effects.task.state === TaskState.Succeeded ? effects.task.result : null;
-  const results = rows.map((r) => (r.id === task.id ? { ...r, result: own } : r));
-  return { ...effects, create: [...effects.create, manifestTask(job, results, f.now, f.policy)] };
+  const results = rows.map((r) => (r.id === task.id ? { ...r, state: effects.task.state, result: own } : r));
+  return { ...effects, create: [...effects.create, ...manifestTasks(job, results, f.now, f.policy)] };
 }
 
 /** Commits `writes` and, when the finish asks for it, the claim of the worker's next task (returned). */

@@ -104,11 +104,13 @@ export function cancelOpenTasks(jobId: string, now: number): Statement {
   );
 }
 
-/** A job's tasks' id, kind, index and result (what the manifest needs), in claim order. */
+/** A job's tasks' id, kind, index, state and result (what the manifest tasks need), in claim order. */
 export function taskResults(jobId: string): Statement {
-  return statement('task_results', 'select id, kind, idx, result from tasks where job_id = $1 order by ord', [
-    jobId,
-  ]);
+  return statement(
+    'task_results',
+    'select id, kind, idx, state, result from tasks where job_id = $1 order by ord',
+    [jobId],
+  );
 }
 
 /** Brief rows (no payload or result) of the tasks of several jobs, in claim order. */

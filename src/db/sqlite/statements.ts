@@ -2,7 +2,7 @@
 // the two compound writes every path shares: a claim with its bookkeeping, and
 // applying decide()'s effects. Run these inside the store's transactions only.
 import type SqliteDatabase from 'better-sqlite3';
-import { type Effects, manifestTask, type Policy } from '../../coordinator/decide.js';
+import { type Effects, manifestTasks, type Policy } from '../../coordinator/decide.js';
 import type { ClaimedRow, JobRow } from '../schema.js';
 import { TaskKind, TaskState } from '../states.js';
 import type { ClaimRequest } from '../task-store.js';
@@ -59,7 +59,7 @@ export class Statements {
     this.tasks.insert(e.create);
     if (e.createManifest) {
       const counted = { ...job, source: e.job?.source ?? job.source };
-      this.tasks.insert([manifestTask(counted, this.tasks.results(job.id), now, policy)]);
+      this.tasks.insert(manifestTasks(counted, this.tasks.results(job.id), now, policy));
     }
   }
 

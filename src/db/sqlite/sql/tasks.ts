@@ -94,7 +94,7 @@ export class TaskStatements {
       "update tasks set lease_expires_at = ?, updated_at = ? where state = 'running' and lease_expires_at < ?",
     );
     this.resultsOf = conn.prepare(
-      "select kind, idx, result from tasks where job_id = ? and kind in ('encode', 'audio') order by ord",
+      "select kind, idx, state, result from tasks where job_id = ? and kind in ('encode', 'audio', 'manifest') order by ord",
     );
     this.briefsOf = conn.prepare(`select ${BRIEF} from tasks where job_id = ? order by ord`);
     this.briefsOfNewest = conn.prepare(
@@ -181,7 +181,7 @@ export class TaskStatements {
     return this.resume.run(until, now, until).changes;
   }
 
-  /** The encode and audio results of a job (what its manifest task is made of). */
+  /** The encode, audio and manifest tasks of a job (what its manifest tasks are made of). */
   results(jobId: string): TaskResult[] {
     return this.resultsOf.all(jobId) as TaskResult[];
   }
