@@ -130,7 +130,17 @@ export function splitTasks(job: JobFacts, split: SplitResult, now: number, polic
     // A listed rung the source cannot give (larger than it): the job fails naming it.
     return { problem: err instanceof Error ? err.message : String(err) };
   }
-  const tasks = ladderEncodeTasks(pieces, ladder, source, output!, parallelism).map((e) =>
+  // A progressive job encodes one segment per task, in timeline order: its first
+  // segments are done (and published) first, at the cost of an encoder start-up each.
+  const progressive = d.progressive;
+  const tasks = ladderEncodeTasks(
+    pieces,
+    ladder,
+    source,
+    output!,
+    progressive ? 0 : parallelism,
+    progressive,
+  ).map((e) =>
     newTask(job, TaskKind.Encode, e.idx, e.rank + 1, { case: 'encode', value: e.task }, now, policy),
   );
   if (source.hasAudio)
@@ -193,5 +203,7 @@ export function manifestTask(
     ...(upTo === undefined ? { working: details.working } : { progressive: true }),
   };
   const kind = { case: 'manifest', value } as const;
-  return newTask(job, TaskKind.Manifest, upTo ?? 0, job.segments_total + 1, kind, now, policy);
+  // A progressive one is claimed before the job's queued encodes (ord 0): a player is waiting for it.
+  const ord = upTo === undefined ? job.segments_total + 1 : 0;
+  return newTask(job, TaskKind.Manifest, upTo ?? 0, ord, kind, now, policy);
 }

@@ -34,7 +34,9 @@ export function rungOutput(media: Folder, rendition: Rendition): Folder {
  * rendition (groupPieces), so every rung has the same tasks' boundaries; ranked
  * costliest first (longest processing time first), a task's cost being its
  * rung's pixels × codec cost × its pieces' source bytes (frames when a size is
- * unknown); the last `parallelism` tasks to start are tails.
+ * unknown); the last `parallelism` tasks to start are tails. `timeline`: a
+ * progressive job's order instead, segment by segment (every rung of a segment
+ * before the next), so the published prefix grows from the start.
  */
 export function ladderEncodeTasks(
   pieces: readonly Piece[],
@@ -42,6 +44,7 @@ export function ladderEncodeTasks(
   source: SourceInfo,
   media: Folder,
   parallelism: number,
+  timeline = false,
 ): PlannedEncode[] {
   const groups = groupPieces(pieces, parallelism);
   const bytesKnown = pieces.every((p) => p.sourceBytes > 0);
@@ -64,7 +67,10 @@ export function ladderEncodeTasks(
       },
     }));
   });
-  const order = planned.map((_, i) => i).sort((a, b) => planned[b]!.cost - planned[a]!.cost || a - b);
+  const first = (i: number) => planned[i]!.task.pieces[0]!.index;
+  const order = planned
+    .map((_, i) => i)
+    .sort((a, b) => (timeline ? first(a) - first(b) || a - b : planned[b]!.cost - planned[a]!.cost || a - b));
   const rank: number[] = [];
   order.forEach((p, k) => {
     rank[p] = k;
