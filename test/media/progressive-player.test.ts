@@ -134,10 +134,7 @@ describe('progressive (EVENT) playlists', () => {
 
         assert.deepEqual(result.errors, [], `no hls.js fatal or page error: ${what}`);
         assert.equal(result.ended, true, what);
-        assert.ok(
-          Math.abs(result.currentTime - probed) < 0.1,
-          `played to the end (${probed} s): ${what}`,
-        );
+        assert.ok(Math.abs(result.currentTime - probed) < 0.1, `played to the end (${probed} s): ${what}`);
         assert.equal(result.buffered.length, 1, `one buffered range: ${what}`);
         assert.equal(result.decodedFrames, frames, `every frame decoded once: ${what}`);
         // Waiting at the newest segment while the encode catches up is expected (stallTimes, warnings).
