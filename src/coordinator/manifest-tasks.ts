@@ -5,6 +5,7 @@
 // prefixes only grow and the final VOD playlists are the last ones written.
 // Pure (but for fresh ids); the stores call it inside the finish transaction.
 import { fromBinary } from '@bufbuild/protobuf';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import type { JobRow, NewTask, TaskRow } from '../db/schema.js';
 import { TaskKind, TaskState } from '../db/states.js';
 import { EncodeJobSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
@@ -17,9 +18,22 @@ export function isProgressiveManifest(task: Pick<TaskRow, 'kind' | 'idx'>): bool
   return task.kind === TaskKind.Manifest && task.idx > 0;
 }
 
-/** Whether the job asked for progressive playlists (EncodeJob.progressive). */
+const PROGRESSIVE_FIELD = EncodeJobSchema.field.progressive!.number;
+
+/**
+ * Whether the job asked for progressive playlists (EncodeJob.progressive). Every
+ * encode's finish asks, so it reads the one field with protobuf-es's wire reader
+ * instead of decoding all of the details.
+ */
 export function isProgressiveJob(job: Pick<JobRow, 'details'>): boolean {
-  return fromBinary(EncodeJobSchema, job.details).progressive;
+  const reader = new BinaryReader(job.details);
+  let progressive = false;
+  while (reader.pos < reader.len) {
+    const [field, type] = reader.tag();
+    if (field === PROGRESSIVE_FIELD && type === WireType.Varint) progressive = reader.bool();
+    else reader.skip(type, field);
+  }
+  return progressive;
 }
 
 const isOpen = (t: TaskResult) => t.state === TaskState.Queued || t.state === TaskState.Running;

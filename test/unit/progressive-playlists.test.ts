@@ -3,8 +3,12 @@
 // only the final manifest as work left (a progressive one neither adds nor holds back).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { percentComplete } from '../../src/coordinator/index.js';
+import { isProgressiveJob } from '../../src/coordinator/manifest-tasks.js';
+import { EncodeJobSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { iFramePlaylist, mediaPlaylist } from '../../src/media/hls.js';
+import { sampleJob } from '../fixtures/messages.js';
 
 describe('progressive playlists', () => {
   test('an EVENT media playlist lists the segments so far, starts players at 0 and has no ENDLIST', () => {
@@ -39,5 +43,16 @@ describe('progressive playlists', () => {
     assert.equal(after, before);
     const final = percentComplete(job, [t('manifest', 'succeeded', 1), ...base, t('manifest', 'running', 0)]);
     assert.equal(final, before);
+  });
+});
+
+describe('isProgressiveJob', () => {
+  test('reads EncodeJob.progressive from the stored details, whatever else they hold', () => {
+    for (const overrides of [{}, { ladder: 'default' }, { parallelism: 4, mediaFolder: 'x' }])
+      for (const progressive of [false, true]) {
+        const details = toBinary(EncodeJobSchema, sampleJob('/data', { ...overrides, progressive }));
+        assert.equal(isProgressiveJob({ details }), fromBinary(EncodeJobSchema, details).progressive);
+        assert.equal(isProgressiveJob({ details }), progressive);
+      }
   });
 });
