@@ -1,6 +1,6 @@
 // Progressive playlists in the job state machine, without a database: decide()
-// and manifestTasks() driven as a store drives them (claims and finishes in any
-// order), checking that published prefixes only grow, one manifest task at a time,
+// and manifestTasks() driven as a store drives them (claims, finishes, releases
+// and lease expiries in any order), checking that published prefixes only grow, one manifest task at a time,
 // and that the final manifest comes once, after every encode and the audio.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -121,13 +121,21 @@ function runJob(
       continue;
     }
     const row = running[next() % running.length]!;
-    const d = decide(
-      job,
-      { ...row, attempts: 1, max_attempts: 3, lease_owner: 'w1' },
-      outcome(row),
-      NOW,
-      policy,
-    );
+    const facts = { ...row, attempts: 1, max_attempts: 3, lease_owner: 'w1' };
+    // Now and then a worker gives a task back (shutdown) or its lease expires: it is queued again.
+    const lost = next() % 5;
+    if (lost < 2) {
+      const kind =
+        lost === 0
+          ? ({ kind: 'released', reason: 'shutdown' } as const)
+          : ({ kind: 'expired', leaseMs: 1000 } as const);
+      const d = decide(job, facts, kind, NOW, policy);
+      assert.equal(d.task.state, TaskState.Queued);
+      assert.equal(d.createManifest, false);
+      row.state = TaskState.Queued;
+      continue;
+    }
+    const d = decide(job, facts, outcome(row), NOW, policy);
     assert.equal(d.task.state, TaskState.Succeeded);
     row.state = TaskState.Succeeded;
     row.result = d.task.state === TaskState.Succeeded ? d.task.result : null;
@@ -143,7 +151,7 @@ function runJob(
 }
 
 describe('decide: progressive manifests', () => {
-  test('whatever order tasks run and finish in, progressive prefixes only grow, one manifest at a time, the final one once after all', () => {
+  test('whatever order tasks run, finish, are given back or expire in, progressive prefixes only grow, one manifest at a time, the final one once after all', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 10 }),
