@@ -65,6 +65,13 @@ export function httpRoutes(options: HttpRoutesOptions): (req: HttpRequest, res: 
   };
 }
 
+/** Answers while the database is being opened: /healthz yes, /readyz and everything else 503 (RPC: UNAVAILABLE). */
+export function answerWhileWaiting(req: HttpRequest, res: HttpResponse, reason: string): void {
+  const path = pathOf(req);
+  if (path === '/healthz') answer(res, 200, 'ok\n');
+  else answer(res, 503, `not ready: ${reason}\n`);
+}
+
 /** Why the coordinator is not ready, or undefined when it is. */
 async function ready(check: () => Promise<void>): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
