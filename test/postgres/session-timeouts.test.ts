@@ -45,6 +45,16 @@ describe('PostgreSQL session time limits', { timeout: 60_000 }, () => {
     }
   });
 
+  test('a query parameter of the database URL overrides a limit', async () => {
+    const store = await PostgresTaskStore.open(`${await newDatabase()}?statement_timeout=1234`);
+    try {
+      const { rows } = await sql<{ statement_timeout: string }>`show statement_timeout`.execute(store.db);
+      assert.equal(rows[0]?.statement_timeout, '1234ms');
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a transaction left idle is ended by the server; the store keeps working', async () => {
     const poolErrors: Error[] = [];
     const store = await PostgresTaskStore.open(await newDatabase(), {
