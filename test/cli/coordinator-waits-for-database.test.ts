@@ -3,12 +3,13 @@
 // password), answers /healthz but not /readyz, and serves once the database is
 // back. A database that is wrong for good (no such database) still fails at once.
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { connectCoordinator } from '../../src/rpc/client.js';
 import { sampleJob } from '../fixtures/messages.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
-import { freePort } from '../helpers/tmp.js';
-import { type Program, startProgram, stopAll } from './processes.js';
+import { freePort, tmpDir } from '../helpers/tmp.js';
+import { cli, type Program, startProgram, stopAll } from './processes.js';
 
 let server: PostgresServer;
 before(async () => {
@@ -94,5 +95,24 @@ describe('a coordinator whose database is not up at start', { timeout: 120_000 }
     assert.notEqual(code, 0);
     assert.match(coordinator.output().stderr, /no_such_database.*does not exist/);
     assert.ok(Date.now() - started < 20_000, 'failed fast, not after a wait');
+  });
+
+  it('exits at once naming the problem when --db has a scheme it does not know, creating nothing', async () => {
+    const cwd = await tmpDir('avspl1t-unknown-scheme-');
+    try {
+      // A coordinator that starts anyway is killed after 20 s (then its stderr has no reason).
+      const r = await cli(
+        ['coordinator', '--listen', '127.0.0.1:0', '--db', 'mysql://root@127.0.0.1/jobs'],
+        20_000,
+        {
+          cwd: cwd.path,
+        },
+      );
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /mysql:\/\/.*(postgres|SQLite)/);
+      assert.deepEqual(await readdir(cwd.path), [], 'no file or folder made from the URL');
+    } finally {
+      await cwd.cleanup();
+    }
   });
 });
