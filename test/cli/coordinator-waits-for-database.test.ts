@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { connectCoordinator } from '../../src/rpc/client.js';
 import { sampleJob } from '../fixtures/messages.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
@@ -67,6 +68,16 @@ describe('a coordinator whose database is not up at start', { timeout: 120_000 }
       assert.match(first.err, /postgres:\*\*\*@/, 'the database is named without its password');
       assert.equal(await get(port, '/healthz'), 200);
       assert.equal(await get(port, '/readyz'), 503);
+      const early = connectCoordinator(`127.0.0.1:${port}`);
+      try {
+        await assert.rejects(
+          early.client.getTask({ workerId: 'w0', waitMs: 100 }),
+          (err) => ConnectError.from(err).code === Code.Unavailable,
+          'an RPC while waiting answers UNAVAILABLE (workers retry it)',
+        );
+      } finally {
+        early.close();
+      }
 
       await server.resume();
       assert.equal(await coordinator.firstLine(), `127.0.0.1:${port}`);
