@@ -33,8 +33,6 @@ export interface RunnerDeps {
   localBackoff?: LocalBackoff;
   /** Told how each task ran (the worker's metrics). */
   metrics?: WorkerMetrics;
-  /** Aborted when the stopping worker gives up reporting: a report is tried once more, not retried. */
-  stopReporting?: AbortSignal;
   /** Where task folders that could not be removed are kept for another try. */
   leftovers?: LeftoverDirs;
 }
@@ -77,7 +75,13 @@ function segmentRange(task: Task): string | undefined {
 
 /** How long to keep trying to deliver a result while the coordinator is unreachable. */
 const FINISH_RETRY_MS = 60_000;
-/** How long one report may take once the worker is stopping (it is about to exit). */
+/**
+ * Once the worker is stopping: how long a report is retried (from the stop, or
+ * from the report if later), and how long one try may take. An orchestrator's
+ * grace period must cover it; an unreported task goes to another worker when
+ * its lease expires anyway.
+ */
+const STOPPING_RETRY_MS = 10_000;
 const STOPPING_CALL_MS = 3_000;
 
 /**
@@ -226,8 +230,13 @@ async function finish(
   log: Logger,
   wantNext: boolean,
 ): Promise<Task | undefined> {
-  const deadline = Date.now() + FINISH_RETRY_MS;
+  let deadline = Date.now() + FINISH_RETRY_MS;
+  let stoppingSeen = false;
   for (let attempt = 0; ; attempt++) {
+    if (deps.stopping?.aborted && !stoppingSeen) {
+      stoppingSeen = true;
+      deadline = Math.min(deadline, Date.now() + STOPPING_RETRY_MS);
+    }
     try {
       const res = await deps.client.finishTask(
         // Only the first attempt asks for a next task: a retry may follow a finish
@@ -245,18 +254,18 @@ async function finish(
       return res.next;
     } catch (err) {
       const e = fromRpcError(err);
-      const givenUp = deps.stopReporting?.aborted ?? false;
-      if (e.kind !== ErrorKind.Transient || Date.now() > deadline || givenUp) {
+      // A second stop signal (give back now) ends the retries at once.
+      if (e.kind !== ErrorKind.Transient || Date.now() > deadline || deps.giveBack.aborted) {
         log.error(
-          { errorKind: e.kind, err: e.message, ...(givenUp ? { reason: 'worker stopping' } : {}) },
+          { errorKind: e.kind, err: e.message, ...(stoppingSeen ? { reason: 'worker stopping' } : {}) },
           'could not report the task result',
         );
         return undefined;
       }
       // No slower than heartbeats: a restarted coordinator gives the lease one lease
-      // time, and the result must land within it.
+      // time, and the result must land within it. A stop (then a second one) cuts the wait short.
       await sleep(Math.min(250 * 2 ** attempt, 5000, task.heartbeatIntervalMs || 5000), undefined, {
-        signal: deps.stopReporting,
+        signal: stoppingSeen ? deps.giveBack : deps.stopping,
       }).catch(() => {});
     }
   }

@@ -14,14 +14,6 @@ import { mediaOperations, type Operations } from './operations.js';
 import { LocalBackoff, type RunnerDeps, releaseTask, runTask } from './run-task.js';
 import { checkTmpRoot, defaultTmpRoot, LeftoverDirs, removeStaleTaskDirs } from './temp-dirs.js';
 
-/**
- * How long a stopping worker keeps retrying reports to an unreachable
- * coordinator: an orchestrator's grace period (30 s on Kubernetes) must cover
- * it, and the coordinator's lease expiry hands an unreported task to another
- * worker anyway.
- */
-const STOPPING_REPORT_MS = 10_000;
-
 export interface WorkerOptions {
   /** Coordinator address (`host:port` or URL), or a ready client. */
   coordinator: string | CoordinatorClient;
@@ -61,8 +53,6 @@ export class Worker {
   readonly done: Promise<void>;
   private readonly stopping = new AbortController();
   private readonly giveBack = new AbortController();
-  /** Aborted STOPPING_REPORT_MS after stop(), or at once with giveBack: reports are no longer retried. */
-  private readonly stopReporting = new AbortController();
   private readonly handle: ClientHandle | undefined;
   private readonly client: CoordinatorClient;
   private readonly deps: RunnerDeps;
@@ -100,7 +90,6 @@ export class Worker {
       log: this.log,
       giveBack: this.giveBack.signal,
       stopping: this.stopping.signal,
-      stopReporting: this.stopReporting.signal,
       localBackoff: new LocalBackoff(),
       metrics: options.metrics,
       leftovers: new LeftoverDirs(),
@@ -134,18 +123,14 @@ export class Worker {
   async stop(options: { giveBack?: boolean } = {}): Promise<void> {
     if (!this.stopping.signal.aborted) {
       this.log.info(
-        { giveBack: !!options.giveBack, reportForMs: STOPPING_REPORT_MS },
+        { giveBack: !!options.giveBack },
         options.giveBack
           ? 'worker stopping: giving running tasks back'
-          : 'worker stopping: no new tasks; running ones finish and are reported (stop again: give them back now)',
+          : 'worker stopping: no new tasks; running ones finish, reports retried 10 s at most (stop again: give them back now)',
       );
-      setTimeout(() => this.stopReporting.abort(), STOPPING_REPORT_MS).unref();
     }
     this.stopping.abort();
-    if (options.giveBack) {
-      this.giveBack.abort();
-      this.stopReporting.abort();
-    }
+    if (options.giveBack) this.giveBack.abort();
     await this.done;
   }
 
