@@ -197,6 +197,8 @@ export async function runShortOverhead({ root, dir, runs }: ShortOverheadOptions
       path.join(root, 'bin/avspl1t.js'),
       ...['encode', clip, out, '--seconds-per-segment', String(sps)],
       ...['--crf', String(crf), '--preset', String(preset)],
+      // One AV1 rendition, as the baseline command writes (the default ladder encodes five).
+      ...['--ladder', 'single'],
     ]);
 
   const d: Awaited<ReturnType<typeof direct>>[] = [];
