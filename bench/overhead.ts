@@ -231,5 +231,6 @@ export async function runShortOverhead({ root, dir, runs }: ShortOverheadOptions
 function sameWorkAsBaseline(hls: string): void {
   const master = readFileSync(path.join(hls, 'master.m3u8'), 'utf8');
   const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:')).length;
-  if (variants !== 1) throw new Error(`short row: avspl1t wrote ${variants} video renditions, the baseline one`);
+  if (variants !== 1)
+    throw new Error(`short row: avspl1t wrote ${variants} video renditions, the baseline one`);
 }
