@@ -103,7 +103,10 @@ const shortAnalysis = [
   '(`NODE_COMPILE_CACHE`) gave no measurable gain: the cost is resolving and loading files, not compiling.',
   "Beside the encoders: the audio task 0.47 s of CPU (on one slot while the other encodes), the split's",
   'one ffprobe 0.34 s (alone, before any encode), two SVT-AV1 runs (4 and 3 segments, both at full width as',
-  'the last tasks) against one.',
+  'the last tasks) against one. Whole `encode` runs, 5 alternating: 11.1 s of CPU (median) with both',
+  'encoders at full width, 10.45 s with one thread each (tails not widened; wall time too noisy at that',
+  'load to choose), one ffmpeg command 7.05 s. Under load the ratio is worse in wall time than in CPU: the',
+  "host's scheduler shares the cores by thread, and one ffmpeg runs more SVT threads than two narrow ones.",
 ];
 
 function shortTable(o: NonNullable<Results['shortOverhead']>): string {
