@@ -15,7 +15,8 @@ import {
 } from '../metrics/http-answer.js';
 
 export interface HttpRoutesOptions {
-  registry: Registry;
+  /** The metrics for /metrics; undefined: no /metrics route. */
+  registry?: Registry;
   /** Resolves when the database answers with every migration applied; throws why not. */
   checkReady: () => Promise<void>;
   /** Checks the request's `authorization` header for a client token (throws); undefined: /metrics is open. */
@@ -42,7 +43,7 @@ export function httpRoutes(options: HttpRoutesOptions): (req: HttpRequest, res: 
       );
       return true;
     }
-    if (read && path === '/metrics') {
+    if (read && path === '/metrics' && options.registry) {
       try {
         options.authorizeMetrics?.(req.headers.authorization);
       } catch (err) {

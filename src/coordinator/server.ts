@@ -13,7 +13,7 @@ import type { TaskStore } from '../db/index.js';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
-import { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
+import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
 import { answer } from '../metrics/http-answer.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
 import { type AuthConfig, type Authorize, authEnabled, authGate, authorizer } from '../rpc/auth.js';
@@ -51,6 +51,11 @@ export interface StartCoordinatorOptions extends CoordinatorOptions {
   httpListen?: string;
   /** Serve the web console at /console/ (true: the built one in dist/console; a string: that folder). */
   console?: boolean | string;
+  /**
+   * Count tasks for Prometheus and serve /metrics (default true). Off, prom-client is
+   * never loaded: the embedded coordinator of `encode` has nobody to scrape it.
+   */
+  metrics?: boolean;
 }
 
 export interface RunningCoordinator {
@@ -58,8 +63,8 @@ export interface RunningCoordinator {
   address: string;
   coordinator: Coordinator;
   store: TaskStore;
-  /** The metrics served at /metrics. */
-  metrics: CoordinatorMetrics;
+  /** The metrics served at /metrics (none when started with `metrics: false`). */
+  metrics?: CoordinatorMetrics;
   /** `host:port` of the `httpListen` server, when there is one. */
   httpAddress?: string;
   /** Stops serving (ending open polls and streams) and closes the database if it was opened here. */
@@ -67,6 +72,18 @@ export interface RunningCoordinator {
 }
 
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0');
+
+/** The coordinator's Prometheus metrics; prom-client loads here, only when metrics are on. */
+async function loadMetrics(store: TaskStore, coordinator: () => Coordinator): Promise<CoordinatorMetrics> {
+  const { CoordinatorMetrics } = await import('../metrics/coordinator-metrics.js');
+  return new CoordinatorMetrics({
+    stateCounts: () => store.countStates(),
+    workersConnected: async () => {
+      const { workers, nowMs } = await coordinator().listWorkers();
+      return workers.filter((w) => nowMs - w.lastSeenMs <= BigInt(coordinator().leaseMs)).length;
+    },
+  });
+}
 
 /** Starts serving CoordinatorService. */
 export async function startCoordinator(options: StartCoordinatorOptions): Promise<RunningCoordinator> {
@@ -128,13 +145,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     stopListening();
     throw err;
   }
-  const metrics = new CoordinatorMetrics({
-    stateCounts: () => store.countStates(),
-    workersConnected: async () => {
-      const { workers, nowMs } = await coordinator.listWorkers();
-      return workers.filter((w) => nowMs - w.lastSeenMs <= BigInt(coordinator.leaseMs)).length;
-    },
-  });
+  const metrics = options.metrics === false ? undefined : await loadMetrics(store, () => coordinator);
   const coordinator = new Coordinator(store, { ...options, log, observer: metrics });
   let resumed: number;
   try {
@@ -168,7 +179,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     log,
   });
   const routes = httpRoutes({
-    registry: metrics.registry,
+    registry: metrics?.registry,
     checkReady: () => checkSchemaCurrent(store),
     authorizeMetrics: clientTokenCheck(authorizer(auth)),
     console: options.console
