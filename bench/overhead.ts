@@ -197,6 +197,8 @@ export async function runShortOverhead({ root, dir, runs }: ShortOverheadOptions
       path.join(root, 'bin/avspl1t.js'),
       ...['encode', clip, out, '--seconds-per-segment', String(sps)],
       ...['--crf', String(crf), '--preset', String(preset)],
+      // One AV1 rendition, as the baseline command writes (the default ladder encodes five).
+      ...['--ladder', 'single'],
     ]);
 
   const d: Awaited<ReturnType<typeof direct>>[] = [];
@@ -204,6 +206,7 @@ export async function runShortOverhead({ root, dir, runs }: ShortOverheadOptions
   for (let i = 0; i < runs; i++) {
     d.push(await direct(path.join(dir, `short-direct-${i}`)));
     a.push(await avspl1t(path.join(dir, `short-hls-${i}`)));
+    sameWorkAsBaseline(path.join(dir, `short-hls-${i}`));
     console.error(
       `short run ${i + 1}/${runs}: ffmpeg ${d[i]!.seconds.toFixed(2)} s, avspl1t ${a[i]!.seconds.toFixed(2)} s`,
     );
@@ -219,4 +222,15 @@ export async function runShortOverhead({ root, dir, runs }: ShortOverheadOptions
     ffmpegCpuSeconds: median(d.map((x) => x.cpuSeconds)),
     avspl1tCpuSeconds: median(a.map((x) => x.cpuSeconds)),
   };
+}
+
+/**
+ * Throws unless the avspl1t output in `hls` has one video rendition, like the baseline
+ * command's: a ladder (the default) would do several times the work and say nothing of the fixed costs.
+ */
+function sameWorkAsBaseline(hls: string): void {
+  const master = readFileSync(path.join(hls, 'master.m3u8'), 'utf8');
+  const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:')).length;
+  if (variants !== 1)
+    throw new Error(`short row: avspl1t wrote ${variants} video renditions, the baseline one`);
 }

@@ -76,6 +76,8 @@ function overheadTable(r: Results): string {
     '  tasks first) 1.04-1.11× one ffmpeg with one thread each, 1.09-1.22× with both at full width',
     '  (oversubscribed, more CPU per frame).',
     '- The S3 backend loads on first use (storage/index.ts): the AWS SDK costs ~0.3 s of start-up.',
+    "- prom-client loads only where metrics are served (coordinator/server.ts `metrics`, the worker's",
+    '  `--metrics-listen`): ~0.07 s of CPU and ~100 modules at start-up of every command (2026-12-02).',
   ];
   if (q)
     lines.push(
@@ -87,6 +89,26 @@ function overheadTable(r: Results): string {
   return lines.join('\n');
 }
 
+/** What the short row's fixed costs are, measured by CPU time and the debug log (robust to a busy host). */
+const shortAnalysis = [
+  'Where the fixed costs go (2026-12-02, shared host at load 15-22, so CPU times from /usr/bin/time and',
+  '`process.resourceUsage()` and the `--log-level debug` timeline rather than wall time): until then the row',
+  'ran `avspl1t encode` without `--ladder single`, so it encoded the default five-rung ladder (three AV1 and',
+  'two H.264 renditions: 22.8 s of CPU against 13.6 s for the one rendition the ffmpeg command writes);',
+  'that was the 2.12×. With one rendition: the node process itself 2.0-3.0 s of CPU, of which start-up',
+  '(`avspl1t --version`, 8 alternating runs) 1.15 s median, 1.09 s since prom-client loads only where',
+  'metrics are served (816 → 709 modules; a bare `node -e 0` 0.13 s). What start-up still loads, each',
+  'needed by a local encode: Kysely (257 modules, ~0.3 s alone; migrations), @connectrpc (78, ~0.35 s),',
+  "@bufbuild/protobuf with the generated descriptors (~0.3 s), zod (95, ~0.14 s). Node's compile cache",
+  '(`NODE_COMPILE_CACHE`) gave no measurable gain: the cost is resolving and loading files, not compiling.',
+  "Beside the encoders: the audio task 0.47 s of CPU (on one slot while the other encodes), the split's",
+  'one ffprobe 0.34 s (alone, before any encode), two SVT-AV1 runs (4 and 3 segments, both at full width as',
+  'the last tasks) against one. Whole `encode` runs, 5 alternating: 11.1 s of CPU (median) with both',
+  'encoders at full width, 10.45 s with one thread each (tails not widened; wall time too noisy at that',
+  'load to choose), one ffmpeg command 7.05 s. Under load the ratio is worse in wall time than in CPU: the',
+  "host's scheduler shares the cores by thread, and one ffmpeg runs more SVT threads than two narrow ones.",
+];
+
 function shortTable(o: NonNullable<Results['shortOverhead']>): string {
   return [
     `Clip: ${o.clip}. Settings: ${o.settings}. ${o.ratios.length} alternating runs, medians.`,
@@ -95,6 +117,8 @@ function shortTable(o: NonNullable<Results['shortOverhead']>): string {
     '| --- | --- | --- |',
     `| \`avspl1t encode\` / one ffmpeg HLS command (wall time, median ratio) | **${f(o.ratioMedian)}×** (${f(o.avspl1tSeconds, 2)} s vs ${f(o.ffmpegSeconds, 2)} s; runs ${o.ratios.map((x) => f(x)).join(', ')}) | ≤ 1.10× |`,
     `| CPU time (user + system, all processes) | avspl1t ${f(o.avspl1tCpuSeconds, 1)} s, ffmpeg ${f(o.ffmpegCpuSeconds, 1)} s | |`,
+    '',
+    ...shortAnalysis,
   ].join('\n');
 }
 

@@ -15,7 +15,8 @@ import {
 } from '../metrics/http-answer.js';
 
 export interface HttpRoutesOptions {
-  registry: Registry;
+  /** The metrics for /metrics; undefined: no /metrics route. */
+  registry?: Registry;
   /** Resolves when the database answers with every migration applied; throws why not. */
   checkReady: () => Promise<void>;
   /** Checks the request's `authorization` header for a client token (throws); undefined: /metrics is open. */
@@ -42,7 +43,7 @@ export function httpRoutes(options: HttpRoutesOptions): (req: HttpRequest, res: 
       );
       return true;
     }
-    if (read && path === '/metrics') {
+    if (read && path === '/metrics' && options.registry) {
       try {
         options.authorizeMetrics?.(req.headers.authorization);
       } catch (err) {
@@ -63,6 +64,13 @@ export function httpRoutes(options: HttpRoutesOptions): (req: HttpRequest, res: 
     }
     return false;
   };
+}
+
+/** Answers while the database is being opened: /healthz yes, /readyz and everything else 503 (RPC: UNAVAILABLE). */
+export function answerWhileWaiting(req: HttpRequest, res: HttpResponse, reason: string): void {
+  const path = pathOf(req);
+  if (path === '/healthz') answer(res, 200, 'ok\n');
+  else answer(res, 503, `not ready: ${reason}\n`);
 }
 
 /** Why the coordinator is not ready, or undefined when it is. */

@@ -5,16 +5,15 @@
 // submitted filesystem paths to allowed roots. Connections are capped and timed
 // out when silent or idle (`connections.ts`); tokens are checked before a
 // request body is read (`../rpc/connect-handler.ts`).
-import { rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
-import { fileToCreate, openTaskStore, type TaskStore } from '../db/index.js';
+import type { TaskStore } from '../db/index.js';
 import { errorMessage } from '../errors.js';
 import { CoordinatorService } from '../gen/avspl1t/v1/coordinator_pb.js';
 import { type Logger, silentLogger } from '../log.js';
-import { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
+import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.js';
 import { answer } from '../metrics/http-answer.js';
 import { formatHostPort, parseHostPort } from '../rpc/address.js';
 import { type AuthConfig, type Authorize, authEnabled, authGate, authorizer } from '../rpc/auth.js';
@@ -23,8 +22,9 @@ import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits.js';
 import { type ConnectionLimits, closeWhenIdle, DEFAULT_CONNECTION_LIMITS } from './connections.js';
 import { consoleFiles } from './console-files.js';
 import { Coordinator, type CoordinatorOptions } from './coordinator.js';
-import { checkSchemaCurrent, httpRoutes } from './http-routes.js';
+import { answerWhileWaiting, checkSchemaCurrent, httpRoutes } from './http-routes.js';
 import { jobRuns } from './job-runs.js';
+import { openStoreWhenReachable } from './open-store.js';
 import { coordinatorService } from './service.js';
 
 export interface StartCoordinatorOptions extends CoordinatorOptions {
@@ -51,6 +51,11 @@ export interface StartCoordinatorOptions extends CoordinatorOptions {
   httpListen?: string;
   /** Serve the web console at /console/ (true: the built one in dist/console; a string: that folder). */
   console?: boolean | string;
+  /**
+   * Count tasks for Prometheus and serve /metrics (default true). Off, prom-client is
+   * never loaded: the embedded coordinator of `encode` has nobody to scrape it.
+   */
+  metrics?: boolean;
 }
 
 export interface RunningCoordinator {
@@ -58,8 +63,8 @@ export interface RunningCoordinator {
   address: string;
   coordinator: Coordinator;
   store: TaskStore;
-  /** The metrics served at /metrics. */
-  metrics: CoordinatorMetrics;
+  /** The metrics served at /metrics (none when started with `metrics: false`). */
+  metrics?: CoordinatorMetrics;
   /** `host:port` of the `httpListen` server, when there is one. */
   httpAddress?: string;
   /** Stops serving (ending open polls and streams) and closes the database if it was opened here. */
@@ -68,26 +73,88 @@ export interface RunningCoordinator {
 
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 
+/** The coordinator's Prometheus metrics; prom-client loads here, only when metrics are on. */
+async function loadMetrics(store: TaskStore, coordinator: () => Coordinator): Promise<CoordinatorMetrics> {
+  const { CoordinatorMetrics } = await import('../metrics/coordinator-metrics.js');
+  return new CoordinatorMetrics({
+    stateCounts: () => store.countStates(),
+    workersConnected: async () => {
+      const { workers, nowMs } = await coordinator().listWorkers();
+      return workers.filter((w) => nowMs - w.lastSeenMs <= BigInt(coordinator().leaseMs)).length;
+    },
+  });
+}
+
 /** Starts serving CoordinatorService. */
 export async function startCoordinator(options: StartCoordinatorOptions): Promise<RunningCoordinator> {
   const log = options.log ?? silentLogger;
   const ownStore = typeof options.db === 'string';
-  // A SQLite file this start creates is removed again if the port cannot be bound:
-  // a failed start leaves nothing behind.
-  const newFile = typeof options.db === 'string' ? fileToCreate(options.db) : undefined;
-  const store =
-    typeof options.db === 'string'
-      ? await openTaskStore(options.db, { log, poolSize: options.dbPoolSize })
-      : options.db;
-  const metrics = new CoordinatorMetrics({
-    stateCounts: () => store.countStates(),
-    workersConnected: async () => {
-      const { workers, nowMs } = await coordinator.listWorkers();
-      return workers.filter((w) => nowMs - w.lastSeenMs <= BigInt(coordinator.leaseMs)).length;
-    },
+  // The ports open first and answer /healthz (and 503, UNAVAILABLE to RPC clients,
+  // for everything else) while the database is opened, which may mean waiting for it.
+  let waitingFor = 'opening the database';
+  const waiting: NodeHandler = (req, res) => answerWhileWaiting(req, res, waitingFor);
+  let serveApi = waiting;
+  let serveHttp = waiting;
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
+  const handler: NodeHandler = (req, res) => serveApi(req, res);
+  const server = options.tls ? tlsServer(options.tls, handler, limits) : sniffingServer(handler, limits);
+  server.on('connection', track);
+  server.maxConnections = limits.maxConnections;
+  let lastDropWarning = 0;
+  server.on('drop', () => {
+    // One line a minute at most: a flood of refused connections must not flood the log too.
+    if (Date.now() - lastDropWarning < 60_000) return;
+    lastDropWarning = Date.now();
+    log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
   });
+  const httpServer = options.httpListen ? http.createServer((req, res) => serveHttp(req, res)) : undefined;
+  httpServer?.on('connection', track);
+  const stopListening = () => {
+    server.close();
+    httpServer?.close();
+    for (const s of sockets) s.destroy();
+  };
+  try {
+    await listen(server, options.listen);
+    if (httpServer && options.httpListen) await listen(httpServer, options.httpListen);
+  } catch (err) {
+    stopListening();
+    throw err;
+  }
+  const addr = server.address() as AddressInfo;
+  const address = formatHostPort({ host: addr.address, port: addr.port });
+  const httpAddr = httpServer?.address() as AddressInfo | undefined;
+  const httpAddress = httpAddr && formatHostPort({ host: httpAddr.address, port: httpAddr.port });
+
+  let store: TaskStore;
+  try {
+    store =
+      typeof options.db === 'string'
+        ? await openStoreWhenReachable(options.db, {
+            log,
+            poolSize: options.dbPoolSize,
+            onWait: (reason) => (waitingFor = `waiting for the database: ${reason}`),
+          })
+        : options.db;
+  } catch (err) {
+    stopListening();
+    throw err;
+  }
+  const metrics = options.metrics === false ? undefined : await loadMetrics(store, () => coordinator);
   const coordinator = new Coordinator(store, { ...options, log, observer: metrics });
-  const resumed = await coordinator.resumeLeases();
+  let resumed: number;
+  try {
+    resumed = await coordinator.resumeLeases();
+  } catch (err) {
+    stopListening();
+    if (ownStore) await store.close();
+    throw err;
+  }
   if (resumed > 0)
     log.info(
       { tasks: resumed },
@@ -112,7 +179,7 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
     log,
   });
   const routes = httpRoutes({
-    registry: metrics.registry,
+    registry: metrics?.registry,
     checkReady: () => checkSchemaCurrent(store),
     authorizeMetrics: clientTokenCheck(authorizer(auth)),
     console: options.console
@@ -129,49 +196,18 @@ export async function startCoordinator(options: StartCoordinatorOptions): Promis
         })
       : undefined,
   });
-  const handler: NodeHandler = options.httpListen
+  const api: NodeHandler = options.httpListen
     ? connect
     : (req, res) => {
         if (!routes(req, res)) connect(req, res);
       };
-  const sockets = new Set<net.Socket>();
-  const track = (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+  serveHttp = (req, res) => {
+    if (routes(req, res)) return;
+    // The console's own calls go to the port it came from.
+    if (options.console) connect(req, res);
+    else answer(res, 404, 'not found\n');
   };
-  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
-  const server = options.tls ? tlsServer(options.tls, handler, limits) : sniffingServer(handler, limits);
-  server.on('connection', track);
-  server.maxConnections = limits.maxConnections;
-  let lastDropWarning = 0;
-  server.on('drop', () => {
-    // One line a minute at most: a flood of refused connections must not flood the log too.
-    if (Date.now() - lastDropWarning < 60_000) return;
-    lastDropWarning = Date.now();
-    log.warn({ maxConnections: limits.maxConnections }, 'connection limit reached: refusing new connections');
-  });
-  const httpServer = options.httpListen
-    ? http.createServer((req, res) => {
-        if (routes(req, res)) return;
-        // The console's own calls go to the port it came from.
-        if (options.console) connect(req, res);
-        else answer(res, 404, 'not found\n');
-      })
-    : undefined;
-  httpServer?.on('connection', track);
-  try {
-    await listen(server, options.listen);
-    if (httpServer && options.httpListen) await listen(httpServer, options.httpListen);
-  } catch (err) {
-    server.close();
-    if (ownStore) await store.close();
-    if (newFile) for (const suffix of ['', '-wal', '-shm']) rmSync(`${newFile}${suffix}`, { force: true });
-    throw err;
-  }
-  const addr = server.address() as AddressInfo;
-  const address = formatHostPort({ host: addr.address, port: addr.port });
-  const httpAddr = httpServer?.address() as AddressInfo | undefined;
-  const httpAddress = httpAddr && formatHostPort({ host: httpAddr.address, port: httpAddr.port });
+  serveApi = api;
 
   const reaper = setInterval(() => {
     coordinator.reapExpired().catch((err) => {

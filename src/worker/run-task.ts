@@ -13,7 +13,7 @@ import { setLongTimeout } from '../timers.js';
 import { displayCommand } from './command-line.js';
 import { type StopKind, startHeartbeat } from './heartbeat.js';
 import { type Operations, runOperation, type TaskResult } from './operations.js';
-import { makeTaskDir, removeTaskDir } from './temp-dirs.js';
+import { type LeftoverDirs, makeTaskDir, removeTaskDir } from './temp-dirs.js';
 
 export interface RunnerDeps {
   client: CoordinatorClient;
@@ -33,6 +33,8 @@ export interface RunnerDeps {
   localBackoff?: LocalBackoff;
   /** Told how each task ran (the worker's metrics). */
   metrics?: WorkerMetrics;
+  /** Where task folders that could not be removed are kept for another try. */
+  leftovers?: LeftoverDirs;
 }
 
 /** Waits after the worker's own troubles: 5 s, doubling up to a minute; a task that runs resets it. */
@@ -73,6 +75,14 @@ function segmentRange(task: Task): string | undefined {
 
 /** How long to keep trying to deliver a result while the coordinator is unreachable. */
 const FINISH_RETRY_MS = 60_000;
+/**
+ * Once the worker is stopping: how long a report is retried (from the stop, or
+ * from the report if later), and how long one try may take. An orchestrator's
+ * grace period must cover it; an unreported task goes to another worker when
+ * its lease expires anyway.
+ */
+const STOPPING_RETRY_MS = 10_000;
+const STOPPING_CALL_MS = 3_000;
 
 /**
  * Runs a task to the end and reports it. When `wantNext()` says so at the finish,
@@ -136,8 +146,15 @@ export async function runTask(
     heartbeat.stop();
     timer?.clear();
     deps.giveBack.removeEventListener('abort', onGiveBack);
-    if (dir)
-      await removeTaskDir(dir).catch((err) => log.warn({ err: String(err) }, 'could not remove temp dir'));
+    const made = dir;
+    if (made)
+      await removeTaskDir(made).catch((err) => {
+        deps.leftovers?.add(made);
+        log.warn(
+          { err: String(err), dir: made },
+          'could not remove temp dir: the worker tries again between tasks and at shutdown',
+        );
+      });
   }
 
   if (stop === 'lease-lost' || stop === 'job-cancelled') {
@@ -213,8 +230,13 @@ async function finish(
   log: Logger,
   wantNext: boolean,
 ): Promise<Task | undefined> {
-  const deadline = Date.now() + FINISH_RETRY_MS;
+  let deadline = Date.now() + FINISH_RETRY_MS;
+  let stoppingSeen = false;
   for (let attempt = 0; ; attempt++) {
+    if (deps.stopping?.aborted && !stoppingSeen) {
+      stoppingSeen = true;
+      deadline = Math.min(deadline, Date.now() + STOPPING_RETRY_MS);
+    }
     try {
       const res = await deps.client.finishTask(
         // Only the first attempt asks for a next task: a retry may follow a finish
@@ -226,19 +248,25 @@ async function finish(
           result,
           wantNext: wantNext && attempt === 0,
         },
-        { timeoutMs: 15_000 },
+        { timeoutMs: deps.stopping?.aborted ? STOPPING_CALL_MS : 15_000 },
       );
       if (!res.accepted) log.warn('coordinator ignored the result (lease lost)');
       return res.next;
     } catch (err) {
       const e = fromRpcError(err);
-      if (e.kind !== ErrorKind.Transient || Date.now() > deadline) {
-        log.error({ errorKind: e.kind, err: e.message }, 'could not report the task result');
+      // A second stop signal (give back now) ends the retries at once.
+      if (e.kind !== ErrorKind.Transient || Date.now() > deadline || deps.giveBack.aborted) {
+        log.error(
+          { errorKind: e.kind, err: e.message, ...(stoppingSeen ? { reason: 'worker stopping' } : {}) },
+          'could not report the task result',
+        );
         return undefined;
       }
       // No slower than heartbeats: a restarted coordinator gives the lease one lease
-      // time, and the result must land within it.
-      await sleep(Math.min(250 * 2 ** attempt, 5000, task.heartbeatIntervalMs || 5000));
+      // time, and the result must land within it. A stop (then a second one) cuts the wait short.
+      await sleep(Math.min(250 * 2 ** attempt, 5000, task.heartbeatIntervalMs || 5000), undefined, {
+        signal: stoppingSeen ? deps.giveBack : deps.stopping,
+      }).catch(() => {});
     }
   }
 }

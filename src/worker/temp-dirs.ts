@@ -49,6 +49,37 @@ export async function removeTaskDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
+/**
+ * Task directories this worker could not remove (its temp dir read-only, say),
+ * kept to try again between tasks and at shutdown: a live worker's folders are
+ * not removed by anyone else until it exits.
+ */
+export class LeftoverDirs {
+  private readonly dirs = new Set<string>();
+
+  /** Remembers `dir` for a later try. */
+  add(dir: string): void {
+    this.dirs.add(dir);
+  }
+
+  /** The directories still to remove. */
+  get remaining(): string[] {
+    return [...this.dirs];
+  }
+
+  /** Tries to remove every remembered directory; those that still fail stay remembered. */
+  async removeAll(): Promise<void> {
+    for (const dir of this.dirs) {
+      try {
+        await removeTaskDir(dir);
+        this.dirs.delete(dir);
+      } catch {
+        // Still not removable: the next try, or the next worker start, gets it.
+      }
+    }
+  }
+}
+
 /** Removes task directories of processes that no longer run; returns their paths. */
 export async function removeStaleTaskDirs(root: string): Promise<string[]> {
   let names: string[];

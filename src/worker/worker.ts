@@ -1,6 +1,7 @@
 // The worker: `concurrency` slots, each long-polling the coordinator for a task
 // and running it. stop() stops taking tasks and lets running ones finish;
 // stop({ giveBack: true }) aborts them and hands them back for others to run.
+// Once stopping, reports to an unreachable coordinator are retried for a bounded time.
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Task } from '../gen/avspl1t/v1/coordinator_pb.js';
@@ -11,7 +12,7 @@ import { fromRpcError } from '../rpc/errors.js';
 import { Storage } from '../storage/index.js';
 import { mediaOperations, type Operations } from './operations.js';
 import { LocalBackoff, type RunnerDeps, releaseTask, runTask } from './run-task.js';
-import { checkTmpRoot, defaultTmpRoot, removeStaleTaskDirs } from './temp-dirs.js';
+import { checkTmpRoot, defaultTmpRoot, LeftoverDirs, removeStaleTaskDirs } from './temp-dirs.js';
 
 export interface WorkerOptions {
   /** Coordinator address (`host:port` or URL), or a ready client. */
@@ -91,11 +92,16 @@ export class Worker {
       stopping: this.stopping.signal,
       localBackoff: new LocalBackoff(),
       metrics: options.metrics,
+      leftovers: new LeftoverDirs(),
     };
     this.metrics = options.metrics;
     this.slots = Math.max(1, options.concurrency ?? 1);
     const slots = Array.from({ length: this.slots }, () => this.slot());
-    this.done = Promise.all(slots).then(() => this.handle?.close());
+    this.done = Promise.all(slots).then(async () => {
+      await this.removeLeftovers();
+      this.handle?.close();
+      this.log.info('worker stopped');
+    });
   }
 
   /** Checks the temp dir is usable (else throws), cleans what dead workers left there, then starts polling. */
@@ -115,10 +121,28 @@ export class Worker {
 
   /** Stops taking tasks; running ones finish, or are given back with `giveBack`. Resolves when all slots ended. */
   async stop(options: { giveBack?: boolean } = {}): Promise<void> {
-    if (!this.stopping.signal.aborted) this.log.info({ giveBack: !!options.giveBack }, 'worker stopping');
+    if (!this.stopping.signal.aborted) {
+      this.log.info(
+        { giveBack: !!options.giveBack },
+        options.giveBack
+          ? 'worker stopping: giving running tasks back'
+          : 'worker stopping: no new tasks; running ones finish, reports retried 10 s at most (stop again: give them back now)',
+      );
+    }
     this.stopping.abort();
     if (options.giveBack) this.giveBack.abort();
     await this.done;
+  }
+
+  /** The last try at task folders that could not be removed; says which remain. */
+  private async removeLeftovers(): Promise<void> {
+    await this.deps.leftovers?.removeAll();
+    const left = this.deps.leftovers?.remaining ?? [];
+    if (left.length > 0)
+      this.log.warn(
+        { dirs: left },
+        'temp dirs left behind (the next worker started on this temp dir removes them)',
+      );
   }
 
   private async slot(): Promise<void> {
@@ -127,6 +151,7 @@ export class Worker {
     // The next task, handed over by the coordinator with the last finish.
     let next: Task | undefined;
     while (!stop.aborted) {
+      await this.deps.leftovers?.removeAll();
       let task = next;
       next = undefined;
       if (!task) {

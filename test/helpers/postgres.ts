@@ -22,6 +22,10 @@ export interface PostgresServer {
   createDatabase: (name: string) => Promise<string>;
   /** Immediate stop (like a crash: connections are cut) then start on the same port and data. */
   restart: () => Promise<void>;
+  /** Immediate stop, keeping the data: the port refuses connections until resume(). */
+  halt: () => Promise<void>;
+  /** Starts a halted server again on the same port and data. */
+  resume: () => Promise<void>;
   /** Immediate stop and delete everything. Safe to call twice. */
   stop: () => Promise<void>;
 }
@@ -116,6 +120,12 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       },
       restart: async () => {
         await stopNow();
+        await start();
+      },
+      halt: async () => {
+        await stopNow();
+      },
+      resume: async () => {
         await start();
       },
       stop: async () => {

@@ -85,6 +85,8 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
       listen: '127.0.0.1:0',
       db: path.join(tmp, 'state.sqlite'),
       log,
+      // Nobody scrapes this coordinator; prom-client's load is a visible share of a short encode.
+      metrics: false,
     });
     const concurrency = o.jobs ?? defaultParallelism();
     const worker = await Worker.start({

@@ -3,9 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { startCoordinator } from '../../coordinator/index.js';
 import { createLogger } from '../../log.js';
-import { WorkerMetrics } from '../../metrics/worker-metrics.js';
 import { Worker } from '../../worker/index.js';
-import { serveWorkerMetrics } from '../../worker/metrics-server.js';
 import {
   boundedIntFlag,
   coordinatorFlag,
@@ -124,9 +122,9 @@ export function registerServers(program: Command): void {
     .action(async (raw: Record<string, string>) => {
       const o = parseWith(workerSchema, raw);
       const log = createLogger(o.logLevel, 'worker', o.logFormat);
-      const metrics = o.metricsListen ? new WorkerMetrics() : undefined;
-      const metricsServer =
-        metrics && o.metricsListen ? await serveWorkerMetrics(metrics, o.metricsListen) : undefined;
+      const { metrics, metricsServer } = o.metricsListen
+        ? await workerMetrics(o.metricsListen)
+        : { metrics: undefined, metricsServer: undefined };
       if (metricsServer) {
         log.info({ address: metricsServer.address }, 'metrics listening');
         // The address on stdout (one line) lets scripts find a port chosen with :0.
@@ -147,4 +145,15 @@ export function registerServers(program: Command): void {
       uninstall();
       await metricsServer?.close();
     });
+}
+
+/**
+ * The worker's metrics and their HTTP server on `listen`. prom-client loads only here:
+ * every command starts by loading this file, and a short `encode` feels each module.
+ */
+async function workerMetrics(listen: string) {
+  const { WorkerMetrics } = await import('../../metrics/worker-metrics.js');
+  const { serveWorkerMetrics } = await import('../../worker/metrics-server.js');
+  const metrics = new WorkerMetrics();
+  return { metrics, metricsServer: await serveWorkerMetrics(metrics, listen) };
 }

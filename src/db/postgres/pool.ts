@@ -1,6 +1,7 @@
 // The PostgreSQL connection pool: pipelined clients (a transaction's statements
 // go out together, one round trip per step), int8 timestamps read as numbers,
-// and connection failures reported instead of crashing the process.
+// connection failures reported instead of crashing the process, and server-side
+// time limits on idle transactions and statements.
 import pg from 'pg';
 
 /** How to open the pool. */
@@ -31,6 +32,16 @@ export function openPool(url: string, options: PoolOptions = {}): pg.Pool {
     keepAlive: true,
     // Timestamps are int8 (bigint) milliseconds.
     types: { getTypeParser },
+    // Server-side limits, sent as session parameters when a connection opens (a
+    // `?name=value` in the URL overrides them). A transaction here is at most two
+    // round trips, milliseconds; one idle for seconds belongs to a coordinator
+    // that stopped mid-way (paused, starved) and holds row locks that block every
+    // other coordinator's claims. Ending it after 5 s frees them well within a
+    // lease (15 s by default); its coordinator sees a lost connection and retries.
+    idle_in_transaction_session_timeout: 5_000,
+    // No statement needs a minute (the largest read one job's tasks); a runaway
+    // one, or one stuck behind a lock, fails instead of holding a connection.
+    statement_timeout: 60_000,
   });
   // Idle clients report to the pool; a checked-out client between two statements
   // reports to itself. Either way its next statement fails (the caller sees a

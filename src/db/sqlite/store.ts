@@ -3,7 +3,8 @@
 // transaction (better-sqlite3's `transaction().immediate`): nothing else in this
 // process can run in between, so no transaction ever waits on another of ours;
 // another process's is waited for without blocking the event loop (`run`).
-// Commits are cheap in WAL mode (synchronous = NORMAL), so they are not batched.
+// Commits are cheap in WAL mode (synchronous = NORMAL), so they are not batched;
+// the checkpoints that wait for the disk run on their own thread (checkpointer.ts).
 import type SqliteDatabase from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import {
@@ -33,16 +34,25 @@ import type {
   TaskStore,
   WorkerListing,
 } from '../task-store.js';
+import { Checkpointer } from './checkpointer.js';
 import { isBusy, openConnection } from './connection.js';
 import { Statements } from './statements.js';
 
 /** How long a call keeps trying while another connection holds the database. */
 const BUSY_RETRY_MS = 10_000;
+/** Write transactions after which checkpoints move to their own thread (a small job never starts it). */
+const CHECKPOINT_THREAD_AFTER = 200;
+
+/** Runs the function it is given inside one transaction (`.immediate` / `.deferred` pick the BEGIN). */
+type InTransaction = SqliteDatabase.Transaction<<T>(fn: () => T) => T>;
 
 export class SqliteTaskStore implements TaskStore {
   /** SQLite has no server to lose. */
   readonly unavailable = false;
   private readonly sql: Statements;
+  private readonly inTransaction: InTransaction;
+  private writes = 0;
+  private checkpointer?: Checkpointer;
 
   private constructor(
     private readonly conn: SqliteDatabase.Database,
@@ -50,6 +60,7 @@ export class SqliteTaskStore implements TaskStore {
     readonly display: string,
   ) {
     this.sql = new Statements(conn);
+    this.inTransaction = conn.transaction((fn) => fn());
   }
 
   /** Opens (creating if needed) and migrates the database `file`. */
@@ -75,12 +86,14 @@ export class SqliteTaskStore implements TaskStore {
 
   /** Runs `fn` as one write transaction (taking the write lock up front). */
   private write<T>(fn: () => T): Promise<T> {
-    return this.run(() => this.conn.transaction(fn).immediate());
+    if (++this.writes === CHECKPOINT_THREAD_AFTER)
+      this.checkpointer = new Checkpointer(this.conn, this.display);
+    return this.run(() => this.inTransaction.immediate(fn) as T);
   }
 
   /** Runs several reads of `fn` on one snapshot. */
   private read<T>(fn: () => T): Promise<T> {
-    return this.run(() => this.conn.transaction(fn).deferred());
+    return this.run(() => this.inTransaction.deferred(fn) as T);
   }
 
   /**
@@ -266,6 +279,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     // Closes the connection Kysely shares.
     await this.db.destroy();
   }

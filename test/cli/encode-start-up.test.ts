@@ -1,0 +1,46 @@
+// What `avspl1t encode` loads at start-up: on a short clip the process's start-up is a
+// visible share of the run, so modules a local encode never uses (Prometheus metrics,
+// the PostgreSQL driver, the AWS SDK) must stay unloaded.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CLIPS, makeClip } from '../helpers/clips.js';
+import { LOADED_MODULES_HOOK } from '../helpers/loaded-modules.js';
+import { type TmpDir, tmpDir } from '../helpers/tmp.js';
+import { cli } from './processes.js';
+
+let dir: TmpDir;
+let clip: string;
+before(async () => {
+  dir = await tmpDir('avspl1t-start-up-');
+  clip = await makeClip(dir.path, CLIPS.short);
+});
+after(() => dir.cleanup());
+
+/** The node_modules packages among `urls` (`@scope/name` or `name`). */
+function packages(urls: string[]): Set<string> {
+  const names = urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]);
+  return new Set(names.filter((n): n is string => n !== undefined));
+}
+
+describe('avspl1t encode start-up', () => {
+  it('a local encode loads neither prom-client, pg nor the AWS SDK', async () => {
+    const list = path.join(dir.path, 'modules.txt');
+    const out = path.join(dir.path, 'out');
+    const r = await cli(['encode', clip, out, '--preset', '12', '--ladder', 'single'], 120_000, {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: `--import=${LOADED_MODULES_HOOK}`,
+        AVSPL1T_TEST_LOADED_MODULES: list,
+      },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), path.join(out, 'master.m3u8'));
+    const loaded = packages((await readFile(list, 'utf8')).split('\n'));
+    // The record is real: what the encode does use is in it.
+    for (const used of ['better-sqlite3', '@connectrpc/connect-node']) assert.ok(loaded.has(used), used);
+    const unused = [...loaded].filter((p) => p === 'prom-client' || p === 'pg' || p.startsWith('@aws-sdk/'));
+    assert.deepEqual(unused, []);
+  });
+});
