@@ -33,7 +33,22 @@ export async function makeSources(cluster: Cluster): Promise<string[]> {
   return out;
 }
 
-/** Submits jobs until stop() is called; submissions are kept in order. */
+/** Jobs of the cluster that have not ended (undefined while PostgreSQL does not answer). */
+export async function openJobs(cluster: Cluster): Promise<number | undefined> {
+  return cluster
+    .sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM jobs WHERE state NOT IN ('succeeded', 'failed', 'cancelled')",
+    )
+    .then((rows) => rows[0]!.n)
+    .catch(() => undefined);
+}
+
+/**
+ * Submits jobs until stop() is called, one per interval while fewer than `maxOpen`
+ * jobs are open: a closed loop, so that faults meet jobs in flight rather than a
+ * queue that grows for as long as faults slow the workers (the soak measures what
+ * faults do to a job, not how long it waits behind others). Submissions are kept in order.
+ */
 export class JobStream {
   readonly submissions: Submission[] = [];
   private phase: Submission['phase'] = 'baseline';
@@ -46,6 +61,7 @@ export class JobStream {
     private readonly cluster: Cluster,
     private readonly sources: string[],
     private readonly intervalMs: number,
+    private readonly maxOpen: number,
   ) {}
 
   setPhase(phase: Submission['phase']): void {
@@ -56,7 +72,7 @@ export class JobStream {
   start(): void {
     void (async () => {
       while (!this.stopped) {
-        if (this.inFlight >= 2) {
+        if (this.inFlight >= 2 || ((await openJobs(this.cluster)) ?? this.maxOpen) >= this.maxOpen) {
           await sleep(1_000);
           continue;
         }

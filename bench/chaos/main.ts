@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { Cluster, sleep } from './cluster.js';
 import { type FaultRecord, inject } from './faults.js';
 import { checkInvariants } from './invariants.js';
-import { JobStream, makeSources } from './jobs.js';
+import { JobStream, makeSources, openJobs } from './jobs.js';
 import { cannotRunReason, removeStaleNamespaces } from './net.js';
 import { renderReport } from './report.js';
 import { countByKind, FaultKind, makeSchedule } from './schedule.js';
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     'lease-seconds': { type: 'string', default: '8' },
     'job-interval-seconds': { type: 'string', default: '6' },
     'drain-minutes': { type: 'string', default: '8' },
+    'max-open-jobs': { type: 'string' },
     report: { type: 'string', default: 'bench/CHAOS.md' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -86,7 +87,9 @@ let exitCode = 1;
 try {
   await cluster.start();
   const sources = await makeSources(cluster);
-  stream = new JobStream(cluster, sources, Number(values['job-interval-seconds']) * 1000);
+  // Two jobs per worker keep every worker busy between faults.
+  const maxOpen = values['max-open-jobs'] === undefined ? 2 * workers : Number(values['max-open-jobs']);
+  stream = new JobStream(cluster, sources, Number(values['job-interval-seconds']) * 1000, maxOpen);
   stream.start();
   console.log(`chaos: cluster up, ${baselineMinutes} min without faults`);
   await sleep(baselineMinutes * 60_000);
@@ -117,15 +120,17 @@ try {
     console.log(`chaos: started again after failed restarts: ${restarted.join(', ')}`);
   console.log(`chaos: faults over (${records.length}), draining`);
 
-  const drainDeadline = Date.now() + Number(values['drain-minutes']) * 60_000;
+  // The drain goes on while jobs keep ending; --drain-minutes without any job ending is a stall.
+  const drainMs = Number(values['drain-minutes']) * 60_000;
+  let drainDeadline = Date.now() + drainMs;
+  let lastOpen = Number.POSITIVE_INFINITY;
   while (Date.now() < drainDeadline) {
-    const open = await cluster
-      .sql<{ n: number }>(
-        "SELECT count(*)::int AS n FROM jobs WHERE state NOT IN ('succeeded', 'failed', 'cancelled')",
-      )
-      .then((rows) => rows[0]!.n)
-      .catch(() => -1);
+    const open = await openJobs(cluster);
     if (open === 0) break;
+    if (open !== undefined && open < lastOpen) {
+      lastOpen = open;
+      drainDeadline = Date.now() + drainMs;
+    }
     await sleep(2_000);
   }
 
@@ -138,6 +143,7 @@ try {
     baselineMinutes,
     workers,
     leaseSeconds,
+    maxOpen,
     faultPhaseStart,
     startedAt,
     wallSeconds: (Date.now() - startedAt.getTime()) / 1000,

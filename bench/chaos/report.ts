@@ -11,6 +11,8 @@ export interface RunFacts {
   baselineMinutes: number;
   workers: number;
   leaseSeconds: number;
+  /** Jobs open at most at once (the stream waits below it). */
+  maxOpen: number;
   faultPhaseStart: number;
   startedAt: Date;
   wallSeconds: number;
@@ -47,7 +49,8 @@ export function renderReport(f: RunFacts): string {
     `${f.baselineMinutes} min without faults, then ${f.minutes} min of faults, then a drain until every job ended;`,
     `${f.wallSeconds.toFixed(0)} s in all. Cluster: PostgreSQL, the S3 server, two coordinators behind HAProxy`,
     `(mode tcp), ${f.workers} workers (1 slot, 1 thread each), each in its own network namespace;`,
-    `lease ${f.leaseSeconds} s. The same seed replays the same fault schedule.`,
+    `lease ${f.leaseSeconds} s; a new job every few seconds while fewer than ${f.maxOpen} are open.`,
+    'The same seed replays the same fault schedule.',
     '',
     '## Faults injected',
     '',
