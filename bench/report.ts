@@ -1,6 +1,7 @@
 // bench/REPORT.md from bench/results.json: one table per part, each with the
 // target it is measured against.
 import type { DispatchResults, Spread } from './dispatch.js';
+import type { LadderClip, LadderResult } from './ladder.js';
 import type { machine } from './lib.js';
 import type { runOverhead, runShortOverhead } from './overhead.js';
 import type { JobProfile, ScaleRow } from './scale-out.js';
@@ -16,6 +17,8 @@ export interface Results {
   splitQuality?: OverheadResults['splitQuality'];
   shortOverhead?: Awaited<ReturnType<typeof runShortOverhead>>;
   dispatch?: DispatchResults;
+  /** The ladder benchmark, one row per clip (bench/ladder.ts). */
+  ladder?: Partial<Record<LadderClip, LadderResult>>;
   scaleOut?: {
     profile: JobProfile;
     msPerSecond: number;
@@ -96,6 +99,35 @@ function shortTable(o: NonNullable<Results['shortOverhead']>): string {
     `| \`avspl1t encode\` / one ffmpeg HLS command (wall time, median ratio) | **${f(o.ratioMedian)}×** (${f(o.avspl1tSeconds, 2)} s vs ${f(o.ffmpegSeconds, 2)} s; runs ${o.ratios.map((x) => f(x)).join(', ')}) | ≤ 1.10× |`,
     `| CPU time (user + system, all processes) | avspl1t ${f(o.avspl1tCpuSeconds, 1)} s, ffmpeg ${f(o.ffmpegCpuSeconds, 1)} s | |`,
   ].join('\n');
+}
+
+function ladderTable(rows: NonNullable<Results['ladder']>): string {
+  const lines = [
+    '`avspl1t encode` of a ladder (2 local workers) against one ffmpeg command writing the same ladder',
+    '(`-filter_complex split`, one encoder per rung with the same arguments as the workers: CRF, preset,',
+    '`-maxrate`/`-bufsize` cap, a key frame every segment; the same Lanczos scale; AAC once;',
+    '`-var_stream_map`, HLS fMP4; bench/ladder-command.ts). Pairs alternate which command runs first.',
+    'Before timing, ffprobe checks that both outputs hold the same rungs: codec, profile, size, pixel',
+    'format, frame count = the source, the same key frame times. The `short` row is a quick check of the',
+    'pipeline (`--ladder-clip=short`), not the target: on a 4 s clip the fixed start-up costs dominate.',
+    '',
+    '| clip | rungs | avspl1t / ffmpeg (wall time, median; each pair) | seconds (median) | CPU s (median) | load average (1 min) before / after | target |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [name, r] of Object.entries(rows)) {
+    if (!r) continue;
+    const pairs = r.ratios.map((x, i) => `${f(x, 3)}${r.firsts[i] === 'avspl1t' ? '*' : ''}`).join(', ');
+    lines.push(
+      `| ${name}: ${r.clip} | ${r.ladder.length} (avspl1t: ${r.avspl1tLadder}) | **${f(r.ratioMedian, 3)}×** (${pairs}) | avspl1t ${f(r.avspl1tSeconds, 1)}, ffmpeg ${f(r.ffmpegSeconds, 1)} | avspl1t ${f(r.avspl1tCpuSeconds, 1)}, ffmpeg ${f(r.ffmpegCpuSeconds, 1)} | ${f(r.loadBefore)} / ${f(r.loadAfter)} | ${name === 'short' ? '–' : '≤ 1.05×'} |`,
+    );
+  }
+  lines.push('', '\\* avspl1t ran first in that pair.', '');
+  for (const [name, r] of Object.entries(rows)) {
+    if (!r) continue;
+    lines.push(`Rungs of the ${name} row (${r.date}), settings and what ffprobe read in both outputs:`, '');
+    lines.push(...r.ladder.map((l, i) => `- ${l}; ${r.rungs[i] ?? ''}`), '');
+  }
+  return lines.join('\n').trimEnd();
 }
 
 function dispatchTables(d: DispatchResults): string {
@@ -259,13 +291,14 @@ export function renderReport(r: Results): string {
             .join(', ')} (parts not rerun keep their results).`,
         ]
       : []),
-    'Rerun one part with `npm run bench -- --only=overhead|short|quality|dispatch|scaleout` (comma-separated).',
+    'Rerun one part with `npm run bench -- --only=overhead|short|quality|dispatch|scaleout|ladder|scaleladder` (comma-separated).',
     '',
     '## Overhead and split quality',
     '',
     overheadTable(r),
   ];
   if (r.shortOverhead) parts.push('', '### Short clip: the fixed costs', '', shortTable(r.shortOverhead));
+  if (r.ladder) parts.push('', '## Ladder', '', ladderTable(r.ladder));
   if (r.dispatch) parts.push('', '## Dispatch', '', dispatchTables(r.dispatch));
   if (r.scaleOut) parts.push('', '## Scale-out', '', scaleOutTable(r.scaleOut));
   return `${parts.join('\n')}\n`;
