@@ -5,6 +5,7 @@ import type { LadderClip, LadderResult } from './ladder.js';
 import type { machine } from './lib.js';
 import type { runOverhead, runShortOverhead } from './overhead.js';
 import type { JobProfile, ScaleRow } from './scale-out.js';
+import type { LadderProfile } from './scale-out-ladder.js';
 
 type OverheadResults = Awaited<ReturnType<typeof runOverhead>>;
 
@@ -17,6 +18,15 @@ export interface Results {
   splitQuality?: OverheadResults['splitQuality'];
   shortOverhead?: Awaited<ReturnType<typeof runShortOverhead>>;
   dispatch?: DispatchResults;
+  /** The scale-out simulation with ladder-shaped jobs (bench/scale-out-ladder.ts). */
+  scaleOutLadder?: {
+    profile: LadderProfile;
+    msPerSecond: number;
+    dispatchPerSecond: number;
+    rows: ScaleRow[];
+    /** 1-minute load average before and after the simulation. */
+    load: [number, number];
+  };
   /** The ladder benchmark, one row per clip (bench/ladder.ts). */
   ladder?: Partial<Record<LadderClip, LadderResult>>;
   scaleOut?: {
@@ -276,6 +286,40 @@ function scaleOutTable(s: NonNullable<Results['scaleOut']>): string {
   return lines.join('\n');
 }
 
+function scaleOutLadderTable(s: NonNullable<Results['scaleOutLadder']>): string {
+  const p = s.profile;
+  const serial = p.splitSeconds + p.manifestSeconds;
+  const perSegment = p.rungs.reduce((t, r) => t + r.seconds, 0);
+  const parallel = p.segments * perSegment + p.audioSeconds;
+  return [
+    `A 10-minute 1080p job with the default ladder (${p.rungs.length} rungs): split ${f(p.splitSeconds, 1)} s, audio`,
+    `${f(p.audioSeconds, 1)} s, manifest ${f(p.manifestSeconds, 1)} s, and every rung encodes every one of the ${p.segments}`,
+    `segments (${p.segments * p.rungs.length} encode tasks, claimed costliest first). A rung's encode of one segment costs its`,
+    `pixels × its codec's seconds per megapixel (AV1 ${f(p.secondsPerMegapixel.av1)} s, H.264 ${f(p.secondsPerMegapixel.h264)} s), fitted to one`,
+    `measured segment of every rung (${p.how}):`,
+    '',
+    '| rung | size | measured s | simulated s (pixels × factor) |',
+    '| --- | --- | --- | --- |',
+    ...p.rungs.map(
+      (r) => `| ${r.name} | ${r.width}x${r.height} | ${f(r.measuredSeconds)} | ${f(r.seconds)} |`,
+    ),
+    '',
+    'Replayed like the table above: single-slot simulated workers against the real coordinator (SQLite),',
+    `one task second lasting max(${s.msPerSecond} ms, workers / (mean encode s × ${s.dispatchPerSecond}/s)) of wall time. Ideal =`,
+    `serial (${f(serial, 1)} s) + parallel work (${f(parallel, 0)} s) / workers. "Longest first" = split + every task`,
+    '(encodes and audio) run costliest first on the worker free first, with no dispatch cost, + manifest:',
+    'what whole tasks allow. The simulation ran with a 1-minute load average of',
+    `${f(s.load[0])} before and ${f(s.load[1])} after.`,
+    '',
+    '| workers | ms per task s | end to end (s) | ideal (s) | ideal / actual | longest first, no dispatch cost (s) | speedup vs 1 worker ideal |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...s.rows.map(
+      (r) =>
+        `| ${r.workers} | ${f(r.msPerSecond, 0)} | ${f(r.seconds, 1)} | ${f(r.idealSeconds, 1)} | **${f(r.efficiency, 3)}**${r.workers === 64 ? ' (target ≥ 0.9)' : ''} | ${r.scheduleSeconds === undefined ? '–' : f(r.scheduleSeconds, 1)} | ${f(r.speedup, 1)}× |`,
+    ),
+  ].join('\n');
+}
+
 /** The whole report. */
 export function renderReport(r: Results): string {
   const m = r.machine;
@@ -301,5 +345,6 @@ export function renderReport(r: Results): string {
   if (r.ladder) parts.push('', '## Ladder', '', ladderTable(r.ladder));
   if (r.dispatch) parts.push('', '## Dispatch', '', dispatchTables(r.dispatch));
   if (r.scaleOut) parts.push('', '## Scale-out', '', scaleOutTable(r.scaleOut));
+  if (r.scaleOutLadder) parts.push('', '### Ladder-shaped jobs', '', scaleOutLadderTable(r.scaleOutLadder));
   return `${parts.join('\n')}\n`;
 }

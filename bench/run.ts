@@ -14,6 +14,7 @@ import { machine } from './lib.js';
 import { runOverhead, runShortOverhead } from './overhead.js';
 import { type Results, renderReport } from './report.js';
 import { type JobProfile, measureProfiles, runScaleOut } from './scale-out.js';
+import { type LadderProfile, ladderShape, measureLadderProfile } from './scale-out-ladder.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -115,6 +116,26 @@ if (only.has('scaleout')) {
       profile: profiles.copies,
       rows: await runScaleOut(profiles.copies, copyCounts, msPerSecond, dispatchPerSecond, log),
     },
+  };
+}
+
+if (only.has('scaleladder')) {
+  // --ladder-profile=<json> replays given durations instead of measuring them again.
+  const profile: LadderProfile = args.get('ladder-profile')
+    ? JSON.parse(args.get('ladder-profile')!)
+    : await measureLadderProfile(600, 10, num('preset', 8));
+  log(`scale-out ladder profile: ${JSON.stringify(profile)}`);
+  const msPerSecond = num('ms-per-second', 10);
+  const dispatchPerSecond = num('dispatch-per-second', 20);
+  const counts = (args.get('ladder-workers') ?? '16,64,128').split(',').map(Number);
+  const loadBefore = os.loadavg()[0]!;
+  const rows = await runScaleOut(profile, counts, msPerSecond, dispatchPerSecond, log, ladderShape(profile));
+  results.scaleOutLadder = {
+    profile,
+    msPerSecond,
+    dispatchPerSecond,
+    rows,
+    load: [loadBefore, os.loadavg()[0]!],
   };
 }
 
