@@ -1,9 +1,11 @@
 // bench/REPORT.md from bench/results.json: one table per part, each with the
 // target it is measured against.
 import type { DispatchResults, Spread } from './dispatch.js';
+import type { LadderClip, LadderResult } from './ladder.js';
 import type { machine } from './lib.js';
 import type { runOverhead, runShortOverhead } from './overhead.js';
 import type { JobProfile, ScaleRow } from './scale-out.js';
+import type { LadderProfile } from './scale-out-ladder.js';
 
 type OverheadResults = Awaited<ReturnType<typeof runOverhead>>;
 
@@ -16,6 +18,17 @@ export interface Results {
   splitQuality?: OverheadResults['splitQuality'];
   shortOverhead?: Awaited<ReturnType<typeof runShortOverhead>>;
   dispatch?: DispatchResults;
+  /** The scale-out simulation with ladder-shaped jobs (bench/scale-out-ladder.ts). */
+  scaleOutLadder?: {
+    profile: LadderProfile;
+    msPerSecond: number;
+    dispatchPerSecond: number;
+    rows: ScaleRow[];
+    /** 1-minute load average before and after the simulation. */
+    load: [number, number];
+  };
+  /** The ladder benchmark, one row per clip (bench/ladder.ts). */
+  ladder?: Partial<Record<LadderClip, LadderResult>>;
   scaleOut?: {
     profile: JobProfile;
     msPerSecond: number;
@@ -120,6 +133,35 @@ function shortTable(o: NonNullable<Results['shortOverhead']>): string {
     '',
     ...shortAnalysis,
   ].join('\n');
+}
+
+function ladderTable(rows: NonNullable<Results['ladder']>): string {
+  const lines = [
+    '`avspl1t encode` of a ladder (2 local workers) against one ffmpeg command writing the same ladder',
+    '(`-filter_complex split`, one encoder per rung with the same arguments as the workers: CRF, preset,',
+    '`-maxrate`/`-bufsize` cap, a key frame every segment; the same Lanczos scale; AAC once;',
+    '`-var_stream_map`, HLS fMP4; bench/ladder-command.ts). Pairs alternate which command runs first.',
+    'Before timing, ffprobe checks that both outputs hold the same rungs: codec, profile, size, pixel',
+    'format, frame count = the source, the same key frame times. The `short` row is a quick check of the',
+    'pipeline (`--ladder-clip=short`), not the target: on a 4 s clip the fixed start-up costs dominate.',
+    '',
+    '| clip | rungs | avspl1t / ffmpeg (wall time, median; each pair) | seconds (median) | CPU s (median) | load average (1 min) before / after | target |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [name, r] of Object.entries(rows)) {
+    if (!r) continue;
+    const pairs = r.ratios.map((x, i) => `${f(x, 3)}${r.firsts[i] === 'avspl1t' ? '*' : ''}`).join(', ');
+    lines.push(
+      `| ${name}: ${r.clip} | ${r.ladder.length} (avspl1t: ${r.avspl1tLadder}) | **${f(r.ratioMedian, 3)}×** (${pairs}) | avspl1t ${f(r.avspl1tSeconds, 1)}, ffmpeg ${f(r.ffmpegSeconds, 1)} | avspl1t ${f(r.avspl1tCpuSeconds, 1)}, ffmpeg ${f(r.ffmpegCpuSeconds, 1)} | ${f(r.loadBefore)} / ${f(r.loadAfter)} | ${name === 'short' ? '–' : '≤ 1.05×'} |`,
+    );
+  }
+  lines.push('', '\\* avspl1t ran first in that pair.', '');
+  for (const [name, r] of Object.entries(rows)) {
+    if (!r) continue;
+    lines.push(`Rungs of the ${name} row (${r.date}), settings and what ffprobe read in both outputs:`, '');
+    lines.push(...r.ladder.map((l, i) => `- ${l}; ${r.rungs[i] ?? ''}`), '');
+  }
+  return lines.join('\n').trimEnd();
 }
 
 function dispatchTables(d: DispatchResults): string {
@@ -268,6 +310,52 @@ function scaleOutTable(s: NonNullable<Results['scaleOut']>): string {
   return lines.join('\n');
 }
 
+function scaleOutLadderTable(s: NonNullable<Results['scaleOutLadder']>): string {
+  const p = s.profile;
+  const serial = p.splitSeconds + p.manifestSeconds;
+  const perSegment = p.rungs.reduce((t, r) => t + r.seconds, 0);
+  const parallel = p.segments * perSegment + p.audioSeconds;
+  return [
+    `A 10-minute 1080p job with the default ladder (${p.rungs.length} rungs): split ${f(p.splitSeconds, 1)} s, audio`,
+    `${f(p.audioSeconds, 1)} s, manifest ${f(p.manifestSeconds, 1)} s, and every rung encodes every one of the ${p.segments}`,
+    `segments (${p.segments * p.rungs.length} encode tasks, claimed costliest first). A rung's encode of one segment costs its`,
+    `pixels × its codec's seconds per megapixel (AV1 ${f(p.secondsPerMegapixel.av1)} s, H.264 ${f(p.secondsPerMegapixel.h264)} s), fitted to one`,
+    `measured segment of every rung (${p.how}):`,
+    '',
+    '| rung | size | measured s | simulated s (pixels × factor) |',
+    '| --- | --- | --- | --- |',
+    ...p.rungs.map(
+      (r) => `| ${r.name} | ${r.width}x${r.height} | ${f(r.measuredSeconds)} | ${f(r.seconds)} |`,
+    ),
+    '',
+    'Replayed like the table above: single-slot simulated workers against the real coordinator (SQLite),',
+    `one task second lasting max(${s.msPerSecond} ms, workers / (mean encode s × ${s.dispatchPerSecond}/s)) of wall time. Ideal =`,
+    `serial (${f(serial, 1)} s) + parallel work (${f(parallel, 0)} s) / workers. "Longest first" = split + every task`,
+    '(encodes and audio) run costliest first on the worker free first, with no dispatch cost, + manifest:',
+    'what whole tasks allow. The simulation ran with a 1-minute load average of',
+    `${f(s.load[0])} before and ${f(s.load[1])} after.`,
+    '',
+    '| workers | ms per task s | end to end (s) | ideal (s) | ideal / actual | longest first, no dispatch cost (s) | speedup vs 1 worker ideal |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...s.rows.map(
+      (r) =>
+        `| ${r.workers} | ${f(r.msPerSecond, 0)} | ${f(r.seconds, 1)} | ${f(r.idealSeconds, 1)} | **${f(r.efficiency, 3)}**${r.workers === 64 ? ' (target ≥ 0.9)' : ''} | ${r.scheduleSeconds === undefined ? '–' : f(r.scheduleSeconds, 1)} | ${f(r.speedup, 1)}× |`,
+    ),
+    '',
+    'Where the rest goes (2026-12-02, shared host, load average 14-20): whole tasks cost almost nothing',
+    '(longest first is within 0.5 % of ideal), so the gap is dispatch measured in wall time. The same',
+    'profile replayed at 20 dispatches/s (4× less wall time per task second) gave 0.853 / 0.849 / 0.917 at',
+    '16 / 64 / 128 workers. A timeline at 64 workers, 20/s: from the split finishing to the first encode',
+    '2.3 s of wall time (the split result of 300 pieces becomes 1,800 planned and inserted tasks), and',
+    "FinishTask with the worker's next claim p50 101 / p90 536 / p99 937 ms (a 100-segment job), against",
+    '1.4 / 8.8 ms in the paced dispatch table on a quiet host: the coordinator and the simulated workers',
+    'shared 2 cores with ~15 other runnable processes. At 5 dispatches/s that wait is a quarter of the',
+    'share of a task it was, and the rows above are the result. The measured rungs show the fixed cost of',
+    "an encoder run on a busy host (the 360p rungs cost far more than their pixels' share); the model",
+    'spreads it over pixels, as issue 17 asks.',
+  ].join('\n');
+}
+
 /** The whole report. */
 export function renderReport(r: Results): string {
   const m = r.machine;
@@ -283,14 +371,16 @@ export function renderReport(r: Results): string {
             .join(', ')} (parts not rerun keep their results).`,
         ]
       : []),
-    'Rerun one part with `npm run bench -- --only=overhead|short|quality|dispatch|scaleout` (comma-separated).',
+    'Rerun one part with `npm run bench -- --only=overhead|short|quality|dispatch|scaleout|ladder|scaleladder` (comma-separated).',
     '',
     '## Overhead and split quality',
     '',
     overheadTable(r),
   ];
   if (r.shortOverhead) parts.push('', '### Short clip: the fixed costs', '', shortTable(r.shortOverhead));
+  if (r.ladder) parts.push('', '## Ladder', '', ladderTable(r.ladder));
   if (r.dispatch) parts.push('', '## Dispatch', '', dispatchTables(r.dispatch));
   if (r.scaleOut) parts.push('', '## Scale-out', '', scaleOutTable(r.scaleOut));
+  if (r.scaleOutLadder) parts.push('', '### Ladder-shaped jobs', '', scaleOutLadderTable(r.scaleOutLadder));
   return `${parts.join('\n')}\n`;
 }

@@ -1,21 +1,24 @@
 // `npm run bench`: single-machine overhead on a 720p and a short clip and split quality (bench/overhead.ts),
 // dispatch throughput and latency (bench/dispatch.ts) and the scale-out
-// simulation (bench/scale-out.ts). `--only=overhead,short,quality,dispatch,scaleout`
-// reruns some parts; the others keep their last results. Writes
-// bench/results.json and bench/REPORT.md.
+// simulation (bench/scale-out.ts), the ladder against one ffmpeg command (bench/ladder.ts)
+// and the scale-out with ladder-shaped jobs.
+// `--only=overhead,short,quality,dispatch,scaleout,ladder,scaleladder` reruns some parts;
+// the others keep their last results. Writes bench/results.json and bench/REPORT.md.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDispatch, sqliteFactory } from './dispatch.js';
+import { LADDER_CLIPS, type LadderClip, runLadder } from './ladder.js';
 import { machine } from './lib.js';
 import { runOverhead, runShortOverhead } from './overhead.js';
 import { type Results, renderReport } from './report.js';
 import { type JobProfile, measureProfiles, runScaleOut } from './scale-out.js';
+import { type LadderProfile, ladderShape, measureLadderProfile } from './scale-out-ladder.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
-const PARTS = ['overhead', 'short', 'quality', 'dispatch', 'scaleout'] as const;
+const PARTS = ['overhead', 'short', 'quality', 'dispatch', 'scaleout', 'ladder', 'scaleladder'] as const;
 const only = new Set((args.get('only') ?? PARTS.join(',')).split(','));
 for (const p of only)
   if (!(PARTS as readonly string[]).includes(p))
@@ -116,9 +119,53 @@ if (only.has('scaleout')) {
   };
 }
 
+if (only.has('scaleladder')) {
+  // --ladder-profile=<json> replays given durations instead of measuring them again.
+  const profile: LadderProfile = args.get('ladder-profile')
+    ? JSON.parse(args.get('ladder-profile')!)
+    : await measureLadderProfile(600, 10, num('preset', 8));
+  log(`scale-out ladder profile: ${JSON.stringify(profile)}`);
+  const msPerSecond = num('ms-per-second', 10);
+  const dispatchPerSecond = num('dispatch-per-second', 20);
+  const counts = (args.get('ladder-workers') ?? '16,64,128').split(',').map(Number);
+  const loadBefore = os.loadavg()[0]!;
+  const rows = await runScaleOut(profile, counts, msPerSecond, dispatchPerSecond, log, ladderShape(profile));
+  results.scaleOutLadder = {
+    profile,
+    msPerSecond,
+    dispatchPerSecond,
+    rows,
+    load: [loadBefore, os.loadavg()[0]!],
+  };
+}
+
+if (only.has('ladder')) {
+  // --ladder-clip=short checks the pipeline in seconds; the row of the target is 720p.
+  const clip = (args.get('ladder-clip') ?? '720p') as LadderClip;
+  if (!Object.hasOwn(LADDER_CLIPS, clip))
+    throw new Error(`--ladder-clip: unknown clip ${clip} (${Object.keys(LADDER_CLIPS).join(', ')})`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-bench-'));
+  try {
+    const row = await runLadder({
+      root,
+      dir,
+      clip,
+      pairs: num('ladder-runs', 3),
+      jobs: num('jobs', 2),
+      log,
+    });
+    // Each clip keeps its own row.
+    results.ladder = { ...previous.ladder, [clip]: row };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // Each part keeps the Node.js it was measured on (results from before this was recorded: the run's).
+// Parts never measured are left out.
+const measured = PARTS.filter((p) => only.has(p) || !previous.nodeByPart || p in previous.nodeByPart);
 const measuredOn = Object.fromEntries(
-  PARTS.map((p) => [
+  measured.map((p) => [
     p,
     only.has(p) ? process.version : (previous.nodeByPart?.[p] ?? previous.machine?.node ?? '?'),
   ]),

@@ -130,13 +130,38 @@ export interface ScaleRow {
   speedup: number;
   /** Amdahl cap: (serial + parallel) / serial. */
   amdahlCap: number;
+  /**
+   * Ladder jobs: split + the tasks (encodes and audio) run costliest first, each on
+   * the worker free first, with no dispatch cost + manifest (whole tasks, a perfect fleet).
+   */
+  scheduleSeconds?: number;
+}
+
+/** A ladder-shaped job for runScaleOut: the source size the split reports and each rung's encode seconds per segment. */
+export interface LadderShape {
+  sourceSize: { width: number; height: number };
+  /** Rung name → seconds of one segment's encode. */
+  rungSeconds: ReadonlyMap<string, number>;
+}
+
+/** When the last of `durations` ends, run longest first, each on the worker free first. */
+export function longestFirstSpan(durations: readonly number[], workers: number): number {
+  const free = Array<number>(Math.max(1, workers)).fill(0);
+  for (const d of [...durations].sort((a, b) => b - a)) {
+    let k = 0;
+    for (let j = 1; j < free.length; j++) if (free[j]! < free[k]!) k = j;
+    free[k] = free[k]! + d;
+  }
+  return Math.max(...free);
 }
 
 /**
  * Runs the job once per worker count. Time is compressed, but not so far that the
  * fleet asks more than `dispatchPerSecond` tasks/s of the coordinator (compression
  * multiplies the dispatch rate a real fleet needs): a task second lasts
- * max(`minMsPerSecond`, workers / (encode seconds × dispatchPerSecond)) ms.
+ * max(`minMsPerSecond`, workers / (mean encode seconds × dispatchPerSecond)) ms.
+ * With `ladder`, the job asks for the default ladder and every rung encodes every
+ * segment, each task lasting its rung's seconds.
  */
 export async function runScaleOut(
   profile: JobProfile,
@@ -144,17 +169,29 @@ export async function runScaleOut(
   minMsPerSecond: number,
   dispatchPerSecond: number,
   log: (line: string) => void,
+  ladder?: LadderShape,
 ): Promise<ScaleRow[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-scale-db-'));
   const rows: ScaleRow[] = [];
   const serial = profile.splitSeconds + profile.manifestSeconds;
-  const parallel = profile.segments * profile.encodeSeconds + profile.audioSeconds;
+  const segmentSeconds = ladder ? [...ladder.rungSeconds.values()] : [profile.encodeSeconds];
+  const encodes = Array.from({ length: profile.segments }, () => segmentSeconds).flat();
+  const meanEncode = encodes.reduce((a, b) => a + b, 0) / encodes.length;
+  const parallel = encodes.reduce((a, b) => a + b, 0) + profile.audioSeconds;
+  const encodeSeconds = (t: Task) => {
+    if (!ladder || t.kind.case !== 'encode') return profile.encodeSeconds;
+    const name = t.kind.value.rendition?.name ?? '';
+    const seconds = ladder.rungSeconds.get(name);
+    if (seconds === undefined)
+      throw new Error(`scale-out: the coordinator planned an unknown rung "${name}"`);
+    return seconds;
+  };
   const durationS = (t: Task) => {
     const s =
       t.kind.case === 'split'
         ? profile.splitSeconds
         : t.kind.case === 'encode'
-          ? profile.encodeSeconds
+          ? encodeSeconds(t)
           : t.kind.case === 'audio'
             ? profile.audioSeconds
             : profile.manifestSeconds;
@@ -162,23 +199,21 @@ export async function runScaleOut(
   };
   try {
     for (const workers of workerCounts) {
-      const msPerSecond = Math.max(
-        minMsPerSecond,
-        (workers * 1000) / (profile.encodeSeconds * dispatchPerSecond),
-      );
+      const msPerSecond = Math.max(minMsPerSecond, (workers * 1000) / (meanEncode * dispatchPerSecond));
       const coord = await spawnCoordinator(path.join(dir, `w${workers}.sqlite`));
       const fleet = new Fleet(coord.address, workers, 50, {
         pieces: profile.segments,
         hasAudio: true,
         waitMs: 10_000,
         durationMs: (t) => durationS(t) * msPerSecond,
+        sourceSize: ladder?.sourceSize,
       });
       try {
         fleet.start();
         await new Promise((r) => setTimeout(r, 300));
         const t0 = performance.now();
-        await submit(fleet.client);
-        const total = profile.segments + 3;
+        await submit(fleet.client, ladder ? { ladder: 'default' } : {});
+        const total = encodes.length + 3;
         while (fleet.finished < total) await new Promise((r) => setTimeout(r, 1));
         const seconds = (performance.now() - t0) / msPerSecond;
         const idealSeconds = serial + parallel / workers;
@@ -190,6 +225,9 @@ export async function runScaleOut(
           efficiency: idealSeconds / seconds,
           speedup: (serial + parallel) / seconds,
           amdahlCap: (serial + parallel) / serial,
+          ...(ladder
+            ? { scheduleSeconds: serial + longestFirstSpan([...encodes, profile.audioSeconds], workers) }
+            : {}),
         };
         rows.push(row);
         log(

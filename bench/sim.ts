@@ -95,8 +95,10 @@ export function postgresCpuMs(): number {
  * A split result as a real split reports it: every piece lists its frames'
  * timestamps (2 s at 30 fps), which every encode task's payload then carries.
  */
-function realisticSplit(pieces: number, hasAudio: boolean) {
+function realisticSplit(pieces: number, hasAudio: boolean, size?: { width: number; height: number }) {
   const split = splitResult(pieces, hasAudio);
+  // The ladder a default-ladder job gets is decided by the source's size.
+  if (size) Object.assign(split.source!, size);
   for (const p of split.pieces)
     p.framePts = Array.from({ length: 60 }, (_, f) => p.start + (f * p.duration) / 60);
   return { case: 'split' as const, value: split };
@@ -134,6 +136,8 @@ export interface SimOptions {
   durationMs?: (task: Task) => number;
   /** GetTask wait_ms. */
   waitMs?: number;
+  /** The source size the fake split reports (default: the fixture's 320x180). */
+  sourceSize?: { width: number; height: number };
 }
 
 /**
@@ -226,7 +230,7 @@ export class Fleet {
         lease: task.lease,
         result:
           task.kind.case === 'split'
-            ? realisticSplit(this.opts.pieces, this.opts.hasAudio ?? false)
+            ? realisticSplit(this.opts.pieces, this.opts.hasAudio ?? false, this.opts.sourceSize)
             : resultFor(task, this.opts.pieces, this.opts.hasAudio ?? false),
         wantNext: !signal.aborted,
       });
@@ -261,9 +265,12 @@ export class Fleet {
   }
 }
 
-/** Submits a sample job; its split will report `pieces` pieces. */
-export async function submit(client: CoordinatorClient): Promise<string> {
-  return (await client.submitJob({ job: sampleJob('/bench') })).jobId;
+/** Submits a sample job (with `overrides`, e.g. a ladder); its split will report `pieces` pieces. */
+export async function submit(
+  client: CoordinatorClient,
+  overrides: Parameters<typeof sampleJob>[1] = {},
+): Promise<string> {
+  return (await client.submitJob({ job: sampleJob('/bench', overrides) })).jobId;
 }
 
 /** Resolves when the job has finished (polling GetJob every `everyMs`). */
