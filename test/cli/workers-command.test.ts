@@ -3,6 +3,7 @@
 // hold, tasks done equal to their succeeded runs in the database.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -50,22 +51,38 @@ async function workersJson(address: string): Promise<WorkersJson> {
   return JSON.parse(r.stdout) as WorkersJson;
 }
 
-function startWorker(address: string, id: string, slots: number) {
-  return startProgram([
-    'worker',
-    '--coordinator',
-    address,
-    '--id',
-    id,
-    '--concurrency',
-    String(slots),
-    '--threads',
-    '1',
-    '--tmp-dir',
-    path.join(dir.path, `tmp-${id}`),
-    '--log-level',
-    'warn',
-  ]);
+/**
+ * A stand-in for ffmpeg that waits until `go` exists, then runs the real one: the
+ * workers hold their first tasks until the test has seen them (a short encode
+ * would otherwise race the start-up of each CLI call that looks).
+ */
+async function gatedFfmpeg(go: string): Promise<string> {
+  const script = path.join(dir.path, 'ffmpeg-after-go');
+  await writeFile(script, `#!/bin/sh\nwhile [ ! -e '${go}' ]; do sleep 0.05; done\nexec ffmpeg "$@"\n`, {
+    mode: 0o755,
+  });
+  return script;
+}
+
+function startWorker(address: string, id: string, slots: number, ffmpeg: string) {
+  return startProgram(
+    [
+      'worker',
+      '--coordinator',
+      address,
+      '--id',
+      id,
+      '--concurrency',
+      String(slots),
+      '--threads',
+      '1',
+      '--tmp-dir',
+      path.join(dir.path, `tmp-${id}`),
+      '--log-level',
+      'warn',
+    ],
+    { env: { ...process.env, AVSPL1T_FFMPEG: ffmpeg } },
+  );
 }
 
 describe('avspl1t workers', { concurrency: 1 }, () => {
@@ -73,8 +90,10 @@ describe('avspl1t workers', { concurrency: 1 }, () => {
     const db = path.join(dir.path, 'state.sqlite');
     const coordinator = startProgram(['coordinator', '--listen', '127.0.0.1:0', '--db', db]);
     const address = await coordinator.firstLine();
-    startWorker(address, 'w-one', 1);
-    startWorker(address, 'w-two', 2);
+    const go = path.join(dir.path, 'go');
+    const ffmpeg = await gatedFfmpeg(go);
+    startWorker(address, 'w-one', 1, ffmpeg);
+    startWorker(address, 'w-two', 2, ffmpeg);
     const submitted = await cli([
       'submit',
       '--coordinator',
@@ -122,6 +141,7 @@ describe('avspl1t workers', { concurrency: 1 }, () => {
       if (state !== 'queued' && state !== 'running') break;
       await new Promise((r) => setTimeout(r, 100));
     }
+    await writeFile(go, '');
     assert.deepEqual([...heldBy].sort(), ['w-one', 'w-two'], 'each worker was seen holding a task');
 
     const waited = await cli(['wait', jobId, '--coordinator', address]);
