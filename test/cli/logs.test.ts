@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 import { startCoordinator, submitUnchecked, waitFor } from './operator.js';
-import { BIN, cli, startWorker, stopAll } from './processes.js';
+import { BIN, cli, startProgram, startWorker, stopAll } from './processes.js';
 
 let dir: TmpDir;
 before(async () => {
@@ -53,21 +53,22 @@ describe('logs', { concurrency: 1 }, () => {
     const { address } = await startCoordinator(path.join(dir.path, 'json.sqlite'));
     const pretty = startWorker(address, path.join(dir.path, 'tmp-p'), { logLevel: 'info' });
     pretty.child.kill('SIGKILL');
-    const p = await cli(
-      [
-        'worker',
-        '--coordinator',
-        address,
-        '--tmp-dir',
-        path.join(dir.path, 'tmp-p'),
-        '--log-format',
-        'pretty',
-        '--log-level',
-        'info',
-      ],
-      3000,
-    );
-    assert.match(p.stderr, ISO_LINE);
+    const p = startProgram([
+      'worker',
+      '--coordinator',
+      address,
+      '--tmp-dir',
+      path.join(dir.path, 'tmp-p'),
+      '--log-format',
+      'pretty',
+      '--log-level',
+      'info',
+    ]);
+    // However long node takes to start on a loaded host: the first line is the one checked.
+    await waitFor('the pretty worker to start', () => /worker started/.test(p.output().stderr), 60_000);
+    p.child.kill('SIGTERM');
+    await p.exited;
+    assert.match(p.output().stderr, ISO_LINE);
 
     const notVideo = path.join(dir.path, 'not-video.mp4');
     await writeFile(notVideo, 'not a video');
