@@ -4,6 +4,7 @@
  * Every process started here is killed by stopAll().
  */
 import { type ChildProcess, execFile, type SpawnOptions, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -109,4 +110,16 @@ export async function stopAll(): Promise<void> {
         }),
     ),
   );
+}
+
+/**
+ * Writes `script`, a stand-in for ffmpeg (give it to a worker as AVSPL1T_FFMPEG)
+ * that waits until the file `go` exists, then runs the real one: a test holds
+ * a worker's task at its start for as long as it needs.
+ */
+export async function gatedFfmpeg(script: string, go: string): Promise<string> {
+  await writeFile(script, `#!/bin/sh\nwhile [ ! -e '${go}' ]; do sleep 0.05; done\nexec ffmpeg "$@"\n`, {
+    mode: 0o755,
+  });
+  return script;
 }

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 import { startCoordinator, submit, waitFor } from './operator.js';
-import { type Program, startProgram, stopAll } from './processes.js';
+import { gatedFfmpeg, type Program, startProgram, stopAll } from './processes.js';
 
 let dir: TmpDir;
 let clip: string;
@@ -28,10 +28,7 @@ after(async () => {
  */
 async function workerWithCoordinatorGone(name: string): Promise<{ worker: Program; go: string }> {
   const go = path.join(dir.path, `${name}-go`);
-  const ffmpeg = path.join(dir.path, `${name}-ffmpeg`);
-  await writeFile(ffmpeg, `#!/bin/sh\nwhile [ ! -e '${go}' ]; do sleep 0.05; done\nexec ffmpeg "$@"\n`, {
-    mode: 0o755,
-  });
+  const ffmpeg = await gatedFfmpeg(path.join(dir.path, `${name}-ffmpeg`), go);
   const { coordinator, address } = await startCoordinator(path.join(dir.path, `${name}.sqlite`));
   const worker = startProgram(
     [

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 import { startCoordinator, submit, waitFor } from './operator.js';
-import { cli, startProgram, stopAll } from './processes.js';
+import { cli, gatedFfmpeg, startProgram, stopAll } from './processes.js';
 
 const NOBODY = { uid: 65534, gid: 65534 };
 const asRoot = process.getuid?.() === 0;
@@ -36,10 +36,7 @@ describe('worker temp folders', { skip: !asRoot && 'needs root to run a worker a
     // Stands in for ffmpeg until `go` exists, so the test can make the folder
     // read-only while the first task runs; then the real ffmpeg does the work.
     const go = path.join(dir.path, 'go');
-    const ffmpeg = path.join(dir.path, 'ffmpeg-after-go');
-    await writeFile(ffmpeg, `#!/bin/sh\nwhile [ ! -e '${go}' ]; do sleep 0.05; done\nexec ffmpeg "$@"\n`, {
-      mode: 0o755,
-    });
+    const ffmpeg = await gatedFfmpeg(path.join(dir.path, 'ffmpeg-after-go'), go);
     for (const d of ['job-work', 'job-out']) {
       await mkdir(path.join(dir.path, d));
       await chown(path.join(dir.path, d), NOBODY.uid, NOBODY.gid);

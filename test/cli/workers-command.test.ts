@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
-import { BIN, cli, startProgram, stopAll } from './processes.js';
+import { BIN, cli, gatedFfmpeg, startProgram, stopAll } from './processes.js';
 
 let dir: TmpDir;
 let clip: string;
@@ -51,19 +51,6 @@ async function workersJson(address: string): Promise<WorkersJson> {
   return JSON.parse(r.stdout) as WorkersJson;
 }
 
-/**
- * A stand-in for ffmpeg that waits until `go` exists, then runs the real one: the
- * workers hold their first tasks until the test has seen them (a short encode
- * would otherwise race the start-up of each CLI call that looks).
- */
-async function gatedFfmpeg(go: string): Promise<string> {
-  const script = path.join(dir.path, 'ffmpeg-after-go');
-  await writeFile(script, `#!/bin/sh\nwhile [ ! -e '${go}' ]; do sleep 0.05; done\nexec ffmpeg "$@"\n`, {
-    mode: 0o755,
-  });
-  return script;
-}
-
 function startWorker(address: string, id: string, slots: number, ffmpeg: string) {
   return startProgram(
     [
@@ -91,7 +78,9 @@ describe('avspl1t workers', { concurrency: 1 }, () => {
     const coordinator = startProgram(['coordinator', '--listen', '127.0.0.1:0', '--db', db]);
     const address = await coordinator.firstLine();
     const go = path.join(dir.path, 'go');
-    const ffmpeg = await gatedFfmpeg(go);
+    // The workers hold their first tasks until the test has seen them (a short encode
+    // would otherwise race the start-up of each CLI call that looks).
+    const ffmpeg = await gatedFfmpeg(path.join(dir.path, 'ffmpeg-after-go'), go);
     startWorker(address, 'w-one', 1, ffmpeg);
     startWorker(address, 'w-two', 2, ffmpeg);
     const submitted = await cli([
