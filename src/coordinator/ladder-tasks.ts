@@ -30,8 +30,9 @@ export function rungOutput(media: Folder, rendition: Rendition): Folder {
 }
 
 /**
- * The encode tasks of a job: for each rung, the pieces grouped as for one
- * rendition (groupPieces), so every rung has the same tasks' boundaries; ranked
+ * The encode tasks of a job: for each rung, the pieces grouped the same way
+ * (groupPieces, timed with every rung's tasks on the slots), so every rung has
+ * the same tasks' boundaries; ranked
  * costliest first (longest processing time first), a task's cost being its
  * rung's pixels × codec cost × its pieces' source bytes (frames when a size is
  * unknown); the last `parallelism` tasks to start are tails. `timeline`: a
@@ -46,17 +47,24 @@ export function ladderEncodeTasks(
   parallelism: number,
   timeline = false,
 ): PlannedEncode[] {
-  const groups = groupPieces(pieces, parallelism);
+  const rungCost = ladder.map((rendition) => {
+    const pixels = (rendition.width || source.width) * (rendition.height || source.height);
+    return pixels * CODEC_COST[codecOf(rendition.settings?.encoder ?? 'svt')];
+  });
+  const heaviest = Math.max(...rungCost) || 1;
+  const groups = groupPieces(
+    pieces,
+    parallelism,
+    rungCost.map((c) => c / heaviest),
+  );
   const bytesKnown = pieces.every((p) => p.sourceBytes > 0);
   const groupCost = groups.map((g) =>
     g.reduce((t, p) => t + (bytesKnown ? p.sourceBytes : p.framePts.length), 0),
   );
   const planned = ladder.flatMap((rendition, r) => {
-    const pixels = (rendition.width || source.width) * (rendition.height || source.height);
-    const rungCost = pixels * CODEC_COST[codecOf(rendition.settings?.encoder ?? 'svt')];
     return groups.map((group, g) => ({
       idx: r * pieces.length + group[0]!.index,
-      cost: rungCost * groupCost[g]!,
+      cost: rungCost[r]! * groupCost[g]!,
       task: {
         pieces: group,
         source,

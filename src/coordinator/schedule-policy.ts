@@ -30,8 +30,17 @@ type Plannable = { inSource: boolean; framePts: readonly unknown[]; sourceBytes:
  * is its share of the source's coded bytes (busy scenes cost more), or of the
  * frames when sizes are unknown. Only pieces that can be one encoder run share a
  * task (see joinsRun). parallelism 0 = one segment per task.
+ *
+ * `rungWeights`: a ladder encodes every group once per rung, so the plan is timed
+ * with every rung's tasks (each rung's cost, runs included, scaled by its weight):
+ * the other rungs keep the slots busy, so each rung needs fewer runs than a single
+ * rendition would (fewer encoder start-ups).
  */
-export function groupPieces<P extends Plannable>(pieces: readonly P[], parallelism: number): P[][] {
+export function groupPieces<P extends Plannable>(
+  pieces: readonly P[],
+  parallelism: number,
+  rungWeights: readonly number[] = [1],
+): P[][] {
   if (parallelism <= 0) return pieces.map((p) => [p]);
   const cost = pieceCosts(pieces);
   const candidates =
@@ -40,8 +49,9 @@ export function groupPieces<P extends Plannable>(pieces: readonly P[], paralleli
       : DIVISORS.map((d) => guided(pieces, cost, parallelism * d));
   let best: { groups: P[][]; span: number } | undefined;
   for (const groups of candidates) {
+    const runs = groups.map((g) => RUN_COST + g.reduce((t, p) => t + cost.get(p)!, 0));
     const span = makespan(
-      groups.map((g) => RUN_COST + g.reduce((t, p) => t + cost.get(p)!, 0)),
+      rungWeights.flatMap((w) => runs.map((c) => w * c)),
       parallelism,
     );
     const better =
