@@ -89,6 +89,9 @@ export function encoderArgs(
         '-preset',
         X264_PRESETS[s.preset] ?? 'medium',
         ...cap,
+        // x264 starts a capped encode with its buffer 90 % full, so each run's first
+        // segment may spend nearly twice the cap: start it half full instead.
+        ...(maxBitrateKbps > 0 ? ['-rc_init_occupancy', String(maxBitrateKbps * 500)] : []),
         // No B-frames: decode order is presentation order, so each sample keeps the
         // exact duration of its source frame when the segment is placed (as with AV1).
         '-bf',
