@@ -1,0 +1,63 @@
+// Workers handed their tasks in one wave (every idle worker claims when a split
+// finishes) must not send their first heartbeats in one burst: the coordinator
+// would queue them, and the burst set the paced benchmark's Heartbeat p99.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { silentLogger } from '../../src/log.js';
+import { beatDelay, firstBeatDelay, type Heartbeat, startHeartbeat } from '../../src/worker/heartbeat.js';
+import { startTestCoordinator } from '../coordinator/harness.js';
+
+test('the first beat comes 0.25-1 × the interval after the claim; later beats 0.75-1 ×', () => {
+  assert.equal(
+    firstBeatDelay(1000, () => 0),
+    250,
+  );
+  assert.equal(
+    firstBeatDelay(1000, () => 1),
+    1000,
+  );
+  assert.equal(
+    beatDelay(1000, () => 0),
+    750,
+  );
+  const delays = Array.from({ length: 1000 }, () => firstBeatDelay(1000));
+  assert.ok(Math.min(...delays) >= 250 && Math.max(...delays) <= 1000);
+  assert.ok(delays.filter((d) => d < 750).length > 500, 'most first beats fall before the later beats can');
+});
+
+test('workers that start together spread their first heartbeats over most of an interval', async () => {
+  const t = await startTestCoordinator();
+  const intervalMs = 2000;
+  const started = performance.now();
+  const beats: Heartbeat[] = [];
+  const firstAnswers: number[] = [];
+  try {
+    // Tasks the coordinator does not know: each first beat is answered "not found",
+    // which stops that heartbeat, so every worker here beats exactly once.
+    await new Promise<void>((resolve) => {
+      for (let i = 0; i < 40; i++)
+        beats.push(
+          startHeartbeat({
+            client: t.client,
+            workerId: `w${i}`,
+            taskId: `no-such-task-${i}`,
+            lease: 'lease',
+            intervalMs,
+            log: silentLogger,
+            onStop: () => {
+              if (firstAnswers.push(performance.now() - started) === 40) resolve();
+            },
+          }),
+        );
+    });
+  } finally {
+    for (const b of beats) b.stop();
+    await t.close();
+  }
+  // Beats at 0.75-1 × the interval (as before) would all come after 1,500 ms.
+  const early = firstAnswers.filter((ms) => ms < 0.75 * intervalMs).length;
+  assert.ok(
+    early >= 10,
+    `first beats answered before 1,500 ms: ${early} of 40 (${firstAnswers.map(Math.round)})`,
+  );
+});
