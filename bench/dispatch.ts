@@ -48,6 +48,8 @@ export interface PacedRow {
   getTask: Spread;
   finishTask: Spread;
   heartbeat: Spread;
+  /** The first Heartbeat of each task (counted in `heartbeat` too). */
+  firstHeartbeat?: Spread;
 }
 
 export interface IdleRow {
@@ -218,6 +220,7 @@ async function paced(
     getTask: spread(l.getTask.since(wave)),
     finishTask: spread(l.finishTask.since(wave)),
     heartbeat: spread(l.heartbeat.since(wave)),
+    firstHeartbeat: spread(l.firstHeartbeat.since(wave)),
   };
 }
 
@@ -275,7 +278,8 @@ export async function runDispatch(o: DispatchOptions): Promise<DispatchResults> 
       res.paced.push(row);
       o.log(
         `dispatch ${db} ${workers} workers, ${taskMs} ms tasks: ${row.perSecond.toFixed(0)} tasks/s, ` +
-          `start-up wave p99 ${row.startup.p99.toFixed(1)} ms, then FinishTask p99 ${row.finishTask.p99.toFixed(1)} ms`,
+          `start-up wave p99 ${row.startup.p99.toFixed(1)} ms, then FinishTask p99 ${row.finishTask.p99.toFixed(1)} ms, ` +
+          `Heartbeat p99 ${row.heartbeat.p99.toFixed(1)} ms (a task's first beat ${row.firstHeartbeat?.p99.toFixed(1)} ms)`,
       );
     }
     for (const n of o.parts.has('idle') ? [1, 50] : []) {

@@ -125,6 +125,8 @@ export interface Latencies {
   getTask: Latency;
   finishTask: Latency;
   heartbeat: Latency;
+  /** The first heartbeat of each task (also in `heartbeat`): the beats of workers that claimed in one wave. */
+  firstHeartbeat: Latency;
 }
 
 export interface SimOptions {
@@ -150,6 +152,7 @@ export class Fleet {
     getTask: new Latency(),
     finishTask: new Latency(),
     heartbeat: new Latency(),
+    firstHeartbeat: new Latency(),
   };
   /** Tasks finished, by kind. */
   finished = 0;
@@ -253,6 +256,7 @@ export class Fleet {
         const t0 = performance.now();
         await client.heartbeat({ workerId, taskId: task.id, lease: task.lease, progress: 0.5 });
         this.latencies.heartbeat.add(t0);
+        if (beats === 0) this.latencies.firstHeartbeat.add(t0);
       }
     }
   }
