@@ -177,7 +177,8 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   heartbeat(h: Heartbeat): Promise<LeaseStatus | undefined> {
-    return this.run(() => {
+    // A write like the others: the beats of one turn share their commit.
+    return this.write(() => {
       const { taskId, lease, workerId, now, progress } = h;
       if (this.sql.tasks.extendLease(taskId, lease, workerId, now, now + h.leaseMs, progress))
         return { leaseValid: true, cancelled: false };
@@ -252,7 +253,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   workerSeen(workerId: string, now: number, profile?: { host: string; slots: number }): Promise<void> {
-    return this.run(() => {
+    return this.write(() => {
       if (profile) this.sql.workers.profile(workerId, now, profile.host, profile.slots);
       else this.sql.workers.touch(workerId, now, 0);
     });
