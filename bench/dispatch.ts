@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { POLL_WAIT_MS } from '../src/worker/worker.js';
 import { median } from './lib.js';
 import { Fleet, percentile, postgresCpuMs, spawnCoordinator, submit } from './sim.js';
 
@@ -47,6 +48,8 @@ export interface PacedRow {
   getTask: Spread;
   finishTask: Spread;
   heartbeat: Spread;
+  /** The first Heartbeat of each task (counted in `heartbeat` too). */
+  firstHeartbeat?: Spread;
 }
 
 export interface IdleRow {
@@ -79,13 +82,17 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-/** Runs `jobs` jobs of `pieces` encodes through `workers` workers (instant, or holding encodes for `encodeMs()`). */
+/**
+ * Runs `jobs` jobs of `pieces` encodes through `workers` workers (instant, or holding
+ * encodes for `encodeMs()`), whose GetTask long polls wait `waitMs`.
+ */
 async function saturated(
   location: string,
   workers: number,
   jobs: number,
   pieces: number,
   encodeMs?: () => number,
+  waitMs = 1000,
 ): Promise<{
   perSecond: number;
   cpuMsPerTask: number;
@@ -97,7 +104,7 @@ async function saturated(
   const serverCpu = location.startsWith('postgres') ? postgresCpuMs : undefined;
   const fleet = new Fleet(coord.address, workers, CONNECTIONS, {
     pieces,
-    waitMs: 1000,
+    waitMs,
     durationMs: encodeMs && ((t) => (t.kind.case === 'encode' ? encodeMs() : 0)),
   });
   try {
@@ -191,8 +198,14 @@ async function paced(
 ): Promise<PacedRow> {
   const random = seeded(workers * 7919 + taskMs);
   const tasks = workers * waves;
-  const { perSecond, cpuMsPerTask, fleet } = await saturated(location, workers, 1, tasks, () =>
-    Math.round(taskMs * (0.5 + random())),
+  // Idle workers (at the job's end) long-poll as real ones do, not every second.
+  const { perSecond, cpuMsPerTask, fleet } = await saturated(
+    location,
+    workers,
+    1,
+    tasks,
+    () => Math.round(taskMs * (0.5 + random())),
+    POLL_WAIT_MS,
   );
   const l = fleet.latencies;
   const wave = fleet.allBusyAt;
@@ -207,6 +220,7 @@ async function paced(
     getTask: spread(l.getTask.since(wave)),
     finishTask: spread(l.finishTask.since(wave)),
     heartbeat: spread(l.heartbeat.since(wave)),
+    firstHeartbeat: spread(l.firstHeartbeat.since(wave)),
   };
 }
 
@@ -264,7 +278,8 @@ export async function runDispatch(o: DispatchOptions): Promise<DispatchResults> 
       res.paced.push(row);
       o.log(
         `dispatch ${db} ${workers} workers, ${taskMs} ms tasks: ${row.perSecond.toFixed(0)} tasks/s, ` +
-          `start-up wave p99 ${row.startup.p99.toFixed(1)} ms, then FinishTask p99 ${row.finishTask.p99.toFixed(1)} ms`,
+          `start-up wave p99 ${row.startup.p99.toFixed(1)} ms, then FinishTask p99 ${row.finishTask.p99.toFixed(1)} ms, ` +
+          `Heartbeat p99 ${row.heartbeat.p99.toFixed(1)} ms (a task's first beat ${row.firstHeartbeat?.p99.toFixed(1)} ms)`,
       );
     }
     for (const n of o.parts.has('idle') ? [1, 50] : []) {

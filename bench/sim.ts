@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type ClientHandle, type CoordinatorClient, connectCoordinator } from '../src/rpc/index.js';
-import { beatDelay } from '../src/worker/heartbeat.js';
+import { beatDelay, firstBeatDelay } from '../src/worker/heartbeat.js';
 import { resultFor, sampleJob, splitResult } from '../test/fixtures/messages.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -125,6 +125,8 @@ export interface Latencies {
   getTask: Latency;
   finishTask: Latency;
   heartbeat: Latency;
+  /** The first heartbeat of each task (also in `heartbeat`): the beats of workers that claimed in one wave. */
+  firstHeartbeat: Latency;
 }
 
 export interface SimOptions {
@@ -150,6 +152,7 @@ export class Fleet {
     getTask: new Latency(),
     finishTask: new Latency(),
     heartbeat: new Latency(),
+    firstHeartbeat: new Latency(),
   };
   /** Tasks finished, by kind. */
   finished = 0;
@@ -241,17 +244,19 @@ export class Fleet {
     }
   }
 
-  /** "Runs" a task for `ms`, heartbeating like a real worker (same schedule) so long tasks keep their lease. */
+  /** "Runs" a task for `ms`, heartbeating like a real worker (`startHeartbeat`'s schedule) so long tasks keep their lease. */
   private async hold(client: CoordinatorClient, workerId: string, task: Task, ms: number): Promise<void> {
     const end = performance.now() + ms;
-    for (;;) {
+    for (let beats = 0; ; beats++) {
       const left = end - performance.now();
       if (left <= 0) return;
-      await new Promise((r) => setTimeout(r, Math.min(left, beatDelay(task.heartbeatIntervalMs))));
+      const delay = (beats === 0 ? firstBeatDelay : beatDelay)(task.heartbeatIntervalMs);
+      await new Promise((r) => setTimeout(r, Math.min(left, delay)));
       if (performance.now() < end) {
         const t0 = performance.now();
         await client.heartbeat({ workerId, taskId: task.id, lease: task.lease, progress: 0.5 });
         this.latencies.heartbeat.add(t0);
+        if (beats === 0) this.latencies.firstHeartbeat.add(t0);
       }
     }
   }

@@ -12,4 +12,5 @@ if (Number(process.versions.node.split('.')[0]) < needed) {
   );
   process.exit(1);
 }
-await import('../dist/src/cli/main.js');
+// The bundled command (rolldown.config.mjs); dist/src holds the same code file by file.
+await import('../dist/cli/main.js');

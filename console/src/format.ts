@@ -3,6 +3,7 @@
 import type { Job } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { JobState } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import type { File, Folder } from '../../src/gen/avspl1t/v1/storage_pb.js';
+import { httpUrl } from '../../src/storage/http-url.js';
 
 /** The state's name in lower case ("running"). */
 export function stateName(state: JobState): string {
@@ -63,21 +64,7 @@ export function playlistUrl(job: Job): string | undefined {
     const name = l.value.path.split('/').pop() ?? 'master.m3u8';
     return `/console/output/${encodeURIComponent(job.id)}/${encodeURIComponent(name)}`;
   }
-  const key = l.value.path
-    .replace(/^\/+/, '')
-    .split('/')
-    .map((part) => encodeURIComponent(part))
-    .join('/');
-  const c = l.value.credentials;
-  if (c?.endpoint) {
-    try {
-      const u = new URL(c.endpoint);
-      return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}/${encodeURIComponent(l.value.bucket)}/${key}`;
-    } catch {
-      return undefined;
-    }
-  }
-  return `https://${l.value.bucket}.s3.${c?.region || 'us-east-1'}.amazonaws.com/${key}`;
+  return httpUrl(job.manifest);
 }
 
 /** "svt crf 30 preset 8, 1920x1080" — the one rendition a job makes today. */

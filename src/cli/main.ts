@@ -1,16 +1,17 @@
 // The avspl1t command line. Errors print one line (`error: ...`) and exit
 // non-zero; never a stack trace.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
 import { AppError, ErrorKind } from '../errors.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 import { registerEncode } from './commands/encode.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerServers } from './commands/servers.js';
 import { registerWorkers } from './commands/workers.js';
 import { oneLine } from './format.js';
 
-// dist/src/cli/main.js -> the package's own package.json.
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
   version: string;
 };
 

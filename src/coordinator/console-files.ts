@@ -4,12 +4,12 @@
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../errors.js';
 import { answer, type HttpRequest, type HttpResponse, pathOf } from '../metrics/http-answer.js';
+import { PACKAGE_ROOT } from '../package-root.js';
 
-/** Where `npm run build` puts the console (dist/console, beside dist/src). */
-export const CONSOLE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../console');
+/** Where `npm run build` puts the console. */
+export const CONSOLE_DIR = path.join(PACKAGE_ROOT, 'dist/console');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

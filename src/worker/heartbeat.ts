@@ -32,7 +32,17 @@ export function beatDelay(intervalMs: number, random = Math.random): number {
   return intervalMs * (0.75 + 0.25 * random());
 }
 
-/** Starts heartbeating about every `intervalMs` (see `beatDelay`) until stopped. */
+/**
+ * The wait before a task's first beat: 0.25-1 × the interval, at random. Workers
+ * handed their tasks in one wave (every idle worker claims when a split
+ * finishes) would otherwise all beat within a quarter of an interval, a burst
+ * the coordinator answers one by one.
+ */
+export function firstBeatDelay(intervalMs: number, random = Math.random): number {
+  return intervalMs * (0.25 + 0.75 * random());
+}
+
+/** Starts heartbeating about every `intervalMs` (see `firstBeatDelay`, `beatDelay`) until stopped. */
 export function startHeartbeat(o: HeartbeatOptions): Heartbeat {
   let progress = 0;
   let inFlight = false;
@@ -58,13 +68,13 @@ export function startHeartbeat(o: HeartbeatOptions): Heartbeat {
     }
   };
   let timer: NodeJS.Timeout;
-  const schedule = () => {
+  const schedule = (delayMs: number) => {
     timer = setTimeout(() => {
       void beat();
-      schedule();
-    }, beatDelay(o.intervalMs));
+      schedule(beatDelay(o.intervalMs));
+    }, delayMs);
   };
-  schedule();
+  schedule(firstBeatDelay(o.intervalMs));
   return {
     progress: (fraction) => {
       if (Number.isFinite(fraction)) progress = Math.min(1, Math.max(0, fraction));

@@ -14,6 +14,9 @@ import { mediaOperations, type Operations } from './operations.js';
 import { LocalBackoff, type RunnerDeps, releaseTask, runTask } from './run-task.js';
 import { checkTmpRoot, defaultTmpRoot, LeftoverDirs, removeStaleTaskDirs } from './temp-dirs.js';
 
+/** The long-poll wait a worker asks of the coordinator unless told otherwise. */
+export const POLL_WAIT_MS = 5000;
+
 export interface WorkerOptions {
   /** Coordinator address (`host:port` or URL), or a ready client. */
   coordinator: string | CoordinatorClient;
@@ -71,7 +74,7 @@ export class Worker {
     } else {
       this.client = options.coordinator;
     }
-    this.pollWaitMs = options.pollWaitMs ?? 5000;
+    this.pollWaitMs = options.pollWaitMs ?? POLL_WAIT_MS;
     this.deps = {
       client: this.client,
       workerId: this.id,

@@ -2,9 +2,11 @@
 // visible share of the run, so modules a local encode never uses (Prometheus metrics,
 // the PostgreSQL driver, the AWS SDK) must stay unloaded.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { LOADED_MODULES_HOOK } from '../helpers/loaded-modules.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
@@ -18,10 +20,23 @@ before(async () => {
 });
 after(() => dir.cleanup());
 
-/** The node_modules packages among `urls` (`@scope/name` or `name`). */
+const PACKAGE = /node_modules\/((?:@[^/]+\/)?[^/]+)\//;
+
+/**
+ * The node_modules packages (`@scope/name` or `name`) among `urls`: loaded from
+ * node_modules, or bundled into a loaded file of the command's bundle (dist/cli),
+ * where the bundler opens each module's code with a `// node_modules/<path>` line.
+ */
 function packages(urls: string[]): Set<string> {
-  const names = urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]);
-  return new Set(names.filter((n): n is string => n !== undefined));
+  const names = new Set<string>();
+  for (const url of urls) {
+    const direct = PACKAGE.exec(url)?.[1];
+    if (direct) names.add(direct);
+    else if (url.startsWith('file:') && url.includes('/dist/cli/'))
+      for (const line of readFileSync(fileURLToPath(url), 'utf8').split('\n'))
+        if (line.startsWith('// node_modules/')) names.add(PACKAGE.exec(line)![1]!);
+  }
+  return names;
 }
 
 describe('avspl1t encode start-up', () => {

@@ -2,9 +2,9 @@
 // better-sqlite3 connection, a write as one `BEGIN IMMEDIATE ... COMMIT`
 // transaction (better-sqlite3's `transaction().immediate`): nothing else in this
 // process can run in between, so no transaction ever waits on another of ours;
-// another process's is waited for without blocking the event loop (`run`).
-// Commits are cheap in WAL mode (synchronous = NORMAL), so they are not batched;
-// the checkpoints that wait for the disk run on their own thread (checkpointer.ts).
+// another process's is waited for without blocking the event loop (`run`). The
+// writes of one turn of the event loop share one commit (write-batch.ts); the
+// checkpoints that wait for the disk run on their own thread (checkpointer.ts).
 import type SqliteDatabase from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import {
@@ -37,20 +37,19 @@ import type {
 import { Checkpointer } from './checkpointer.js';
 import { isBusy, openConnection } from './connection.js';
 import { Statements } from './statements.js';
+import { type InTransaction, WriteBatch } from './write-batch.js';
 
 /** How long a call keeps trying while another connection holds the database. */
 const BUSY_RETRY_MS = 10_000;
 /** Write transactions after which checkpoints move to their own thread (a small job never starts it). */
 const CHECKPOINT_THREAD_AFTER = 200;
 
-/** Runs the function it is given inside one transaction (`.immediate` / `.deferred` pick the BEGIN). */
-type InTransaction = SqliteDatabase.Transaction<<T>(fn: () => T) => T>;
-
 export class SqliteTaskStore implements TaskStore {
   /** SQLite has no server to lose. */
   readonly unavailable = false;
   private readonly sql: Statements;
   private readonly inTransaction: InTransaction;
+  private readonly batch: WriteBatch;
   private writes = 0;
   private checkpointer?: Checkpointer;
 
@@ -61,6 +60,7 @@ export class SqliteTaskStore implements TaskStore {
   ) {
     this.sql = new Statements(conn);
     this.inTransaction = conn.transaction((fn) => fn());
+    this.batch = new WriteBatch(this.inTransaction, (fn) => this.run(fn));
   }
 
   /** Opens (creating if needed) and migrates the database `file`. */
@@ -84,11 +84,11 @@ export class SqliteTaskStore implements TaskStore {
     return new SqliteTaskStore(opened.conn, opened.db, file);
   }
 
-  /** Runs `fn` as one write transaction (taking the write lock up front). */
+  /** Runs `fn` as one write (all of it or nothing), committed with the other writes of this turn. */
   private write<T>(fn: () => T): Promise<T> {
     if (++this.writes === CHECKPOINT_THREAD_AFTER)
       this.checkpointer = new Checkpointer(this.conn, this.display);
-    return this.run(() => this.inTransaction.immediate(fn) as T);
+    return this.batch.add(fn);
   }
 
   /** Runs several reads of `fn` on one snapshot. */
@@ -177,7 +177,8 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   heartbeat(h: Heartbeat): Promise<LeaseStatus | undefined> {
-    return this.run(() => {
+    // A write like the others: the beats of one turn share their commit.
+    return this.write(() => {
       const { taskId, lease, workerId, now, progress } = h;
       if (this.sql.tasks.extendLease(taskId, lease, workerId, now, now + h.leaseMs, progress))
         return { leaseValid: true, cancelled: false };
@@ -252,7 +253,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   workerSeen(workerId: string, now: number, profile?: { host: string; slots: number }): Promise<void> {
-    return this.run(() => {
+    return this.write(() => {
       if (profile) this.sql.workers.profile(workerId, now, profile.host, profile.slots);
       else this.sql.workers.touch(workerId, now, 0);
     });
@@ -279,6 +280,8 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async close(): Promise<void> {
+    // Writes already asked for commit first (an empty write joins, and so waits for, their batch).
+    await this.batch.add(() => undefined).catch(() => {});
     await this.checkpointer?.stop();
     // Closes the connection Kysely shares.
     await this.db.destroy();
