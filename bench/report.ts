@@ -135,6 +135,21 @@ function shortTable(o: NonNullable<Results['shortOverhead']>): string {
   ].join('\n');
 }
 
+/** Where the ladder row's extra CPU goes (measured by hand; goes stale). */
+const LADDER_GAP = [
+  "Where the extra CPU goes (2026-12-02, the 720p row's clip, CPU = user + system, shared host at load",
+  '6-22, so CPU rather than wall time; alternating runs). Each (rung, task) encode decodes its range of',
+  'the source again: one full decode of the 720p clip costs 3.2-3.5 s of CPU (default threads or one), so',
+  'six rungs pay ~17 s more than the one command, which decodes once and splits. Each encoder run pays',
+  'its start-up, seek and pipeline fill and flush again, ~1.1 s of CPU even on a 240p rung (AV1 240p alone:',
+  '4 runs 19.6-19.8 s, 2 runs 17.2-17.7 s; x264 720p: 21.3-22.0 s vs 18.9-20.1 s). The plan now times a',
+  "ladder's runs with every rung's tasks on the slots, so the default 720p ladder on 2 slots encodes each",
+  'rung in 2 runs (8 + 7 segments) instead of 4 (8, 4, 2, 1): 12 encoder runs instead of 24, 212.6 s of',
+  'CPU against 235.8 s (medians of 4 and 5 runs; -20 to -34 s within each alternating round), the one',
+  'command 169.9 s. What remains is mostly the per-rung decode: removing it needs an encode task that',
+  'covers several rungs of one range (decode once, split, scale and encode each rung).',
+];
+
 function ladderTable(rows: NonNullable<Results['ladder']>): string {
   const lines = [
     '`avspl1t encode` of a ladder (2 local workers) against one ffmpeg command writing the same ladder',
@@ -155,7 +170,7 @@ function ladderTable(rows: NonNullable<Results['ladder']>): string {
       `| ${name}: ${r.clip} | ${r.ladder.length} (avspl1t: ${r.avspl1tLadder}) | **${f(r.ratioMedian, 3)}×** (${pairs}) | avspl1t ${f(r.avspl1tSeconds, 1)}, ffmpeg ${f(r.ffmpegSeconds, 1)} | avspl1t ${f(r.avspl1tCpuSeconds, 1)}, ffmpeg ${f(r.ffmpegCpuSeconds, 1)} | ${f(r.loadBefore)} / ${f(r.loadAfter)} | ${name === 'short' ? '–' : '≤ 1.05×'} |`,
     );
   }
-  lines.push('', '\\* avspl1t ran first in that pair.', '');
+  lines.push('', '\\* avspl1t ran first in that pair.', '', ...LADDER_GAP, '');
   for (const [name, r] of Object.entries(rows)) {
     if (!r) continue;
     lines.push(`Rungs of the ${name} row (${r.date}), settings and what ffprobe read in both outputs:`, '');
