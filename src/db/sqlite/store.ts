@@ -1,10 +1,10 @@
 // The TaskStore on one SQLite file. Every method runs synchronously on the one
-// better-sqlite3 connection, a write as one `BEGIN IMMEDIATE ... COMMIT`
-// transaction (better-sqlite3's `transaction().immediate`): nothing else in this
-// process can run in between, so no transaction ever waits on another of ours;
-// another process's is waited for without blocking the event loop (`run`). The
-// writes of one turn of the event loop share one commit (write-batch.ts); the
-// checkpoints that wait for the disk run on their own thread (checkpointer.ts).
+// better-sqlite3 connection. The writes asked for in one turn of the event loop
+// run as one `BEGIN IMMEDIATE ... COMMIT` transaction (write-batch.ts), each in
+// its own savepoint: nothing else in this process can run in between, so no
+// transaction ever waits on another of ours; another process's is waited for
+// without blocking the event loop (`run`). The checkpoints that wait for the
+// disk run on their own thread (checkpointer.ts).
 import type SqliteDatabase from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import {
@@ -41,7 +41,7 @@ import { type InTransaction, WriteBatch } from './write-batch.js';
 
 /** How long a call keeps trying while another connection holds the database. */
 const BUSY_RETRY_MS = 10_000;
-/** Write transactions after which checkpoints move to their own thread (a small job never starts it). */
+/** Writes after which checkpoints move to their own thread (a small job never starts it). */
 const CHECKPOINT_THREAD_AFTER = 200;
 
 export class SqliteTaskStore implements TaskStore {
