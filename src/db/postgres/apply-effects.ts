@@ -1,10 +1,11 @@
 // The statements that apply decide()'s effects to a job and one of its tasks,
-// all sent with the COMMIT of the transaction that locked them.
+// all sent with the COMMIT of the transaction that locked them. The task, its run
+// and the job (one row each) change in one statement.
 import type { Effects } from '../../coordinator/decide.js';
 import { RunOutcome } from '../states.js';
 import { changeJob } from './jobs-sql.js';
 import { endOpenRuns, endRun } from './runs-sql.js';
-import type { Statement } from './statement.js';
+import { oneStatement, type Statement } from './statement.js';
 import { cancelOpenTasks, changeTask, insertTasks } from './tasks-sql.js';
 
 /** The task whose run ends, under the lease it ran with. */
@@ -20,11 +21,13 @@ export interface LeasedTask {
  * and the new ones.
  */
 export function effectStatements(task: LeasedTask, effects: Effects, now: number): Statement[] {
-  const writes = [
+  const rows = [
     changeTask(task.id, task.lease, effects.task, now),
     endRun(task.lease, now, effects.run.outcome, effects.run.error),
   ];
-  if (effects.job) writes.push(changeJob(task.job_id, effects.job, now));
+  if (effects.job) rows.push(changeJob(task.job_id, effects.job, now));
+  // The writes below change many rows (this task's among them): each its own statement, in order.
+  const writes = [oneStatement(rows)];
   if (effects.cancelOpenTasks !== undefined)
     writes.push(...cancelStatements(task.job_id, effects.cancelOpenTasks, now));
   if (effects.create.length > 0) writes.push(insertTasks(effects.create));
