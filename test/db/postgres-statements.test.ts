@@ -29,7 +29,7 @@ function loggedStatements(log: string, from: number): string[] {
   );
 }
 
-test('a finish with the next claim is one transaction of six statements on PostgreSQL', {
+test('a finish with the next claim is one transaction of five statements on PostgreSQL', {
   skip,
 }, async () => {
   const url = await server.createDatabase('statements');
@@ -54,8 +54,8 @@ test('a finish with the next claim is one transaction of six statements on Postg
     assert.equal(done.next?.kind.case, 'encode', 'the finish claimed the next encode');
     assert.deepEqual(loggedStatements(log, from), [
       'begin',
-      'avspl1t_lock_job_of_task',
-      'avspl1t_lock_task',
+      // The task and its job are locked by one statement.
+      'avspl1t_lock_task_with_job',
       // The task, its run and the job's counts change in one statement.
       'avspl1t_change_task+end_run+change_job',
       'avspl1t_claim',

@@ -1,5 +1,5 @@
 // The atomic finish and lease expiry: each one transaction of two round trips.
-// The first sends BEGIN and locks the job, then the task (the lock order); the
+// The first sends BEGIN and locks the job and the task (in that order); the
 // job state machine (decide) runs on what they hold; the second sends its effects
 // (and the worker's next claim) with COMMIT. Only the last encode of a job (and
 // every encode of a progressive job) takes one more round trip, to read the
@@ -17,26 +17,23 @@ import { RunOutcome, TaskState } from '../states.js';
 import type { ChangedTask, Expired, Finish, Finished } from '../task-store.js';
 import { effectStatements } from './apply-effects.js';
 import { claimTask, leasedTask } from './claim-sql.js';
-import { lockJob, lockJobOfTask } from './jobs-sql.js';
 import type { PgDatabase, Tx } from './pg-database.js';
 import { getRun } from './runs-sql.js';
 import type { Statement } from './statement.js';
-import { lockTask, taskResults } from './tasks-sql.js';
+import { lockedRows, lockTaskWithJob, taskResults } from './tasks-sql.js';
 
 /** Records how a task ended (see TaskStore.finish). */
 export function finishTask(db: PgDatabase, f: Finish): Promise<Finished> {
   return db.transaction(async (tx, attempt) => {
-    const [jobs, tasks, earlier] = await Promise.all([
-      tx.rows<JobRow>(lockJobOfTask(f.taskId)),
-      tx.rows<TaskRow>(lockTask(f.taskId)),
+    const [locked, earlier] = await Promise.all([
+      tx.rows<Record<string, unknown>>(lockTaskWithJob(f.taskId)),
       attempt.mayHaveCommitted ? earlierTry(tx, f) : undefined,
     ]);
-    const job = jobs[0];
-    const task = tasks[0];
-    if (!job || !task) {
+    if (!locked[0]) {
       await tx.commit([]);
       return { status: 'not-found' };
     }
+    const { job, task } = lockedRows(locked[0]);
     if (!holdsLease(task, f)) {
       // A try cut off after its COMMIT may have landed: that finish is this one's.
       if (earlier?.run && endedBy(earlier.run, f.outcome))
@@ -59,12 +56,8 @@ export function expireLease(
   policy: Policy,
 ): Promise<Expired | undefined> {
   return db.transaction(async (tx) => {
-    const [jobs, tasks] = await Promise.all([
-      tx.rows<JobRow>(lockJob(candidate.job_id)),
-      tx.rows<TaskRow>(lockTask(candidate.id)),
-    ]);
-    const job = jobs[0];
-    const task = tasks[0];
+    const [locked] = await tx.rows<Record<string, unknown>>(lockTaskWithJob(candidate.id));
+    const { job, task } = locked ? lockedRows(locked) : {};
     if (
       !job ||
       !task ||

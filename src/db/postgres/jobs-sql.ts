@@ -14,15 +14,6 @@ export function lockJob(id: string): Statement {
   return statement('lock_job', `select ${JOB_LIST} from jobs where id = $1 for update`, [id]);
 }
 
-/** The job of a task, locked until the transaction ends (the lock order: job, then its tasks). */
-export function lockJobOfTask(taskId: string): Statement {
-  return statement(
-    'lock_job_of_task',
-    `select ${JOB_LIST} from jobs where id = (select job_id from tasks where id = $1) for update`,
-    [taskId],
-  );
-}
-
 /** The newest jobs first. */
 export function listJobs(limit: number): Statement {
   return statement('jobs', `select ${JOB_LIST} from jobs order by created_at desc, id limit $1`, [limit]);

@@ -2,7 +2,7 @@
 // to a running task matches its lease token, so a worker that lost its lease can
 // never change the task again.
 import type { TaskChange } from '../../coordinator/decide.js';
-import { type NewTask, TASK_LIST } from '../schema.js';
+import { JOB_COLUMNS, type JobRow, type NewTask, TASK_COLUMNS, TASK_LIST, type TaskRow } from '../schema.js';
 import { TaskState } from '../states.js';
 import { type Statement, statement } from './statement.js';
 
@@ -14,9 +14,28 @@ export function getTask(id: string): Statement {
   return statement('task', `select ${TASK_LIST} from tasks where id = $1`, [id]);
 }
 
-/** One task, locked until the transaction ends (take its job's lock first). */
-export function lockTask(id: string): Statement {
-  return statement('lock_task', `select ${TASK_LIST} from tasks where id = $1 for update`, [id]);
+/**
+ * A task and its job, both locked until the transaction ends, in one statement
+ * (FOR UPDATE OF locks the job, then the task: the lock order). Its row holds
+ * the job's columns as "j.<column>" and the task's as "t.<column>" (`lockedRows`
+ * reads them).
+ */
+export function lockTaskWithJob(taskId: string): Statement {
+  const cols = (alias: string, names: readonly string[]) =>
+    names.map((c) => `${alias}.${c} as "${alias}.${c}"`);
+  return statement(
+    'lock_task_with_job',
+    `select ${[...cols('j', JOB_COLUMNS), ...cols('t', TASK_COLUMNS)].join(', ')} ` +
+      'from jobs j join tasks t on t.job_id = j.id where t.id = $1 for update of j, t',
+    [taskId],
+  );
+}
+
+/** The job and the task of a `lockTaskWithJob` row. */
+export function lockedRows(row: Record<string, unknown>): { job: JobRow; task: TaskRow } {
+  const pick = (alias: string, names: readonly string[]) =>
+    Object.fromEntries(names.map((c) => [c, row[`${alias}.${c}`]]));
+  return { job: pick('j', JOB_COLUMNS) as JobRow, task: pick('t', TASK_COLUMNS) as TaskRow };
 }
 
 /** Inserts tasks: one statement whatever their number (one array per column). */
