@@ -57,7 +57,7 @@ test('a finish with the next claim is one transaction of five statements on Post
       // The task and its job are locked by one statement.
       'avspl1t_lock_task_with_job',
       // The task, its run and the job's counts change in one statement.
-      'avspl1t_change_task+end_run+change_job',
+      'avspl1t_change_task_run_job',
       'avspl1t_claim',
       'commit',
     ]);

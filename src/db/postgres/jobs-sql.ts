@@ -42,31 +42,31 @@ export function insertJob(row: JobRow): Statement {
   );
 }
 
+/** The text of `changeJob`. */
+export const CHANGE_JOB =
+  'update jobs set state = coalesce($2, state), failure_reason = coalesce($3, failure_reason), ' +
+  'result = coalesce($4, result), source = coalesce($5, source), ' +
+  'segments_total = coalesce($6, segments_total), has_audio = coalesce($7, has_audio), ' +
+  'segments_done = coalesce($8, segments_done), audio_done = coalesce($9, audio_done), ' +
+  'updated_at = $10, finished_at = coalesce($11, finished_at), details = coalesce($12, details) where id = $1';
+
 /** Applies decide()'s change to a job (locked by the caller); a terminal state also sets finished_at. */
 export function changeJob(id: string, change: JobChange, now: number): Statement {
   const ends = change.state !== undefined && isTerminalJobState(change.state);
-  return statement(
-    'change_job',
-    'update jobs set state = coalesce($2, state), failure_reason = coalesce($3, failure_reason), ' +
-      'result = coalesce($4, result), source = coalesce($5, source), ' +
-      'segments_total = coalesce($6, segments_total), has_audio = coalesce($7, has_audio), ' +
-      'segments_done = coalesce($8, segments_done), audio_done = coalesce($9, audio_done), ' +
-      'updated_at = $10, finished_at = coalesce($11, finished_at), details = coalesce($12, details) where id = $1',
-    [
-      id,
-      change.state ?? null,
-      change.failureReason ?? null,
-      change.result ?? null,
-      change.source ?? null,
-      change.segmentsTotal ?? null,
-      change.hasAudio ?? null,
-      change.segmentsDone ?? null,
-      change.audioDone ?? null,
-      now,
-      ends ? now : null,
-      change.details ?? null,
-    ],
-  );
+  return statement('change_job', CHANGE_JOB, [
+    id,
+    change.state ?? null,
+    change.failureReason ?? null,
+    change.result ?? null,
+    change.source ?? null,
+    change.segmentsTotal ?? null,
+    change.hasAudio ?? null,
+    change.segmentsDone ?? null,
+    change.audioDone ?? null,
+    now,
+    ends ? now : null,
+    change.details ?? null,
+  ]);
 }
 
 /** Who owns an output location, and that job's state (absent when its row is gone). */

@@ -4,13 +4,13 @@
 import type { RunOutcome } from '../states.js';
 import { type Statement, statement } from './statement.js';
 
+/** The text of `endRun`. */
+export const END_RUN =
+  'update task_runs set ended_at = $1, outcome = $2, error = $3 where lease = $4 and ended_at is null';
+
 /** Records how the run under `lease` ended (only the first end counts). */
 export function endRun(lease: string, now: number, outcome: RunOutcome, error: string | null): Statement {
-  return statement(
-    'end_run',
-    'update task_runs set ended_at = $1, outcome = $2, error = $3 where lease = $4 and ended_at is null',
-    [now, outcome, error, lease],
-  );
+  return statement('end_run', END_RUN, [now, outcome, error, lease]);
 }
 
 /** Ends every open run of a job (the job was cancelled or failed). */

@@ -8,26 +8,25 @@ export interface Statement {
   values: unknown[];
 }
 
-const PREFIX = 'avspl1t_';
-
 /** The statement `name` with `text` (`$n` placeholders) and `values`. */
 export function statement(name: string, text: string, values: unknown[]): Statement {
-  return { name: `${PREFIX}${name}`, text, values };
+  return { name: `avspl1t_${name}`, text, values };
 }
 
 /**
- * Writes as one statement, each a data-modifying CTE: one message to send and one
- * for the server to run instead of one each. They all see the rows as they were
- * before the statement, so no two of them may change the same row.
+ * The text of writes run as one statement, each a data-modifying CTE: one
+ * message to send and one for the server to run instead of one each. Their
+ * `$n` are numbered on, each text after the ones before it, so the values are
+ * the writes' values in order. They all see the rows as they were before the
+ * statement, so no two of them may change the same row.
  */
-export function oneStatement(writes: readonly Statement[]): Statement {
-  if (writes.length === 1) return writes[0]!;
-  const values: unknown[] = [];
-  const parts = writes.map((w, i) => {
-    const shift = values.length;
-    values.push(...w.values);
-    return `w${i} as (${w.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + shift}`)})`;
+export function oneStatementText(texts: readonly string[]): string {
+  let shift = 0;
+  const parts = texts.map((text, i) => {
+    const numbers = [...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
+    const renumbered = text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + shift}`);
+    shift += Math.max(0, ...numbers);
+    return `w${i} as (${renumbered})`;
   });
-  const name = writes.map((w) => w.name.slice(PREFIX.length)).join('+');
-  return statement(name, `with ${parts.join(', ')} select 1`, values);
+  return `with ${parts.join(', ')} select 1`;
 }

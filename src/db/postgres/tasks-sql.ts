@@ -86,31 +86,31 @@ export function expiredTasks(now: number, limit: number): Statement {
   );
 }
 
+/** The text of `changeTask`. */
+export const CHANGE_TASK =
+  'update tasks set state = $1, result = coalesce($2, result), last_error = coalesce($3, last_error), ' +
+  'run_after = coalesce($4, run_after), attempts = coalesce($5, attempts), progress = coalesce($6, progress), ' +
+  'lease = null, lease_expires_at = null, updated_at = $7, finished_at = $8 ' +
+  `where id = $9 and lease = $10 and state = ${RUNNING}`;
+
 /**
  * Applies decide()'s change to the running task holding `lease` (the caller
  * holds the task's lock and has checked the lease); every change clears the lease.
  */
 export function changeTask(id: string, lease: string, change: TaskChange, now: number): Statement {
   const s = change.state;
-  return statement(
-    'change_task',
-    'update tasks set state = $1, result = coalesce($2, result), last_error = coalesce($3, last_error), ' +
-      'run_after = coalesce($4, run_after), attempts = coalesce($5, attempts), progress = coalesce($6, progress), ' +
-      'lease = null, lease_expires_at = null, updated_at = $7, finished_at = $8 ' +
-      `where id = $9 and lease = $10 and state = ${RUNNING}`,
-    [
-      s,
-      s === TaskState.Succeeded ? change.result : null,
-      s === TaskState.Queued || s === TaskState.Failed ? (change.lastError ?? null) : null,
-      s === TaskState.Queued ? change.runAfter : null,
-      s === TaskState.Queued ? change.attempts : null,
-      s === TaskState.Succeeded ? 1 : s === TaskState.Queued ? 0 : null,
-      now,
-      s === TaskState.Queued ? null : now,
-      id,
-      lease,
-    ],
-  );
+  return statement('change_task', CHANGE_TASK, [
+    s,
+    s === TaskState.Succeeded ? change.result : null,
+    s === TaskState.Queued || s === TaskState.Failed ? (change.lastError ?? null) : null,
+    s === TaskState.Queued ? change.runAfter : null,
+    s === TaskState.Queued ? change.attempts : null,
+    s === TaskState.Succeeded ? 1 : s === TaskState.Queued ? 0 : null,
+    now,
+    s === TaskState.Queued ? null : now,
+    id,
+    lease,
+  ]);
 }
 
 /** Cancels every queued or running task of a job. */
