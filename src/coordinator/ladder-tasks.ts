@@ -35,7 +35,7 @@ export function rungOutput(media: Folder, rendition: Rendition): Folder {
  * the same tasks' boundaries; ranked
  * costliest first (longest processing time first), a task's cost being its
  * rung's pixels × codec cost × its pieces' source bytes (frames when a size is
- * unknown); the last `parallelism` tasks to start are tails. `timeline`: a
+ * unknown); the last `parallelism` tasks to start are tails (see isTail). `timeline`: a
  * progressive job's order instead, segment by segment (every rung of a segment
  * before the next), so the published prefix grows from the start.
  */
@@ -86,6 +86,17 @@ export function ladderEncodeTasks(
   return planned.map((p, i) => ({
     idx: p.idx,
     rank: rank[i]!,
-    task: { ...p.task, tail: rank[i]! >= planned.length - parallelism },
+    task: { ...p.task, tail: isTail(rank[i]!, planned.length, parallelism) },
   }));
+}
+
+/**
+ * Whether the task handed out `rank`-th of `count` runs at full width (every core):
+ * one of the last `parallelism` to start, as the other slots run dry, but not one of a
+ * first wave that fills every slot, where full width would oversubscribe the cores for
+ * the whole run (bench/REPORT.md, "Short clip").
+ */
+export function isTail(rank: number, count: number, parallelism: number): boolean {
+  const firstWaveFillsSlots = rank < parallelism && count >= parallelism;
+  return rank >= count - parallelism && !firstWaveFillsSlots;
 }

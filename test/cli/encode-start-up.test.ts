@@ -58,4 +58,23 @@ describe('avspl1t encode start-up', () => {
     const unused = [...loaded].filter((p) => p === 'prom-client' || p === 'pg' || p.startsWith('@aws-sdk/'));
     assert.deepEqual(unused, []);
   });
+
+  it("the command does not load node's undici (an ESM import of node:http reads http.WebSocket)", async () => {
+    const list = path.join(dir.path, 'version-modules.txt');
+    const r = await cli(['--version'], 30_000, {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: `--import=${LOADED_MODULES_HOOK}`,
+        AVSPL1T_TEST_LOADED_MODULES: list,
+      },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = (await readFile(list, 'utf8')).split('\n');
+    // The record is real: the command's HTTP/2 client and server are in it.
+    assert.ok(lines.includes('node-internal:http2'), 'http2 not recorded');
+    assert.deepEqual(
+      lines.filter((l) => l.includes('undici')),
+      [],
+    );
+  });
 });

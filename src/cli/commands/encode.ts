@@ -141,4 +141,15 @@ async function encodeCommand(input: string, outputDir: string, raw: EncodeFlags)
     uninstall?.();
     await rm(tmp, { recursive: true, force: true, maxRetries: 3 });
   }
+  await exitNow();
+}
+
+/**
+ * Ends the process once stdout and stderr are flushed. Everything the encode started is
+ * stopped and awaited by now; what is left is node freeing its heap on the way out
+ * (bench/REPORT.md, "Short clip"), which a finished command need not wait for.
+ */
+async function exitNow(): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise((r) => s.write('', r))));
+  process.exit();
 }
