@@ -180,10 +180,16 @@ export async function runScaleOut(
   const parallel = encodes.reduce((a, b) => a + b, 0) + profile.audioSeconds;
   const encodeSeconds = (t: Task) => {
     if (!ladder || t.kind.case !== 'encode') return profile.encodeSeconds;
-    const name = t.kind.value.rendition?.name ?? '';
-    const seconds = ladder.rungSeconds.get(name);
-    if (seconds === undefined)
-      throw new Error(`scale-out: the coordinator planned an unknown rung "${name}"`);
+    // A task of every rung (EncodeTask.rungs) lasts the sum of its rungs.
+    const names = t.kind.value.rungs.length
+      ? t.kind.value.rungs.map((r) => r.rendition?.name ?? '')
+      : [t.kind.value.rendition?.name ?? ''];
+    let seconds = 0;
+    for (const name of names) {
+      const one = ladder.rungSeconds.get(name);
+      if (one === undefined) throw new Error(`scale-out: the coordinator planned an unknown rung "${name}"`);
+      seconds += one;
+    }
     return seconds;
   };
   const durationS = (t: Task) => {
