@@ -4,6 +4,7 @@
 // one ffmpeg splits the frames to one scaler and encoder per rung.
 import { createHash } from 'node:crypto';
 import { open, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
@@ -216,6 +217,12 @@ async function encodeRunFrom(
     : [];
   // One key frame per segment: the run's pieces have the first's frame count (the last at most).
   const gop = run.length > 1 ? piece.framePts.length : undefined;
+  // The rungs' encoders run at once in this one ffmpeg: they share its threads
+  // (all cores for a tail task) instead of each taking them all.
+  const threads =
+    rungs.length > 1
+      ? Math.max(1, Math.floor((ctx.threads ?? os.availableParallelism()) / rungs.length))
+      : ctx.threads;
   const outputArgs = (rung: Rung, k: number) => [
     ...(rungs.length === 1 ? ['-map', '0:v:0'] : ['-map', `[out${k}]`]),
     '-an',
@@ -228,7 +235,7 @@ async function encodeRunFrom(
     'passthrough',
     '-frames:v',
     String(pts.length),
-    ...encoderArgs(rung.settings, pts.length, ctx.threads, gop, rung.maxBitrateKbps),
+    ...encoderArgs(rung.settings, pts.length, threads, gop, rung.maxBitrateKbps),
     ...colorArgs(source),
     '-map_metadata',
     '-1',
