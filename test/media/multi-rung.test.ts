@@ -163,3 +163,78 @@ it('one ffmpeg encodes three rungs of three segments; each rung matches what its
   }
   for (const k of keyTimes) assert.deepEqual(k, keyTimes[0]);
 });
+
+it('one rung with key frames elsewhere: the whole task falls back to one ffmpeg per piece, every rung still a key frame per segment', async () => {
+  const source = path.join(dir, 'src-fallback.mp4');
+  await run('ffmpeg', [
+    ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30:duration=6'],
+    ...['-c:v', 'libx264', '-preset', 'veryfast', '-g', '45', source],
+  ]);
+  const storage = new Storage();
+  const ctx = async () => ({ storage, tmpDir: await mkdtemp(path.join(dir, 'op-')), threads: 1 });
+  const s = await split(
+    { input: fileAt(source), working: folderAt(path.join(dir, 'work-fallback')), secondsPerSegment: 2 },
+    await ctx(),
+  );
+  // A stand-in ffmpeg that gives the H.264 rung a key frame every 45 frames in a run of
+  // several segments (-g 60), as an encoder that ignores its key frame interval would.
+  const log = path.join(dir, 'fallback.log');
+  const wrapper = path.join(dir, 'ffmpeg-misplaced-keys.mjs');
+  await writeFile(
+    wrapper,
+    `#!${process.execPath}
+import { spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+const args = process.argv.slice(2);
+const x264 = args.indexOf('libx264');
+for (let i = x264; x264 >= 0 && i < args.length; i++)
+  if ((args[i] === '-g' || args[i] === '-keyint_min') && args[i + 1] === '60') args[i + 1] = '45';
+appendFileSync(${JSON.stringify(log)}, args.join(' ') + '\\n');
+process.exit(spawnSync('ffmpeg', args, { stdio: 'inherit' }).status ?? 1);
+`,
+  );
+  await chmod(wrapper, 0o755);
+  const real = binaries.ffmpeg;
+  binaries.ffmpeg = wrapper;
+  let segments: Segment[];
+  try {
+    segments = await encode(
+      {
+        pieces: s.pieces,
+        source: s.source!,
+        output: folderAt(path.join(dir, 'unused')),
+        settings: rungs[0]!.settings!,
+        rungs: rungs.map((rendition, r) => ({
+          rendition,
+          renditionIndex: r,
+          output: folderAt(path.join(dir, 'fallback', rendition.name)),
+        })),
+      },
+      await ctx(),
+    );
+  } finally {
+    binaries.ffmpeg = real;
+  }
+  const runs = (await readFile(log, 'utf8')).trim().split('\n');
+  assert.equal(runs.length, 1 + s.pieces.length, 'the run of all pieces, then one per piece');
+  assert.deepEqual(
+    segments.map((x) => [x.renditionIndex, x.index]),
+    [0, 1, 2].flatMap((r) => [0, 1, 2].map((i) => [r, i])),
+    'rung by rung, each in piece order',
+  );
+  for (const [r, rendition] of rungs.entries()) {
+    const file = await joined(
+      segments.filter((x) => x.renditionIndex === r),
+      `fallback-${r}`,
+    );
+    const { stderr } = await run('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-']);
+    assert.equal(stderr.trim(), '', `${rendition.name} decodes without errors`);
+    const packets = await videoPackets(file);
+    assert.equal(packets.length, 180, `${rendition.name}: the source's frame count`);
+    assert.deepEqual(
+      packets.filter((p) => p.key).map((p) => p.pts),
+      [0, 2, 4],
+      `${rendition.name}: a key frame per segment`,
+    );
+  }
+});
