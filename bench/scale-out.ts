@@ -160,8 +160,8 @@ export function longestFirstSpan(durations: readonly number[], workers: number):
  * fleet asks more than `dispatchPerSecond` tasks/s of the coordinator (compression
  * multiplies the dispatch rate a real fleet needs): a task second lasts
  * max(`minMsPerSecond`, workers / (mean encode seconds × dispatchPerSecond)) ms.
- * With `ladder`, the job asks for the default ladder and every rung encodes every
- * segment, each task lasting its rung's seconds.
+ * With `ladder`, the job asks for the default ladder: a task per segment encodes
+ * every rung of it, lasting the sum of its rungs' seconds.
  */
 export async function runScaleOut(
   profile: JobProfile,
@@ -219,7 +219,8 @@ export async function runScaleOut(
         await new Promise((r) => setTimeout(r, 300));
         const t0 = performance.now();
         await submit(fleet.client, ladder ? { ladder: 'default' } : {});
-        const total = encodes.length + 3;
+        // Split, audio, manifest and the encodes: one per segment (a ladder's covers every rung).
+        const total = profile.segments + 3;
         while (fleet.finished < total) await new Promise((r) => setTimeout(r, 1));
         const seconds = (performance.now() - t0) / msPerSecond;
         const idealSeconds = serial + parallel / workers;
