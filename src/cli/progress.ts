@@ -1,10 +1,10 @@
 // Follows a job over WatchJob and draws a progress bar (segments done/total,
-// percent, ETA) on stderr, sized to the terminal. Until the split has counted
+// percent, ETA; on a ladder a line per rung under it) on stderr, sized to the terminal. Until the split has counted
 // the segments, and whenever nothing happens, it says why: the job waits for a
 // worker, or the coordinator is unreachable (it keeps retrying through restarts).
 import cliProgress from 'cli-progress';
 import { AppError, ErrorKind } from '../errors.js';
-import { type Job, JobState } from '../gen/avspl1t/v1/coordinator_pb.js';
+import { type Job, JobState, type RenditionProgress } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { CoordinatorClient } from '../rpc/client.js';
 import { fromRpcError } from '../rpc/errors.js';
 
@@ -74,23 +74,16 @@ export async function followJob(
 
 const seconds = (ms: number) => Math.max(0, Math.round(ms / 1000));
 
-/** What `wait` shows: the bar once there are segments, else (or while unreachable) a one-line note. */
+/**
+ * What `wait` shows: the bar once there are segments (on a ladder, a line per rung under it),
+ * else (or while unreachable) a one-line note.
+ */
 class WaitView {
-  private readonly bar = new cliProgress.SingleBar(
-    {
-      format: jobLine,
-      stream: process.stderr,
-      noTTYOutput: process.stderr.isTTY !== true,
-      notTTYSchedule: 5000,
-      hideCursor: process.stderr.isTTY === true,
-      etaBuffer: 30,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  private barShown = false;
+  private bars?: { all: cliProgress.SingleBar; rungs: cliProgress.SingleBar[]; multi: cliProgress.MultiBar };
   private percent = 0;
   private note = '';
   private segments = '';
+  private rungs: RenditionProgress[] = [];
 
   constructor(private readonly quiet: boolean) {}
 
@@ -100,11 +93,11 @@ class WaitView {
       this.segments = `${job.segmentsDone}/${job.segmentsTotal}`;
       // A retried task may report less than before: the bar never goes back.
       this.percent = Math.max(this.percent, Math.floor(job.percentComplete));
-      if (!this.barShown) {
+      this.rungs = job.renditions.length > 1 ? job.renditions : [];
+      if (!this.bars) {
         this.clearNote();
-        this.bar.start(100, this.percent, { segments: this.segments });
-        this.barShown = true;
-      } else this.bar.update(this.percent, { segments: this.segments });
+        this.startBars();
+      } else this.updateBars();
     }
     this.tick(job, undefined);
   }
@@ -122,24 +115,52 @@ class WaitView {
     this.setNote(note);
   }
 
+  private startBars(): void {
+    const tty = process.stderr.isTTY === true;
+    const multi = new cliProgress.MultiBar(
+      {
+        stream: process.stderr,
+        noTTYOutput: !tty,
+        notTTYSchedule: 5000,
+        hideCursor: tty,
+        etaBuffer: 30,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    const all = multi.create(100, this.percent, { segments: this.segments }, { format: jobLine });
+    const width = Math.max(0, ...this.rungs.map((r) => r.name.length));
+    const rungs = this.rungs.map((r) =>
+      multi.create(r.segmentsTotal, r.segmentsDone, { name: r.name.padEnd(width) }, { format: rungLine }),
+    );
+    this.bars = { all, rungs, multi };
+  }
+
+  private updateBars(): void {
+    const bars = this.bars!;
+    bars.all.update(this.percent, { segments: this.segments });
+    // The rungs are known from the split on and do not change.
+    for (const [i, r] of this.rungs.entries()) bars.rungs[i]?.update(r.segmentsDone);
+  }
+
+  private stopBars(): void {
+    this.bars?.multi.stop();
+    this.bars = undefined;
+  }
+
   /** A note replaces the bar while it applies; the bar comes back after it. */
   private setNote(note: string): void {
     if (note === this.note) return;
     const tty = process.stderr.isTTY === true;
-    if (note && this.barShown) {
-      this.bar.stop();
-      this.barShown = false;
-    }
+    if (note) this.stopBars();
     // On a terminal the note line is redrawn in place; elsewhere a line when its kind changes.
     // A note wider than the terminal would wrap, and `\r` then clears only its last row.
     if (tty)
       process.stderr.write(`\r\x1b[K${note.slice(0, Math.max(1, (process.stderr.columns || 80) - 1))}`);
     else if (note && kind(note) !== kind(this.note)) process.stderr.write(`${note}\n`);
     this.note = note;
-    if (!note && this.segments && !this.barShown) {
+    if (!note && this.segments && !this.bars) {
       if (tty) process.stderr.write('\r\x1b[K');
-      this.bar.start(100, this.percent, { segments: this.segments });
-      this.barShown = true;
+      this.startBars();
     }
   }
 
@@ -149,7 +170,7 @@ class WaitView {
   }
 
   stop(): void {
-    if (this.barShown) this.bar.stop();
+    if (this.bars) this.stopBars();
     else if (this.note && process.stderr.isTTY) process.stderr.write('\n');
   }
 }
@@ -183,6 +204,19 @@ export function jobLine(
   const total = payload.segments.split('/')[1] ?? '';
   const room = ` ${total}/${total} segments | 100% | ETA 59m59s`.length;
   const size = Math.max(5, Math.min(40, params.maxWidth - head.length - room - 3));
+  const done = Math.round(params.progress * size);
+  return `${head}[${'\u2588'.repeat(done)}${'\u2591'.repeat(size - done)}]${tail}`;
+}
+
+/** One rung of a ladder under the job's bar: `  av1-720p [████░░░░] 5/15`. */
+export function rungLine(
+  _options: unknown,
+  params: { progress: number; value: number; total: number; maxWidth: number },
+  payload: { name: string },
+): string {
+  const head = `  ${payload.name} `;
+  const tail = ` ${params.value}/${params.total}`;
+  const size = Math.max(5, Math.min(40, params.maxWidth - head.length - tail.length - 3));
   const done = Math.round(params.progress * size);
   return `${head}[${'\u2588'.repeat(done)}${'\u2591'.repeat(size - done)}]${tail}`;
 }

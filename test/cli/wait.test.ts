@@ -2,6 +2,7 @@
 // worker, coordinator unreachable), keeps waiting through a coordinator restart,
 // and gives up with its own exit code. Real coordinator, worker and CLI processes.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLIPS, makeClip } from '../helpers/clips.js';
@@ -56,6 +57,31 @@ describe('avspl1t wait', { concurrency: 1 }, () => {
     const worker = startWorker(first.address, path.join(dir.path, 'tmp'));
     assert.equal(await wait.exited, 0, `${wait.output().stderr}\n${worker.output().stderr}`);
     assert.match(wait.output().stdout, /master\.m3u8/);
+  });
+
+  it('on a ladder, shows each rung under the job bar and ends with every rung at the segment count of its playlist', async () => {
+    const { address } = await startCoordinator(path.join(dir.path, 'rungs.sqlite'));
+    const rungs = ['--rendition', 'av1:180:300', '--rendition', 'h264:160x90:200:30'];
+    const { jobId, out } = await submit(address, clip, path.join(dir.path, 'rungs'), rungs);
+    const wait = startProgram(['wait', jobId, '--coordinator', address]);
+    startWorker(address, path.join(dir.path, 'tmp'));
+    assert.equal(await wait.exited, 0, wait.output().stderr);
+    const stderr = wait.output().stderr;
+    const master = await readFile(path.join(out, 'master.m3u8'), 'utf8');
+    const playlists = master.split('\n').filter((l) => /^[^#].*\.m3u8$/.test(l) && !l.includes('audio'));
+    assert.equal(playlists.length, 2, master);
+    for (const playlist of playlists) {
+      const name = path.dirname(playlist);
+      const segments = (await readFile(path.join(out, playlist), 'utf8')).split('#EXTINF').length - 1;
+      assert.ok(segments >= 5, `${playlist}: ${segments} segments`);
+      // The last lines drawn (the bar's final state) hold the rung at its count.
+      const lines = stderr.trimEnd().split('\n').slice(-4);
+      assert.ok(
+        lines.some((l) => new RegExp(`^  ${name} +\\[\u2588+\\] ${segments}/${segments}$`).test(l)),
+        `${name} at ${segments}/${segments} in:\n${stderr}`,
+      );
+    }
+    assert.match(stderr, /encoding \[\u2588+\] (\d+)\/\1 segments \| 100%/);
   });
 
   it('gives up with exit code 3 when the coordinator stays unreachable', async () => {

@@ -15,6 +15,8 @@ export type Route = string | { body: string | Uint8Array; contentType: string };
 export interface ServeOptions {
   /** Extra URL paths (e.g. `/hls.js`) served before the directory is looked at. */
   routes?: Record<string, Route>;
+  /** Milliseconds to hold each request (by its URL) before answering: a slow network. */
+  delayMs?: (url: string) => number;
 }
 
 /** One request the server answered, in arrival order. */
@@ -89,7 +91,9 @@ export async function serveDir(root: string, options: ServeOptions = {}): Promis
   const routes = options.routes ?? {};
   const requests: RequestLogEntry[] = [];
 
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
+    const delay = options.delayMs?.(req.url ?? '') ?? 0;
+    if (delay > 0) await new Promise((wake) => setTimeout(wake, delay));
     handle(req, res, realRoot, routes).then(
       (entry) => requests.push(entry),
       (error: unknown) => {

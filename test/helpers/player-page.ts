@@ -18,8 +18,10 @@ export interface PageSnapshot {
   buffered: Array<[number, number]>;
   waitingEvents: number;
   stallsAfterStart: number;
-  /** `currentTime` at each stall after start. */
+  /** `currentTime` at each `waiting` after start. */
   stallTimes: number[];
+  /** At each `waiting` after start: seconds buffered ahead of `currentTime` (0 outside every range). */
+  stallBufferedAhead: number[];
   videoWidth: number;
   videoHeight: number;
   sourceBufferTypes: string[];
@@ -45,7 +47,7 @@ const PAGE_SCRIPT = `
 (() => {
   const t0 = performance.now();
   const state = {
-    done: false, ended: false, errors: [], warnings: [], waitingEvents: 0, stallsAfterStart: 0, stallTimes: [],
+    done: false, ended: false, errors: [], warnings: [], waitingEvents: 0, stallsAfterStart: 0, stallTimes: [], stallBufferedAhead: [],
     sourceBufferTypes: [], firstPlayingMs: null, levelsPlayed: [], levels: [], trickModeTracks: [], finalVideoCodec: '',
   };
   window.__avspl1t = state;
@@ -72,6 +74,7 @@ const PAGE_SCRIPT = `
       duration: video.duration, currentTime: video.currentTime, playbackRate: video.playbackRate,
       decodedFrames: q.totalVideoFrames, droppedFrames: q.droppedVideoFrames, buffered,
       waitingEvents: state.waitingEvents, stallsAfterStart: state.stallsAfterStart, stallTimes: state.stallTimes.slice(),
+      stallBufferedAhead: state.stallBufferedAhead.slice(),
       videoWidth: video.videoWidth, videoHeight: video.videoHeight,
       sourceBufferTypes: state.sourceBufferTypes.slice(),
       audioDecodedBytes: video.webkitAudioDecodedByteCount ?? -1,
@@ -124,6 +127,13 @@ const PAGE_SCRIPT = `
       if (state.firstPlayingMs !== null && !video.ended) {
         state.stallsAfterStart++;
         state.stallTimes.push(video.currentTime);
+        // A gap in the media leaves nothing buffered at the playhead; a decoder short of CPU waits
+        // with the next frames already in the buffer.
+        let ahead = 0;
+        for (let i = 0; i < video.buffered.length; i++)
+          if (video.buffered.start(i) <= video.currentTime && video.currentTime <= video.buffered.end(i))
+            ahead = video.buffered.end(i) - video.currentTime;
+        state.stallBufferedAhead.push(ahead);
       }
     });
     video.addEventListener('ended', () => { state.ended = true; finish(); });

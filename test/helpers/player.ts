@@ -56,8 +56,10 @@ export interface PlayResult {
   waitingEvents: number;
   /** `waiting` events after playback first started: real stalls. */
   stallsAfterStart: number;
-  /** `currentTime` at each stall after start. */
+  /** `currentTime` at each `waiting` after start. */
   stallTimes: number[];
+  /** At each `waiting` after start: seconds buffered ahead of `currentTime` (0 outside every range). */
+  stallBufferedAhead: number[];
   videoWidth: number;
   videoHeight: number;
   /** MIME types of the SourceBuffers the player created, e.g. `video/mp4; codecs="av01.0.00M.08,mp4a.40.2"`. */
@@ -144,6 +146,7 @@ const EMPTY: PageSnapshot = {
   waitingEvents: 0,
   stallsAfterStart: 0,
   stallTimes: [],
+  stallBufferedAhead: [],
   videoWidth: 0,
   videoHeight: 0,
   sourceBufferTypes: [],

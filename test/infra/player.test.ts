@@ -7,6 +7,7 @@ import { av1cOf } from '../../src/media/fragment.js';
 import { type Av1Hls, makeAv1Hls } from '../helpers/hls-fixture.js';
 import { type StaticServer, serveDir } from '../helpers/http-server.js';
 import { mseSupport, type PlayerKind, type PlayResult, playHls } from '../helpers/player.js';
+import { mediaStalls } from '../helpers/player-checks.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 
 /** Asserts a clean playback of the whole fixture; prints the result so a failure explains itself. */
@@ -78,6 +79,31 @@ describe('playHls on a 4 s AV1 + AAC fMP4 HLS stream', () => {
       timeoutMs: 40_000,
     });
     assertPlayedToEnd(result, stream);
+  });
+
+  test('a segment that arrives late is a stall with nothing buffered ahead of the playhead', async () => {
+    // Three 2 s segments; the third arrives 7 s late, after playback of the first two has ended.
+    await mkdir(join(dir.path, 'late'));
+    const late = await makeAv1Hls(join(dir.path, 'late'), { seconds: 6 });
+    const slow = await serveDir(dir.path, {
+      delayMs: (url) => (url.startsWith('/late/index2.m4s') ? 7_000 : 0),
+    });
+    try {
+      const result = await playHls(`${slow.url}/late/master.m3u8`, { player: 'hlsjs', timeoutMs: 40_000 });
+      const context = JSON.stringify(result);
+      assert.equal(result.ended, true, context);
+      assert.ok(
+        slow.requests.some((r) => r.path === '/late/index2.m4s'),
+        context,
+      );
+      const stalls = mediaStalls(result, 1 / 30);
+      assert.equal(stalls.length, 1, context);
+      const [time, ahead] = stalls[0]!;
+      // It waits where the second segment ends, with nothing buffered beyond it.
+      assert.ok(Math.abs(time - (2 * late.seconds) / 3) < 0.1 && ahead < 0.05, context);
+    } finally {
+      await slow.close();
+    }
   });
 
   test('a missing segment is a fatal error within seconds, not a hang', async () => {

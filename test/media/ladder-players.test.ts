@@ -12,7 +12,12 @@ import { CLIPS, makeClip } from '../helpers/clips.js';
 import { serveDir } from '../helpers/http-server.js';
 import { parseMaster } from '../helpers/ladder-checks.js';
 import { playHls } from '../helpers/player.js';
-import { assertPlayedExactly, type ExpectedPlayback, expectedPlayback } from '../helpers/player-checks.js';
+import {
+  assertPlayedExactly,
+  type ExpectedPlayback,
+  expectedPlayback,
+  mediaStalls,
+} from '../helpers/player-checks.js';
 
 let dir: string;
 let out: string;
@@ -55,11 +60,7 @@ function switchedCleanly(r: Awaited<ReturnType<typeof playHls>>) {
   assert.equal(r.decodedFrames, expected.frames, `every frame decoded once: ${what}`);
   assert.equal(r.buffered.length, 1, `one buffered range: ${what}`);
   assert.ok(r.buffered[0]![1] > expected.seconds - expected.frameSeconds, `buffered to the end: ${what}`);
-  assert.deepEqual(
-    r.stallTimes.filter((t) => t >= 0.1),
-    [],
-    `no stall: ${what}`,
-  );
+  assert.deepEqual(mediaStalls(r, expected.frameSeconds), [], `no stall: ${what}`);
 }
 
 describe('players on the default ladder', { concurrency: 1 }, () => {

@@ -36,3 +36,31 @@ describe('the default ladder passes the media checks on every rung', { concurren
     });
   }
 });
+
+describe('a ladder of every encoder passes the same checks', { concurrency: 1 }, () => {
+  it('aom, rav1e and x264 rungs: aligned key frames, measured bandwidths, I-frame playlists', async () => {
+    const input = await makeClip(dir, CLIPS.ntscLongGop);
+    const out = path.join(dir, 'encoders-out');
+    const rungs = ['aom:180:400:40:8', 'rav1e:256x144:250:40:10', 'h264:160x90:150:30'];
+    const r = await cli(
+      [
+        'encode',
+        input,
+        out,
+        '--seconds-per-segment',
+        '1',
+        '--jobs',
+        '2',
+        ...rungs.flatMap((x) => ['--rendition', x]),
+      ],
+      300_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const checked = await checkLadderOutput(out, input);
+    assert.deepEqual(
+      checked.map((x) => x.codecs.split('.')[0]).sort(),
+      ['av01', 'av01', 'avc1'],
+      JSON.stringify(checked),
+    );
+  });
+});
