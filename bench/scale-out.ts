@@ -160,8 +160,8 @@ export function longestFirstSpan(durations: readonly number[], workers: number):
  * fleet asks more than `dispatchPerSecond` tasks/s of the coordinator (compression
  * multiplies the dispatch rate a real fleet needs): a task second lasts
  * max(`minMsPerSecond`, workers / (mean encode seconds × dispatchPerSecond)) ms.
- * With `ladder`, the job asks for the default ladder and every rung encodes every
- * segment, each task lasting its rung's seconds.
+ * With `ladder`, the job asks for the default ladder: a task per segment encodes
+ * every rung of it, lasting the sum of its rungs' seconds.
  */
 export async function runScaleOut(
   profile: JobProfile,
@@ -180,10 +180,16 @@ export async function runScaleOut(
   const parallel = encodes.reduce((a, b) => a + b, 0) + profile.audioSeconds;
   const encodeSeconds = (t: Task) => {
     if (!ladder || t.kind.case !== 'encode') return profile.encodeSeconds;
-    const name = t.kind.value.rendition?.name ?? '';
-    const seconds = ladder.rungSeconds.get(name);
-    if (seconds === undefined)
-      throw new Error(`scale-out: the coordinator planned an unknown rung "${name}"`);
+    // A task of every rung (EncodeTask.rungs) lasts the sum of its rungs.
+    const names = t.kind.value.rungs.length
+      ? t.kind.value.rungs.map((r) => r.rendition?.name ?? '')
+      : [t.kind.value.rendition?.name ?? ''];
+    let seconds = 0;
+    for (const name of names) {
+      const one = ladder.rungSeconds.get(name);
+      if (one === undefined) throw new Error(`scale-out: the coordinator planned an unknown rung "${name}"`);
+      seconds += one;
+    }
     return seconds;
   };
   const durationS = (t: Task) => {
@@ -213,7 +219,8 @@ export async function runScaleOut(
         await new Promise((r) => setTimeout(r, 300));
         const t0 = performance.now();
         await submit(fleet.client, ladder ? { ladder: 'default' } : {});
-        const total = encodes.length + 3;
+        // Split, audio, manifest and the encodes: one per segment (a ladder's covers every rung).
+        const total = profile.segments + 3;
         while (fleet.finished < total) await new Promise((r) => setTimeout(r, 1));
         const seconds = (performance.now() - t0) / msPerSecond;
         const idealSeconds = serial + parallel / workers;

@@ -7,6 +7,7 @@ import { TaskKind } from '../db/states.js';
 import {
   AudioResultSchema,
   EncodeResultSchema,
+  EncodeRungSchema,
   EncodeTaskSchema,
   type FinishTaskRequest,
   ManifestResultSchema,
@@ -38,15 +39,34 @@ const TIMEOUT_FIELD = TaskSchema.field.timeoutSeconds!.number;
 const ENCODE_FIELD = TaskSchema.field.encode!.number;
 const PIECES_FIELD = EncodeTaskSchema.field.pieces!.number;
 const INDEX_FIELD = PieceSchema.field.index!.number;
+const RUNGS_FIELD = EncodeTaskSchema.field.rungs!.number;
+const RUNG_INDEX_FIELD = EncodeRungSchema.field.renditionIndex!.number;
+
+/** The uint32 field `want` of the message `bytes` (0 when absent, as protobuf defaults). */
+function uint32Field(bytes: Uint8Array, want: number): number {
+  const msg = new BinaryReader(bytes);
+  let value = 0;
+  while (msg.pos < msg.len) {
+    const [f, t] = msg.tag();
+    if (f === want && t === WireType.Varint) value = msg.uint32();
+    else msg.skip(t, f);
+  }
+  return value;
+}
 
 /**
  * What a payload says without decoding all of it (an encode's pieces carry
- * every frame's timestamp): whether it holds the timeout, and an encode's piece
- * indices (every encode's finish checks its segments against them). Reads the
- * wire format with protobuf-es's reader.
+ * every frame's timestamp): whether it holds the timeout, an encode's piece
+ * indices and, for a task of several rungs, their rendition indexes (every
+ * encode's finish checks its segments against them). Reads the wire format with
+ * protobuf-es's reader.
  */
-export function scanPayload(payload: Uint8Array): { hasTimeout: boolean; pieces?: number[] } {
-  const out: { hasTimeout: boolean; pieces?: number[] } = { hasTimeout: false };
+export function scanPayload(payload: Uint8Array): {
+  hasTimeout: boolean;
+  pieces?: number[];
+  rungs?: number[];
+} {
+  const out: { hasTimeout: boolean; pieces?: number[]; rungs?: number[] } = { hasTimeout: false };
   const task = new BinaryReader(payload);
   while (task.pos < task.len) {
     const [field, type] = task.tag();
@@ -57,21 +77,16 @@ export function scanPayload(payload: Uint8Array): { hasTimeout: boolean; pieces?
     }
     const encode = new BinaryReader(task.bytes());
     out.pieces = [];
+    const rungs: number[] = [];
     while (encode.pos < encode.len) {
       const [f, t] = encode.tag();
-      if (f !== PIECES_FIELD || t !== WireType.LengthDelimited) {
-        encode.skip(t, f);
-        continue;
-      }
-      const piece = new BinaryReader(encode.bytes());
-      let index = 0;
-      while (piece.pos < piece.len) {
-        const [pf, pt] = piece.tag();
-        if (pf === INDEX_FIELD && pt === WireType.Varint) index = piece.uint32();
-        else piece.skip(pt, pf);
-      }
-      out.pieces.push(index);
+      if (f === PIECES_FIELD && t === WireType.LengthDelimited)
+        out.pieces.push(uint32Field(encode.bytes(), INDEX_FIELD));
+      else if (f === RUNGS_FIELD && t === WireType.LengthDelimited)
+        rungs.push(uint32Field(encode.bytes(), RUNG_INDEX_FIELD));
+      else encode.skip(t, f);
     }
+    if (rungs.length > 0) out.rungs = rungs;
   }
   return out;
 }
@@ -127,7 +142,9 @@ export function taskTitle(row: Pick<TaskRow, 'kind' | 'idx' | 'payload'>): strin
   const kind = fromBinary(TaskSchema, row.payload).kind;
   const pieces = kind.case === 'encode' ? kind.value.pieces : [];
   // A rung of a ladder: its name, and the pieces' own indexes (idx counts across rungs).
-  const rung = kind.case === 'encode' && kind.value.rendition?.name ? ` ${kind.value.rendition.name}` : '';
+  const one = kind.case === 'encode' ? kind.value.rendition?.name : undefined;
+  const several = kind.case === 'encode' && kind.value.rungs.length > 0;
+  const rung = several ? ' all rungs' : one ? ` ${one}` : '';
   const first = pieces[0]?.index ?? row.idx;
   const last = pieces[pieces.length - 1]?.index ?? first;
   return last > first ? `encode${rung} ${first}-${last}` : `encode${rung} ${first}`;

@@ -14,7 +14,7 @@ import type { JobRow, NewTask, TaskRow } from '../db/schema.js';
 import { JobState, RunOutcome, TaskState } from '../db/states.js';
 import { invalidInput } from '../errors.js';
 import type { SplitResult } from '../gen/avspl1t/v1/coordinator_pb.js';
-import { SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
+import { type Segment, SourceInfoSchema } from '../gen/avspl1t/v1/media_pb.js';
 import { encodeResult, type SuccessResult, scanPayload, taskTitle } from './codec.js';
 import { splitTasks } from './job-tasks.js';
 import { isProgressiveJob, isProgressiveManifest } from './manifest-tasks.js';
@@ -342,16 +342,23 @@ export function resultProblem(result: SuccessResult): string | undefined {
 }
 
 /**
- * Why an encode's segments cannot be counted: one segment per piece, in order
- * (anything else would leave the count short forever). Undefined when fine.
+ * Why an encode's segments cannot be counted: one segment per piece, in order,
+ * for each of its rungs in the task's order (anything else would leave the count
+ * short forever). Undefined when fine.
  */
 function segmentsProblem(task: TaskFacts, result: SuccessResult): string | undefined {
   if (result.case !== 'encode') return undefined;
-  const pieces = scanPayload(task.payload).pieces ?? [];
+  const scan = scanPayload(task.payload);
+  const pieces = scan.pieces ?? [];
+  const rungs = scan.rungs ?? [undefined];
   const segments = result.value.segments;
-  if (segments.length === pieces.length && segments.every((s, i) => s.index === pieces[i])) return undefined;
-  const got = segments.map((s) => s.index).join(',');
-  return `${taskTitle(task)} returned segments [${got}] for pieces [${pieces.join(',')}]`;
+  const expected = (s: Segment, k: number) =>
+    s.index === pieces[k % pieces.length] &&
+    (rungs.length === 1 || s.renditionIndex === rungs[Math.floor(k / pieces.length)]);
+  if (segments.length === pieces.length * rungs.length && segments.every(expected)) return undefined;
+  const got = segments.map((s) => (rungs.length > 1 ? `${s.renditionIndex}:${s.index}` : s.index)).join(',');
+  const of = rungs.length > 1 ? ` of rungs [${rungs.join(',')}]` : '';
+  return `${taskTitle(task)} returned segments [${got}] for pieces [${pieces.join(',')}]${of}`;
 }
 
 /** The job's failure reason when `task` fails for good. */

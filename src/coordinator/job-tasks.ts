@@ -1,5 +1,5 @@
 // The tasks of a job, built from its details: the split task of a new job, the
-// encode tasks (per rung of its ladder) and audio task a split's pieces make, and the manifest task once they
+// encode tasks (each covering every rung of its ladder) and audio task a split's pieces make, and the manifest task once they
 // are done. Pure (but for fresh ids); decide.ts says when each is made.
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { orderedId } from '../db/ids.js';
@@ -116,7 +116,7 @@ function sourceSize(source: SourceInfo): SourceSize {
   return { width: source.width, height: source.height, fps: fr?.den ? fr.num / fr.den : 30 };
 }
 
-/** The encode tasks (one per rung and group of pieces) and audio task a split's pieces make. */
+/** The encode tasks (one per group of pieces, every rung) and audio task a split's pieces make. */
 export function splitTasks(job: JobFacts, split: SplitResult, now: number, policy: Policy): SplitTasks {
   const d = fromBinary(EncodeJobSchema, job.details);
   const { input, secondsPerSegment, parallelism } = d;
@@ -158,7 +158,10 @@ export function splitTasks(job: JobFacts, split: SplitResult, now: number, polic
   // A ladder's resolved rungs replace the request (views, the manifest and `retry` read them
   // from here); the single rendition stays implicit (no renditions), as requested.
   const details = ladder.some((r) => r.name)
-    ? toBinary(EncodeJobSchema, create(EncodeJobSchema, { ...d, ladder: '', renditions: ladder }))
+    ? toBinary(
+        EncodeJobSchema,
+        create(EncodeJobSchema, { ...d, ladder: '', renditions: ladder, rungsTogether: ladder.length > 1 }),
+      )
     : undefined;
   return {
     tasks: inClaimOrder(tasks),

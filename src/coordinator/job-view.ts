@@ -26,12 +26,16 @@ const STATE: Record<JobState, JobStateProto> = {
   [JobState.Cancelled]: JobStateProto.CANCELLED,
 };
 
-/** The rung of an encode task (its idx is rung × pieces + first piece) and its first piece. */
+/** Which rungs an encode task covers (-1: every rung) and its first piece, from its idx. */
 function rungOf(
   idx: number,
   ladder: readonly Rendition[],
   segmentsTotal: number,
+  together: boolean,
 ): { rung: number; piece: number } {
+  // Every rung in one task: its idx is first piece × rungs.
+  if (together && ladder.length > 1) return { rung: -1, piece: Math.floor(idx / ladder.length) };
+  // A task per rung (jobs split by earlier versions): its idx is rung × pieces + first piece.
   const pieces = ladder.length > 0 ? segmentsTotal / ladder.length : 0;
   if (!Number.isInteger(pieces) || pieces === 0) return { rung: 0, piece: idx };
   return { rung: Math.floor(idx / pieces), piece: idx % pieces };
@@ -42,6 +46,7 @@ function renditionProgress(
   tasks: readonly TaskBrief[],
   ladder: readonly Rendition[],
   segmentsTotal: number,
+  together: boolean,
 ): RenditionProgress[] {
   if (segmentsTotal === 0 || ladder.length === 0 || segmentsTotal % ladder.length !== 0) return [];
   const out = ladder.map((r) =>
@@ -53,17 +58,23 @@ function renditionProgress(
   );
   for (const [t, segments] of encodeSpans(tasks, segmentsTotal))
     if (t.state === TaskState.Succeeded) {
-      const rung = out[rungOf(t.idx, ladder, segmentsTotal).rung];
-      if (rung) rung.segmentsDone += segments;
+      const { rung } = rungOf(t.idx, ladder, segmentsTotal, together);
+      // A task of every rung made `segments / rungs` segments of each.
+      if (rung < 0) for (const r of out) r.segmentsDone += segments / ladder.length;
+      else if (out[rung]) out[rung].segmentsDone += segments;
     }
   return out;
 }
+
+/** TaskSummary.rendition of a task that encodes every rung. */
+export const ALL_RUNGS = 'all rungs';
 
 /** Tasks worth showing: running ones (with their worker), retried ones (with their last error) and failed ones. */
 function summaries(
   tasks: readonly TaskBrief[],
   segmentsTotal: number,
   ladder: readonly Rendition[],
+  together: boolean,
 ): TaskSummary[] {
   const spans = encodeSpans(tasks, segmentsTotal);
   return tasks
@@ -76,18 +87,22 @@ function summaries(
     )
     .map((t) => {
       const at =
-        t.kind === TaskKind.Encode ? rungOf(t.idx, ladder, segmentsTotal) : { rung: -1, piece: t.idx };
+        t.kind === TaskKind.Encode
+          ? rungOf(t.idx, ladder, segmentsTotal, together)
+          : { rung: -2, piece: t.idx };
+      const span = spans.get(t) ?? 0;
       return {
         $typeName: 'avspl1t.v1.TaskSummary',
         id: t.id,
         kind: t.kind,
         index: at.piece,
-        rendition: ladder[at.rung]?.name ?? '',
+        rendition: at.rung === -1 ? ALL_RUNGS : (ladder[at.rung]?.name ?? ''),
         state: t.state,
         attempts: t.attempts,
         lastError: t.last_error ?? '',
         workerId: t.lease_owner ?? '',
-        segments: spans.get(t) ?? 0,
+        // Per rung: a task of every rung covers `span / rungs` consecutive segments of each.
+        segments: at.rung === -1 ? span / ladder.length : span,
       };
     });
 }
@@ -111,8 +126,8 @@ export function jobView(row: JobRow, tasks: readonly TaskBrief[]): Job {
     failureReason: row.failure_reason ?? '',
     segmentsTotal: row.segments_total,
     segmentsDone: row.segments_done,
-    tasks: summaries(tasks, row.segments_total, ladder),
-    renditions: renditionProgress(tasks, ladder, row.segments_total),
+    tasks: summaries(tasks, row.segments_total, ladder, details.rungsTogether),
+    renditions: renditionProgress(tasks, ladder, row.segments_total, details.rungsTogether),
     warnings: row.source ? fromBinary(SourceInfoSchema, row.source).warnings : [],
   });
   return redacted(JobSchema, job);

@@ -29,18 +29,11 @@ type Plannable = { inSource: boolean; framePts: readonly unknown[]; sourceBytes:
  * costing RUN_COST more) wins; ties go to fewer tasks. A piece's cost
  * is its share of the source's coded bytes (busy scenes cost more), or of the
  * frames when sizes are unknown. Only pieces that can be one encoder run share a
- * task (see joinsRun). parallelism 0 = one segment per task.
- *
- * `rungWeights`: a ladder encodes every group once per rung, so the plan is timed
- * with every rung's tasks (each rung's cost, runs included, scaled by its weight):
- * the other rungs keep the slots busy, so each rung needs fewer runs than a single
- * rendition would (fewer encoder start-ups).
+ * task (see joinsRun). parallelism 0 = one segment per task. A ladder's task
+ * encodes every rung of its group, so its cost is the sum of its rungs': the same
+ * factor on every task, which leaves the best grouping as it is.
  */
-export function groupPieces<P extends Plannable>(
-  pieces: readonly P[],
-  parallelism: number,
-  rungWeights: readonly number[] = [1],
-): P[][] {
+export function groupPieces<P extends Plannable>(pieces: readonly P[], parallelism: number): P[][] {
   if (parallelism <= 0) return pieces.map((p) => [p]);
   const cost = pieceCosts(pieces);
   const candidates =
@@ -50,10 +43,7 @@ export function groupPieces<P extends Plannable>(
   let best: { groups: P[][]; span: number } | undefined;
   for (const groups of candidates) {
     const runs = groups.map((g) => RUN_COST + g.reduce((t, p) => t + cost.get(p)!, 0));
-    const span = makespan(
-      rungWeights.flatMap((w) => runs.map((c) => w * c)),
-      parallelism,
-    );
+    const span = makespan(runs, parallelism);
     const better =
       !best || span < best.span - 1e-9 || (span <= best.span + 1e-9 && groups.length < best.groups.length);
     if (better) best = { groups, span };

@@ -47,6 +47,19 @@ export interface EncodeOptions {
   rendition?: Rendition;
   /** The rung's index in the ladder, copied to each Segment. */
   renditionIndex?: number;
+  /**
+   * Several rungs from one decode of the pieces, each into its own folder (the
+   * segments come back rung by rung, in this order); when set, `output`,
+   * `settings`, `rendition` and `renditionIndex` are not used.
+   */
+  rungs?: EncodeRungTarget[];
+}
+
+/** One rung of a several-rung encode: its size and settings, its index in the ladder, its folder. */
+export interface EncodeRungTarget {
+  rendition: Rendition;
+  renditionIndex: number;
+  output: Folder;
 }
 
 export interface AudioOptions {

@@ -1,12 +1,21 @@
-// Encode: exactly the piece's frames → one fMP4 HLS media segment of one rung
-// (AV1 or H.264, scaled to the rung's size) placed at its true start on the
-// output timeline, plus the rung's shared init segment.
+// Encode: exactly the piece's frames → one fMP4 HLS media segment per rung (AV1
+// or H.264, scaled to the rung's size) placed at its true start on the output
+// timeline, plus each rung's shared init segment. Several rungs share one decode:
+// one ffmpeg splits the frames to one scaler and encoder per rung.
 import { createHash } from 'node:crypto';
 import { open, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
-import { type Piece, type Segment, SegmentSchema, type SourceInfo } from '../gen/avspl1t/v1/media_pb.js';
+import {
+  type EncoderSettings,
+  type Piece,
+  type Segment,
+  SegmentSchema,
+  type SourceInfo,
+} from '../gen/avspl1t/v1/media_pb.js';
+import type { Folder } from '../gen/avspl1t/v1/storage_pb.js';
 import { describe } from '../storage/index.js';
 import type { EncodeOptions, OperationContext } from './api.js';
 import { binaries, ffmpegBase, run as run_ } from './ffmpeg.js';
@@ -27,16 +36,58 @@ export function segmentName(index: number): string {
   return `seg-${String(index).padStart(5, '0')}.m4s`;
 }
 
+/** One rung of an encode: what its encoder makes and where its files go. */
+interface Rung {
+  settings: EncoderSettings;
+  width: number;
+  height: number;
+  maxBitrateKbps: number;
+  renditionIndex: number;
+  output: Folder;
+}
+
+/** The rungs an encode makes: `opts.rungs`, or the one rung of `rendition` (the job's settings at the source's size when unset). */
+function rungsOf(opts: EncodeOptions): Rung[] {
+  const { source } = opts;
+  if (opts.rungs?.length)
+    return opts.rungs.map((r) => {
+      if (!r.rendition.settings)
+        throw new AppError(ErrorKind.InvalidInput, `rung ${r.renditionIndex} has no encoder settings`);
+      return {
+        settings: r.rendition.settings,
+        width: r.rendition.width || source.width,
+        height: r.rendition.height || source.height,
+        maxBitrateKbps: r.rendition.maxBitrateKbps,
+        renditionIndex: r.renditionIndex,
+        output: r.output,
+      };
+    });
+  return [
+    {
+      settings: opts.rendition?.settings ?? opts.settings,
+      width: opts.rendition?.width || source.width,
+      height: opts.rendition?.height || source.height,
+      maxBitrateKbps: opts.rendition?.maxBitrateKbps ?? 0,
+      renditionIndex: opts.renditionIndex ?? 0,
+      output: opts.output,
+    },
+  ];
+}
+
 /**
- * Encodes the pieces to one AV1 fMP4 HLS segment each (+ the shared init segment).
- * Consecutive pieces of the same source with equal frame counts (the last may be
- * shorter) are encoded by one
+ * Encodes the pieces to one AV1 fMP4 HLS segment each (+ the shared init segment)
+ * for every rung. Consecutive pieces of the same source with equal frame counts
+ * (the last may be shorter) are encoded by one
  * encoder run with a key frame every segment (one start-up instead of many);
- * otherwise, or if the encoder put its key frames elsewhere, piece by piece.
+ * otherwise, or if an encoder put its key frames elsewhere, piece by piece.
+ * The segments come back rung by rung, each rung's in piece order.
  */
 export async function encode(opts: EncodeOptions, ctx: OperationContext): Promise<Segment[]> {
-  const problem = settingsProblem(opts.rendition?.settings ?? opts.settings);
-  if (problem) throw new AppError(ErrorKind.InvalidInput, problem);
+  const rungs = rungsOf(opts);
+  for (const rung of rungs) {
+    const problem = settingsProblem(rung.settings);
+    if (problem) throw new AppError(ErrorKind.InvalidInput, problem);
+  }
   if (opts.pieces.length === 0) throw new AppError(ErrorKind.InvalidInput, 'encode task has no pieces');
   for (const piece of opts.pieces)
     if (piece.framePts.length === 0)
@@ -46,7 +97,7 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
   let reported = 0;
   const encodeRun = async (run: Piece[]) => {
     const frames = run.reduce((n, p) => n + p.framePts.length, 0);
-    const segments = await encodeOneRun(opts, run, {
+    const segments = await encodeOneRun(opts, rungs, run, {
       ...ctx,
       // Never backwards (a retry starts its own count again).
       onProgress: (f) => {
@@ -67,7 +118,8 @@ export async function encode(opts: EncodeOptions, ctx: OperationContext): Promis
   }
   const segments: Segment[] = [];
   for (const piece of opts.pieces) segments.push(...(await encodeRun([piece])));
-  return segments;
+  // Rung by rung, as one run returns them.
+  return rungs.flatMap((r) => segments.filter((s) => s.renditionIndex === r.renditionIndex));
 }
 
 /** Whether one encoder run can make every piece's segment: a contiguous range of one source (see joinsRun). */
@@ -85,23 +137,26 @@ function runnable(pieces: Piece[]): boolean {
   );
 }
 
-async function encodeOneRun(opts: EncodeOptions, run: Piece[], ctx: OperationContext): Promise<Segment[]> {
-  return withLocalInput(run[0]!.file!, ctx, 'piece.nut', (input) => encodeRunFrom(input, opts, run, ctx));
+async function encodeOneRun(
+  opts: EncodeOptions,
+  rungs: Rung[],
+  run: Piece[],
+  ctx: OperationContext,
+): Promise<Segment[]> {
+  return withLocalInput(run[0]!.file!, ctx, 'piece.nut', (input) =>
+    encodeRunFrom(input, opts, rungs, run, ctx),
+  );
 }
 
-/** One encoder run over `run`, read from `input` (the local path of its pieces' file). */
+/** One ffmpeg over `run`, read from `input` (the local path of its pieces' file): one decode, an encoder per rung. */
 async function encodeRunFrom(
   input: string,
   opts: EncodeOptions,
+  rungs: Rung[],
   run: Piece[],
   ctx: OperationContext,
 ): Promise<Segment[]> {
   const { source } = opts;
-  const settings = opts.rendition?.settings ?? opts.settings;
-  const size = {
-    width: opts.rendition?.width || source.width,
-    height: opts.rendition?.height || source.height,
-  };
   const piece = run[0]!;
   const last = run[run.length - 1]!;
   const pts = run.flatMap((p) => p.framePts);
@@ -122,18 +177,30 @@ async function encodeRunFrom(
   const from = Math.floor(inPiece[0]! - tol);
   const to = Math.ceil(inPiece[inPiece.length - 1]! + tol);
 
-  const out = path.join(ctx.tmpDir, 'encoded.mp4');
-  const filter = [
-    `trim=start_pts=${from}:end_pts=${to}`,
-    `settb=${fr.den}/${fr.num}`,
-    'setpts=N',
+  // The frames, decoded once: exactly the listed ones, numbered from 0.
+  const frames = [`trim=start_pts=${from}:end_pts=${to}`, `settb=${fr.den}/${fr.num}`, 'setpts=N'];
+  const rungFilter = (rung: Rung) => [
     // A rung smaller than the source: scaled once here, with a Lanczos filter.
-    ...(size.width !== source.width || size.height !== source.height
-      ? [`scale=${size.width}:${size.height}:flags=lanczos+accurate_rnd+full_chroma_int`, 'setsar=1']
+    ...(rung.width !== source.width || rung.height !== source.height
+      ? [`scale=${rung.width}:${rung.height}:flags=lanczos+accurate_rnd+full_chroma_int`, 'setsar=1']
       : []),
     // H.264 rungs are 8-bit (High profile) whatever the source.
-    `format=${isAv1(settings.encoder) ? outputPixFmt(source.pixFmt) : 'yuv420p'}`,
+    `format=${isAv1(rung.settings.encoder) ? outputPixFmt(source.pixFmt) : 'yuv420p'}`,
   ];
+  // One rung: a simple filter chain. Several: the decoded frames split to one chain per rung.
+  const graph =
+    rungs.length === 1
+      ? []
+      : [
+          '-filter_complex',
+          [
+            `[0:v:0]${frames.join(',')},split=${rungs.length}${rungs.map((_, k) => `[in${k}]`).join('')}`,
+            ...rungs.map((r, k) => `[in${k}]${rungFilter(r).join(',')}[out${k}]`),
+          ].join(';'),
+        ];
+  const outs = rungs.map((_, k) =>
+    path.join(ctx.tmpDir, rungs.length === 1 ? 'encoded.mp4' : `encoded-${k}.mp4`),
+  );
   // A range of the source: seek to (just after) its key frame; the demuxer starts at
   // the key frame at or before that time, the trim keeps exactly the listed frames.
   const seek = piece.inSource
@@ -150,27 +217,25 @@ async function encodeRunFrom(
     : [];
   // One key frame per segment: the run's pieces have the first's frame count (the last at most).
   const gop = run.length > 1 ? piece.framePts.length : undefined;
-  const args = (seekArgs: string[]) => [
-    ...ffmpegBase(),
-    '-copyts',
-    ...inputArgs(pieceDemuxer),
-    ...seekArgs,
-    '-i',
-    input,
-    '-map',
-    '0:v:0',
+  // The rungs' encoders run at once in this one ffmpeg: they share its threads
+  // (all cores for a tail task) instead of each taking them all.
+  const threads =
+    rungs.length > 1
+      ? Math.max(1, Math.floor((ctx.threads ?? os.availableParallelism()) / rungs.length))
+      : ctx.threads;
+  const outputArgs = (rung: Rung, k: number) => [
+    ...(rungs.length === 1 ? ['-map', '0:v:0'] : ['-map', `[out${k}]`]),
     '-an',
     '-sn',
     '-dn',
-    '-vf',
-    filter.join(','),
+    ...(rungs.length === 1 ? ['-vf', [...frames, ...rungFilter(rung)].join(',')] : []),
     '-r',
     `${fr.num}/${fr.den}`,
     '-fps_mode',
     'passthrough',
     '-frames:v',
     String(pts.length),
-    ...encoderArgs(settings, pts.length, ctx.threads, gop, opts.rendition?.maxBitrateKbps),
+    ...encoderArgs(rung.settings, pts.length, threads, gop, rung.maxBitrateKbps),
     ...colorArgs(source),
     '-map_metadata',
     '-1',
@@ -186,13 +251,23 @@ async function encodeRunFrom(
     '0',
     '-movflags',
     '+frag_custom+empty_moov+delay_moov+default_base_moof',
+    '-f',
+    'mp4',
+    outs[k]!,
+  ];
+  const args = (seekArgs: string[]) => [
+    ...ffmpegBase(),
+    '-copyts',
+    ...inputArgs(pieceDemuxer),
+    ...seekArgs,
+    '-i',
+    input,
+    ...graph,
     '-progress',
     'pipe:2',
     '-stats_period',
     '0.5',
-    '-f',
-    'mp4',
-    out,
+    ...rungs.flatMap(outputArgs),
   ];
   const placements = run.map((p) => {
     const end = p.framePts[0]! + p.duration;
@@ -225,9 +300,10 @@ async function encodeRunFrom(
     } finally {
       watch.stop();
     }
-    return placeFragments(await readFile(out), placements);
+    // Every rung's key frames where its segments start, or none is used (KeyFrameError).
+    return Promise.all(outs.map(async (out) => placeFragments(await readFile(out), placements)));
   };
-  let placed: ReturnType<typeof placeFragments>;
+  let placed: ReturnType<typeof placeFragments>[];
   try {
     placed = await encodeFrom(seek);
   } catch (err) {
@@ -237,6 +313,21 @@ async function encodeRunFrom(
     if (seek.length === 0 || ctx.signal?.aborted || !lost) throw err;
     placed = await encodeFrom(seek.slice(0, 2));
   }
+  const segments: Segment[] = [];
+  for (const [r, rung] of rungs.entries())
+    segments.push(...(await uploadRung(placed[r]!, rung, `r${r}-`, run, tb, ctx)));
+  return segments;
+}
+
+/** Uploads one rung's init segment and its segments of `run`; the Segments say where they went. */
+async function uploadRung(
+  placed: ReturnType<typeof placeFragments>,
+  rung: Rung,
+  prefix: string,
+  run: Piece[],
+  tb: Ratio,
+  ctx: OperationContext,
+): Promise<Segment[]> {
   if (placed.timescale !== tb.den)
     throw new AppError(
       ErrorKind.Internal,
@@ -244,18 +335,18 @@ async function encodeRunFrom(
     );
   const codecs = initCodecString(placed.init);
   const initSha256 = createHash('sha256').update(placed.init).digest('hex');
-  const initLocal = path.join(ctx.tmpDir, INIT_NAME);
+  const initLocal = path.join(ctx.tmpDir, prefix + INIT_NAME);
   await writeFile(initLocal, placed.init);
-  const init = await ctx.storage.upload(initLocal, opts.output, INIT_NAME, {
+  const init = await ctx.storage.upload(initLocal, rung.output, INIT_NAME, {
     contentType: 'video/mp4',
     signal: ctx.signal,
   });
   const segments: Segment[] = [];
   for (const [k, p] of run.entries()) {
     const parts = placed.segments[k]!;
-    const segLocal = path.join(ctx.tmpDir, segmentName(p.index));
+    const segLocal = path.join(ctx.tmpDir, prefix + segmentName(p.index));
     await writeParts(segLocal, parts);
-    const file = await ctx.storage.upload(segLocal, opts.output, segmentName(p.index), {
+    const file = await ctx.storage.upload(segLocal, rung.output, segmentName(p.index), {
       contentType: 'video/mp4',
       signal: ctx.signal,
     });
@@ -271,7 +362,7 @@ async function encodeRunFrom(
         frameCount: p.framePts.length,
         initSha256,
         codecs,
-        renditionIndex: opts.renditionIndex ?? 0,
+        renditionIndex: rung.renditionIndex,
         keyFrameOffset: placed.keyFrames[k]!.offset,
         keyFrameLength: placed.keyFrames[k]!.length,
       }),

@@ -65,15 +65,30 @@ export async function runOperation(ops: Operations, task: Task, ctx: OperationCo
       if (v.pieces.length === 0) throw invalidInput('task is missing encode.pieces');
       // The job's last tasks: the encoder may use every core (the other slots run dry).
       const encodeCtx = v.tail ? { ...ctx, threads: undefined } : ctx;
+      // Several rungs from one decode: each rung brings its size, settings and folder.
+      const rungs = v.rungs.map((r, k) => ({
+        rendition: need(r.rendition, `encode.rungs[${k}].rendition`),
+        renditionIndex: r.renditionIndex,
+        output: need(r.output, `encode.rungs[${k}].output`),
+      }));
+      const first = rungs[0];
       const segments = await ops.encode(
-        {
-          pieces: v.pieces,
-          source: need(v.source, 'encode.source'),
-          output: need(v.output, 'encode.output'),
-          settings: need(v.settings, 'encode.settings'),
-          rendition: v.rendition,
-          renditionIndex: v.renditionIndex,
-        },
+        first
+          ? {
+              pieces: v.pieces,
+              source: need(v.source, 'encode.source'),
+              output: first.output,
+              settings: need(first.rendition.settings, 'encode.rungs[0].rendition.settings'),
+              rungs,
+            }
+          : {
+              pieces: v.pieces,
+              source: need(v.source, 'encode.source'),
+              output: need(v.output, 'encode.output'),
+              settings: need(v.settings, 'encode.settings'),
+              rendition: v.rendition,
+              renditionIndex: v.renditionIndex,
+            },
         encodeCtx,
       );
       return { case: 'encode', value: create(EncodeResultSchema, { segments }) };

@@ -71,10 +71,12 @@ for (const factory of databaseFactories()) {
           .where('kind', '=', TaskKind.Encode)
           .orderBy('idx')
           .execute();
+        // One task per piece covering both rungs: its index is piece × rungs.
         assert.deepEqual(
           encodes.map((t) => t.idx),
-          [0, 1, 2, 3, 4, 5],
+          [0, 2, 4],
         );
+        assert.equal(details.rungsTogether, true);
       } finally {
         await store.close();
         await db.cleanup();

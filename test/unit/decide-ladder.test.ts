@@ -1,5 +1,5 @@
 // decide() on the split of a ladder job, without a database: the encode tasks
-// per rung and range, segments_total, the resolved rungs stored in the job's
+// per range (every rung in each), segments_total, the resolved rungs stored in the job's
 // details, and a rung the source cannot give failing the job by name.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -48,11 +48,13 @@ function split(
 function encodes(tasks: readonly NewTask[]): string[] {
   return tasks
     .filter((t) => t.kind === TaskKind.Encode)
-    .map((t) => {
+    .flatMap((t) => {
       const kind = fromBinary(TaskSchema, t.payload).kind;
       assert.equal(kind.case, 'encode');
       const e = kind.value;
-      return `${e.rendition?.name ?? ''} ${e.pieces[0]!.index}-${e.pieces.at(-1)!.index}`;
+      // A task of every rung (EncodeTask.rungs) counts once per rung.
+      const names = e.rungs.length ? e.rungs.map((r) => r.rendition?.name ?? '') : [e.rendition?.name ?? ''];
+      return names.map((n) => `${n} ${e.pieces[0]!.index}-${e.pieces.at(-1)!.index}`);
     })
     .sort();
 }
@@ -103,11 +105,12 @@ describe('decide: the split of a ladder job', () => {
         .flatMap((r) => Array.from({ length: c.pieces }, (_, i) => `${r} ${i}-${i}`))
         .sort();
       assert.deepEqual(encodes(effects.create), want);
-      // Task indexes tile rungs × pieces (progress counts segments by them).
+      // One task per piece, every rung in it: its index is piece × rungs, so the
+      // indexes step through rungs × pieces (progress counts segments by them).
       const idx = effects.create.map((t) => t.idx).sort((a, b) => (a ?? 0) - (b ?? 0));
       assert.deepEqual(
         idx,
-        Array.from({ length: c.segmentsTotal }, (_, i) => i),
+        Array.from({ length: c.pieces }, (_, i) => i * c.rungs.length),
       );
       if (c.rungs[0] === '') {
         assert.equal(effects.job?.details, undefined, 'the single rendition stays implicit');
@@ -117,6 +120,7 @@ describe('decide: the split of a ladder job', () => {
       assert.equal(stored.ladder, '');
       assert.deepEqual(stored.renditions.map((r) => r.name).sort(), c.rungs);
       assert.ok(stored.renditions.every((r) => r.width > 0 && r.height > 0));
+      assert.equal(stored.rungsTogether, true, 'the job says its tasks cover every rung');
     });
 
   test('grouped pieces: each rung gets the same ranges, and the audio task is made once', () => {

@@ -33,15 +33,21 @@ function outcome(row: Row): TaskOutcome {
     case 'split':
       throw new Error('split is done before');
     case 'encode': {
-      const segments = kind.value.pieces.map((p) => ({
-        index: p.index,
-        renditionIndex: kind.value.renditionIndex,
-        file: fileAt(`/out/${kind.value.renditionIndex}/seg-${p.index}.m4s`),
-        init: fileAt(`/out/${kind.value.renditionIndex}/init.mp4`),
-        start: p.start,
-        duration: p.duration,
-        timescale: 1000,
-      }));
+      // Rung by rung (a task of every rung lists them in EncodeTask.rungs).
+      const rungs = kind.value.rungs.length
+        ? kind.value.rungs.map((r) => r.renditionIndex)
+        : [kind.value.renditionIndex];
+      const segments = rungs.flatMap((r) =>
+        kind.value.pieces.map((p) => ({
+          index: p.index,
+          renditionIndex: r,
+          file: fileAt(`/out/${r}/seg-${p.index}.m4s`),
+          init: fileAt(`/out/${r}/init.mp4`),
+          start: p.start,
+          duration: p.duration,
+          timescale: 1000,
+        })),
+      );
       return {
         kind: 'succeeded',
         result: { case: 'encode', value: create(EncodeResultSchema, { segments }) },

@@ -55,15 +55,20 @@ export class FakeOperations implements Operations {
     this.calls.push({ kind: 'encode', index: opts.pieces[0]!.index, tmpDir: ctx.tmpDir, by: this.name });
     ctx.onProgress?.(0.5);
     await this.hooks.onEncode?.(opts, ctx);
-    return opts.pieces.map((piece) =>
-      create(SegmentSchema, {
-        index: piece.index,
-        file: childFile(opts.output, `seg-${piece.index}.m4s`),
-        init: childFile(opts.output, 'init.mp4'),
-        start: piece.start,
-        duration: piece.duration,
-        timescale: 1000,
-      }),
+    // Rung by rung, as the real encode returns them.
+    const rungs = opts.rungs ?? [{ output: opts.output, renditionIndex: opts.renditionIndex ?? 0 }];
+    return rungs.flatMap((rung) =>
+      opts.pieces.map((piece) =>
+        create(SegmentSchema, {
+          index: piece.index,
+          file: childFile(rung.output, `seg-${piece.index}.m4s`),
+          init: childFile(rung.output, 'init.mp4'),
+          start: piece.start,
+          duration: piece.duration,
+          timescale: 1000,
+          renditionIndex: rung.renditionIndex,
+        }),
+      ),
     );
   }
 

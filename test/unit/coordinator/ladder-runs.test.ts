@@ -1,6 +1,6 @@
-// How many encoder runs a ladder job's rungs are cut into: every run pays the
-// encoder's start-up, and a ladder's other rungs keep the slots busy, so each rung
-// needs fewer, longer runs than a single rendition on the same slots.
+// How many encoder runs a ladder job's rungs are cut into: a task encodes every
+// rung of its pieces, so the rungs are cut the same way, as a single rendition's
+// pieces would be on the same slots.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
@@ -29,7 +29,7 @@ const ladder = defaultLadder({ width: 1280, height: 720, fps: 30 }, svt);
 function runsPerRung(tasks: ReturnType<typeof ladderEncodeTasks>): number[][] {
   return ladder.map((_, r) =>
     tasks
-      .filter((t) => t.task.renditionIndex === r)
+      .filter((t) => (t.task.rungs ?? []).some((x) => x.renditionIndex === r) || t.task.renditionIndex === r)
       .map((t) => t.task.pieces!.map((p) => p.index))
       .sort((a, b) => a[0]! - b[0]!)
       .map((g) => g.length),
@@ -37,18 +37,13 @@ function runsPerRung(tasks: ReturnType<typeof ladderEncodeTasks>): number[][] {
 }
 
 describe('encoder runs of a ladder job', () => {
-  it('the default 720p ladder on 2 slots: each rung in 2 runs (8 + 7 segments), not 4 as one rendition would be', () => {
-    // A single rendition on 2 slots needs small runs at the end to keep both slots busy.
-    assert.deepEqual(
-      groupPieces(pieces, 2).map((g) => g.length),
-      [8, 4, 2, 1],
-    );
+  it('the default 720p ladder on 2 slots: the tasks of every rung are cut as one rendition would be', () => {
     const tasks = ladderEncodeTasks(pieces, ladder, source, folderAt('/out'), 2);
     assert.equal(ladder.length, 6);
-    assert.deepEqual(runsPerRung(tasks), Array(6).fill([8, 7]));
+    assert.deepEqual(runsPerRung(tasks), Array(6).fill(groupPieces(pieces, 2).map((g) => g.length)));
   });
 
-  it('every rung still has the same task boundaries, so the rungs share their key frames', () => {
+  it('every rung has the same task boundaries, so the rungs share their key frames', () => {
     for (const parallelism of [1, 2, 4, 16]) {
       const per = runsPerRung(ladderEncodeTasks(pieces, ladder, source, folderAt('/out'), parallelism));
       for (const sizes of per) assert.deepEqual(sizes, per[0], `parallelism ${parallelism}`);
@@ -59,13 +54,20 @@ describe('encoder runs of a ladder job', () => {
     }
   });
 
-  it('many slots for few rungs: still small enough runs to keep the slots busy', () => {
-    // 16 slots, 6 rungs: one run per rung would leave 10 slots idle.
+  it('many slots: as many tasks as a single rendition gets (every rung in each), none longer than the costliest piece needs', () => {
     const tasks = ladderEncodeTasks(pieces, ladder, source, folderAt('/out'), 16);
-    assert.ok(tasks.length >= 16, `${tasks.length} tasks`);
+    assert.equal(tasks.length, groupPieces(pieces, 16).length);
+    // The costliest piece alone bounds the job: no task is made longer than it.
+    const bytes = (t: (typeof tasks)[number]) =>
+      t.task.pieces!.reduce((a, p) => a + Number(p.sourceBytes), 0);
+    const costliest = Math.max(...pieces.map((p) => p.sourceBytes));
+    assert.ok(
+      tasks.every((t) => bytes(t) <= costliest * 1.01),
+      'no task costlier than the costliest piece',
+    );
   });
 
-  it('a rung weighs its run cost like its frames: one rendition keeps the single-rendition plan', () => {
+  it('a run costs its start-up: one rendition keeps the single-rendition plan', () => {
     assert.ok(RUN_COST > 0);
     const one = ladderEncodeTasks(pieces, [ladder[0]!], source, folderAt('/out'), 2);
     assert.deepEqual(runsPerRung(one)[0], [8, 4, 2, 1]);

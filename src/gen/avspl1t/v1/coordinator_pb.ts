@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file avspl1t/v1/coordinator.proto.
  */
 export const file_avspl1t_v1_coordinator: GenFile = /*@__PURE__*/
-  fileDesc("ChxhdnNwbDF0L3YxL2Nvb3JkaW5hdG9yLnByb3RvEgphdnNwbDF0LnYxIrwCCglFbmNvZGVKb2ISHwoFaW5wdXQYASABKAsyEC5hdnNwbDF0LnYxLkZpbGUSIwoHd29ya2luZxgCIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEiIKBm91dHB1dBgDIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEhsKE3NlY29uZHNfcGVyX3NlZ21lbnQYBCABKAESLQoIc2V0dGluZ3MYBSABKAsyGy5hdnNwbDF0LnYxLkVuY29kZXJTZXR0aW5ncxITCgtwYXJhbGxlbGlzbRgGIAEoDRIUCgxtZWRpYV9mb2xkZXIYByABKAkSKQoKcmVuZGl0aW9ucxgIIAMoCzIVLmF2c3BsMXQudjEuUmVuZGl0aW9uEg4KBmxhZGRlchgJIAEoCRITCgtwcm9ncmVzc2l2ZRgKIAEoCCKWAwoDSm9iEgoKAmlkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQuYXZzcGwxdC52MS5Kb2JTdGF0ZRIYChBwZXJjZW50X2NvbXBsZXRlGAMgASgBEiIKCG1hbmlmZXN0GAQgASgLMhAuYXZzcGwxdC52MS5GaWxlEiYKB2RldGFpbHMYBSABKAsyFS5hdnNwbDF0LnYxLkVuY29kZUpvYhIVCg1jcmVhdGVkX2F0X21zGAYgASgDEhYKDmZhaWx1cmVfcmVhc29uGAcgASgJEhYKDnNlZ21lbnRzX3RvdGFsGAggASgNEhUKDXNlZ21lbnRzX2RvbmUYCSABKA0SFQoNdXBkYXRlZF9hdF9tcxgKIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgLIAEoAxImCgV0YXNrcxgMIAMoCzIXLmF2c3BsMXQudjEuVGFza1N1bW1hcnkSEAoId2FybmluZ3MYDSADKAkSMQoKcmVuZGl0aW9ucxgOIAMoCzIdLmF2c3BsMXQudjEuUmVuZGl0aW9uUHJvZ3Jlc3MiUAoRUmVuZGl0aW9uUHJvZ3Jlc3MSDAoEbmFtZRgBIAEoCRIVCg1zZWdtZW50c19kb25lGAIgASgNEhYKDnNlZ21lbnRzX3RvdGFsGAMgASgNIqMBCgtUYXNrU3VtbWFyeRIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEg0KBWluZGV4GAMgASgNEg0KBXN0YXRlGAQgASgJEhAKCGF0dGVtcHRzGAUgASgNEhIKCmxhc3RfZXJyb3IYBiABKAkSEQoJd29ya2VyX2lkGAcgASgJEhAKCHNlZ21lbnRzGAggASgNEhEKCXJlbmRpdGlvbhgJIAEoCSJuCglTcGxpdFRhc2sSHwoFaW5wdXQYASABKAsyEC5hdnNwbDF0LnYxLkZpbGUSIwoHd29ya2luZxgCIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEhsKE3NlY29uZHNfcGVyX3NlZ21lbnQYAyABKAEigQIKCkVuY29kZVRhc2sSJgoGc291cmNlGAIgASgLMhYuYXZzcGwxdC52MS5Tb3VyY2VJbmZvEiIKBm91dHB1dBgDIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEi0KCHNldHRpbmdzGAQgASgLMhsuYXZzcGwxdC52MS5FbmNvZGVyU2V0dGluZ3MSIQoGcGllY2VzGAUgAygLMhEuYXZzcGwxdC52MS5QaWVjZRIMCgR0YWlsGAYgASgIEigKCXJlbmRpdGlvbhgHIAEoCzIVLmF2c3BsMXQudjEuUmVuZGl0aW9uEhcKD3JlbmRpdGlvbl9pbmRleBgIIAEoDUoECAEQAiKVAQoJQXVkaW9UYXNrEh8KBWlucHV0GAEgASgLMhAuYXZzcGwxdC52MS5GaWxlEiYKBnNvdXJjZRgCIAEoCzIWLmF2c3BsMXQudjEuU291cmNlSW5mbxIiCgZvdXRwdXQYAyABKAsyEi5hdnNwbDF0LnYxLkZvbGRlchIbChNzZWNvbmRzX3Blcl9zZWdtZW50GAQgASgBIqcCCgxNYW5pZmVzdFRhc2sSJQoIc2VnbWVudHMYASADKAsyEy5hdnNwbDF0LnYxLlNlZ21lbnQSJgoGc291cmNlGAIgASgLMhYuYXZzcGwxdC52MS5Tb3VyY2VJbmZvEiIKBm91dHB1dBgDIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEikKBWF1ZGlvGAQgASgLMhouYXZzcGwxdC52MS5BdWRpb1JlbmRpdGlvbhIUCgxtZWRpYV9mb2xkZXIYBSABKAkSIwoHd29ya2luZxgGIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEikKCnJlbmRpdGlvbnMYByADKAsyFS5hdnNwbDF0LnYxLlJlbmRpdGlvbhITCgtwcm9ncmVzc2l2ZRgIIAEoCCLBAgoEVGFzaxIKCgJpZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSDQoFbGVhc2UYAyABKAkSFQoNY3JlYXRlZF9hdF9tcxgEIAEoAxIPCgdhdHRlbXB0GAUgASgNEhcKD3RpbWVvdXRfc2Vjb25kcxgGIAEoDRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYByABKA0SJgoFc3BsaXQYCiABKAsyFS5hdnNwbDF0LnYxLlNwbGl0VGFza0gAEigKBmVuY29kZRgLIAEoCzIWLmF2c3BsMXQudjEuRW5jb2RlVGFza0gAEiwKCG1hbmlmZXN0GAwgASgLMhguYXZzcGwxdC52MS5NYW5pZmVzdFRhc2tIABImCgVhdWRpbxgNIAEoCzIVLmF2c3BsMXQudjEuQXVkaW9UYXNrSABCBgoEa2luZCJYCgtTcGxpdFJlc3VsdBImCgZzb3VyY2UYASABKAsyFi5hdnNwbDF0LnYxLlNvdXJjZUluZm8SIQoGcGllY2VzGAIgAygLMhEuYXZzcGwxdC52MS5QaWVjZSI7CgxFbmNvZGVSZXN1bHQSJQoIc2VnbWVudHMYAiADKAsyEy5hdnNwbDF0LnYxLlNlZ21lbnRKBAgBEAIiOAoLQXVkaW9SZXN1bHQSKQoFYXVkaW8YASABKAsyGi5hdnNwbDF0LnYxLkF1ZGlvUmVuZGl0aW9uIlwKDk1hbmlmZXN0UmVzdWx0EiAKBm1hc3RlchgBIAEoCzIQLmF2c3BsMXQudjEuRmlsZRIoCg5tZWRpYV9wbGF5bGlzdBgCIAEoCzIQLmF2c3BsMXQudjEuRmlsZSJiChBTdWJtaXRKb2JSZXF1ZXN0EiIKA2pvYhgBIAEoCzIVLmF2c3BsMXQudjEuRW5jb2RlSm9iEhEKCW92ZXJ3cml0ZRgCIAEoCBIXCg9yZXBsYWNlc19qb2JfaWQYAyABKAkiPAoRU3VibWl0Sm9iUmVzcG9uc2USDgoGam9iX2lkGAEgASgJEhcKD3JlcGxhY2VkX2pvYl9pZBgCIAEoCSIfCg1HZXRKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSIuCg5HZXRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5hdnNwbDF0LnYxLkpvYiIgCg9MaXN0Sm9ic1JlcXVlc3QSDQoFbGltaXQYASABKA0iMQoQTGlzdEpvYnNSZXNwb25zZRIdCgRqb2JzGAEgAygLMg8uYXZzcGwxdC52MS5Kb2IiIgoQQ2FuY2VsSm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiMQoRQ2FuY2VsSm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uYXZzcGwxdC52MS5Kb2IiIQoPV2F0Y2hKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSIwChBXYXRjaEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmF2c3BsMXQudjEuSm9iIlEKDkdldFRhc2tSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd3YWl0X21zGAIgASgNEgwKBGhvc3QYAyABKAkSDQoFc2xvdHMYBCABKA0iMQoPR2V0VGFza1Jlc3BvbnNlEh4KBHRhc2sYASABKAsyEC5hdnNwbDF0LnYxLlRhc2siVwoQSGVhcnRiZWF0UmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRINCgVsZWFzZRgDIAEoCRIQCghwcm9ncmVzcxgEIAEoASI7ChFIZWFydGJlYXRSZXNwb25zZRITCgtsZWFzZV92YWxpZBgBIAEoCBIRCgljYW5jZWxsZWQYAiABKAgivwIKEUZpbmlzaFRhc2tSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg0KBWxlYXNlGAMgASgJEigKBXNwbGl0GAogASgLMhcuYXZzcGwxdC52MS5TcGxpdFJlc3VsdEgAEioKBmVuY29kZRgLIAEoCzIYLmF2c3BsMXQudjEuRW5jb2RlUmVzdWx0SAASLgoIbWFuaWZlc3QYDCABKAsyGi5hdnNwbDF0LnYxLk1hbmlmZXN0UmVzdWx0SAASKAoFYXVkaW8YDSABKAsyFy5hdnNwbDF0LnYxLkF1ZGlvUmVzdWx0SAASKgoHZmFpbHVyZRgOIAEoCzIXLmF2c3BsMXQudjEuVGFza0ZhaWx1cmVIABIRCgl3YW50X25leHQYBCABKAhCCAoGcmVzdWx0IkIKC1Rhc2tGYWlsdXJlEg4KBnJlYXNvbhgBIAEoCRIRCgl0cmFuc2llbnQYAiABKAgSEAoIcmVsZWFzZWQYAyABKAgiRgoSRmluaXNoVGFza1Jlc3BvbnNlEhAKCGFjY2VwdGVkGAEgASgIEh4KBG5leHQYAiABKAsyEC5hdnNwbDF0LnYxLlRhc2siFAoSTGlzdFdvcmtlcnNSZXF1ZXN0IkoKCldvcmtlclRhc2sSDwoHdGFza19pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSDAoEa2luZBgDIAEoCRINCgVpbmRleBgEIAEoDSKfAQoKV29ya2VySW5mbxIKCgJpZBgBIAEoCRIMCgRob3N0GAIgASgJEg0KBXNsb3RzGAMgASgNEicKB2N1cnJlbnQYBCADKAsyFi5hdnNwbDF0LnYxLldvcmtlclRhc2sSEgoKdGFza3NfZG9uZRgFIAEoBBIUCgxsYXN0X3NlZW5fbXMYBiABKAMSFQoNZmlyc3Rfc2Vlbl9tcxgHIAEoAyJOChNMaXN0V29ya2Vyc1Jlc3BvbnNlEicKB3dvcmtlcnMYASADKAsyFi5hdnNwbDF0LnYxLldvcmtlckluZm8SDgoGbm93X21zGAIgASgDIiQKEkxpc3RKb2JSdW5zUmVxdWVzdBIOCgZqb2JfaWQYASABKAkipwEKB1Rhc2tSdW4SDwoHdGFza19pZBgBIAEoCRIMCgRraW5kGAIgASgJEg0KBWluZGV4GAMgASgNEg8KB2F0dGVtcHQYBSABKA0SEQoJd29ya2VyX2lkGAYgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYByABKAMSEwoLZW5kZWRfYXRfbXMYCCABKAMSDwoHb3V0Y29tZRgJIAEoCRINCgVlcnJvchgKIAEoCSJIChNMaXN0Sm9iUnVuc1Jlc3BvbnNlEiEKBHJ1bnMYASADKAsyEy5hdnNwbDF0LnYxLlRhc2tSdW4SDgoGbm93X21zGAIgASgDKpoBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfU1VDQ0VFREVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBTL0BQoSQ29vcmRpbmF0b3JTZXJ2aWNlEkgKCVN1Ym1pdEpvYhIcLmF2c3BsMXQudjEuU3VibWl0Sm9iUmVxdWVzdBodLmF2c3BsMXQudjEuU3VibWl0Sm9iUmVzcG9uc2USPwoGR2V0Sm9iEhkuYXZzcGwxdC52MS5HZXRKb2JSZXF1ZXN0GhouYXZzcGwxdC52MS5HZXRKb2JSZXNwb25zZRJFCghMaXN0Sm9icxIbLmF2c3BsMXQudjEuTGlzdEpvYnNSZXF1ZXN0GhwuYXZzcGwxdC52MS5MaXN0Sm9ic1Jlc3BvbnNlEkgKCUNhbmNlbEpvYhIcLmF2c3BsMXQudjEuQ2FuY2VsSm9iUmVxdWVzdBodLmF2c3BsMXQudjEuQ2FuY2VsSm9iUmVzcG9uc2USRwoIV2F0Y2hKb2ISGy5hdnNwbDF0LnYxLldhdGNoSm9iUmVxdWVzdBocLmF2c3BsMXQudjEuV2F0Y2hKb2JSZXNwb25zZTABEkIKB0dldFRhc2sSGi5hdnNwbDF0LnYxLkdldFRhc2tSZXF1ZXN0GhsuYXZzcGwxdC52MS5HZXRUYXNrUmVzcG9uc2USSAoJSGVhcnRiZWF0EhwuYXZzcGwxdC52MS5IZWFydGJlYXRSZXF1ZXN0Gh0uYXZzcGwxdC52MS5IZWFydGJlYXRSZXNwb25zZRJLCgpGaW5pc2hUYXNrEh0uYXZzcGwxdC52MS5GaW5pc2hUYXNrUmVxdWVzdBoeLmF2c3BsMXQudjEuRmluaXNoVGFza1Jlc3BvbnNlEk4KC0xpc3RXb3JrZXJzEh4uYXZzcGwxdC52MS5MaXN0V29ya2Vyc1JlcXVlc3QaHy5hdnNwbDF0LnYxLkxpc3RXb3JrZXJzUmVzcG9uc2USTgoLTGlzdEpvYlJ1bnMSHi5hdnNwbDF0LnYxLkxpc3RKb2JSdW5zUmVxdWVzdBofLmF2c3BsMXQudjEuTGlzdEpvYlJ1bnNSZXNwb25zZWIGcHJvdG8z", [file_avspl1t_v1_media, file_avspl1t_v1_storage]);
+  fileDesc("ChxhdnNwbDF0L3YxL2Nvb3JkaW5hdG9yLnByb3RvEgphdnNwbDF0LnYxItQCCglFbmNvZGVKb2ISHwoFaW5wdXQYASABKAsyEC5hdnNwbDF0LnYxLkZpbGUSIwoHd29ya2luZxgCIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEiIKBm91dHB1dBgDIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEhsKE3NlY29uZHNfcGVyX3NlZ21lbnQYBCABKAESLQoIc2V0dGluZ3MYBSABKAsyGy5hdnNwbDF0LnYxLkVuY29kZXJTZXR0aW5ncxITCgtwYXJhbGxlbGlzbRgGIAEoDRIUCgxtZWRpYV9mb2xkZXIYByABKAkSKQoKcmVuZGl0aW9ucxgIIAMoCzIVLmF2c3BsMXQudjEuUmVuZGl0aW9uEg4KBmxhZGRlchgJIAEoCRITCgtwcm9ncmVzc2l2ZRgKIAEoCBIWCg5ydW5nc190b2dldGhlchgLIAEoCCKWAwoDSm9iEgoKAmlkGAEgASgJEiMKBXN0YXRlGAIgASgOMhQuYXZzcGwxdC52MS5Kb2JTdGF0ZRIYChBwZXJjZW50X2NvbXBsZXRlGAMgASgBEiIKCG1hbmlmZXN0GAQgASgLMhAuYXZzcGwxdC52MS5GaWxlEiYKB2RldGFpbHMYBSABKAsyFS5hdnNwbDF0LnYxLkVuY29kZUpvYhIVCg1jcmVhdGVkX2F0X21zGAYgASgDEhYKDmZhaWx1cmVfcmVhc29uGAcgASgJEhYKDnNlZ21lbnRzX3RvdGFsGAggASgNEhUKDXNlZ21lbnRzX2RvbmUYCSABKA0SFQoNdXBkYXRlZF9hdF9tcxgKIAEoAxIWCg5maW5pc2hlZF9hdF9tcxgLIAEoAxImCgV0YXNrcxgMIAMoCzIXLmF2c3BsMXQudjEuVGFza1N1bW1hcnkSEAoId2FybmluZ3MYDSADKAkSMQoKcmVuZGl0aW9ucxgOIAMoCzIdLmF2c3BsMXQudjEuUmVuZGl0aW9uUHJvZ3Jlc3MiUAoRUmVuZGl0aW9uUHJvZ3Jlc3MSDAoEbmFtZRgBIAEoCRIVCg1zZWdtZW50c19kb25lGAIgASgNEhYKDnNlZ21lbnRzX3RvdGFsGAMgASgNIqMBCgtUYXNrU3VtbWFyeRIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEg0KBWluZGV4GAMgASgNEg0KBXN0YXRlGAQgASgJEhAKCGF0dGVtcHRzGAUgASgNEhIKCmxhc3RfZXJyb3IYBiABKAkSEQoJd29ya2VyX2lkGAcgASgJEhAKCHNlZ21lbnRzGAggASgNEhEKCXJlbmRpdGlvbhgJIAEoCSJuCglTcGxpdFRhc2sSHwoFaW5wdXQYASABKAsyEC5hdnNwbDF0LnYxLkZpbGUSIwoHd29ya2luZxgCIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEhsKE3NlY29uZHNfcGVyX3NlZ21lbnQYAyABKAEiqAIKCkVuY29kZVRhc2sSJgoGc291cmNlGAIgASgLMhYuYXZzcGwxdC52MS5Tb3VyY2VJbmZvEiIKBm91dHB1dBgDIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEi0KCHNldHRpbmdzGAQgASgLMhsuYXZzcGwxdC52MS5FbmNvZGVyU2V0dGluZ3MSIQoGcGllY2VzGAUgAygLMhEuYXZzcGwxdC52MS5QaWVjZRIMCgR0YWlsGAYgASgIEigKCXJlbmRpdGlvbhgHIAEoCzIVLmF2c3BsMXQudjEuUmVuZGl0aW9uEhcKD3JlbmRpdGlvbl9pbmRleBgIIAEoDRIlCgVydW5ncxgJIAMoCzIWLmF2c3BsMXQudjEuRW5jb2RlUnVuZ0oECAEQAiJzCgpFbmNvZGVSdW5nEigKCXJlbmRpdGlvbhgBIAEoCzIVLmF2c3BsMXQudjEuUmVuZGl0aW9uEhcKD3JlbmRpdGlvbl9pbmRleBgCIAEoDRIiCgZvdXRwdXQYAyABKAsyEi5hdnNwbDF0LnYxLkZvbGRlciKVAQoJQXVkaW9UYXNrEh8KBWlucHV0GAEgASgLMhAuYXZzcGwxdC52MS5GaWxlEiYKBnNvdXJjZRgCIAEoCzIWLmF2c3BsMXQudjEuU291cmNlSW5mbxIiCgZvdXRwdXQYAyABKAsyEi5hdnNwbDF0LnYxLkZvbGRlchIbChNzZWNvbmRzX3Blcl9zZWdtZW50GAQgASgBIqcCCgxNYW5pZmVzdFRhc2sSJQoIc2VnbWVudHMYASADKAsyEy5hdnNwbDF0LnYxLlNlZ21lbnQSJgoGc291cmNlGAIgASgLMhYuYXZzcGwxdC52MS5Tb3VyY2VJbmZvEiIKBm91dHB1dBgDIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEikKBWF1ZGlvGAQgASgLMhouYXZzcGwxdC52MS5BdWRpb1JlbmRpdGlvbhIUCgxtZWRpYV9mb2xkZXIYBSABKAkSIwoHd29ya2luZxgGIAEoCzISLmF2c3BsMXQudjEuRm9sZGVyEikKCnJlbmRpdGlvbnMYByADKAsyFS5hdnNwbDF0LnYxLlJlbmRpdGlvbhITCgtwcm9ncmVzc2l2ZRgIIAEoCCLBAgoEVGFzaxIKCgJpZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSDQoFbGVhc2UYAyABKAkSFQoNY3JlYXRlZF9hdF9tcxgEIAEoAxIPCgdhdHRlbXB0GAUgASgNEhcKD3RpbWVvdXRfc2Vjb25kcxgGIAEoDRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYByABKA0SJgoFc3BsaXQYCiABKAsyFS5hdnNwbDF0LnYxLlNwbGl0VGFza0gAEigKBmVuY29kZRgLIAEoCzIWLmF2c3BsMXQudjEuRW5jb2RlVGFza0gAEiwKCG1hbmlmZXN0GAwgASgLMhguYXZzcGwxdC52MS5NYW5pZmVzdFRhc2tIABImCgVhdWRpbxgNIAEoCzIVLmF2c3BsMXQudjEuQXVkaW9UYXNrSABCBgoEa2luZCJYCgtTcGxpdFJlc3VsdBImCgZzb3VyY2UYASABKAsyFi5hdnNwbDF0LnYxLlNvdXJjZUluZm8SIQoGcGllY2VzGAIgAygLMhEuYXZzcGwxdC52MS5QaWVjZSI7CgxFbmNvZGVSZXN1bHQSJQoIc2VnbWVudHMYAiADKAsyEy5hdnNwbDF0LnYxLlNlZ21lbnRKBAgBEAIiOAoLQXVkaW9SZXN1bHQSKQoFYXVkaW8YASABKAsyGi5hdnNwbDF0LnYxLkF1ZGlvUmVuZGl0aW9uIlwKDk1hbmlmZXN0UmVzdWx0EiAKBm1hc3RlchgBIAEoCzIQLmF2c3BsMXQudjEuRmlsZRIoCg5tZWRpYV9wbGF5bGlzdBgCIAEoCzIQLmF2c3BsMXQudjEuRmlsZSJiChBTdWJtaXRKb2JSZXF1ZXN0EiIKA2pvYhgBIAEoCzIVLmF2c3BsMXQudjEuRW5jb2RlSm9iEhEKCW92ZXJ3cml0ZRgCIAEoCBIXCg9yZXBsYWNlc19qb2JfaWQYAyABKAkiPAoRU3VibWl0Sm9iUmVzcG9uc2USDgoGam9iX2lkGAEgASgJEhcKD3JlcGxhY2VkX2pvYl9pZBgCIAEoCSIfCg1HZXRKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSIuCg5HZXRKb2JSZXNwb25zZRIcCgNqb2IYASABKAsyDy5hdnNwbDF0LnYxLkpvYiIgCg9MaXN0Sm9ic1JlcXVlc3QSDQoFbGltaXQYASABKA0iMQoQTGlzdEpvYnNSZXNwb25zZRIdCgRqb2JzGAEgAygLMg8uYXZzcGwxdC52MS5Kb2IiIgoQQ2FuY2VsSm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiMQoRQ2FuY2VsSm9iUmVzcG9uc2USHAoDam9iGAEgASgLMg8uYXZzcGwxdC52MS5Kb2IiIQoPV2F0Y2hKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSIwChBXYXRjaEpvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLmF2c3BsMXQudjEuSm9iIlEKDkdldFRhc2tSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd3YWl0X21zGAIgASgNEgwKBGhvc3QYAyABKAkSDQoFc2xvdHMYBCABKA0iMQoPR2V0VGFza1Jlc3BvbnNlEh4KBHRhc2sYASABKAsyEC5hdnNwbDF0LnYxLlRhc2siVwoQSGVhcnRiZWF0UmVxdWVzdBIRCgl3b3JrZXJfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRINCgVsZWFzZRgDIAEoCRIQCghwcm9ncmVzcxgEIAEoASI7ChFIZWFydGJlYXRSZXNwb25zZRITCgtsZWFzZV92YWxpZBgBIAEoCBIRCgljYW5jZWxsZWQYAiABKAgivwIKEUZpbmlzaFRhc2tSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg0KBWxlYXNlGAMgASgJEigKBXNwbGl0GAogASgLMhcuYXZzcGwxdC52MS5TcGxpdFJlc3VsdEgAEioKBmVuY29kZRgLIAEoCzIYLmF2c3BsMXQudjEuRW5jb2RlUmVzdWx0SAASLgoIbWFuaWZlc3QYDCABKAsyGi5hdnNwbDF0LnYxLk1hbmlmZXN0UmVzdWx0SAASKAoFYXVkaW8YDSABKAsyFy5hdnNwbDF0LnYxLkF1ZGlvUmVzdWx0SAASKgoHZmFpbHVyZRgOIAEoCzIXLmF2c3BsMXQudjEuVGFza0ZhaWx1cmVIABIRCgl3YW50X25leHQYBCABKAhCCAoGcmVzdWx0IkIKC1Rhc2tGYWlsdXJlEg4KBnJlYXNvbhgBIAEoCRIRCgl0cmFuc2llbnQYAiABKAgSEAoIcmVsZWFzZWQYAyABKAgiRgoSRmluaXNoVGFza1Jlc3BvbnNlEhAKCGFjY2VwdGVkGAEgASgIEh4KBG5leHQYAiABKAsyEC5hdnNwbDF0LnYxLlRhc2siFAoSTGlzdFdvcmtlcnNSZXF1ZXN0IkoKCldvcmtlclRhc2sSDwoHdGFza19pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSDAoEa2luZBgDIAEoCRINCgVpbmRleBgEIAEoDSKfAQoKV29ya2VySW5mbxIKCgJpZBgBIAEoCRIMCgRob3N0GAIgASgJEg0KBXNsb3RzGAMgASgNEicKB2N1cnJlbnQYBCADKAsyFi5hdnNwbDF0LnYxLldvcmtlclRhc2sSEgoKdGFza3NfZG9uZRgFIAEoBBIUCgxsYXN0X3NlZW5fbXMYBiABKAMSFQoNZmlyc3Rfc2Vlbl9tcxgHIAEoAyJOChNMaXN0V29ya2Vyc1Jlc3BvbnNlEicKB3dvcmtlcnMYASADKAsyFi5hdnNwbDF0LnYxLldvcmtlckluZm8SDgoGbm93X21zGAIgASgDIiQKEkxpc3RKb2JSdW5zUmVxdWVzdBIOCgZqb2JfaWQYASABKAkipwEKB1Rhc2tSdW4SDwoHdGFza19pZBgBIAEoCRIMCgRraW5kGAIgASgJEg0KBWluZGV4GAMgASgNEg8KB2F0dGVtcHQYBSABKA0SEQoJd29ya2VyX2lkGAYgASgJEhUKDXN0YXJ0ZWRfYXRfbXMYByABKAMSEwoLZW5kZWRfYXRfbXMYCCABKAMSDwoHb3V0Y29tZRgJIAEoCRINCgVlcnJvchgKIAEoCSJIChNMaXN0Sm9iUnVuc1Jlc3BvbnNlEiEKBHJ1bnMYASADKAsyEy5hdnNwbDF0LnYxLlRhc2tSdW4SDgoGbm93X21zGAIgASgDKpoBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfU1VDQ0VFREVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBTL0BQoSQ29vcmRpbmF0b3JTZXJ2aWNlEkgKCVN1Ym1pdEpvYhIcLmF2c3BsMXQudjEuU3VibWl0Sm9iUmVxdWVzdBodLmF2c3BsMXQudjEuU3VibWl0Sm9iUmVzcG9uc2USPwoGR2V0Sm9iEhkuYXZzcGwxdC52MS5HZXRKb2JSZXF1ZXN0GhouYXZzcGwxdC52MS5HZXRKb2JSZXNwb25zZRJFCghMaXN0Sm9icxIbLmF2c3BsMXQudjEuTGlzdEpvYnNSZXF1ZXN0GhwuYXZzcGwxdC52MS5MaXN0Sm9ic1Jlc3BvbnNlEkgKCUNhbmNlbEpvYhIcLmF2c3BsMXQudjEuQ2FuY2VsSm9iUmVxdWVzdBodLmF2c3BsMXQudjEuQ2FuY2VsSm9iUmVzcG9uc2USRwoIV2F0Y2hKb2ISGy5hdnNwbDF0LnYxLldhdGNoSm9iUmVxdWVzdBocLmF2c3BsMXQudjEuV2F0Y2hKb2JSZXNwb25zZTABEkIKB0dldFRhc2sSGi5hdnNwbDF0LnYxLkdldFRhc2tSZXF1ZXN0GhsuYXZzcGwxdC52MS5HZXRUYXNrUmVzcG9uc2USSAoJSGVhcnRiZWF0EhwuYXZzcGwxdC52MS5IZWFydGJlYXRSZXF1ZXN0Gh0uYXZzcGwxdC52MS5IZWFydGJlYXRSZXNwb25zZRJLCgpGaW5pc2hUYXNrEh0uYXZzcGwxdC52MS5GaW5pc2hUYXNrUmVxdWVzdBoeLmF2c3BsMXQudjEuRmluaXNoVGFza1Jlc3BvbnNlEk4KC0xpc3RXb3JrZXJzEh4uYXZzcGwxdC52MS5MaXN0V29ya2Vyc1JlcXVlc3QaHy5hdnNwbDF0LnYxLkxpc3RXb3JrZXJzUmVzcG9uc2USTgoLTGlzdEpvYlJ1bnMSHi5hdnNwbDF0LnYxLkxpc3RKb2JSdW5zUmVxdWVzdBofLmF2c3BsMXQudjEuTGlzdEpvYlJ1bnNSZXNwb25zZWIGcHJvdG8z", [file_avspl1t_v1_media, file_avspl1t_v1_storage]);
 
 /**
  * @generated from message avspl1t.v1.EncodeJob
@@ -89,6 +89,16 @@ export type EncodeJob = Message<"avspl1t.v1.EncodeJob"> & {
    * @generated from field: bool progressive = 10;
    */
   progressive: boolean;
+
+  /**
+   * Set by the coordinator with the resolved ladder: each encode task covers
+   * every rung of its pieces (EncodeTask.rungs), and a task's index is its first
+   * piece × rungs. Unset (jobs split by earlier versions): one encode task per
+   * rung and range, its index rung × pieces + first piece.
+   *
+   * @generated from field: bool rungs_together = 11;
+   */
+  rungsTogether: boolean;
 };
 
 /**
@@ -262,7 +272,8 @@ export type TaskSummary = Message<"avspl1t.v1.TaskSummary"> & {
   segments: number;
 
   /**
-   * Encode tasks of a ladder: the rung's name.
+   * Encode tasks of a ladder: the rung's name, or "all rungs" for a task that
+   * encodes every rung (`segments` then counts the segments of each rung).
    *
    * @generated from field: string rendition = 9;
    */
@@ -351,6 +362,17 @@ export type EncodeTask = Message<"avspl1t.v1.EncodeTask"> & {
    * @generated from field: uint32 rendition_index = 8;
    */
   renditionIndex: number;
+
+  /**
+   * Several rungs of the ladder from one decode of the pieces (one ffmpeg: the
+   * frames are split to one scaler and encoder per rung), each rung writing its
+   * segments and init segment into its own folder. When set, `output`,
+   * `settings`, `rendition` and `rendition_index` are unset (a worker that does
+   * not know this field fails the task for want of `output`).
+   *
+   * @generated from field: repeated avspl1t.v1.EncodeRung rungs = 9;
+   */
+  rungs: EncodeRung[];
 };
 
 /**
@@ -359,6 +381,37 @@ export type EncodeTask = Message<"avspl1t.v1.EncodeTask"> & {
  */
 export const EncodeTaskSchema: GenMessage<EncodeTask> = /*@__PURE__*/
   messageDesc(file_avspl1t_v1_coordinator, 5);
+
+/**
+ * One rung of a several-rung encode task.
+ *
+ * @generated from message avspl1t.v1.EncodeRung
+ */
+export type EncodeRung = Message<"avspl1t.v1.EncodeRung"> & {
+  /**
+   * @generated from field: avspl1t.v1.Rendition rendition = 1;
+   */
+  rendition?: Rendition | undefined;
+
+  /**
+   * The rung's index in the job's ladder (copied to each Segment).
+   *
+   * @generated from field: uint32 rendition_index = 2;
+   */
+  renditionIndex: number;
+
+  /**
+   * @generated from field: avspl1t.v1.Folder output = 3;
+   */
+  output?: Folder | undefined;
+};
+
+/**
+ * Describes the message avspl1t.v1.EncodeRung.
+ * Use `create(EncodeRungSchema)` to create a new message.
+ */
+export const EncodeRungSchema: GenMessage<EncodeRung> = /*@__PURE__*/
+  messageDesc(file_avspl1t_v1_coordinator, 6);
 
 /**
  * @generated from message avspl1t.v1.AudioTask
@@ -390,7 +443,7 @@ export type AudioTask = Message<"avspl1t.v1.AudioTask"> & {
  * Use `create(AudioTaskSchema)` to create a new message.
  */
 export const AudioTaskSchema: GenMessage<AudioTask> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 6);
+  messageDesc(file_avspl1t_v1_coordinator, 7);
 
 /**
  * @generated from message avspl1t.v1.ManifestTask
@@ -453,7 +506,7 @@ export type ManifestTask = Message<"avspl1t.v1.ManifestTask"> & {
  * Use `create(ManifestTaskSchema)` to create a new message.
  */
 export const ManifestTaskSchema: GenMessage<ManifestTask> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 7);
+  messageDesc(file_avspl1t_v1_coordinator, 8);
 
 /**
  * @generated from message avspl1t.v1.Task
@@ -536,7 +589,7 @@ export type Task = Message<"avspl1t.v1.Task"> & {
  * Use `create(TaskSchema)` to create a new message.
  */
 export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 8);
+  messageDesc(file_avspl1t_v1_coordinator, 9);
 
 /**
  * @generated from message avspl1t.v1.SplitResult
@@ -558,7 +611,7 @@ export type SplitResult = Message<"avspl1t.v1.SplitResult"> & {
  * Use `create(SplitResultSchema)` to create a new message.
  */
 export const SplitResultSchema: GenMessage<SplitResult> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 9);
+  messageDesc(file_avspl1t_v1_coordinator, 10);
 
 /**
  * @generated from message avspl1t.v1.EncodeResult
@@ -577,7 +630,7 @@ export type EncodeResult = Message<"avspl1t.v1.EncodeResult"> & {
  * Use `create(EncodeResultSchema)` to create a new message.
  */
 export const EncodeResultSchema: GenMessage<EncodeResult> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 10);
+  messageDesc(file_avspl1t_v1_coordinator, 11);
 
 /**
  * @generated from message avspl1t.v1.AudioResult
@@ -594,7 +647,7 @@ export type AudioResult = Message<"avspl1t.v1.AudioResult"> & {
  * Use `create(AudioResultSchema)` to create a new message.
  */
 export const AudioResultSchema: GenMessage<AudioResult> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 11);
+  messageDesc(file_avspl1t_v1_coordinator, 12);
 
 /**
  * @generated from message avspl1t.v1.ManifestResult
@@ -616,7 +669,7 @@ export type ManifestResult = Message<"avspl1t.v1.ManifestResult"> & {
  * Use `create(ManifestResultSchema)` to create a new message.
  */
 export const ManifestResultSchema: GenMessage<ManifestResult> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 12);
+  messageDesc(file_avspl1t_v1_coordinator, 13);
 
 /**
  * @generated from message avspl1t.v1.SubmitJobRequest
@@ -649,7 +702,7 @@ export type SubmitJobRequest = Message<"avspl1t.v1.SubmitJobRequest"> & {
  * Use `create(SubmitJobRequestSchema)` to create a new message.
  */
 export const SubmitJobRequestSchema: GenMessage<SubmitJobRequest> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 13);
+  messageDesc(file_avspl1t_v1_coordinator, 14);
 
 /**
  * @generated from message avspl1t.v1.SubmitJobResponse
@@ -673,7 +726,7 @@ export type SubmitJobResponse = Message<"avspl1t.v1.SubmitJobResponse"> & {
  * Use `create(SubmitJobResponseSchema)` to create a new message.
  */
 export const SubmitJobResponseSchema: GenMessage<SubmitJobResponse> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 14);
+  messageDesc(file_avspl1t_v1_coordinator, 15);
 
 /**
  * @generated from message avspl1t.v1.GetJobRequest
@@ -690,7 +743,7 @@ export type GetJobRequest = Message<"avspl1t.v1.GetJobRequest"> & {
  * Use `create(GetJobRequestSchema)` to create a new message.
  */
 export const GetJobRequestSchema: GenMessage<GetJobRequest> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 15);
+  messageDesc(file_avspl1t_v1_coordinator, 16);
 
 /**
  * @generated from message avspl1t.v1.GetJobResponse
@@ -707,7 +760,7 @@ export type GetJobResponse = Message<"avspl1t.v1.GetJobResponse"> & {
  * Use `create(GetJobResponseSchema)` to create a new message.
  */
 export const GetJobResponseSchema: GenMessage<GetJobResponse> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 16);
+  messageDesc(file_avspl1t_v1_coordinator, 17);
 
 /**
  * @generated from message avspl1t.v1.ListJobsRequest
@@ -724,7 +777,7 @@ export type ListJobsRequest = Message<"avspl1t.v1.ListJobsRequest"> & {
  * Use `create(ListJobsRequestSchema)` to create a new message.
  */
 export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 17);
+  messageDesc(file_avspl1t_v1_coordinator, 18);
 
 /**
  * @generated from message avspl1t.v1.ListJobsResponse
@@ -741,7 +794,7 @@ export type ListJobsResponse = Message<"avspl1t.v1.ListJobsResponse"> & {
  * Use `create(ListJobsResponseSchema)` to create a new message.
  */
 export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 18);
+  messageDesc(file_avspl1t_v1_coordinator, 19);
 
 /**
  * @generated from message avspl1t.v1.CancelJobRequest
@@ -758,7 +811,7 @@ export type CancelJobRequest = Message<"avspl1t.v1.CancelJobRequest"> & {
  * Use `create(CancelJobRequestSchema)` to create a new message.
  */
 export const CancelJobRequestSchema: GenMessage<CancelJobRequest> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 19);
+  messageDesc(file_avspl1t_v1_coordinator, 20);
 
 /**
  * @generated from message avspl1t.v1.CancelJobResponse
@@ -775,7 +828,7 @@ export type CancelJobResponse = Message<"avspl1t.v1.CancelJobResponse"> & {
  * Use `create(CancelJobResponseSchema)` to create a new message.
  */
 export const CancelJobResponseSchema: GenMessage<CancelJobResponse> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 20);
+  messageDesc(file_avspl1t_v1_coordinator, 21);
 
 /**
  * @generated from message avspl1t.v1.WatchJobRequest
@@ -792,7 +845,7 @@ export type WatchJobRequest = Message<"avspl1t.v1.WatchJobRequest"> & {
  * Use `create(WatchJobRequestSchema)` to create a new message.
  */
 export const WatchJobRequestSchema: GenMessage<WatchJobRequest> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 21);
+  messageDesc(file_avspl1t_v1_coordinator, 22);
 
 /**
  * @generated from message avspl1t.v1.WatchJobResponse
@@ -809,7 +862,7 @@ export type WatchJobResponse = Message<"avspl1t.v1.WatchJobResponse"> & {
  * Use `create(WatchJobResponseSchema)` to create a new message.
  */
 export const WatchJobResponseSchema: GenMessage<WatchJobResponse> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 22);
+  messageDesc(file_avspl1t_v1_coordinator, 23);
 
 /**
  * @generated from message avspl1t.v1.GetTaskRequest
@@ -845,7 +898,7 @@ export type GetTaskRequest = Message<"avspl1t.v1.GetTaskRequest"> & {
  * Use `create(GetTaskRequestSchema)` to create a new message.
  */
 export const GetTaskRequestSchema: GenMessage<GetTaskRequest> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 23);
+  messageDesc(file_avspl1t_v1_coordinator, 24);
 
 /**
  * @generated from message avspl1t.v1.GetTaskResponse
@@ -864,7 +917,7 @@ export type GetTaskResponse = Message<"avspl1t.v1.GetTaskResponse"> & {
  * Use `create(GetTaskResponseSchema)` to create a new message.
  */
 export const GetTaskResponseSchema: GenMessage<GetTaskResponse> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 24);
+  messageDesc(file_avspl1t_v1_coordinator, 25);
 
 /**
  * @generated from message avspl1t.v1.HeartbeatRequest
@@ -898,7 +951,7 @@ export type HeartbeatRequest = Message<"avspl1t.v1.HeartbeatRequest"> & {
  * Use `create(HeartbeatRequestSchema)` to create a new message.
  */
 export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 25);
+  messageDesc(file_avspl1t_v1_coordinator, 26);
 
 /**
  * @generated from message avspl1t.v1.HeartbeatResponse
@@ -924,7 +977,7 @@ export type HeartbeatResponse = Message<"avspl1t.v1.HeartbeatResponse"> & {
  * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 26);
+  messageDesc(file_avspl1t_v1_coordinator, 27);
 
 /**
  * @generated from message avspl1t.v1.FinishTaskRequest
@@ -995,7 +1048,7 @@ export type FinishTaskRequest = Message<"avspl1t.v1.FinishTaskRequest"> & {
  * Use `create(FinishTaskRequestSchema)` to create a new message.
  */
 export const FinishTaskRequestSchema: GenMessage<FinishTaskRequest> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 27);
+  messageDesc(file_avspl1t_v1_coordinator, 28);
 
 /**
  * @generated from message avspl1t.v1.TaskFailure
@@ -1027,7 +1080,7 @@ export type TaskFailure = Message<"avspl1t.v1.TaskFailure"> & {
  * Use `create(TaskFailureSchema)` to create a new message.
  */
 export const TaskFailureSchema: GenMessage<TaskFailure> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 28);
+  messageDesc(file_avspl1t_v1_coordinator, 29);
 
 /**
  * @generated from message avspl1t.v1.FinishTaskResponse
@@ -1053,7 +1106,7 @@ export type FinishTaskResponse = Message<"avspl1t.v1.FinishTaskResponse"> & {
  * Use `create(FinishTaskResponseSchema)` to create a new message.
  */
 export const FinishTaskResponseSchema: GenMessage<FinishTaskResponse> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 29);
+  messageDesc(file_avspl1t_v1_coordinator, 30);
 
 /**
  * @generated from message avspl1t.v1.ListWorkersRequest
@@ -1066,7 +1119,7 @@ export type ListWorkersRequest = Message<"avspl1t.v1.ListWorkersRequest"> & {
  * Use `create(ListWorkersRequestSchema)` to create a new message.
  */
 export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 30);
+  messageDesc(file_avspl1t_v1_coordinator, 31);
 
 /**
  * @generated from message avspl1t.v1.WorkerTask
@@ -1098,7 +1151,7 @@ export type WorkerTask = Message<"avspl1t.v1.WorkerTask"> & {
  * Use `create(WorkerTaskSchema)` to create a new message.
  */
 export const WorkerTaskSchema: GenMessage<WorkerTask> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 31);
+  messageDesc(file_avspl1t_v1_coordinator, 32);
 
 /**
  * @generated from message avspl1t.v1.WorkerInfo
@@ -1153,7 +1206,7 @@ export type WorkerInfo = Message<"avspl1t.v1.WorkerInfo"> & {
  * Use `create(WorkerInfoSchema)` to create a new message.
  */
 export const WorkerInfoSchema: GenMessage<WorkerInfo> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 32);
+  messageDesc(file_avspl1t_v1_coordinator, 33);
 
 /**
  * @generated from message avspl1t.v1.ListWorkersResponse
@@ -1177,7 +1230,7 @@ export type ListWorkersResponse = Message<"avspl1t.v1.ListWorkersResponse"> & {
  * Use `create(ListWorkersResponseSchema)` to create a new message.
  */
 export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 33);
+  messageDesc(file_avspl1t_v1_coordinator, 34);
 
 /**
  * @generated from message avspl1t.v1.ListJobRunsRequest
@@ -1194,7 +1247,7 @@ export type ListJobRunsRequest = Message<"avspl1t.v1.ListJobRunsRequest"> & {
  * Use `create(ListJobRunsRequestSchema)` to create a new message.
  */
 export const ListJobRunsRequestSchema: GenMessage<ListJobRunsRequest> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 34);
+  messageDesc(file_avspl1t_v1_coordinator, 35);
 
 /**
  * One claim of a task: which worker ran it, when, and how it ended.
@@ -1257,7 +1310,7 @@ export type TaskRun = Message<"avspl1t.v1.TaskRun"> & {
  * Use `create(TaskRunSchema)` to create a new message.
  */
 export const TaskRunSchema: GenMessage<TaskRun> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 35);
+  messageDesc(file_avspl1t_v1_coordinator, 36);
 
 /**
  * @generated from message avspl1t.v1.ListJobRunsResponse
@@ -1283,7 +1336,7 @@ export type ListJobRunsResponse = Message<"avspl1t.v1.ListJobRunsResponse"> & {
  * Use `create(ListJobRunsResponseSchema)` to create a new message.
  */
 export const ListJobRunsResponseSchema: GenMessage<ListJobRunsResponse> = /*@__PURE__*/
-  messageDesc(file_avspl1t_v1_coordinator, 36);
+  messageDesc(file_avspl1t_v1_coordinator, 37);
 
 /**
  * @generated from enum avspl1t.v1.JobState
