@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
+import type { SplitResult } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { RenditionSchema, type Segment } from '../../src/gen/avspl1t/v1/media_pb.js';
 import { binaries } from '../../src/media/ffmpeg.js';
 import { encode, normalizeSettings, split } from '../../src/media/index.js';
@@ -56,6 +57,47 @@ async function joined(segments: Segment[], name: string): Promise<string> {
   return file;
 }
 
+const storage = new Storage();
+const ctx = async () => ({ storage, tmpDir: await mkdtemp(path.join(dir, 'op-')), threads: 1 });
+
+/** A 6 s 320x180 H.264 source (key frame every 45 frames) split into three 2 s pieces. */
+async function splitSource(name: string) {
+  const source = path.join(dir, `${name}.mp4`);
+  await run('ffmpeg', [
+    ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30:duration=6'],
+    ...['-c:v', 'libx264', '-preset', 'veryfast', '-g', '45', source],
+  ]);
+  const s = await split(
+    { input: fileAt(source), working: folderAt(path.join(dir, `work-${name}`)), secondsPerSegment: 2 },
+    await ctx(),
+  );
+  return { source, s };
+}
+
+/** One encode task of every rung of `s`'s pieces, run through `ffmpeg` (a wrapper), into `<dir>/<folder>/<rung>`. */
+async function encodeEveryRung(s: SplitResult, folder: string, ffmpeg: string): Promise<Segment[]> {
+  const real = binaries.ffmpeg;
+  binaries.ffmpeg = ffmpeg;
+  try {
+    return await encode(
+      {
+        pieces: s.pieces,
+        source: s.source!,
+        output: folderAt(path.join(dir, 'unused')),
+        settings: rungs[0]!.settings!,
+        rungs: rungs.map((rendition, r) => ({
+          rendition,
+          renditionIndex: r,
+          output: folderAt(path.join(dir, folder, rendition.name)),
+        })),
+      },
+      await ctx(),
+    );
+  } finally {
+    binaries.ffmpeg = real;
+  }
+}
+
 /** Codec, width and height of the first video stream (ffprobe). */
 async function stream(file: string): Promise<[string, number, number]> {
   const { stdout } = await run('ffprobe', [
@@ -67,17 +109,7 @@ async function stream(file: string): Promise<[string, number, number]> {
 }
 
 it('one ffmpeg encodes three rungs of three segments; each rung matches what its own task makes', async () => {
-  const source = path.join(dir, 'src.mp4');
-  await run('ffmpeg', [
-    ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30:duration=6'],
-    ...['-c:v', 'libx264', '-preset', 'veryfast', '-g', '45', source],
-  ]);
-  const storage = new Storage();
-  const ctx = async () => ({ storage, tmpDir: await mkdtemp(path.join(dir, 'op-')), threads: 1 });
-  const s = await split(
-    { input: fileAt(source), working: folderAt(path.join(dir, 'work')), secondsPerSegment: 2 },
-    await ctx(),
-  );
+  const { source, s } = await splitSource('src');
   assert.equal(s.pieces.length, 3);
   const sourceFrames = (await videoPackets(source)).length;
   assert.equal(sourceFrames, 180);
@@ -87,27 +119,7 @@ it('one ffmpeg encodes three rungs of three segments; each rung matches what its
   const wrapper = path.join(dir, 'ffmpeg-wrapper.sh');
   await writeFile(wrapper, `#!/bin/sh\necho "$*" >> '${log}'\nexec ffmpeg "$@"\n`);
   await chmod(wrapper, 0o755);
-  const real = binaries.ffmpeg;
-  binaries.ffmpeg = wrapper;
-  let together: Segment[];
-  try {
-    together = await encode(
-      {
-        pieces: s.pieces,
-        source: s.source!,
-        output: folderAt(path.join(dir, 'unused')),
-        settings: rungs[0]!.settings!,
-        rungs: rungs.map((rendition, r) => ({
-          rendition,
-          renditionIndex: r,
-          output: folderAt(path.join(dir, 'together', rendition.name)),
-        })),
-      },
-      await ctx(),
-    );
-  } finally {
-    binaries.ffmpeg = real;
-  }
+  const together = await encodeEveryRung(s, 'together', wrapper);
   const runs = (await readFile(log, 'utf8')).trim().split('\n');
   assert.equal(runs.length, 1, `one ffmpeg for every rung: ${runs.join('\n')}`);
   assert.deepEqual(
@@ -165,17 +177,7 @@ it('one ffmpeg encodes three rungs of three segments; each rung matches what its
 });
 
 it('one rung with key frames elsewhere: the whole task falls back to one ffmpeg per piece, every rung still a key frame per segment', async () => {
-  const source = path.join(dir, 'src-fallback.mp4');
-  await run('ffmpeg', [
-    ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30:duration=6'],
-    ...['-c:v', 'libx264', '-preset', 'veryfast', '-g', '45', source],
-  ]);
-  const storage = new Storage();
-  const ctx = async () => ({ storage, tmpDir: await mkdtemp(path.join(dir, 'op-')), threads: 1 });
-  const s = await split(
-    { input: fileAt(source), working: folderAt(path.join(dir, 'work-fallback')), secondsPerSegment: 2 },
-    await ctx(),
-  );
+  const { s } = await splitSource('src-fallback');
   // A stand-in ffmpeg that gives the H.264 rung a key frame every 45 frames in a run of
   // several segments (-g 60), as an encoder that ignores its key frame interval would.
   const log = path.join(dir, 'fallback.log');
@@ -194,27 +196,7 @@ process.exit(spawnSync('ffmpeg', args, { stdio: 'inherit' }).status ?? 1);
 `,
   );
   await chmod(wrapper, 0o755);
-  const real = binaries.ffmpeg;
-  binaries.ffmpeg = wrapper;
-  let segments: Segment[];
-  try {
-    segments = await encode(
-      {
-        pieces: s.pieces,
-        source: s.source!,
-        output: folderAt(path.join(dir, 'unused')),
-        settings: rungs[0]!.settings!,
-        rungs: rungs.map((rendition, r) => ({
-          rendition,
-          renditionIndex: r,
-          output: folderAt(path.join(dir, 'fallback', rendition.name)),
-        })),
-      },
-      await ctx(),
-    );
-  } finally {
-    binaries.ffmpeg = real;
-  }
+  const segments = await encodeEveryRung(s, 'fallback', wrapper);
   const runs = (await readFile(log, 'utf8')).trim().split('\n');
   assert.equal(runs.length, 1 + s.pieces.length, 'the run of all pieces, then one per piece');
   assert.deepEqual(
