@@ -16,11 +16,12 @@ export const RUN_COST = 0.3;
 /**
  * The share of a ladder piece's encode cost that follows its source's coded bytes;
  * the rest follows its frames. One rendition's cost follows the bytes (a busy scene
- * costs its encoder that much more); a ladder adds per-frame work that barely
- * depends on the scene (each rung's scale, the small rungs' and x264's encoders), so
- * its busy pieces cost less more. The measurements: bench/REPORT.md, "Numbers behind constants".
+ * costs its encoder that much more); a ladder adds per-frame work that depends
+ * little on the scene (each rung's scale, the small rungs' and x264's encoders), so
+ * a busy piece costs a ladder less above the average than its bytes say. The
+ * measurements: bench/REPORT.md, "Numbers behind constants".
  */
-export const LADDER_BYTES_SHARE = 0.5;
+export const LADDER_BYTES_SHARE = 0.35;
 
 /** Guided task sizes tried: each task takes remaining cost / (divisor × parallelism). */
 const DIVISORS = [2, 1, 0.5];

@@ -38,7 +38,7 @@ function runsPerRung(tasks: ReturnType<typeof ladderEncodeTasks>): number[][] {
 
 describe('encoder runs of a ladder job', () => {
   it('the default 720p ladder on 2 slots: 2 encoder runs (8 + 7 segments), not the 4 of one rendition', () => {
-    // A ladder run's cost follows the frames as much as the bytes (LADDER_BYTES_SHARE), so
+    // A ladder run's cost follows the frames more than the bytes (LADDER_BYTES_SHARE), so
     // the costly last scene no longer splits the second half into 4, 2 and 1 segments.
     const tasks = ladderEncodeTasks(pieces, ladder, source, folderAt('/out'), 2);
     assert.equal(ladder.length, 6);
