@@ -7,12 +7,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
+import { groupPieces } from '../src/coordinator/schedule-policy.js';
 import type { Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
 import { EncoderSettingsSchema } from '../src/gen/avspl1t/v1/media_pb.js';
 import { encode, encodeAudio, split } from '../src/media/index.js';
+import type { CoordinatorClient } from '../src/rpc/index.js';
 import { fileAt, folderAt, Storage } from '../src/storage/index.js';
 import { makeSceneClip } from './lib.js';
-import { Fleet, spawnCoordinator, submit } from './sim.js';
+import { Fleet, realisticSplit, spawnCoordinator, submit } from './sim.js';
 
 /** Task durations (seconds of real work) of the simulated job. */
 export interface JobProfile {
@@ -131,8 +133,9 @@ export interface ScaleRow {
   /** Amdahl cap: (serial + parallel) / serial. */
   amdahlCap: number;
   /**
-   * Ladder jobs: split + the tasks (encodes and audio) run costliest first, each on
-   * the worker free first, with no dispatch cost + manifest (whole tasks, a perfect fleet).
+   * Ladder jobs: split + the tasks the coordinator handed out (encodes, each of every
+   * rung of its pieces, and audio) run costliest first, each on the worker free first,
+   * with no dispatch cost + manifest: what a perfect fleet does with these tasks.
    */
   scheduleSeconds?: number;
 }
@@ -155,13 +158,42 @@ export function longestFirstSpan(durations: readonly number[], workers: number):
   return Math.max(...free);
 }
 
+/** The simulated job's tasks as the coordinator makes them, in task seconds. */
+export interface SimulatedJob {
+  /** Split + manifest: the parts nothing else overlaps. */
+  serialSeconds: number;
+  /** One entry per encode task: its pieces' seconds, a ladder's the sum of every rung of them. */
+  encodeTasks: number[];
+  /** Tasks the job makes in all: split, encodes, audio, manifest. */
+  taskCount: number;
+}
+
+/**
+ * The tasks of `profile`'s job (with `ladder`: the default ladder), grouped as the
+ * coordinator groups the simulated split's pieces (groupPieces) for the job's
+ * `parallelism` (0, unset, as `avspl1t submit` leaves it: one segment per task).
+ * A ladder's encode task covers every rung of its pieces (EncodeTask.rungs).
+ */
+export function simulatedJob(profile: JobProfile, ladder?: LadderShape, parallelism = 0): SimulatedJob {
+  const perSegment = ladder
+    ? [...ladder.rungSeconds.values()].reduce((a, b) => a + b, 0)
+    : profile.encodeSeconds;
+  const groups = groupPieces(realisticSplit(profile.segments, true).value.pieces, parallelism);
+  return {
+    serialSeconds: profile.splitSeconds + profile.manifestSeconds,
+    encodeTasks: groups.map((g) => g.length * perSegment),
+    taskCount: groups.length + 3,
+  };
+}
+
 /**
  * Runs the job once per worker count. Time is compressed, but not so far that the
  * fleet asks more than `dispatchPerSecond` tasks/s of the coordinator (compression
  * multiplies the dispatch rate a real fleet needs): a task second lasts
  * max(`minMsPerSecond`, workers / (mean encode seconds × dispatchPerSecond)) ms.
  * With `ladder`, the job asks for the default ladder: a task per segment encodes
- * every rung of it, lasting the sum of its rungs' seconds.
+ * every rung of it, lasting the sum of its rungs' seconds. A run ends when the
+ * coordinator marks the job finished (its finished_at).
  */
 export async function runScaleOut(
   profile: JobProfile,
@@ -173,14 +205,17 @@ export async function runScaleOut(
 ): Promise<ScaleRow[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-scale-db-'));
   const rows: ScaleRow[] = [];
-  const serial = profile.splitSeconds + profile.manifestSeconds;
-  const segmentSeconds = ladder ? [...ladder.rungSeconds.values()] : [profile.encodeSeconds];
-  const encodes = Array.from({ length: profile.segments }, () => segmentSeconds).flat();
-  const meanEncode = encodes.reduce((a, b) => a + b, 0) / encodes.length;
-  const parallel = encodes.reduce((a, b) => a + b, 0) + profile.audioSeconds;
+  const job = simulatedJob(profile, ladder);
+  const serial = job.serialSeconds;
+  const encodeWork = job.encodeTasks.reduce((a, b) => a + b, 0);
+  // The time scale's dispatch rate is that of the encode tasks the coordinator hands out.
+  const meanEncode = encodeWork / job.encodeTasks.length;
+  const parallel = encodeWork + profile.audioSeconds;
   const encodeSeconds = (t: Task) => {
-    if (!ladder || t.kind.case !== 'encode') return profile.encodeSeconds;
-    // A task of every rung (EncodeTask.rungs) lasts the sum of its rungs.
+    if (t.kind.case !== 'encode') throw new Error('scale-out: not an encode task');
+    const pieces = t.kind.value.pieces.length;
+    if (!ladder) return pieces * profile.encodeSeconds;
+    // A task of every rung (EncodeTask.rungs) of its pieces lasts the sum of its rungs, per piece.
     const names = t.kind.value.rungs.length
       ? t.kind.value.rungs.map((r) => r.rendition?.name ?? '')
       : [t.kind.value.rendition?.name ?? ''];
@@ -190,7 +225,7 @@ export async function runScaleOut(
       if (one === undefined) throw new Error(`scale-out: the coordinator planned an unknown rung "${name}"`);
       seconds += one;
     }
-    return seconds;
+    return pieces * seconds;
   };
   const durationS = (t: Task) => {
     const s =
@@ -214,15 +249,24 @@ export async function runScaleOut(
         durationMs: (t) => durationS(t) * msPerSecond,
         sourceSize: ladder?.sourceSize,
       });
+      // The tasks handed out (by id: a retried task counts once), for the whole-task schedule.
+      const handedOut = new Map<string, Task>();
+      fleet.onTask = (t) => handedOut.set(t.id, t);
       try {
         fleet.start();
         await new Promise((r) => setTimeout(r, 300));
-        const t0 = performance.now();
-        await submit(fleet.client, ladder ? { ladder: 'default' } : {});
-        // Split, audio, manifest and the encodes: one per segment (a ladder's covers every rung).
-        const total = profile.segments + 3;
-        while (fleet.finished < total) await new Promise((r) => setTimeout(r, 1));
-        const seconds = (performance.now() - t0) / msPerSecond;
+        const t0 = Date.now();
+        const jobId = await submit(fleet.client, ladder ? { ladder: 'default' } : {});
+        const finishedAtMs = await jobFinishedAt(fleet.client, jobId);
+        const seconds = (finishedAtMs - t0) / msPerSecond;
+        const tasks = [...handedOut.values()];
+        const worked = tasks
+          .filter((t) => t.kind.case === 'encode' || t.kind.case === 'audio')
+          .map(durationS);
+        if (tasks.length !== job.taskCount)
+          throw new Error(
+            `scale-out: the coordinator made ${tasks.length} tasks, the time scale assumed ${job.taskCount}`,
+          );
         const idealSeconds = serial + parallel / workers;
         const row = {
           workers,
@@ -232,14 +276,15 @@ export async function runScaleOut(
           efficiency: idealSeconds / seconds,
           speedup: (serial + parallel) / seconds,
           amdahlCap: (serial + parallel) / serial,
-          ...(ladder
-            ? { scheduleSeconds: serial + longestFirstSpan([...encodes, profile.audioSeconds], workers) }
-            : {}),
+          ...(ladder ? { scheduleSeconds: serial + longestFirstSpan(worked, workers) } : {}),
         };
         rows.push(row);
         log(
           `scale-out ${workers} workers: ${seconds.toFixed(1)} s simulated, ideal ${idealSeconds.toFixed(1)} s, ` +
-            `efficiency ${row.efficiency.toFixed(3)}`,
+            `efficiency ${row.efficiency.toFixed(3)}` +
+            (row.scheduleSeconds === undefined
+              ? ''
+              : `, whole-task schedule ${row.scheduleSeconds.toFixed(1)} s (${(row.scheduleSeconds / seconds).toFixed(3)} of it)`),
         );
       } finally {
         await fleet.close();
@@ -250,4 +295,16 @@ export async function runScaleOut(
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;
+}
+
+/** When the coordinator marked job `jobId` finished (ms since the epoch, its clock); throws if it failed. */
+async function jobFinishedAt(client: CoordinatorClient, jobId: string): Promise<number> {
+  for (;;) {
+    const job = (await client.getJob({ jobId })).job!;
+    if (job.finishedAtMs > 0n) {
+      if (job.failureReason) throw new Error(`scale-out: job failed: ${job.failureReason}`);
+      return Number(job.finishedAtMs);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
