@@ -138,6 +138,14 @@ export interface ScaleRow {
    * with no dispatch cost + manifest: what a perfect fleet does with these tasks.
    */
   scheduleSeconds?: number;
+  /** Ladder jobs: the encode tasks the coordinator handed out. */
+  encodeTasks?: number;
+  /**
+   * Ladder jobs: wall ms from the split's FinishTask until the first worker, and until
+   * every worker, received its first encode or audio task (the start-up wave; the
+   * split result becomes the job's tasks meanwhile).
+   */
+  startupMs?: { first: number; allBusy: number };
 }
 
 /** A ladder-shaped job for runScaleOut: the source size the split reports and each rung's encode seconds per segment. */
@@ -276,7 +284,16 @@ export async function runScaleOut(
           efficiency: idealSeconds / seconds,
           speedup: (serial + parallel) / seconds,
           amdahlCap: (serial + parallel) / serial,
-          ...(ladder ? { scheduleSeconds: serial + longestFirstSpan(worked, workers) } : {}),
+          ...(ladder
+            ? {
+                scheduleSeconds: serial + longestFirstSpan(worked, workers),
+                encodeTasks: tasks.filter((t) => t.kind.case === 'encode').length,
+                startupMs: {
+                  first: fleet.firstWorkAt[0]! - fleet.splitFinishAt,
+                  allBusy: fleet.allBusyAt - fleet.splitFinishAt,
+                },
+              }
+            : {}),
         };
         rows.push(row);
         log(
@@ -284,7 +301,8 @@ export async function runScaleOut(
             `efficiency ${row.efficiency.toFixed(3)}` +
             (row.scheduleSeconds === undefined
               ? ''
-              : `, whole-task schedule ${row.scheduleSeconds.toFixed(1)} s (${(row.scheduleSeconds / seconds).toFixed(3)} of it)`),
+              : `, whole-task schedule ${row.scheduleSeconds.toFixed(1)} s (${(row.scheduleSeconds / seconds).toFixed(3)} of it), ` +
+                `split to first / every worker busy ${row.startupMs?.first.toFixed(0)} / ${row.startupMs?.allBusy.toFixed(0)} ms`),
         );
       } finally {
         await fleet.close();
