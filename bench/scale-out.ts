@@ -141,9 +141,9 @@ export interface ScaleRow {
   /** Ladder jobs: the encode tasks the coordinator handed out. */
   encodeTasks?: number;
   /**
-   * Ladder jobs: wall ms from the split's FinishTask until the first worker, and until
-   * every worker, received its first encode or audio task (the start-up wave; the
-   * split result becomes the job's tasks meanwhile).
+   * Ladder jobs: wall ms from the split's FinishTask until the first encode task was
+   * handed out, and until every worker had received its first task other than the
+   * split (the start-up wave; the split result becomes the job's tasks meanwhile).
    */
   startupMs?: { first: number; allBusy: number };
 }
@@ -259,7 +259,11 @@ export async function runScaleOut(
       });
       // The tasks handed out (by id: a retried task counts once), for the whole-task schedule.
       const handedOut = new Map<string, Task>();
-      fleet.onTask = (t) => handedOut.set(t.id, t);
+      let firstEncodeAt = Number.NaN;
+      fleet.onTask = (t, at) => {
+        handedOut.set(t.id, t);
+        if (t.kind.case === 'encode' && Number.isNaN(firstEncodeAt)) firstEncodeAt = at;
+      };
       try {
         fleet.start();
         await new Promise((r) => setTimeout(r, 300));
@@ -289,7 +293,7 @@ export async function runScaleOut(
                 scheduleSeconds: serial + longestFirstSpan(worked, workers),
                 encodeTasks: tasks.filter((t) => t.kind.case === 'encode').length,
                 startupMs: {
-                  first: fleet.firstWorkAt[0]! - fleet.splitFinishAt,
+                  first: firstEncodeAt - fleet.splitFinishAt,
                   allBusy: fleet.allBusyAt - fleet.splitFinishAt,
                 },
               }
