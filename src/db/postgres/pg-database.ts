@@ -1,8 +1,9 @@
 // Runs statements and transactions on the pool. A transaction is at most two
 // round trips per step: pipelining sends BEGIN with the first reads, and the
-// writes with COMMIT. Lost lock races and deadlocks are run again; a lost server
-// is run again briefly, then answered with a Transient AppError (UNAVAILABLE at
-// the RPC boundary); each outage is logged once.
+// writes with COMMIT, each step in one socket write. Lost lock races and
+// deadlocks are run again; a lost server is run again briefly, then answered
+// with a Transient AppError (UNAVAILABLE at the RPC boundary); each outage is
+// logged once.
 import type pg from 'pg';
 import { AppError, ErrorKind, errorMessage } from '../../errors.js';
 import type { Availability } from '../availability.js';
