@@ -44,9 +44,14 @@ own.stop();
 await fleet.close();
 await coord.stop();
 await stopPg?.();
+/** A prom-client histogram as `getMetricsAsJSON` gives it. */
+interface HistogramJson {
+  values: { labels: Record<string, string | number>; value: number; metricName?: string }[];
+}
 const server = JSON.parse(readFileSync(traceFile, 'utf8')) as {
   stalls: Stall[];
-  finish?: { values: { labels: Record<string, string | number>; value: number; metricName?: string }[] };
+  finish?: HistogramJson;
+  heartbeat?: HistogramJson;
 };
 rmSync(dir, { recursive: true, force: true });
 
@@ -99,8 +104,11 @@ report('FinishTask', fleet.latencies.finishTask);
 report('Heartbeat', fleet.latencies.heartbeat);
 console.log(burstiness());
 console.log(`workers' process: ${stallSummary(own.stalls)}; coordinator: ${stallSummary(server.stalls)}`);
-const buckets = server.finish?.values.filter(
-  (v) => v.metricName?.endsWith('_bucket') && v.labels.accepted === 'true',
-);
-if (buckets)
-  console.log(`server-side FinishTask: ${buckets.map((b) => `≤${b.labels.le}s ${b.value}`).join(', ')}`);
+/** Calls at most each bucket's bound (seconds), of the whole run (the start-up wave too). */
+function buckets(name: string, h: HistogramJson | undefined, label: string): void {
+  const b = h?.values.filter((v) => v.metricName?.endsWith('_bucket') && v.labels[label] === 'true');
+  if (b?.length)
+    console.log(`server-side ${name}: ${b.map((v) => `≤${v.labels.le}s ${v.value}`).join(', ')}`);
+}
+buckets('FinishTask', server.finish, 'accepted');
+buckets('Heartbeat', server.heartbeat, 'lease_valid');

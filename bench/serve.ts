@@ -19,10 +19,16 @@ const stalls = trace ? recordStalls() : undefined;
 process.stdin.resume();
 process.stdin.on('end', async () => {
   if (trace && stalls) {
-    const finish = (await running.metrics?.registry.getMetricsAsJSON())?.find(
-      (m) => m.name === 'avspl1t_finish_duration_seconds',
+    const metrics = (await running.metrics?.registry.getMetricsAsJSON()) ?? [];
+    const named = (name: string) => metrics.find((m) => m.name === name);
+    writeFileSync(
+      trace,
+      JSON.stringify({
+        stalls: stalls.stalls,
+        finish: named('avspl1t_finish_duration_seconds'),
+        heartbeat: named('avspl1t_heartbeat_duration_seconds'),
+      }),
     );
-    writeFileSync(trace, JSON.stringify({ stalls: stalls.stalls, finish }));
   }
   void running.close().then(() => process.exit(0));
 });
