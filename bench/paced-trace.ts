@@ -1,8 +1,9 @@
 // Where the paced dispatch tail comes from: one paced run (bench/dispatch.ts's
 // "paced" table) with the event-loop stalls of the simulated workers and of the
-// coordinator recorded, and every slow call matched against them. Usage:
+// coordinator recorded, and every slow call matched against them, beside the
+// coordinator's own FinishTask and Heartbeat histograms. Usage:
 // node dist/bench/paced-trace.js sqlite|postgres [workers] [task ms] [waves]
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { POLL_WAIT_MS } from '../src/worker/worker.js';
@@ -48,7 +49,8 @@ await stopPg?.();
 interface HistogramJson {
   values: { labels: Record<string, string | number>; value: number; metricName?: string }[];
 }
-const server = JSON.parse(readFileSync(traceFile, 'utf8')) as {
+// A coordinator build without the trace (BENCH_SERVE=<another build>) leaves no file.
+const server = (existsSync(traceFile) ? JSON.parse(readFileSync(traceFile, 'utf8')) : { stalls: [] }) as {
   stalls: Stall[];
   finish?: HistogramJson;
   heartbeat?: HistogramJson;
