@@ -336,9 +336,9 @@ function scaleOutLadderTable(s: NonNullable<Results['scaleOutLadder']>): string 
   return [
     `A 10-minute 1080p job with the default ladder (${p.rungs.length} rungs): split ${f(p.splitSeconds, 1)} s, audio`,
     `${f(p.audioSeconds, 1)} s, manifest ${f(p.manifestSeconds, 1)} s, and every rung encodes every one of the ${p.segments}`,
-    'segments. The job is submitted as `avspl1t submit` leaves it (no parallelism), so the coordinator',
-    'makes one encode task per segment that encodes every rung of it from one decode (EncodeTask.rungs),',
-    `lasting the sum of its rungs (${f(perSegment, 1)} s), claimed costliest first` +
+    'segments. The job is submitted as `avspl1t submit` leaves it (no parallelism: the fleet unknown), so the',
+    'coordinator makes one encode task per segment and rung (a task of every rung would last their sum,',
+    `${f(perSegment, 1)} s, too coarse for a large fleet), claimed costliest first` +
       (tasks === undefined
         ? '. Caveat: these rows were measured before the simulation accounted per task (time scale and' +
           ' "whole tasks" from one-rung entries); rerun them.'

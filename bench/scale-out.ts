@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
+import { rungsTogether } from '../src/coordinator/ladder-tasks.js';
 import { groupPieces } from '../src/coordinator/schedule-policy.js';
 import type { Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
 import { EncoderSettingsSchema } from '../src/gen/avspl1t/v1/media_pb.js';
@@ -170,7 +171,7 @@ export function longestFirstSpan(durations: readonly number[], workers: number):
 export interface SimulatedJob {
   /** Split + manifest: the parts nothing else overlaps. */
   serialSeconds: number;
-  /** One entry per encode task: its pieces' seconds, a ladder's the sum of every rung of them. */
+  /** One entry per encode task: its pieces' seconds (of every rung, for a task of every rung). */
   encodeTasks: number[];
   /** Tasks the job makes in all: split, encodes, audio, manifest. */
   taskCount: number;
@@ -180,17 +181,21 @@ export interface SimulatedJob {
  * The tasks of `profile`'s job (with `ladder`: the default ladder), grouped as the
  * coordinator groups the simulated split's pieces (groupPieces) for the job's
  * `parallelism` (0, unset, as `avspl1t submit` leaves it: one segment per task).
- * A ladder's encode task covers every rung of its pieces (EncodeTask.rungs).
+ * A ladder's encode task covers every rung of its pieces (EncodeTask.rungs) when
+ * rungsTogether says so, else one rung of them.
  */
 export function simulatedJob(profile: JobProfile, ladder?: LadderShape, parallelism = 0): SimulatedJob {
-  const perSegment = ladder
-    ? [...ladder.rungSeconds.values()].reduce((a, b) => a + b, 0)
-    : profile.encodeSeconds;
+  const rungs = ladder ? [...ladder.rungSeconds.values()] : [profile.encodeSeconds];
   const groups = groupPieces(realisticSplit(profile.segments, true).value.pieces, parallelism);
+  // A task of every rung lasts their sum; else a task per rung and group (ladderEncodeTasks).
+  const perTask = rungsTogether(rungs.length, parallelism, false)
+    ? [rungs.reduce((a, b) => a + b, 0)]
+    : rungs;
+  const encodeTasks = perTask.flatMap((seconds) => groups.map((g) => g.length * seconds));
   return {
     serialSeconds: profile.splitSeconds + profile.manifestSeconds,
-    encodeTasks: groups.map((g) => g.length * perSegment),
-    taskCount: groups.length + 3,
+    encodeTasks,
+    taskCount: encodeTasks.length + 3,
   };
 }
 
@@ -199,8 +204,8 @@ export function simulatedJob(profile: JobProfile, ladder?: LadderShape, parallel
  * fleet asks more than `dispatchPerSecond` tasks/s of the coordinator (compression
  * multiplies the dispatch rate a real fleet needs): a task second lasts
  * max(`minMsPerSecond`, workers / (mean encode seconds × dispatchPerSecond)) ms.
- * With `ladder`, the job asks for the default ladder: a task per segment encodes
- * every rung of it, lasting the sum of its rungs' seconds. A run ends when the
+ * With `ladder`, the job asks for the default ladder: with parallelism unset, a
+ * task per segment and rung, lasting that rung's seconds. A run ends when the
  * coordinator marks the job finished (its finished_at).
  */
 export async function runScaleOut(

@@ -1,6 +1,7 @@
 // The scale-out simulation's accounting of ladder-shaped jobs (bench/scale-out.ts
-// simulatedJob): one entry per encode task the coordinator makes, a ladder's task
-// lasting the sum of its rungs, checked by hand and against the real coordinator.
+// simulatedJob): one entry per encode task the coordinator makes (a task per rung
+// and segment with parallelism unset; a task of every rung, lasting their sum,
+// with it set), checked by hand and against the real coordinator.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -27,15 +28,36 @@ const shape = {
   ]),
 };
 
+// The real rung names of a 1080p default ladder, each 0.5 s of one segment's encode.
+const source1080 = { width: 1920, height: 1080, fps: 30 };
+const defaultShape = {
+  sourceSize: { width: 1920, height: 1080 },
+  rungSeconds: new Map(
+    defaultLadder(source1080, normalizeSettings({ encoder: 'svt', crf: 30, preset: 8 })).map(
+      (r) => [r.name, 0.5] as const,
+    ),
+  ),
+};
+
 describe('simulatedJob', () => {
-  it("a ladder's encode task covers every rung of its segment and lasts their sum", () => {
-    assert.deepEqual(simulatedJob(profile(3), shape).encodeTasks, [3.5, 3.5, 3.5]);
+  it('parallelism unset: a task per rung and segment, each lasting its rung', () => {
+    assert.deepEqual(simulatedJob(profile(3), shape).encodeTasks, [2, 2, 2, 1.5, 1.5, 1.5]);
   });
 
-  it('the whole-task schedule keeps the rungs of a segment on one worker', () => {
+  it("parallelism set: a ladder's encode task covers every rung of its segments and lasts their sum", () => {
+    const tasks = simulatedJob(profile(6), shape, 2).encodeTasks;
+    assert.equal(
+      tasks.reduce((a, b) => a + b, 0),
+      6 * 3.5,
+    );
+    for (const t of tasks) assert.equal(t % 3.5, 0, `${t}: whole segments of both rungs`);
+  });
+
+  it('the whole-task schedule places each task whole', () => {
     const job = simulatedJob(profile(3), shape);
-    // By hand, 2 workers: 3.5 | 3.5, then 3.5 → 7 | 3.5, audio 1 → 7 | 4.5.
-    assert.equal(longestFirstSpan([...job.encodeTasks, 1], 2), 7);
+    // By hand, 2 workers, longest first: 2 | 2, 2 → 4 | 2, 1.5 → 4 | 3.5, 1.5 → 4 | 5,
+    // 1.5 → 5.5 | 5, audio 1 → 5.5 | 6.
+    assert.equal(longestFirstSpan([...job.encodeTasks, 1], 2), 6);
     assert.equal(job.serialSeconds, 5);
   });
 
@@ -50,7 +72,7 @@ describe('simulatedJob', () => {
     const fleet = new Fleet(coord.address, 3, 3, {
       pieces: segments,
       hasAudio: true,
-      sourceSize: shape.sourceSize,
+      sourceSize: defaultShape.sourceSize,
     });
     const kinds: string[] = [];
     fleet.onTask = (t) => kinds.push(t.kind.case ?? '?');
@@ -58,8 +80,8 @@ describe('simulatedJob', () => {
       fleet.start();
       await waitDone(fleet.client, await submit(fleet.client, { ladder: 'default' }));
       const encodes = kinds.filter((k) => k === 'encode').length;
-      assert.equal(kinds.length, simulatedJob(profile(segments), shape).taskCount);
-      assert.equal(encodes, simulatedJob(profile(segments), shape).encodeTasks.length);
+      assert.equal(kinds.length, simulatedJob(profile(segments), defaultShape).taskCount);
+      assert.equal(encodes, simulatedJob(profile(segments), defaultShape).encodeTasks.length);
     } finally {
       await fleet.close();
       await coord.stop();
@@ -68,16 +90,10 @@ describe('simulatedJob', () => {
   });
 
   it('a run ends when the coordinator finishes the job and schedules the tasks it handed out', async () => {
-    // The real rung names of a 1080p default ladder, each 0.5 s of one segment's encode.
-    const source = { width: 1920, height: 1080, fps: 30 };
-    const names = defaultLadder(source, normalizeSettings({ encoder: 'svt', crf: 30, preset: 8 })).map(
-      (r) => r.name,
-    );
-    const rungSeconds = new Map(names.map((n) => [n, 0.5]));
-    const [row] = await runScaleOut(profile(4), [2], 5, 1000, () => {}, { sourceSize: source, rungSeconds });
-    const task = 0.5 * names.length;
-    // By hand, 2 workers: the 4 tasks in 2 rounds (2 × task), audio 1 after them; + split 4 + manifest 1.
-    assert.equal(row!.scheduleSeconds, 5 + 2 * task + 1);
+    const [row] = await runScaleOut(profile(4), [2], 5, 1000, () => {}, defaultShape);
+    // By hand, 2 workers: audio 1 and the 24 tasks of 0.5 s (4 segments × 6 rungs), 13 s of
+    // work, longest first: 1 + 11 × 0.5 | 13 × 0.5 = 6.5 | 6.5; + split 4 + manifest 1.
+    assert.equal(row!.scheduleSeconds, 5 + 6.5);
     assert.ok(row!.seconds >= row!.scheduleSeconds!, `${row!.seconds} simulated s < the schedule`);
   });
 });
