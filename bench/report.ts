@@ -347,13 +347,18 @@ function scaleOutLadderTable(s: NonNullable<Results['scaleOutLadder']>): string 
   const serial = p.splitSeconds + p.manifestSeconds;
   const perSegment = p.rungs.reduce((t, r) => t + r.seconds, 0);
   const parallel = p.segments * perSegment + p.audioSeconds;
+  const tasks = s.rows.find((r) => r.encodeTasks !== undefined)?.encodeTasks;
+  const whole = (r: ScaleRow) => r.scheduleSeconds ?? Number.NaN;
   return [
     `A 10-minute 1080p job with the default ladder (${p.rungs.length} rungs): split ${f(p.splitSeconds, 1)} s, audio`,
     `${f(p.audioSeconds, 1)} s, manifest ${f(p.manifestSeconds, 1)} s, and every rung encodes every one of the ${p.segments}`,
-    `segments (${p.segments} encode tasks of all ${p.rungs.length} rungs each, claimed costliest first; until 2026-12-02 ${p.segments * p.rungs.length} one-rung tasks).`,
-    'Caveat (2026-12-02): the simulation still derives its time scale and the "longest first" column from',
-    'one-rung tasks, so the tasks of every rung were handed out ~6× less often per wall second than the',
-    'time scale below says, and "longest first" is that of one-rung tasks; both are to be fixed and rerun.',
+    'segments. The job is submitted as `avspl1t submit` leaves it (no parallelism: the fleet unknown), so the',
+    'coordinator makes one encode task per segment and rung (a task of every rung would last their sum,',
+    `${f(perSegment, 1)} s, too coarse for a large fleet), claimed costliest first` +
+      (tasks === undefined
+        ? '. Caveat: these rows were measured before the simulation accounted per task (time scale and' +
+          ' "whole tasks" from one-rung entries); rerun them.'
+        : `: ${tasks} encode tasks, as the coordinator handed them out.`),
     "A rung's encode of one segment costs its",
     `pixels × its codec's seconds per megapixel (AV1 ${f(p.secondsPerMegapixel.av1)} s, H.264 ${f(p.secondsPerMegapixel.h264)} s), fitted to one`,
     `measured segment of every rung (${p.how}):`,
@@ -365,30 +370,29 @@ function scaleOutLadderTable(s: NonNullable<Results['scaleOutLadder']>): string 
     ),
     '',
     'Replayed like the table above: single-slot simulated workers against the real coordinator (SQLite),',
-    `one task second lasting max(${s.msPerSecond} ms, workers / (mean encode s × ${s.dispatchPerSecond}/s)) of wall time. Ideal =`,
-    `serial (${f(serial, 1)} s) + parallel work (${f(parallel, 0)} s) / workers. "Longest first" = split + every task`,
-    '(encodes and audio) run costliest first on the worker free first, with no dispatch cost, + manifest:',
-    'what whole tasks allow. The simulation ran with a 1-minute load average of',
+    `one task second lasting max(${s.msPerSecond} ms, workers / (mean encode task s × ${s.dispatchPerSecond}/s)) of wall time, so the`,
+    `fleet asks the coordinator for about ${s.dispatchPerSecond} encode tasks a second; a run ends when the coordinator marks the`,
+    `job finished. Ideal = serial (${f(serial, 1)} s) + parallel work (${f(parallel, 0)} s) / workers, the work perfectly`,
+    'divisible. "Whole tasks" = split + the encode and audio tasks the coordinator handed out, run costliest',
+    'first on the worker free first with no dispatch cost, + manifest: the best a perfect fleet does with',
+    'these tasks. So ideal / whole tasks is what the task size allows, and whole tasks / actual is what',
+    'dispatch and the simulated fleet lose; "split → every worker busy" is the start-up wave in wall ms',
+    '(the split result becoming the tasks, then one claim per worker) and in task seconds. Compressed',
+    'time makes every wall ms of the coordinator weigh 1000 / (ms per task s) times more than in a real',
+    'run. The simulation ran with a 1-minute load average of',
     `${f(s.load[0])} before and ${f(s.load[1])} after.`,
     '',
-    '| workers | ms per task s | end to end (s) | ideal (s) | ideal / actual | longest first, no dispatch cost (s) | speedup vs 1 worker ideal |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| workers | ms per task s | end to end (s) | ideal (s) | ideal / actual | whole tasks (s) | ideal / whole tasks | whole tasks / actual | split → every worker busy, wall ms (task s) | speedup vs 1 worker ideal |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...s.rows.map(
       (r) =>
-        `| ${r.workers} | ${f(r.msPerSecond, 0)} | ${f(r.seconds, 1)} | ${f(r.idealSeconds, 1)} | **${f(r.efficiency, 3)}**${r.workers === 64 ? ' (target ≥ 0.9)' : ''} | ${r.scheduleSeconds === undefined ? '–' : f(r.scheduleSeconds, 1)} | ${f(r.speedup, 1)}× |`,
+        `| ${r.workers} | ${f(r.msPerSecond, 0)} | ${f(r.seconds, 1)} | ${f(r.idealSeconds, 1)} | **${f(r.efficiency, 3)}**${r.workers === 64 ? ' (target ≥ 0.9)' : ''} | ${f(whole(r), 1)} | ${f(r.idealSeconds / whole(r), 3)} | ${f(whole(r) / r.seconds, 3)} | ${r.startupMs ? `${f(r.startupMs.allBusy, 0)} (${f(r.startupMs.allBusy / r.msPerSecond, 1)})` : '–'} | ${f(r.speedup, 1)}× |`,
     ),
     '',
-    'Where the rest goes (2026-12-02, shared host, load average 14-20): whole tasks cost almost nothing',
-    '(longest first is within 0.5 % of ideal), so the gap is dispatch measured in wall time. The same',
-    'profile replayed at 20 dispatches/s (4× less wall time per task second) gave 0.853 / 0.849 / 0.917 at',
-    '16 / 64 / 128 workers. A timeline at 64 workers, 20/s: from the split finishing to the first encode',
-    '2.3 s of wall time (the split result of 300 pieces becomes 1,800 planned and inserted tasks), and',
-    "FinishTask with the worker's next claim p50 101 / p90 536 / p99 937 ms (a 100-segment job), against",
-    '1.4 / 8.8 ms in the paced dispatch table on a quiet host: the coordinator and the simulated workers',
-    'shared 2 cores with ~15 other runnable processes. At 5 dispatches/s that wait is a quarter of the',
-    'share of a task it was, and the rows above are the result. The measured rungs show the fixed cost of',
-    "an encoder run on a busy host (the 360p rungs cost far more than their pixels' share); the model",
-    'spreads it over pixels, as issue 17 asks.',
+    `Whole tasks run in rounds: ${p.segments} tasks on N workers need ⌈${p.segments} / N⌉ rounds where the ideal`,
+    `needs ${p.segments} / N, so the task size alone caps the ratio at the "ideal / whole tasks" column. Finer`,
+    'tasks (one rung each) would lift that cap at the widest fleets but decode every piece once per rung;',
+    "the coordinator keeps a segment's rungs together.",
   ].join('\n');
 }
 

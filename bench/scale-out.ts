@@ -7,12 +7,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
+import { rungsTogether } from '../src/coordinator/ladder-tasks.js';
+import { groupPieces } from '../src/coordinator/schedule-policy.js';
 import type { Task } from '../src/gen/avspl1t/v1/coordinator_pb.js';
 import { EncoderSettingsSchema } from '../src/gen/avspl1t/v1/media_pb.js';
 import { encode, encodeAudio, split } from '../src/media/index.js';
+import type { CoordinatorClient } from '../src/rpc/index.js';
 import { fileAt, folderAt, Storage } from '../src/storage/index.js';
 import { makeSceneClip } from './lib.js';
-import { Fleet, spawnCoordinator, submit } from './sim.js';
+import { Fleet, realisticSplit, spawnCoordinator, submit } from './sim.js';
 
 /** Task durations (seconds of real work) of the simulated job. */
 export interface JobProfile {
@@ -131,10 +134,19 @@ export interface ScaleRow {
   /** Amdahl cap: (serial + parallel) / serial. */
   amdahlCap: number;
   /**
-   * Ladder jobs: split + the tasks (encodes and audio) run costliest first, each on
-   * the worker free first, with no dispatch cost + manifest (whole tasks, a perfect fleet).
+   * Ladder jobs: split + the tasks the coordinator handed out (encodes, each of every
+   * rung of its pieces, and audio) run costliest first, each on the worker free first,
+   * with no dispatch cost + manifest: what a perfect fleet does with these tasks.
    */
   scheduleSeconds?: number;
+  /** Ladder jobs: the encode tasks the coordinator handed out. */
+  encodeTasks?: number;
+  /**
+   * Ladder jobs: wall ms from the split's FinishTask until the first encode task was
+   * handed out, and until every worker had received its first task other than the
+   * split (the start-up wave; the split result becomes the job's tasks meanwhile).
+   */
+  startupMs?: { first: number; allBusy: number };
 }
 
 /** A ladder-shaped job for runScaleOut: the source size the split reports and each rung's encode seconds per segment. */
@@ -155,13 +167,46 @@ export function longestFirstSpan(durations: readonly number[], workers: number):
   return Math.max(...free);
 }
 
+/** The simulated job's tasks as the coordinator makes them, in task seconds. */
+export interface SimulatedJob {
+  /** Split + manifest: the parts nothing else overlaps. */
+  serialSeconds: number;
+  /** One entry per encode task: its pieces' seconds (of every rung, for a task of every rung). */
+  encodeTasks: number[];
+  /** Tasks the job makes in all: split, encodes, audio, manifest. */
+  taskCount: number;
+}
+
+/**
+ * The tasks of `profile`'s job (with `ladder`: the default ladder), grouped as the
+ * coordinator groups the simulated split's pieces (groupPieces) for the job's
+ * `parallelism` (0, unset, as `avspl1t submit` leaves it: one segment per task).
+ * A ladder's encode task covers every rung of its pieces (EncodeTask.rungs) when
+ * rungsTogether says so, else one rung of them.
+ */
+export function simulatedJob(profile: JobProfile, ladder?: LadderShape, parallelism = 0): SimulatedJob {
+  const rungs = ladder ? [...ladder.rungSeconds.values()] : [profile.encodeSeconds];
+  const groups = groupPieces(realisticSplit(profile.segments, true).value.pieces, parallelism);
+  // A task of every rung lasts their sum; else a task per rung and group (ladderEncodeTasks).
+  const perTask = rungsTogether(rungs.length, parallelism, false)
+    ? [rungs.reduce((a, b) => a + b, 0)]
+    : rungs;
+  const encodeTasks = perTask.flatMap((seconds) => groups.map((g) => g.length * seconds));
+  return {
+    serialSeconds: profile.splitSeconds + profile.manifestSeconds,
+    encodeTasks,
+    taskCount: encodeTasks.length + 3,
+  };
+}
+
 /**
  * Runs the job once per worker count. Time is compressed, but not so far that the
  * fleet asks more than `dispatchPerSecond` tasks/s of the coordinator (compression
  * multiplies the dispatch rate a real fleet needs): a task second lasts
  * max(`minMsPerSecond`, workers / (mean encode seconds × dispatchPerSecond)) ms.
- * With `ladder`, the job asks for the default ladder: a task per segment encodes
- * every rung of it, lasting the sum of its rungs' seconds.
+ * With `ladder`, the job asks for the default ladder: with parallelism unset, a
+ * task per segment and rung, lasting that rung's seconds. A run ends when the
+ * coordinator marks the job finished (its finished_at).
  */
 export async function runScaleOut(
   profile: JobProfile,
@@ -173,14 +218,17 @@ export async function runScaleOut(
 ): Promise<ScaleRow[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-scale-db-'));
   const rows: ScaleRow[] = [];
-  const serial = profile.splitSeconds + profile.manifestSeconds;
-  const segmentSeconds = ladder ? [...ladder.rungSeconds.values()] : [profile.encodeSeconds];
-  const encodes = Array.from({ length: profile.segments }, () => segmentSeconds).flat();
-  const meanEncode = encodes.reduce((a, b) => a + b, 0) / encodes.length;
-  const parallel = encodes.reduce((a, b) => a + b, 0) + profile.audioSeconds;
+  const job = simulatedJob(profile, ladder);
+  const serial = job.serialSeconds;
+  const encodeWork = job.encodeTasks.reduce((a, b) => a + b, 0);
+  // The time scale's dispatch rate is that of the encode tasks the coordinator hands out.
+  const meanEncode = encodeWork / job.encodeTasks.length;
+  const parallel = encodeWork + profile.audioSeconds;
   const encodeSeconds = (t: Task) => {
-    if (!ladder || t.kind.case !== 'encode') return profile.encodeSeconds;
-    // A task of every rung (EncodeTask.rungs) lasts the sum of its rungs.
+    if (t.kind.case !== 'encode') throw new Error('scale-out: not an encode task');
+    const pieces = t.kind.value.pieces.length;
+    if (!ladder) return pieces * profile.encodeSeconds;
+    // A task of every rung (EncodeTask.rungs) of its pieces lasts the sum of its rungs, per piece.
     const names = t.kind.value.rungs.length
       ? t.kind.value.rungs.map((r) => r.rendition?.name ?? '')
       : [t.kind.value.rendition?.name ?? ''];
@@ -190,7 +238,7 @@ export async function runScaleOut(
       if (one === undefined) throw new Error(`scale-out: the coordinator planned an unknown rung "${name}"`);
       seconds += one;
     }
-    return seconds;
+    return pieces * seconds;
   };
   const durationS = (t: Task) => {
     const s =
@@ -214,15 +262,28 @@ export async function runScaleOut(
         durationMs: (t) => durationS(t) * msPerSecond,
         sourceSize: ladder?.sourceSize,
       });
+      // The tasks handed out (by id: a retried task counts once), for the whole-task schedule.
+      const handedOut = new Map<string, Task>();
+      let firstEncodeAt = Number.NaN;
+      fleet.onTask = (t, at) => {
+        handedOut.set(t.id, t);
+        if (t.kind.case === 'encode' && Number.isNaN(firstEncodeAt)) firstEncodeAt = at;
+      };
       try {
         fleet.start();
         await new Promise((r) => setTimeout(r, 300));
-        const t0 = performance.now();
-        await submit(fleet.client, ladder ? { ladder: 'default' } : {});
-        // Split, audio, manifest and the encodes: one per segment (a ladder's covers every rung).
-        const total = profile.segments + 3;
-        while (fleet.finished < total) await new Promise((r) => setTimeout(r, 1));
-        const seconds = (performance.now() - t0) / msPerSecond;
+        const t0 = Date.now();
+        const jobId = await submit(fleet.client, ladder ? { ladder: 'default' } : {});
+        const finishedAtMs = await jobFinishedAt(fleet.client, jobId);
+        const seconds = (finishedAtMs - t0) / msPerSecond;
+        const tasks = [...handedOut.values()];
+        const worked = tasks
+          .filter((t) => t.kind.case === 'encode' || t.kind.case === 'audio')
+          .map(durationS);
+        if (tasks.length !== job.taskCount)
+          throw new Error(
+            `scale-out: the coordinator made ${tasks.length} tasks, the time scale assumed ${job.taskCount}`,
+          );
         const idealSeconds = serial + parallel / workers;
         const row = {
           workers,
@@ -233,13 +294,24 @@ export async function runScaleOut(
           speedup: (serial + parallel) / seconds,
           amdahlCap: (serial + parallel) / serial,
           ...(ladder
-            ? { scheduleSeconds: serial + longestFirstSpan([...encodes, profile.audioSeconds], workers) }
+            ? {
+                scheduleSeconds: serial + longestFirstSpan(worked, workers),
+                encodeTasks: tasks.filter((t) => t.kind.case === 'encode').length,
+                startupMs: {
+                  first: firstEncodeAt - fleet.splitFinishAt,
+                  allBusy: fleet.allBusyAt - fleet.splitFinishAt,
+                },
+              }
             : {}),
         };
         rows.push(row);
         log(
           `scale-out ${workers} workers: ${seconds.toFixed(1)} s simulated, ideal ${idealSeconds.toFixed(1)} s, ` +
-            `efficiency ${row.efficiency.toFixed(3)}`,
+            `efficiency ${row.efficiency.toFixed(3)}` +
+            (row.scheduleSeconds === undefined
+              ? ''
+              : `, whole-task schedule ${row.scheduleSeconds.toFixed(1)} s (${(row.scheduleSeconds / seconds).toFixed(3)} of it), ` +
+                `split to first / every worker busy ${row.startupMs?.first.toFixed(0)} / ${row.startupMs?.allBusy.toFixed(0)} ms`),
         );
       } finally {
         await fleet.close();
@@ -250,4 +322,16 @@ export async function runScaleOut(
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;
+}
+
+/** When the coordinator marked job `jobId` finished (ms since the epoch, its clock); throws if it failed. */
+async function jobFinishedAt(client: CoordinatorClient, jobId: string): Promise<number> {
+  for (;;) {
+    const job = (await client.getJob({ jobId })).job!;
+    if (job.finishedAtMs > 0n) {
+      if (job.failureReason) throw new Error(`scale-out: job failed: ${job.failureReason}`);
+      return Number(job.finishedAtMs);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -1,7 +1,9 @@
 // A coordinator in its own process for the dispatch and scale-out benchmarks, so
 // the simulated workers do not share its event loop. Prints its address as one
 // JSON line on stdout and serves until stdin closes.
+import { writeFileSync } from 'node:fs';
 import { startCoordinator } from '../src/coordinator/index.js';
+import { recordStalls } from './stalls.js';
 
 const db = process.argv[2];
 if (!db) throw new Error('usage: serve.js <sqlite path | postgres url> [poll interval ms]');
@@ -11,7 +13,22 @@ const running = await startCoordinator({
   pollIntervalMs: Number(process.argv[3] ?? 500),
 });
 process.stdout.write(`${JSON.stringify({ address: running.address, pid: process.pid })}\n`);
+// BENCH_STALLS=<file>: the event-loop stalls and the server-side finish times go there at the end.
+const trace = process.env.BENCH_STALLS;
+const stalls = trace ? recordStalls() : undefined;
 process.stdin.resume();
-process.stdin.on('end', () => {
+process.stdin.on('end', async () => {
+  if (trace && stalls) {
+    const metrics = (await running.metrics?.registry.getMetricsAsJSON()) ?? [];
+    const named = (name: string) => metrics.find((m) => m.name === name);
+    writeFileSync(
+      trace,
+      JSON.stringify({
+        stalls: stalls.stalls,
+        finish: named('avspl1t_finish_duration_seconds'),
+        heartbeat: named('avspl1t_heartbeat_duration_seconds'),
+      }),
+    );
+  }
   void running.close().then(() => process.exit(0));
 });

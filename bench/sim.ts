@@ -95,7 +95,7 @@ export function postgresCpuMs(): number {
  * A split result as a real split reports it: every piece lists its frames'
  * timestamps (2 s at 30 fps), which every encode task's payload then carries.
  */
-function realisticSplit(pieces: number, hasAudio: boolean, size?: { width: number; height: number }) {
+export function realisticSplit(pieces: number, hasAudio: boolean, size?: { width: number; height: number }) {
   const split = splitResult(pieces, hasAudio);
   // The ladder a default-ladder job gets is decided by the source's size.
   if (size) Object.assign(split.source!, size);

@@ -255,6 +255,7 @@ export class Coordinator {
     checkRequestId('worker_id', workerId);
     checkRequestId('task_id', taskId);
     checkRequestId('lease', lease);
+    const started = performance.now();
     const now = this.clock.now();
     const fraction = Number.isFinite(progress) ? Math.min(1, Math.max(0, progress)) : 0;
     const status = await this.store.heartbeat({
@@ -266,6 +267,7 @@ export class Coordinator {
       leaseMs: this.leaseMs,
     });
     if (!status) throw notFound(`task ${taskId} not found`);
+    this.observer?.heartbeat(status.leaseValid, performance.now() - started);
     if (status.leaseValid) this.jobs.notify();
     return status;
   }

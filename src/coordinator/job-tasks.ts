@@ -12,7 +12,7 @@ import { resolveLadder, type SourceSize } from '../media/ladder.js';
 import { childFolder } from '../storage/index.js';
 import { decodeAudio, decodeEncode, encodePayload, type TaskKindInit } from './codec.js';
 import type { JobFacts, Policy } from './decide.js';
-import { ladderEncodeTasks } from './ladder-tasks.js';
+import { ladderEncodeTasks, rungsTogether } from './ladder-tasks.js';
 
 /** A queued task of `job`. */
 function newTask(
@@ -160,7 +160,12 @@ export function splitTasks(job: JobFacts, split: SplitResult, now: number, polic
   const details = ladder.some((r) => r.name)
     ? toBinary(
         EncodeJobSchema,
-        create(EncodeJobSchema, { ...d, ladder: '', renditions: ladder, rungsTogether: ladder.length > 1 }),
+        create(EncodeJobSchema, {
+          ...d,
+          ladder: '',
+          renditions: ladder,
+          rungsTogether: rungsTogether(ladder.length, progressive ? 0 : parallelism, progressive),
+        }),
       )
     : undefined;
   return {

@@ -1,7 +1,8 @@
 // Which encode tasks a job gets once its source is split: the pieces in
-// consecutive groups, each group one task that encodes every rung of the ladder,
-// so all rungs share their key frames and decode the source once. One pure
-// function, called where the split's result creates the job's tasks.
+// consecutive groups, each group one task that encodes every rung of the ladder
+// (all rungs share their key frames and decode the source once), or one task per
+// rung and group when the fleet is unknown. One pure function, called where the
+// split's result creates the job's tasks.
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { EncodeTaskSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Piece, Rendition, SourceInfo } from '../gen/avspl1t/v1/media_pb.js';
@@ -27,14 +28,29 @@ export function rungOutput(media: Folder, rendition: Rendition): Folder {
 }
 
 /**
+ * Whether a ladder job's encode task covers every rung of its pieces (one decode
+ * of them for all rungs) or one rung: every rung together when the job's tasks are
+ * sized for known slots (`parallelism` > 0) or published segment by segment
+ * (progressive, `timeline`); one rung per task when the fleet is unknown
+ * (`parallelism` 0), so a segment's rungs spread over as many workers (a task of
+ * every rung lasts six rungs' time, too coarse for a large fleet: bench/REPORT.md,
+ * "Ladder-shaped jobs").
+ */
+export function rungsTogether(rungs: number, parallelism: number, timeline: boolean): boolean {
+  return rungs > 1 && (parallelism > 0 || timeline);
+}
+
+/**
  * The encode tasks of a job: the pieces grouped (groupPieces, a task's cost the
  * sum of its rungs'), each group one task that encodes every rung of the ladder
  * from one decode of its pieces (EncodeTask.rungs), so all rungs share their key
- * frames; ranked costliest first (longest processing time first), a task's cost
- * being its pieces' source bytes (frames when a size is unknown); the last
- * `parallelism` tasks to start are tails (see isTail). `timeline`: a progressive job's order
- * instead, by first piece, so the published prefix grows from the start. The
- * single rendition keeps the one-rung task (EncodeTask.rendition).
+ * frames — or, when rungsTogether says no, one task per rung and group
+ * (EncodeTask.rendition), every rung with the same groups; ranked costliest first
+ * (longest processing time first), a task's cost being its pieces' source bytes
+ * (frames when a size is unknown), times its rung's pixels for a one-rung task;
+ * the last `parallelism` tasks to start are tails (see isTail). `timeline`: a
+ * progressive job's order instead, by first piece, so the published prefix grows
+ * from the start. The single rendition keeps the one-rung task.
  */
 export function ladderEncodeTasks(
   pieces: readonly Piece[],
@@ -49,32 +65,40 @@ export function ladderEncodeTasks(
   const groupCost = groups.map((g) =>
     g.reduce((t, p) => t + (bytesKnown ? p.sourceBytes : p.framePts.length), 0),
   );
-  const planned = groups.map((group) => ({
-    idx: group[0]!.index * ladder.length,
-    task:
-      ladder.length === 1
-        ? {
+  const planned = rungsTogether(ladder.length, parallelism, timeline)
+    ? groups.map((group, g) => ({
+        // Every rung in one task: its idx is first piece × rungs.
+        idx: group[0]!.index * ladder.length,
+        cost: groupCost[g]!,
+        task: {
+          pieces: group,
+          source,
+          rungs: ladder.map((rendition, r) => ({
+            rendition,
+            renditionIndex: r,
+            output: rungOutput(media, rendition),
+          })),
+        },
+      }))
+    : ladder.flatMap((rendition, r) =>
+        groups.map((group, g) => ({
+          // A task per rung: its idx is rung × pieces + first piece.
+          idx: r * pieces.length + group[0]!.index,
+          cost: rungPixels(rendition, source) * groupCost[g]!,
+          task: {
             pieces: group,
             source,
-            output: rungOutput(media, ladder[0]!),
-            settings: ladder[0]!.settings,
-            rendition: ladder[0]!,
-            renditionIndex: 0,
-          }
-        : {
-            pieces: group,
-            source,
-            rungs: ladder.map((rendition, r) => ({
-              rendition,
-              renditionIndex: r,
-              output: rungOutput(media, rendition),
-            })),
+            output: rungOutput(media, rendition),
+            settings: rendition.settings,
+            rendition,
+            renditionIndex: r,
           },
-  }));
+        })),
+      );
   const first = (i: number) => planned[i]!.task.pieces[0]!.index;
   const order = planned
     .map((_, i) => i)
-    .sort((a, b) => (timeline ? first(a) - first(b) : groupCost[b]! - groupCost[a]!) || a - b);
+    .sort((a, b) => (timeline ? first(a) - first(b) : planned[b]!.cost - planned[a]!.cost) || a - b);
   const rank: number[] = [];
   order.forEach((p, k) => {
     rank[p] = k;
@@ -84,6 +108,11 @@ export function ladderEncodeTasks(
     rank: rank[i]!,
     task: { ...p.task, tail: isTail(rank[i]!, planned.length, parallelism) },
   }));
+}
+
+/** A rung's pixels per frame (the source's when the rung keeps its size). */
+function rungPixels(rendition: Rendition, source: SourceInfo): number {
+  return (rendition.width || source.width || 1) * (rendition.height || source.height || 1);
 }
 
 /**

@@ -12,6 +12,8 @@ export interface TaskObserver {
   handedOut(task: Task): void;
   /** A FinishTask call answered after `ms`; `ended` is undefined when the finish was ignored. */
   finished(req: FinishTaskRequest, ended: { kind: string; end: TaskEnd } | undefined, ms: number): void;
+  /** A Heartbeat call answered after `ms`, by whether the worker still held the lease. */
+  heartbeat(leaseValid: boolean, ms: number): void;
   /** Leases found expired by a sweep (their tasks requeued or failed). */
   leasesExpired(count: number): void;
 }

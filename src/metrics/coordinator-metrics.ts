@@ -33,6 +33,7 @@ export class CoordinatorMetrics implements TaskObserver {
   private readonly expiredTotal: Counter;
   private readonly claimSeconds: Histogram<'result'>;
   private readonly finishSeconds: Histogram<'accepted'>;
+  private readonly heartbeatSeconds: Histogram<'lease_valid'>;
   private readonly encodeSpeed: Histogram<'encoder' | 'preset'>;
   private readonly encodes = new Map<string, EncodeStart>();
 
@@ -67,6 +68,13 @@ export class CoordinatorMetrics implements TaskObserver {
       name: 'avspl1t_finish_duration_seconds',
       help: 'FinishTask calls, from arrival to the result recorded, by whether the finish was accepted.',
       labelNames: ['accepted'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.heartbeatSeconds = new Histogram({
+      name: 'avspl1t_heartbeat_duration_seconds',
+      help: 'Heartbeat calls, from arrival to the lease extended (or found lost), by whether the lease was held.',
+      labelNames: ['lease_valid'] as const,
       buckets: LATENCY_BUCKETS,
       registers,
     });
@@ -147,6 +155,10 @@ export class CoordinatorMetrics implements TaskObserver {
           (Date.now() - start.startedMs) / 1000 / videoSeconds,
         );
     }
+  }
+
+  heartbeat(leaseValid: boolean, ms: number): void {
+    this.heartbeatSeconds.observe({ lease_valid: String(leaseValid) }, ms / 1000);
   }
 
   leasesExpired(count: number): void {

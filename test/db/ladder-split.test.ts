@@ -71,12 +71,12 @@ for (const factory of databaseFactories()) {
           .where('kind', '=', TaskKind.Encode)
           .orderBy('idx')
           .execute();
-        // One task per piece covering both rungs: its index is piece × rungs.
+        // No parallelism (the fleet unknown): a task per rung and piece, its index rung × pieces + piece.
         assert.deepEqual(
           encodes.map((t) => t.idx),
-          [0, 2, 4],
+          [0, 1, 2, 3, 4, 5],
         );
-        assert.equal(details.rungsTogether, true);
+        assert.equal(details.rungsTogether, false);
       } finally {
         await store.close();
         await db.cleanup();

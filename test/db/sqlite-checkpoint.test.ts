@@ -1,8 +1,9 @@
 // WAL checkpoints on their own thread (src/db/sqlite/checkpointer.ts): the thread
 // copies the WAL into the database while the store's connection only writes (so
 // the connection never stops to checkpoint); a store that started the thread works
-// on and closes cleanly.
+// on and closes cleanly, and its close() resolves with nothing else keeping the process alive.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -73,6 +74,32 @@ test('a store that moved its checkpoints to the thread keeps its data and closes
     assert.deepEqual(check.prepare('select count(*) as n from workers').get(), { n: 400 });
   } finally {
     check.close();
+    await dir.cleanup();
+  }
+});
+
+test('close() resolves after the checkpoint thread started, with nothing else keeping the process alive', async () => {
+  const dir = await tmpDir('avspl1t-ckpt-');
+  // A process whose only work is the store: once the thread runs, `close()` is all that is left to wait for.
+  const script = `
+    const { openTaskStore } = await import(${JSON.stringify(new URL('../../src/db/index.js', import.meta.url).href)});
+    const store = await openTaskStore(${JSON.stringify(path.join(dir.path, 'state.sqlite'))});
+    for (let i = 0; i < 250; i++) await store.workerSeen('w' + i, 1_900_000_000_000 + i, { host: 'h', slots: 1 });
+    await store.close();
+    console.log('closed');
+  `;
+  try {
+    const child = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        { timeout: 30_000 },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    assert.deepEqual(child, { code: 0, stdout: 'closed\n', stderr: '' });
+  } finally {
     await dir.cleanup();
   }
 });

@@ -36,6 +36,20 @@ export interface PageSnapshot {
   trickModeTracks: string[];
   /** The video codec of the variant playing at the end (hls.js level, Shaka active track). */
   finalVideoCodec: string;
+  /**
+   * Shaka: each `adaptation`, `variantchanged`, `stalldetected` and `gapjumped` event with the playhead,
+   * the frames decoded so far and the active variant ("adaptation at 1.335 s, 40 decoded: 160x90 avc1.64000B").
+   */
+  shakaEvents: string[];
+  /** Shaka: `getStats().switchHistory` ("+0.52 s abr 160x90 avc1.64000B", seconds after load). */
+  switchHistory: string[];
+  /**
+   * Every change to the video SourceBuffer (append or remove), with the last video segment fetched
+   * and the playhead: "h264-90p/seg-00003.m4s at 1.201 s: [0.000,1.502] → [0.000,2.002]".
+   */
+  videoBufferUpdates: string[];
+  /** Each `seeking` event: the target and the frames decoded so far ("to 0.200 s, 9 decoded"); the tests never seek. */
+  seeks: string[];
 }
 
 /**
@@ -49,6 +63,24 @@ const PAGE_SCRIPT = `
   const state = {
     done: false, ended: false, errors: [], warnings: [], waitingEvents: 0, stallsAfterStart: 0, stallTimes: [], stallBufferedAhead: [],
     sourceBufferTypes: [], firstPlayingMs: null, levelsPlayed: [], levels: [], trickModeTracks: [], finalVideoCodec: '',
+    shakaEvents: [], switchHistory: [], videoBufferUpdates: [], seeks: [], lastVideoSegment: '',
+  };
+  const ranges = (b) => {
+    const out = [];
+    for (let i = 0; i < b.length; i++) out.push('[' + b.start(i).toFixed(3) + ',' + b.end(i).toFixed(3) + ']');
+    return out.join(' ') || '[]';
+  };
+  // Each append to or remove from the video buffer, seen through the SourceBuffer's own events:
+  // an append that overlaps what is buffered shows as a range that does not grow.
+  const watchVideoBuffer = (buffer) => {
+    let before = '';
+    buffer.addEventListener('updatestart', () => { before = ranges(buffer.buffered); });
+    buffer.addEventListener('updateend', () => {
+      const video = document.querySelector('video');
+      state.videoBufferUpdates.push(
+        (state.lastVideoSegment || '?') + ' at ' + video.currentTime.toFixed(3) + ' s: ' + before + ' → ' + ranges(buffer.buffered),
+      );
+    });
   };
   window.__avspl1t = state;
   // Record every SourceBuffer a player creates: this is how audio presence is seen, whatever the player.
@@ -56,7 +88,9 @@ const PAGE_SCRIPT = `
     const add = MediaSource.prototype.addSourceBuffer;
     MediaSource.prototype.addSourceBuffer = function (type) {
       state.sourceBufferTypes.push(type);
-      return add.call(this, type);
+      const buffer = add.call(this, type);
+      if (String(type).startsWith('video/')) watchVideoBuffer(buffer);
+      return buffer;
     };
   }
   const finish = () => { state.done = true; };
@@ -82,6 +116,8 @@ const PAGE_SCRIPT = `
       firstPlayingMs: state.firstPlayingMs,
       levelsPlayed: state.levelsPlayed.slice(), levels: state.levels.slice(), trickModeTracks: state.trickModeTracks.slice(),
       finalVideoCodec: finalVideoCodec(),
+      shakaEvents: state.shakaEvents.slice(), switchHistory: shakaSwitchHistory(),
+      videoBufferUpdates: state.videoBufferUpdates.slice(), seeks: state.seeks.slice(),
     };
   };
   const finalVideoCodec = () => {
@@ -94,6 +130,14 @@ const PAGE_SCRIPT = `
       return track ? track.videoCodec || '' : '';
     }
     return '';
+  };
+
+  const describeTrack = (t) => (t ? t.width + 'x' + t.height + ' ' + (t.videoCodec || '') : 'none');
+  const shakaTrack = (id) => window.__avspl1tShaka.getVariantTracks().find((t) => t.id === id);
+  const shakaSwitchHistory = () => {
+    if (!window.__avspl1tShaka) return [];
+    return window.__avspl1tShaka.getStats().switchHistory.filter((s) => s.type === 'variant').map((s) =>
+      '+' + (s.timestamp - state.shakaLoadedAt).toFixed(2) + ' s ' + (s.fromAdaptation ? 'abr ' : 'chosen ') + describeTrack(shakaTrack(s.id)));
   };
 
   // A browser without AV1, as far as the players can ask: MSE, canPlayType and MediaCapabilities say no.
@@ -137,6 +181,11 @@ const PAGE_SCRIPT = `
       }
     });
     video.addEventListener('ended', () => { state.ended = true; finish(); });
+    // Nothing here seeks: a seek is the player's own (Shaka's stall detector nudges the playhead), and
+    // Chromium decodes again from the keyframe before the target.
+    video.addEventListener('seeking', () => {
+      state.seeks.push('to ' + video.currentTime.toFixed(3) + ' s, ' + video.getVideoPlaybackQuality().totalVideoFrames + ' decoded');
+    });
     video.addEventListener('error', () => {
       const e = video.error;
       fail('MediaError ' + (e ? e.code + ': ' + e.message : 'unknown'));
@@ -174,6 +223,9 @@ const PAGE_SCRIPT = `
           play();
         });
         // The level of each fragment that plays.
+        hls.on(Hls.Events.FRAG_LOADED, (_event, data) => {
+          if (data.frag.type === 'main') state.lastVideoSegment = data.frag.url.split('/').slice(-2).join('/');
+        });
         hls.on(Hls.Events.FRAG_CHANGED, (_event, data) => {
           const level = hls.levels[data.frag.level];
           if (level) state.levelsPlayed.push(level.height + 'p ' + (level.videoCodec || ''));
@@ -196,7 +248,27 @@ const PAGE_SCRIPT = `
         if (!shaka.Player.isBrowserSupported()) return fail('shaka: browser not supported');
         const player = new shaka.Player();
         window.__avspl1tShaka = player;
-        player.configure({ streaming: { bufferBehind: Infinity, retryParameters: { maxAttempts: 2 } } });
+        // Shaka breaks a stall (the playhead still for 1 s with media buffered, as when a loaded machine
+        // is slow to show the first frame) by seeking 0.1 s ahead by default; Chromium then decodes the
+        // frames from the keyframe again (seen: 152 decoded of 150, each time after a stall at 0.1 s).
+        // stallSkip 0 breaks it with pause and play instead, as Shaka does on Chromecast and smart TVs.
+        player.configure({
+          streaming: { bufferBehind: Infinity, retryParameters: { maxAttempts: 2 }, stallSkip: 0 },
+        });
+        // switchHistory stamps are wall-clock seconds (Date.now() / 1000).
+        state.shakaLoadedAt = Date.now() / 1000;
+        const onEvent = (event) => {
+          const q = video.getVideoPlaybackQuality();
+          state.shakaEvents.push(event.type + ' at ' + video.currentTime.toFixed(3) + ' s, ' + q.totalVideoFrames +
+            ' decoded: ' + describeTrack(event.newTrack || player.getVariantTracks().find((t) => t.active)));
+        };
+        for (const type of ['adaptation', 'variantchanged', 'stalldetected', 'gapjumped'])
+          player.addEventListener(type, onEvent);
+        player.getNetworkingEngine().registerResponseFilter((type, response) => {
+          if (type !== shaka.net.NetworkingEngine.RequestType.SEGMENT) return;
+          const name = response.uri.split('/').slice(-2).join('/');
+          if (!/audio/.test(name)) state.lastVideoSegment = name;
+        });
         player.addEventListener('error', (event) => {
           const e = event.detail;
           const message = 'shaka error ' + e.code + ' (category ' + e.category + ', severity ' + e.severity + ')' +

@@ -80,6 +80,14 @@ export interface PlayResult {
   trickModeTracks: string[];
   /** Video codec of the variant playing at the end. */
   finalVideoCodec: string;
+  /** Shaka: each `adaptation`, `variantchanged`, `stalldetected`, `gapjumped` event: playhead, frames decoded so far, variant. */
+  shakaEvents: string[];
+  /** Shaka: `getStats().switchHistory`, seconds after load, `abr` or `chosen`, and the variant. */
+  switchHistory: string[];
+  /** Each append to or remove from the video SourceBuffer: last video segment fetched, playhead, ranges before → after. */
+  videoBufferUpdates: string[];
+  /** Each `seeking` event: the target and the frames decoded so far; a seek makes Chromium decode frames again. */
+  seeks: string[];
   /** Wall-clock milliseconds for the whole call. */
   elapsedMs: number;
 }
@@ -157,6 +165,10 @@ const EMPTY: PageSnapshot = {
   levels: [],
   trickModeTracks: [],
   finalVideoCodec: '',
+  shakaEvents: [],
+  switchHistory: [],
+  videoBufferUpdates: [],
+  seeks: [],
 };
 
 /** Plays `masterUrl` from start to end, muted, and reports what happened. Never throws. */

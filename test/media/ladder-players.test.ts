@@ -88,7 +88,7 @@ describe('players on the default ladder', { concurrency: 1 }, () => {
     it(`${player}, AV1 hidden from the page: chooses H.264 and plays to the end`, async () => {
       const r = await playHls(`${server.url}/master.m3u8`, { player, timeoutMs: 120_000, hideAv1: true });
       console.log(
-        `${player} without AV1: ${r.finalVideoCodec} ${r.videoWidth}x${r.videoHeight}, buffers ${r.sourceBufferTypes}`,
+        `${player} without AV1: ${r.finalVideoCodec} ${r.videoWidth}x${r.videoHeight}, buffers ${r.sourceBufferTypes}; decoded ${r.decodedFrames}/${expected.frames}, switches ${JSON.stringify(r.switchHistory)}, events ${JSON.stringify(r.shakaEvents)}, seeks ${JSON.stringify(r.seeks)}`,
       );
       playedCleanly(r);
       assert.match(r.finalVideoCodec, /^avc1\./, 'an H.264 variant');

@@ -105,12 +105,12 @@ describe('decide: the split of a ladder job', () => {
         .flatMap((r) => Array.from({ length: c.pieces }, (_, i) => `${r} ${i}-${i}`))
         .sort();
       assert.deepEqual(encodes(effects.create), want);
-      // One task per piece, every rung in it: its index is piece × rungs, so the
-      // indexes step through rungs × pieces (progress counts segments by them).
+      // parallelism 0 (the fleet unknown): a task per rung and piece, its index rung × pieces +
+      // piece, so the indexes step through rungs × pieces (progress counts segments by them).
       const idx = effects.create.map((t) => t.idx).sort((a, b) => (a ?? 0) - (b ?? 0));
       assert.deepEqual(
         idx,
-        Array.from({ length: c.pieces }, (_, i) => i * c.rungs.length),
+        Array.from({ length: c.pieces * c.rungs.length }, (_, i) => i),
       );
       if (c.rungs[0] === '') {
         assert.equal(effects.job?.details, undefined, 'the single rendition stays implicit');
@@ -120,7 +120,7 @@ describe('decide: the split of a ladder job', () => {
       assert.equal(stored.ladder, '');
       assert.deepEqual(stored.renditions.map((r) => r.name).sort(), c.rungs);
       assert.ok(stored.renditions.every((r) => r.width > 0 && r.height > 0));
-      assert.equal(stored.rungsTogether, true, 'the job says its tasks cover every rung');
+      assert.equal(stored.rungsTogether, false, 'the job says each task covers one rung');
     });
 
   test('grouped pieces: each rung gets the same ranges, and the audio task is made once', () => {
@@ -147,6 +147,13 @@ describe('decide: the split of a ladder job', () => {
     );
     assert.equal(effects.job?.segmentsTotal, 16);
     assert.equal(effects.job?.hasAudio, 1);
+    // Sized for known slots: every rung of a range in one task (one decode), its index first piece × rungs.
+    for (const t of effects.create.filter((t) => t.kind === TaskKind.Encode)) {
+      const kind = fromBinary(TaskSchema, t.payload).kind;
+      assert.equal(kind.case === 'encode' && kind.value.rungs.length, 2);
+      assert.equal(t.idx! % 2, 0);
+    }
+    assert.equal(fromBinary(EncodeJobSchema, effects.job!.details!).rungsTogether, true);
   });
 
   test('a rung larger than the source fails the job naming the rung; the split itself succeeded', () => {

@@ -1,12 +1,14 @@
 // Runs statements and transactions on the pool. A transaction is at most two
 // round trips per step: pipelining sends BEGIN with the first reads, and the
-// writes with COMMIT. Lost lock races and deadlocks are run again; a lost server
-// is run again briefly, then answered with a Transient AppError (UNAVAILABLE at
-// the RPC boundary); each outage is logged once.
+// writes with COMMIT, each step in one socket write. Lost lock races and
+// deadlocks are run again; a lost server is run again briefly, then answered
+// with a Transient AppError (UNAVAILABLE at the RPC boundary); each outage is
+// logged once.
 import type pg from 'pg';
 import { AppError, ErrorKind, errorMessage } from '../../errors.js';
 import type { Availability } from '../availability.js';
 import { isRetryable, isUnavailable } from './errors.js';
+import { inOneWrite } from './pool.js';
 import type { Statement } from './statement.js';
 
 /** How long to keep running again a transaction that lost a lock race. */
@@ -63,20 +65,23 @@ export class PgDatabase {
         commit: async (stmts) => {
           committing = true;
           // All sent before any reply is read; a failed statement rejects this first.
-          const [results, commit] = await Promise.all([
-            Promise.all(stmts.map((s) => client.query(s))),
-            client.query('commit'),
-          ]);
+          const [results, commit] = await inOneWrite(client, () =>
+            Promise.all([Promise.all(stmts.map((s) => client.query(s))), client.query('commit')]),
+          );
           // COMMIT after a failed statement answers ROLLBACK (that failure is thrown above).
           if (commit.command !== 'COMMIT') throw new Error('the transaction was rolled back');
           return results.map((r) => r.rows);
         },
       };
       try {
-        // Sent now, answered together with the first statement of `fn`.
-        const begin = client.query('begin');
+        // BEGIN and what `fn` sends before it first waits go out in one write, and
+        // are answered together.
+        const [begin, running] = inOneWrite(client, () => [
+          client.query('begin'),
+          fn(tx, { mayHaveCommitted }),
+        ]);
         begin.catch(() => {});
-        const value = await fn(tx, { mayHaveCommitted });
+        const value = await running;
         await begin;
         if (!committing) throw new Error('a transaction ended without commit');
         return value;

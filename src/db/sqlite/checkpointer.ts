@@ -16,13 +16,16 @@ const SAFETY_NET_PAGES = 10_000;
 
 export class Checkpointer {
   private readonly thread: Worker;
+  /** Resolves when the thread has exited, whether stopped or failed. */
+  private readonly exited: Promise<unknown>;
   private stopped = false;
 
   constructor(conn: SqliteDatabase.Database, file: string) {
     this.thread = new Worker(new URL('./checkpoint-thread.js', import.meta.url), {
       workerData: { file, intervalMs: INTERVAL_MS },
     });
-    // The thread never keeps the process alive.
+    this.exited = new Promise((resolve) => this.thread.once('exit', resolve));
+    // The running thread never keeps the process alive.
     this.thread.unref();
     this.thread.on('message', (m) => {
       if (m === 'ready' && !this.stopped) conn.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
@@ -39,8 +42,10 @@ export class Checkpointer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const exited = new Promise((resolve) => this.thread.once('exit', resolve));
+    // Until it exits the thread must keep the process alive: an unref'd thread would let the
+    // process end here, with the caller's close() never resolving.
+    this.thread.ref();
     this.thread.postMessage('stop');
-    await exited;
+    await this.exited;
   }
 }

@@ -1,6 +1,7 @@
 // The plan of a ladder job puts every rung of a range of pieces in one encode
-// task (one decode of the range for all rungs), while a single rendition keeps
-// its one-rung tasks.
+// task (one decode of the range for all rungs) when its tasks are sized for known
+// slots or published in order; with the fleet unknown (parallelism 0) a task per
+// rung and piece; a single rendition keeps its one-rung tasks.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
@@ -24,9 +25,13 @@ const source = create(SourceInfoSchema, { width: 1280, height: 720 });
 const ladder = defaultLadder({ width: 1280, height: 720, fps: 30 }, svt);
 
 describe('encode tasks of a ladder job cover every rung', () => {
-  for (const parallelism of [0, 2, 16])
-    it(`parallelism ${parallelism}: each task encodes all rungs of its range, each rung into its own folder`, () => {
-      const tasks = ladderEncodeTasks(pieces, ladder, source, folderAt('/out/media'), parallelism);
+  for (const [parallelism, timeline] of [
+    [0, true],
+    [2, false],
+    [16, false],
+  ] as const)
+    it(`parallelism ${parallelism}${timeline ? ', progressive' : ''}: each task encodes all rungs of its range, each rung into its own folder`, () => {
+      const tasks = ladderEncodeTasks(pieces, ladder, source, folderAt('/out/media'), parallelism, timeline);
       assert.equal(ladder.length, 6);
       const covered: number[] = [];
       for (const t of tasks) {
@@ -56,6 +61,29 @@ describe('encode tasks of a ladder job cover every rung', () => {
         'the tasks tile the pieces once',
       );
     });
+
+  it('parallelism 0 (the fleet unknown): a task per rung and piece, costliest rung first, indexes rung × pieces + piece', () => {
+    const tasks = ladderEncodeTasks(pieces, ladder, source, folderAt('/out/media'), 0);
+    assert.equal(tasks.length, pieces.length * ladder.length);
+    for (const t of tasks) {
+      assert.equal(t.task.rungs, undefined);
+      assert.equal(t.task.pieces!.length, 1);
+      const r = t.task.renditionIndex!;
+      assert.equal(t.task.rendition?.name, ladder[r]!.name);
+      assert.equal(where(t.task.output as Folder), where(folderAt(`/out/media/${ladder[r]!.name}`)));
+      assert.equal(t.idx, r * pieces.length + t.task.pieces![0]!.index!);
+    }
+    assert.deepEqual(
+      tasks.map((t) => t.idx).sort((a, b) => a - b),
+      Array.from({ length: pieces.length * ladder.length }, (_, i) => i),
+      'the tasks tile rungs × pieces once',
+    );
+    // Costliest first: the first task handed out is the largest rung's busiest piece.
+    const first = tasks.find((t) => t.rank === 0)!;
+    const largest = Math.max(...ladder.map((r) => r.width * r.height));
+    assert.equal((first.task.rendition?.width ?? 0) * (first.task.rendition?.height ?? 0), largest);
+    assert.equal(first.task.pieces![0]!.index, pieces.length - 1, 'the piece with the most source bytes');
+  });
 
   it('a single rendition keeps one-rung tasks (rendition, rendition_index, output)', () => {
     const tasks = ladderEncodeTasks(pieces, [ladder[0]!], source, folderAt('/out/media'), 2);

@@ -114,25 +114,32 @@ describe('encode tasks of a ladder job', () => {
   );
   const source = create(SourceInfoSchema, { width: 320, height: 180 });
   const ladder = defaultLadder({ width: 320, height: 180, fps: 30 }, svt);
-  const tasks = ladderEncodeTasks(pieces, ladder, source, folderAt('/out'), 0);
-  it('every task encodes every rung of its piece; task indexes (first piece × rungs) tile rungs × pieces', () => {
-    assert.equal(tasks.length, pieces.length);
+  const tasks = ladderEncodeTasks(pieces, ladder, source, folderAt('/out'), 2);
+  it('every task encodes every rung of its pieces; task indexes (first piece × rungs) tile rungs × pieces', () => {
+    const covered = tasks.flatMap((t) => t.task.pieces!.map((p) => p.index ?? -1));
     assert.deepEqual(
-      tasks.map((t) => t.idx),
-      pieces.map((p) => p.index * ladder.length),
+      covered.sort((a, b) => a - b),
+      pieces.map((p) => p.index),
     );
-    for (const t of tasks)
+    for (const t of tasks) {
+      assert.equal(t.idx, (t.task.pieces![0]!.index ?? -1) * ladder.length);
       assert.deepEqual(
         t.task.rungs!.map((r) => [r.rendition?.name, r.renditionIndex]),
         ladder.map((r, i) => [r.name, i]),
       );
+    }
   });
-  it('costliest first: the busy piece first, then the others in order', () => {
+  it('costliest first: the task with the busy piece first', () => {
     const byRank = [...tasks].sort((a, b) => a.rank - b.rank);
-    assert.deepEqual(
-      byRank.map((t) => t.task.pieces![0]!.index),
-      [2, 0, 1, 3, 4],
-    );
+    assert.ok(byRank[0]!.task.pieces!.some((p) => p.index === 2));
+  });
+  it('with the fleet unknown (parallelism 0): the busy piece of the largest rungs first', () => {
+    const one = ladderEncodeTasks(pieces, ladder, source, folderAt('/out'), 0);
+    assert.equal(one.length, pieces.length * ladder.length);
+    const byRank = [...one].sort((a, b) => a.rank - b.rank);
+    const top = byRank[0]!.task;
+    assert.equal(top.pieces![0]!.index, 2);
+    assert.equal(top.rendition!.height, Math.max(...ladder.map((r) => r.height)));
   });
 });
 

@@ -1,0 +1,116 @@
+// Where the paced dispatch tail comes from: one paced run (bench/dispatch.ts's
+// "paced" table) with the event-loop stalls of the simulated workers and of the
+// coordinator recorded, and every slow call matched against them, beside the
+// coordinator's own FinishTask and Heartbeat histograms. Usage:
+// node dist/bench/paced-trace.js sqlite|postgres [workers] [task ms] [waves]
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { POLL_WAIT_MS } from '../src/worker/worker.js';
+import { Fleet, type Latency, percentile, spawnCoordinator, submit } from './sim.js';
+import { recordStalls, type Stall } from './stalls.js';
+
+const [db = 'sqlite', workersArg = '500', taskArg = '10000', wavesArg = '4'] = process.argv.slice(2);
+const workers = Number(workersArg);
+const taskMs = Number(taskArg);
+const waves = Number(wavesArg);
+const SLOW_MS = 20;
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'avspl1t-trace-'));
+let stopPg: (() => Promise<void>) | undefined;
+let location = path.join(dir, 'db.sqlite');
+if (db === 'postgres') {
+  const { startPostgres } = await import('../test/helpers/postgres.js');
+  const pg = await startPostgres();
+  stopPg = pg.stop;
+  location = await pg.createDatabase('trace');
+}
+const traceFile = path.join(dir, 'coordinator-trace.json');
+process.env.BENCH_STALLS = traceFile;
+const coord = await spawnCoordinator(location);
+const own = recordStalls();
+const tasks = workers * waves;
+const fleet = new Fleet(coord.address, workers, 50, {
+  pieces: tasks,
+  waitMs: POLL_WAIT_MS,
+  durationMs: (t) => (t.kind.case === 'encode' ? Math.round(taskMs * (0.5 + Math.random())) : 0),
+});
+fleet.start();
+await new Promise((r) => setTimeout(r, 200));
+const load0 = os.loadavg()[0]!;
+await submit(fleet.client);
+while (fleet.finished < tasks + 2) await new Promise((r) => setTimeout(r, 20));
+const load1 = os.loadavg()[0]!;
+own.stop();
+await fleet.close();
+await coord.stop();
+await stopPg?.();
+/** A prom-client histogram as `getMetricsAsJSON` gives it. */
+interface HistogramJson {
+  values: { labels: Record<string, string | number>; value: number; metricName?: string }[];
+}
+// A coordinator build without the trace (BENCH_SERVE=<another build>) leaves no file.
+const server = (existsSync(traceFile) ? JSON.parse(readFileSync(traceFile, 'utf8')) : { stalls: [] }) as {
+  stalls: Stall[];
+  finish?: HistogramJson;
+  heartbeat?: HistogramJson;
+};
+rmSync(dir, { recursive: true, force: true });
+
+const epoch = (t: number) => performance.timeOrigin + t;
+const wave = fleet.allBusyAt;
+const overlaps = (stalls: Stall[], from: number, to: number) =>
+  stalls.some((s) => s.from < to && s.to > from && s.to - s.from > 10);
+
+function report(name: string, l: Latency): void {
+  const calls = l.at.map((at, i) => ({ at, ms: l.ms[i]! })).filter((c) => c.at >= wave);
+  const slow = calls.filter((c) => c.ms > SLOW_MS);
+  let client = 0;
+  let coordinator = 0;
+  let both = 0;
+  for (const c of slow) {
+    const inClient = overlaps(own.stalls, epoch(c.at), epoch(c.at + c.ms));
+    const inServer = overlaps(server.stalls, epoch(c.at), epoch(c.at + c.ms));
+    if (inClient && inServer) both++;
+    else if (inClient) client++;
+    else if (inServer) coordinator++;
+  }
+  const ms = calls.map((c) => c.ms);
+  console.log(
+    `${name}: ${calls.length} calls, p50 ${percentile(ms, 50).toFixed(1)} p99 ${percentile(ms, 99).toFixed(1)} ms; ` +
+      `${slow.length} over ${SLOW_MS} ms: during a > 10 ms stall of the workers' process only ${client}, ` +
+      `of the coordinator only ${coordinator}, both ${both}, neither ${slow.length - client - coordinator - both}`,
+  );
+}
+
+/** Calls started per 100 ms window (after the wave): p50 / p99 / max. */
+function burstiness(): string {
+  const starts = [fleet.latencies.finishTask, fleet.latencies.heartbeat, fleet.latencies.getTask]
+    .flatMap((l) => l.at)
+    .filter((at) => at >= wave);
+  const counts = new Map<number, number>();
+  for (const at of starts) counts.set(Math.floor(at / 100), (counts.get(Math.floor(at / 100)) ?? 0) + 1);
+  const first = Math.floor(Math.min(...starts) / 100);
+  const last = Math.floor(Math.max(...starts) / 100);
+  const all = Array.from({ length: last - first + 1 }, (_, i) => counts.get(first + i) ?? 0);
+  return `calls started per 100 ms: p50 ${percentile(all, 50)} p99 ${percentile(all, 99)} max ${Math.max(...all)}`;
+}
+
+const stallSummary = (s: Stall[]) => {
+  const long = s.map((x) => x.to - x.from).filter((d) => d > 10);
+  return `${long.length} stalls > 10 ms (max ${Math.max(0, ...long).toFixed(0)} ms, total ${long.reduce((a, b) => a + b, 0).toFixed(0)} ms)`;
+};
+
+console.log(`${db} ${workers} workers, ${taskMs} ms tasks; load ${load0.toFixed(1)} → ${load1.toFixed(1)}`);
+report('FinishTask', fleet.latencies.finishTask);
+report('Heartbeat', fleet.latencies.heartbeat);
+console.log(burstiness());
+console.log(`workers' process: ${stallSummary(own.stalls)}; coordinator: ${stallSummary(server.stalls)}`);
+/** Calls at most each bucket's bound (seconds), of the whole run (the start-up wave too). */
+function buckets(name: string, h: HistogramJson | undefined, label: string): void {
+  const b = h?.values.filter((v) => v.metricName?.endsWith('_bucket') && v.labels[label] === 'true');
+  if (b?.length)
+    console.log(`server-side ${name}: ${b.map((v) => `≤${v.labels.le}s ${v.value}`).join(', ')}`);
+}
+buckets('FinishTask', server.finish, 'accepted');
+buckets('Heartbeat', server.heartbeat, 'lease_valid');
