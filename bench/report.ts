@@ -171,7 +171,10 @@ const LADDER_GAP = [
   'a ladder much less above the average than its bytes say (the last segment: 2.7× the mean bytes, 1.6×',
   'the mean cost), and the plan, which weighed the pieces by bytes, cut the second half into 4, 2 and 1',
   'segments, whose last run ran alone at the end (29-78 s of wall with one slot idle). With a ladder',
-  "piece's cost 35 % bytes and 65 % frames (LADDER_BYTES_SHARE) the plan is 2 runs (8 + 7).",
+  "piece's cost 35 % bytes and 65 % frames (LADDER_BYTES_SHARE) the plan is 2 runs (8 + 7). Alternating",
+  'accounted runs at load 12-25: the 4 runs 185.4-205.0 s of CPU and 270-326 s of wall (3 runs), the 2',
+  'runs 188.0-193.8 s and 236-315 s (2 runs): the CPU saved is within that noise. One bench pair at load',
+  '3-8 (ffmpeg first): 0.990× (81.5 vs 82.3 s; CPU 157.1 vs 158.1 s), one pair alone, not a median.',
 ];
 
 function ladderTable(rows: NonNullable<Results['ladder']>): string {
