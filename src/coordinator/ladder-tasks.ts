@@ -8,7 +8,7 @@ import type { EncodeTaskSchema } from '../gen/avspl1t/v1/coordinator_pb.js';
 import type { Piece, Rendition, SourceInfo } from '../gen/avspl1t/v1/media_pb.js';
 import type { Folder } from '../gen/avspl1t/v1/storage_pb.js';
 import { childFolder } from '../storage/index.js';
-import { groupPieces, LADDER_BYTES_SHARE } from './schedule-policy.js';
+import { groupPieces } from './schedule-policy.js';
 
 export interface PlannedEncode {
   /**
@@ -60,7 +60,7 @@ export function ladderEncodeTasks(
   parallelism: number,
   timeline = false,
 ): PlannedEncode[] {
-  const groups = groupPieces(pieces, parallelism, ladder.length > 1 ? LADDER_BYTES_SHARE : 1);
+  const groups = groupPieces(pieces, parallelism);
   const bytesKnown = pieces.every((p) => p.sourceBytes > 0);
   const groupCost = groups.map((g) =>
     g.reduce((t, p) => t + (bytesKnown ? p.sourceBytes : p.framePts.length), 0),

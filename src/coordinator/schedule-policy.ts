@@ -13,16 +13,6 @@ export const MAX_SEGMENTS_PER_TASK = 8;
  */
 export const RUN_COST = 0.3;
 
-/**
- * The share of a ladder piece's encode cost that follows its source's coded bytes;
- * the rest follows its frames. One rendition's cost follows the bytes (a busy scene
- * costs its encoder that much more); a ladder adds per-frame work that depends
- * little on the scene (each rung's scale, the small rungs' and x264's encoders), so
- * a busy piece costs a ladder less above the average than its bytes say. The
- * measurements: bench/REPORT.md, "Numbers behind constants".
- */
-export const LADDER_BYTES_SHARE = 0.35;
-
 /** Guided task sizes tried: each task takes remaining cost / (divisor × parallelism). */
 const DIVISORS = [2, 1, 0.5];
 
@@ -38,18 +28,14 @@ type Plannable = { inSource: boolean; framePts: readonly unknown[]; sourceBytes:
  * the one that finishes first when its tasks run longest-first on the slots (each
  * costing RUN_COST more) wins; ties go to fewer tasks. A piece's cost
  * is its share of the source's coded bytes (busy scenes cost more), or of the
- * frames when sizes are unknown; `bytesShare` < 1 takes only that much of it from
- * the bytes and the rest from the frames (a ladder: LADDER_BYTES_SHARE). Only
- * pieces that can be one encoder run share a task (see joinsRun). parallelism 0 =
- * one segment per task.
+ * frames when sizes are unknown. Only pieces that can be one encoder run share a
+ * task (see joinsRun). parallelism 0 = one segment per task. A ladder's task
+ * encodes every rung of its group, so its cost is the sum of its rungs': the same
+ * factor on every task, which leaves the best grouping as it is.
  */
-export function groupPieces<P extends Plannable>(
-  pieces: readonly P[],
-  parallelism: number,
-  bytesShare = 1,
-): P[][] {
+export function groupPieces<P extends Plannable>(pieces: readonly P[], parallelism: number): P[][] {
   if (parallelism <= 0) return pieces.map((p) => [p]);
-  const cost = pieceCosts(pieces, bytesShare);
+  const cost = pieceCosts(pieces);
   const candidates =
     pieces.length <= EXHAUSTIVE_MAX_PIECES
       ? everyGrouping(pieces)
@@ -93,20 +79,11 @@ function rawCosts(pieces: readonly { sourceBytes: number; framePts: readonly unk
   return pieces.map((p) => (known ? p.sourceBytes : p.framePts.length));
 }
 
-/** `xs` divided by their mean (all 0 stays 0). */
-function perMean(xs: readonly number[]): number[] {
-  const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length) || 1;
-  return xs.map((x) => x / mean);
-}
-
-/**
- * Each piece's encode cost in segments of average cost: `bytesShare` of it from
- * rawCosts, the rest from its frames.
- */
-function pieceCosts<P extends Plannable>(pieces: readonly P[], bytesShare: number): Map<P, number> {
-  const raw = perMean(rawCosts(pieces));
-  const frames = perMean(pieces.map((p) => p.framePts.length));
-  return new Map(pieces.map((p, i) => [p, bytesShare * raw[i]! + (1 - bytesShare) * frames[i]!]));
+/** Each piece's encode cost in segments of average cost (see rawCosts). */
+function pieceCosts<P extends Plannable>(pieces: readonly P[]): Map<P, number> {
+  const raw = rawCosts(pieces);
+  const mean = raw.reduce((a, b) => a + b, 0) / Math.max(1, raw.length) || 1;
+  return new Map(pieces.map((p, i) => [p, raw[i]! / mean]));
 }
 
 /** Guided grouping: each task takes about remaining cost / `shares` (at least one piece). */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { create } from '@bufbuild/protobuf';
 import { ladderEncodeTasks } from '../../../src/coordinator/ladder-tasks.js';
-import { groupPieces, LADDER_BYTES_SHARE, RUN_COST } from '../../../src/coordinator/schedule-policy.js';
+import { groupPieces, RUN_COST } from '../../../src/coordinator/schedule-policy.js';
 import { type Piece, PieceSchema, SourceInfoSchema } from '../../../src/gen/avspl1t/v1/media_pb.js';
 import { defaultLadder } from '../../../src/media/ladder.js';
 import { normalizeSettings } from '../../../src/media/settings.js';
@@ -37,16 +37,10 @@ function runsPerRung(tasks: ReturnType<typeof ladderEncodeTasks>): number[][] {
 }
 
 describe('encoder runs of a ladder job', () => {
-  it('the default 720p ladder on 2 slots: 2 encoder runs (8 + 7 segments), not the 4 of one rendition', () => {
-    // A ladder run's cost follows the frames more than the bytes (LADDER_BYTES_SHARE), so
-    // the costly last scene no longer splits the second half into 4, 2 and 1 segments.
+  it('the default 720p ladder on 2 slots: the tasks of every rung are cut as one rendition would be', () => {
     const tasks = ladderEncodeTasks(pieces, ladder, source, folderAt('/out'), 2);
     assert.equal(ladder.length, 6);
-    assert.deepEqual(runsPerRung(tasks), Array(6).fill([8, 7]));
-    assert.deepEqual(
-      groupPieces(pieces, 2, LADDER_BYTES_SHARE).map((g) => g.length),
-      [8, 7],
-    );
+    assert.deepEqual(runsPerRung(tasks), Array(6).fill(groupPieces(pieces, 2).map((g) => g.length)));
   });
 
   it('every rung has the same task boundaries, so the rungs share their key frames', () => {
@@ -60,9 +54,9 @@ describe('encoder runs of a ladder job', () => {
     }
   });
 
-  it('many slots: the ladder plan of tasks (every rung in each), none longer than the costliest piece needs', () => {
+  it('many slots: as many tasks as a single rendition gets (every rung in each), none longer than the costliest piece needs', () => {
     const tasks = ladderEncodeTasks(pieces, ladder, source, folderAt('/out'), 16);
-    assert.equal(tasks.length, groupPieces(pieces, 16, LADDER_BYTES_SHARE).length);
+    assert.equal(tasks.length, groupPieces(pieces, 16).length);
     // The costliest piece alone bounds the job: no task is made longer than it.
     const bytes = (t: (typeof tasks)[number]) =>
       t.task.pieces!.reduce((a, p) => a + Number(p.sourceBytes), 0);
