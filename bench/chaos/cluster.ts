@@ -104,6 +104,10 @@ export class Cluster {
   /** One query on the soak's database through PostgreSQL's unix socket (outside the namespaces). */
   async sql<T>(text: string, params: unknown[] = [], database = 'avspl1t'): Promise<T[]> {
     const client = new pg.Client({ host: this.pgDir, port: PORTS.postgres, user: 'postgres', database });
+    // A PostgreSQL restart (a fault) resets the connection: the pending call rejects and callers
+    // expect that, but pg also emits 'error' on the client, which unheard would end the soak
+    // (seen in CI: seed 19, ECONNRESET).
+    client.on('error', () => {});
     await client.connect();
     try {
       return (await client.query(text, params)).rows as T[];
