@@ -49,7 +49,16 @@ export async function spawnCoordinator(db: string, pollIntervalMs = 500): Promis
     },
   );
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    // A flag such as --trace-gc prints to stdout too: the address is the first JSON line,
+    // and everything else goes on to stderr (an unread pipe would block the coordinator).
+    const lines = createInterface({ input: child.stdout! });
+    let found = false;
+    lines.on('line', (l) => {
+      if (!found && l.startsWith('{')) {
+        found = true;
+        resolve(l);
+      } else process.stderr.write(`${l}\n`);
+    });
     child.once('exit', (code) => reject(new Error(`coordinator exited ${code}`)));
   });
   const { address } = JSON.parse(line) as { address: string };
