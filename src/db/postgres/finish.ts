@@ -26,7 +26,7 @@ import { lockedRows, lockTaskWithJob, taskResults } from './tasks-sql.js';
 export function finishTask(db: PgDatabase, f: Finish): Promise<Finished> {
   return db.transaction(async (tx, attempt) => {
     const [locked, earlier] = await Promise.all([
-      tx.rows<Record<string, unknown>>(lockTaskWithJob(f.taskId)),
+      tx.rows<unknown[]>(lockTaskWithJob(f.taskId)),
       attempt.mayHaveCommitted ? earlierTry(tx, f) : undefined,
     ]);
     if (!locked[0]) {
@@ -56,7 +56,7 @@ export function expireLease(
   policy: Policy,
 ): Promise<Expired | undefined> {
   return db.transaction(async (tx) => {
-    const [locked] = await tx.rows<Record<string, unknown>>(lockTaskWithJob(candidate.id));
+    const [locked] = await tx.rows<unknown[]>(lockTaskWithJob(candidate.id));
     const { job, task } = locked ? lockedRows(locked) : {};
     if (
       !job ||

@@ -6,6 +6,8 @@ export interface Statement {
   name: string;
   text: string;
   values: unknown[];
+  /** 'array': each row comes as an array of its columns (pg's `rowMode`), not an object. */
+  rowMode?: 'array';
 }
 
 /** The statement `name` with `text` (`$n` placeholders) and `values`. */

@@ -14,28 +14,30 @@ export function getTask(id: string): Statement {
   return statement('task', `select ${TASK_LIST} from tasks where id = $1`, [id]);
 }
 
+const LOCK_TASK_WITH_JOB =
+  `select ${[...JOB_COLUMNS.map((c) => `j.${c}`), ...TASK_COLUMNS.map((c) => `t.${c}`)].join(', ')} ` +
+  'from jobs j join tasks t on t.job_id = j.id where t.id = $1 for update of j, t';
+
 /**
  * A task and its job, both locked until the transaction ends, in one statement
- * (FOR UPDATE OF locks the job, then the task: the lock order). Its row holds
- * the job's columns as "j.<column>" and the task's as "t.<column>" (`lockedRows`
- * reads them).
+ * (FOR UPDATE OF locks the job, then the task: the lock order). Its row comes as
+ * an array, the job's columns then the task's (`lockedRows` reads them).
  */
 export function lockTaskWithJob(taskId: string): Statement {
-  const cols = (alias: string, names: readonly string[]) =>
-    names.map((c) => `${alias}.${c} as "${alias}.${c}"`);
-  return statement(
-    'lock_task_with_job',
-    `select ${[...cols('j', JOB_COLUMNS), ...cols('t', TASK_COLUMNS)].join(', ')} ` +
-      'from jobs j join tasks t on t.job_id = j.id where t.id = $1 for update of j, t',
-    [taskId],
-  );
+  return { ...statement('lock_task_with_job', LOCK_TASK_WITH_JOB, [taskId]), rowMode: 'array' };
 }
 
 /** The job and the task of a `lockTaskWithJob` row. */
-export function lockedRows(row: Record<string, unknown>): { job: JobRow; task: TaskRow } {
-  const pick = (alias: string, names: readonly string[]) =>
-    Object.fromEntries(names.map((c) => [c, row[`${alias}.${c}`]]));
-  return { job: pick('j', JOB_COLUMNS) as JobRow, task: pick('t', TASK_COLUMNS) as TaskRow };
+export function lockedRows(row: readonly unknown[]): { job: JobRow; task: TaskRow } {
+  const job: Record<string, unknown> = {};
+  const task: Record<string, unknown> = {};
+  JOB_COLUMNS.forEach((c, i) => {
+    job[c] = row[i];
+  });
+  TASK_COLUMNS.forEach((c, i) => {
+    task[c] = row[JOB_COLUMNS.length + i];
+  });
+  return { job: job as JobRow, task: task as TaskRow };
 }
 
 /** Inserts tasks: one statement whatever their number (one array per column). */
