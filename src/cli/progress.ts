@@ -16,6 +16,9 @@ export interface FollowOptions {
   giveUpMs?: number;
 }
 
+/** Where the bar and notes go: stderr, or (tests) a stream that says it is a terminal. */
+export type BarStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+
 /** Thrown when `followJob` stops waiting although the job may still finish. */
 export class GaveUpWaiting extends AppError {
   constructor(message: string, cause?: unknown) {
@@ -25,6 +28,15 @@ export class GaveUpWaiting extends AppError {
 
 /** After this long queued, the note says no worker has taken a task. */
 const QUEUED_NOTE_MS = 5000;
+
+/**
+ * Redraws of the bar per second on a terminal: a change shows within half a second.
+ * The job changes about once a second (a heartbeat or a finished task), and
+ * cli-progress redraws on its timer whether or not anything changed; at its default
+ * (10 a second) the redraws were a third of the command's own CPU while ffmpeg
+ * encodes (bench/REPORT.md, "The node process").
+ */
+export const BAR_FPS = 2;
 
 /** Watches the job until it finishes and returns its final state; reconnects if the stream drops. */
 export async function followJob(
@@ -78,14 +90,17 @@ const seconds = (ms: number) => Math.max(0, Math.round(ms / 1000));
  * What `wait` shows: the bar once there are segments (on a ladder, a line per rung under it),
  * else (or while unreachable) a one-line note.
  */
-class WaitView {
+export class WaitView {
   private bars?: { all: cliProgress.SingleBar; rungs: cliProgress.SingleBar[]; multi: cliProgress.MultiBar };
   private percent = 0;
   private note = '';
   private segments = '';
   private rungs: RenditionProgress[] = [];
 
-  constructor(private readonly quiet: boolean) {}
+  constructor(
+    private readonly quiet: boolean,
+    private readonly stream: BarStream = process.stderr,
+  ) {}
 
   show(job: Job): void {
     if (this.quiet) return;
@@ -116,12 +131,13 @@ class WaitView {
   }
 
   private startBars(): void {
-    const tty = process.stderr.isTTY === true;
+    const tty = this.stream.isTTY === true;
     const multi = new cliProgress.MultiBar(
       {
-        stream: process.stderr,
+        stream: this.stream,
         noTTYOutput: !tty,
         notTTYSchedule: 5000,
+        fps: BAR_FPS,
         hideCursor: tty,
         etaBuffer: 30,
       },
@@ -150,28 +166,27 @@ class WaitView {
   /** A note replaces the bar while it applies; the bar comes back after it. */
   private setNote(note: string): void {
     if (note === this.note) return;
-    const tty = process.stderr.isTTY === true;
+    const tty = this.stream.isTTY === true;
     if (note) this.stopBars();
     // On a terminal the note line is redrawn in place; elsewhere a line when its kind changes.
     // A note wider than the terminal would wrap, and `\r` then clears only its last row.
-    if (tty)
-      process.stderr.write(`\r\x1b[K${note.slice(0, Math.max(1, (process.stderr.columns || 80) - 1))}`);
-    else if (note && kind(note) !== kind(this.note)) process.stderr.write(`${note}\n`);
+    if (tty) this.stream.write(`\r\x1b[K${note.slice(0, Math.max(1, (this.stream.columns || 80) - 1))}`);
+    else if (note && kind(note) !== kind(this.note)) this.stream.write(`${note}\n`);
     this.note = note;
     if (!note && this.segments && !this.bars) {
-      if (tty) process.stderr.write('\r\x1b[K');
+      if (tty) this.stream.write('\r\x1b[K');
       this.startBars();
     }
   }
 
   private clearNote(): void {
-    if (this.note && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+    if (this.note && this.stream.isTTY) this.stream.write('\r\x1b[K');
     this.note = '';
   }
 
   stop(): void {
     if (this.bars) this.stopBars();
-    else if (this.note && process.stderr.isTTY) process.stderr.write('\n');
+    else if (this.note && this.stream.isTTY) this.stream.write('\n');
   }
 }
 
