@@ -17,6 +17,7 @@ import type { File } from '../gen/avspl1t/v1/storage_pb.js';
 import { decodeManifest } from './codec.js';
 import { encodeSpans, percentComplete } from './progress.js';
 import { redacted } from './redact.js';
+import { encodeTaskPlace, type TaskPlace } from './task-index.js';
 
 const STATE: Record<JobState, JobStateProto> = {
   [JobState.Queued]: JobStateProto.QUEUED,
@@ -32,13 +33,10 @@ function rungOf(
   ladder: readonly Rendition[],
   segmentsTotal: number,
   together: boolean,
-): { rung: number; piece: number } {
-  // Every rung in one task: its idx is first piece × rungs.
-  if (together && ladder.length > 1) return { rung: -1, piece: Math.floor(idx / ladder.length) };
-  // A task per rung (jobs split by earlier versions): its idx is rung × pieces + first piece.
+): TaskPlace {
+  // Jobs split by earlier versions have a task per rung even for a ladder (together false).
   const pieces = ladder.length > 0 ? segmentsTotal / ladder.length : 0;
-  if (!Number.isInteger(pieces) || pieces === 0) return { rung: 0, piece: idx };
-  return { rung: Math.floor(idx / pieces), piece: idx % pieces };
+  return encodeTaskPlace(idx, ladder.length, pieces, together);
 }
 
 /** Segments encoded per rung, from the succeeded encode tasks (empty before the split). */

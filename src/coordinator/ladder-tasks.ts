@@ -9,12 +9,12 @@ import type { Piece, Rendition, SourceInfo } from '../gen/avspl1t/v1/media_pb.js
 import type { Folder } from '../gen/avspl1t/v1/storage_pb.js';
 import { childFolder } from '../storage/index.js';
 import { groupPieces } from './schedule-policy.js';
+import { encodeTaskIdx } from './task-index.js';
 
 export interface PlannedEncode {
   /**
-   * The task's index: its first piece × rungs for a ladder (one task covers every
-   * rung of its pieces), its first piece for the single rendition, so the encode
-   * tasks of a job tile 0 .. rungs × pieces (progress counts segments by it).
+   * The task's index (encodeTaskIdx), so the encode tasks of a job tile
+   * 0 .. rungs × pieces (progress counts segments by it).
    */
   idx: number;
   /** Claim order among the job's encodes, 0 = first (costliest first). */
@@ -67,8 +67,7 @@ export function ladderEncodeTasks(
   );
   const planned = rungsTogether(ladder.length, parallelism, timeline)
     ? groups.map((group, g) => ({
-        // Every rung in one task: its idx is first piece × rungs.
-        idx: group[0]!.index * ladder.length,
+        idx: encodeTaskIdx({ rung: -1, piece: group[0]!.index }, ladder.length, pieces.length),
         cost: groupCost[g]!,
         task: {
           pieces: group,
@@ -82,8 +81,7 @@ export function ladderEncodeTasks(
       }))
     : ladder.flatMap((rendition, r) =>
         groups.map((group, g) => ({
-          // A task per rung: its idx is rung × pieces + first piece.
-          idx: r * pieces.length + group[0]!.index,
+          idx: encodeTaskIdx({ rung: r, piece: group[0]!.index }, ladder.length, pieces.length),
           cost: rungPixels(rendition, source) * groupCost[g]!,
           task: {
             pieces: group,

@@ -4,7 +4,6 @@
 // one ffmpeg splits the frames to one scaler and encoder per rung.
 import { createHash } from 'node:crypto';
 import { open, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { AppError, ErrorKind } from '../errors.js';
@@ -26,6 +25,7 @@ import { withLocalInput } from './local-input.js';
 import { halfMinGap, joinsRun } from './plan.js';
 import { pieceTiming } from './probe.js';
 import { type Ratio, rescale, secondsArg } from './rational.js';
+import { rungThreads } from './rung-threads.js';
 import { encoderArgs, isAv1, settingsProblem } from './settings.js';
 
 /** Name of the shared init segment in the output folder. */
@@ -217,12 +217,8 @@ async function encodeRunFrom(
     : [];
   // One key frame per segment: the run's pieces have the first's frame count (the last at most).
   const gop = run.length > 1 ? piece.framePts.length : undefined;
-  // The rungs' encoders run at once in this one ffmpeg: they share its threads
-  // (all cores for a tail task) instead of each taking them all.
-  const threads =
-    rungs.length > 1
-      ? Math.max(1, Math.floor((ctx.threads ?? os.availableParallelism()) / rungs.length))
-      : ctx.threads;
+  // The rungs' encoders run at once in this one ffmpeg: see rungThreads.
+  const threads = rungThreads(rungs.length, ctx.threads);
   const outputArgs = (rung: Rung, k: number) => [
     ...(rungs.length === 1 ? ['-map', '0:v:0'] : ['-map', `[out${k}]`]),
     '-an',
