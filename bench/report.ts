@@ -176,7 +176,7 @@ const LADDER_GAP = [
   "thread per rung, the second a tail at the encoders' defaults) took 99.6 s (178.2 s",
   'CPU); with `--jobs 1 --threads 12` (the first run at two threads per rung) 102.1 s (193.2 s CPU).',
   'The row above was measured right after (16:03-16:14): avspl1t 114.3 s and 221.5 s CPU against 87.8 s',
-  "and 168.2 s for the one command, where 20 minutes earlier the same build took 93.2-95.1 s and 182.6-186.1",
+  'and 168.2 s for the one command, where 20 minutes earlier the same build took 93.2-95.1 s and 182.6-186.1',
   's CPU on a 1280x720 30 s clip of the same kind: within the hour the two moved apart by a fifth, and the',
   "row's pairs span 1.047-1.370.",
 ];
