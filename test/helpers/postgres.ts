@@ -34,8 +34,6 @@ export interface PostgresServer {
 export interface PostgresOptions {
   /** Directory with `initdb` and `pg_ctl`; default `PG_BIN_DIR` or the newest `/usr/lib/postgresql/<v>/bin`. */
   binDir?: string;
-  /** Extra `postgresql.conf` lines (e.g. a bench's `shared_preload_libraries = 'pg_stat_statements'`). */
-  settings?: string[];
 }
 
 /** Finds the PostgreSQL server binaries: `PG_BIN_DIR`, else the highest version under /usr/lib/postgresql. */
@@ -92,7 +90,6 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
         // committed row could be lost on restart() (an immediate stop drops unwritten WAL buffers).
         'fsync = off',
         'full_page_writes = off',
-        ...(options.settings ?? []),
         '',
       ].join('\n'),
     );

@@ -61,9 +61,6 @@ import {
 } from './tasks-sql.js';
 
 export class PostgresTaskStore implements TaskStore {
-  /** The finish running or queued last: the next one starts when it has settled. */
-  private lastFinish: Promise<unknown> = Promise.resolve();
-
   private constructor(
     private readonly pg: PgDatabase,
     readonly db: Kysely<Database>,
@@ -187,16 +184,8 @@ export class PostgresTaskStore implements TaskStore {
     return { leaseValid: false, cancelled: stopped };
   }
 
-  /**
-   * Records how a task ended, one finish at a time per store. Finishes of one job
-   * wait for each other on the job's row lock anyway; a backend waiting on a row
-   * lock costs PostgreSQL a sleep, a wake-up and a recheck of the rows it locks
-   * (measured in bench/REPORT.md), where a finish queued here costs nothing.
-   */
   finish(f: Finish): Promise<Finished> {
-    const done = this.lastFinish.then(() => finishTask(this.pg, f));
-    this.lastFinish = done.catch(() => {});
-    return done;
+    return finishTask(this.pg, f);
   }
 
   async expireLeases(now: number, leaseMs: number, policy: Policy, limit: number): Promise<Expired[]> {
