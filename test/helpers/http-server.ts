@@ -2,8 +2,7 @@
  * A static HTTP server on 127.0.0.1 for tests: serves a directory (HLS playlists, fMP4 segments) plus
  * fixed extra routes (player scripts, an HTML page), with CORS, byte ranges and no escape from the root.
  */
-import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { open, realpath } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
@@ -166,42 +165,50 @@ async function handle(
 
   const file = route ?? (await resolveInRoot(root, path));
   if (file === undefined) return reply(404, path, { 'Content-Type': 'text/plain' }, 'not found');
-  const info = await stat(file).catch(() => undefined);
-  if (!info?.isFile()) return reply(404, path, { 'Content-Type': 'text/plain' }, 'not found');
+  // Stat and read one open file: a playlist replaced (renamed over) between a stat by name and
+  // an open by name would be sent with the old length and the new bytes.
+  const fh = await open(file, 'r').catch(() => undefined);
+  if (fh === undefined) return reply(404, path, { 'Content-Type': 'text/plain' }, 'not found');
+  try {
+    const info = await fh.stat();
+    if (!info.isFile()) return reply(404, path, { 'Content-Type': 'text/plain' }, 'not found');
 
-  const size = info.size;
-  const headers = {
-    'Content-Type': contentTypeFor(file),
-    'Accept-Ranges': 'bytes',
-    'Last-Modified': info.mtime.toUTCString(),
-  };
-  const byteRange = range ? parseRange(range, size) : 'ignore';
-  if (byteRange === 'unsatisfiable') {
-    return reply(416, path, { ...headers, 'Content-Range': `bytes */${size}` });
-  }
-  const { start, end, status } =
-    byteRange === 'ignore' ? { start: 0, end: size - 1, status: 200 } : { ...byteRange, status: 206 };
-  res.writeHead(status, {
-    ...CORS_HEADERS,
-    'Cache-Control': 'no-store',
-    ...headers,
-    'Content-Length': size === 0 ? 0 : end - start + 1,
-    ...(status === 206 ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}),
-  });
-  if (method === 'HEAD' || size === 0) {
-    res.end();
-  } else {
-    await new Promise<void>((done, fail) => {
-      const stream = createReadStream(file, { start, end });
-      stream.once('error', fail);
-      res.once('close', () => {
-        stream.destroy();
-        done();
-      });
-      stream.pipe(res);
+    const size = info.size;
+    const headers = {
+      'Content-Type': contentTypeFor(file),
+      'Accept-Ranges': 'bytes',
+      'Last-Modified': info.mtime.toUTCString(),
+    };
+    const byteRange = range ? parseRange(range, size) : 'ignore';
+    if (byteRange === 'unsatisfiable') {
+      return reply(416, path, { ...headers, 'Content-Range': `bytes */${size}` });
+    }
+    const { start, end, status } =
+      byteRange === 'ignore' ? { start: 0, end: size - 1, status: 200 } : { ...byteRange, status: 206 };
+    res.writeHead(status, {
+      ...CORS_HEADERS,
+      'Cache-Control': 'no-store',
+      ...headers,
+      'Content-Length': size === 0 ? 0 : end - start + 1,
+      ...(status === 206 ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}),
     });
+    if (method === 'HEAD' || size === 0) {
+      res.end();
+    } else {
+      await new Promise<void>((done, fail) => {
+        const stream = fh.createReadStream({ start, end, autoClose: false });
+        stream.once('error', fail);
+        res.once('close', () => {
+          stream.destroy();
+          done();
+        });
+        stream.pipe(res);
+      });
+    }
+    return { method, path, status, ...(range ? { range } : {}) };
+  } finally {
+    await fh.close().catch(() => {});
   }
-  return { method, path, status, ...(range ? { range } : {}) };
 }
 
 /** Maps a URL path to a file under `root`, or undefined if it would leave the root (also via symlinks). */
