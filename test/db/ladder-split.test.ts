@@ -2,14 +2,14 @@
 // job change (the resolved rungs in the details, segments per rung) is applied by
 // each store inside its finish, and a rung the source cannot give fails the job.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Policy } from '../../src/coordinator/decide.js';
 import { JobState, openTaskStore, TaskKind, TaskState, type TaskStore } from '../../src/db/index.js';
 import { type EncodeJob, EncodeJobSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
-import { sampleJob, splitResult } from '../fixtures/messages.js';
+import { sampleJob } from '../fixtures/messages.js';
 import { databaseFactories } from './databases.js';
+import { splitJob as splitJobAt } from './split-job.js';
 
 const NOW = 1_900_000_000_000;
 const policy: Policy = { maxAttempts: 3, backoffMs: () => 1000 };
@@ -20,25 +20,8 @@ const rung = (encoder: string, height: number, kbps: number) => ({
   maxBitrateKbps: kbps,
 });
 
-/** Submits `job`, claims its split and finishes it with `pieces` pieces of a 320x180 source; returns the job id. */
-async function splitJob(store: TaskStore, job: EncodeJob, pieces: number): Promise<string> {
-  const id = randomUUID();
-  const sub = { id, job, location: `/out/${id}`, overwrite: false, earlierFiles: false };
-  assert.equal((await store.submit(sub, NOW, policy)).submitted, true);
-  const lease = randomUUID();
-  const split = await store.claim({ now: NOW, workerId: 'w', lease, leaseMs: 60_000 });
-  assert.equal(split?.kind, TaskKind.Split);
-  const finished = await store.finish({
-    taskId: split.id,
-    lease,
-    workerId: 'w',
-    now: NOW + 1,
-    outcome: { kind: 'succeeded', result: { case: 'split', value: splitResult(pieces) } },
-    policy,
-  });
-  assert.equal(finished.status, 'accepted');
-  return id;
-}
+const splitJob = (store: TaskStore, job: EncodeJob, pieces: number) =>
+  splitJobAt(store, job, pieces, NOW, policy);
 
 for (const factory of databaseFactories()) {
   describe(`ladder split on ${factory.name}`, () => {

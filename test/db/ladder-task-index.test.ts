@@ -2,7 +2,6 @@
 // database: each task's idx names the rungs and first piece its payload holds,
 // and the job view's per-rung progress counts what the succeeded payloads encode.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { fromBinary } from '@bufbuild/protobuf';
 import type { Policy } from '../../src/coordinator/decide.js';
@@ -10,8 +9,9 @@ import { jobView } from '../../src/coordinator/job-view.js';
 import { encodeTaskPlace } from '../../src/coordinator/task-index.js';
 import { openTaskStore, TaskKind, TaskState, type TaskStore } from '../../src/db/index.js';
 import { type EncodeJob, EncodeJobSchema, TaskSchema } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
-import { sampleJob, splitResult } from '../fixtures/messages.js';
+import { sampleJob } from '../fixtures/messages.js';
 import { databaseFactories } from './databases.js';
+import { splitJob } from './split-job.js';
 
 const NOW = 1_900_000_000_000;
 const policy: Policy = { maxAttempts: 3, backoffMs: () => 1000 };
@@ -25,25 +25,8 @@ const rung = (encoder: string, height: number) => ({
 const renditions = [rung('svt', 180), rung('svt', 90), rung('x264', 90)] as EncodeJob['renditions'];
 
 /** Submits a ladder job with `parallelism` and finishes its split into PIECES pieces; returns the job id. */
-async function splitLadder(store: TaskStore, parallelism: number): Promise<string> {
-  const id = randomUUID();
-  const job = sampleJob('/data', { renditions, parallelism });
-  const sub = { id, job, location: `/out/${id}`, overwrite: false, earlierFiles: false };
-  assert.equal((await store.submit(sub, NOW, policy)).submitted, true);
-  const lease = randomUUID();
-  const split = await store.claim({ now: NOW, workerId: 'w', lease, leaseMs: 60_000 });
-  assert.equal(split?.kind, TaskKind.Split);
-  const finished = await store.finish({
-    taskId: split.id,
-    lease,
-    workerId: 'w',
-    now: NOW + 1,
-    outcome: { kind: 'succeeded', result: { case: 'split', value: splitResult(PIECES) } },
-    policy,
-  });
-  assert.equal(finished.status, 'accepted');
-  return id;
-}
+const splitLadder = (store: TaskStore, parallelism: number) =>
+  splitJob(store, sampleJob('/data', { renditions, parallelism }), PIECES, NOW, policy);
 
 for (const factory of databaseFactories()) {
   describe(`a ladder job's task indexes on ${factory.name}`, () => {
