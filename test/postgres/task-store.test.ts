@@ -209,6 +209,41 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
     }
   });
 
+  test('an encode success whose COMMIT reply is lost is run again, counted once and answered with its claim', async () => {
+    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const proxy = await commitCuttingProxy(server.port);
+    const store = await openPostgresStore(url.replace(`:${server.port}/`, `:${proxy.port}/`));
+    try {
+      const jobId = await submit(store);
+      const split = (await store.claim(claimReq('w1')))!;
+      const first = await store.finish(success(split, 3, { next: claimReq('w1') }));
+      const encode = first.status === 'accepted' ? first.next! : split;
+      assert.equal(encode.kind, 'encode');
+      proxy.arm(encode.lease!);
+      const want = claimReq('w1');
+      const done = await store.finish(success(encode, 3, { next: want }));
+      assert.equal(proxy.cuts(), 1, 'the first try committed with its reply cut off');
+      assert.equal(done.status, 'accepted', 'the retry finds its own finish');
+      if (done.status !== 'accepted') return;
+      assert.equal(done.next?.lease, want.lease, 'the task the first try claimed, not a second one');
+      const [job] = await sql<{ segments_done: number }>(
+        url,
+        'SELECT segments_done FROM jobs WHERE id = $1',
+        [jobId],
+      );
+      assert.equal(job?.segments_done, 1, 'counted once');
+      const runs = await sql<{ n: number }>(
+        url,
+        'SELECT count(*)::int AS n FROM task_runs WHERE job_id = $1 AND ended_at IS NULL',
+        [jobId],
+      );
+      assert.equal(runs[0]?.n, 1, 'one run open: the claimed task');
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+
   test('a finish chosen as a deadlock victim is run again and recorded once', async () => {
     const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
     const store = await openPostgresStore(url);

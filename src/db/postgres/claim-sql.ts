@@ -3,7 +3,7 @@
 // (seen, one more claim), and a split's job as running. FOR UPDATE SKIP LOCKED: claims running at once never
 // wait on each other or take the same task (graphile-worker's getJobs).
 import { CLAIMED_COLUMNS, type ClaimedRow } from '../schema.js';
-import { JobState, TaskKind, TaskState } from '../states.js';
+import { JobState, RunOutcome, TaskKind, TaskState } from '../states.js';
 import { type Statement, statement } from './statement.js';
 
 export type { ClaimedRow };
@@ -16,10 +16,11 @@ export interface ClaimRequest {
   leaseMs: number;
 }
 
-const CLAIM = `
+/** The claim's text; `condition` (SQL) must also hold for it to claim anything. */
+const claimText = (condition = 'true') => `
 with picked as (
   select id from tasks
-  where state = '${TaskState.Queued}' and run_after <= $5
+  where state = '${TaskState.Queued}' and run_after <= $5 and ${condition}
   order by job_created_at, job_id, ord
   limit 1
   for update skip locked
@@ -41,9 +42,30 @@ with picked as (
 )
 select ${CLAIMED_COLUMNS.join(', ')} from claimed`;
 
+const CLAIM = claimText();
+const CLAIM_AFTER_SUCCESS = claimText(
+  `exists (select 1 from task_runs where lease = $6 and outcome = '${RunOutcome.Succeeded}')`,
+);
+
 /** Claims a runnable task for `req.workerId`; returns no row when none is runnable. */
 export function claimTask(req: ClaimRequest): Statement {
   return statement('claim', CLAIM, [req.lease, req.workerId, req.now + req.leaseMs, req.now, req.now]);
+}
+
+/**
+ * `claimTask`, only if the run under `lease` succeeded: sent in one transaction
+ * behind a finish that may not apply, it claims only when that finish did (a
+ * succeeded run of a lease is that lease's worker's finish, nobody else's).
+ */
+export function claimAfterSuccess(req: ClaimRequest, lease: string): Statement {
+  return statement('claim_after_success', CLAIM_AFTER_SUCCESS, [
+    req.lease,
+    req.workerId,
+    req.now + req.leaseMs,
+    req.now,
+    req.now,
+    lease,
+  ]);
 }
 
 /** The task leased under `lease` to `workerId` and still running (a claim whose reply may have been lost). */

@@ -1,33 +1,117 @@
-// The atomic finish and lease expiry: each one transaction of two round trips.
-// The first sends BEGIN and locks the job and the task (in that order); the
-// job state machine (decide) runs on what they hold; the second sends its effects
-// (and the worker's next claim) with COMMIT. Only the last encode of a job (and
-// every encode of a progressive job) takes one more round trip, to read the
-// results its manifest tasks list.
+// The atomic finish and lease expiry. The common finish, an encode or audio
+// success that only adds to its job's counts, is a read without locks and then
+// one statement (countedFinish). Every other finish, and an expiry, is one
+// transaction of two round trips: the first sends BEGIN and locks the job and the
+// task (in that order); the job state machine (decide) runs on what they hold;
+// the second sends its effects (and the worker's next claim) with COMMIT. The
+// last encode of a job (and every encode of a progressive job) takes two more
+// round trips: the read that found it was not the common finish, and one to
+// read the results its manifest tasks list.
 import {
   decide,
   type Effects,
+  type JobCounts,
   manifestTasks,
   type Policy,
   type TaskOutcome,
   type TaskResult,
 } from '../../coordinator/decide.js';
 import type { ClaimedRow, JobRow, TaskRow, TaskRunRow } from '../schema.js';
-import { RunOutcome, TaskState } from '../states.js';
+import { JobState, RunOutcome, TaskState } from '../states.js';
 import type { ChangedTask, Expired, Finish, Finished } from '../task-store.js';
-import { effectStatements } from './apply-effects.js';
-import { claimTask, leasedTask } from './claim-sql.js';
+import { countSuccess, effectStatements } from './apply-effects.js';
+import { claimAfterSuccess, claimTask, leasedTask } from './claim-sql.js';
 import type { PgDatabase, Tx } from './pg-database.js';
 import { getRun } from './runs-sql.js';
 import type { Statement } from './statement.js';
-import { lockedRows, lockTaskWithJob, taskResults } from './tasks-sql.js';
+import { lockedRows, lockTaskWithJob, taskResults, taskWithJob } from './tasks-sql.js';
 
 /** Records how a task ended (see TaskStore.finish). */
-export function finishTask(db: PgDatabase, f: Finish): Promise<Finished> {
+export async function finishTask(db: PgDatabase, f: Finish): Promise<Finished> {
+  const counted = await countedFinish(db, f);
+  return counted.finished ?? lockedFinish(db, f, counted.mayHaveCommitted ?? false);
+}
+
+/**
+ * The common finish without the locked transaction: an encode or audio success
+ * that only adds to its job's counts. The locked finish holds the job's row lock
+ * from its first round trip to its COMMIT, across the coordinator's reply and
+ * event loop, and every other finish of the job sleeps on that lock in
+ * PostgreSQL, to be woken and recheck it: under load that costs the server more
+ * than the finishes. Here decide runs on the task and job read without a lock,
+ * and one statement records the success and adds its counts, holding the job's
+ * lock only while it runs. When that statement does not apply (the success
+ * would finish the job's encodes, the job ended, the lease was lost meanwhile),
+ * `finished` is undefined and the locked finish decides, as for every other finish.
+ */
+async function countedFinish(
+  db: PgDatabase,
+  f: Finish,
+): Promise<{ finished?: Finished; mayHaveCommitted?: boolean }> {
+  if (f.outcome.kind !== 'succeeded') return {};
+  const kind = f.outcome.result.case;
+  if (kind !== 'encode' && kind !== 'audio') return {};
+  const [row] = await db.rows<unknown[]>(taskWithJob(f.taskId));
+  if (!row) return { finished: { status: 'not-found' } };
+  const { job, task } = lockedRows(row);
+  if (job.state !== JobState.Running || !holdsLease(task, f)) return {};
+  const effects = decide(job, task, f.outcome, f.now, f.policy);
+  if (effects.task.state !== TaskState.Succeeded || !countsOnly(effects)) return {};
+  const success = {
+    task: { ...task, lease: f.lease },
+    workerId: f.workerId,
+    result: effects.task.result,
+    now: f.now,
+    segments: (effects.job?.segmentsDone ?? job.segments_done) - job.segments_done,
+    audio: (effects.job?.audioDone ?? job.audio_done) - job.audio_done,
+  };
+  return db.transaction(async (tx, attempt) => {
+    // An earlier try may have committed: the locked finish tells (earlierTry).
+    if (attempt.mayHaveCommitted) {
+      await tx.commit([]);
+      return { mayHaveCommitted: true };
+    }
+    const writes = [countSuccess(success)];
+    if (f.next) writes.push(claimAfterSuccess(f.next, f.lease));
+    const [applied, claimed] = (await tx.commit(writes)) as [JobCounts[], ClaimedRow[]?];
+    const counts = applied[0];
+    if (!counts) return {};
+    // The counts as the statement left them (others may have added theirs since the read).
+    const job =
+      success.segments > 0 ? { segmentsDone: counts.segments_done } : { audioDone: counts.audio_done };
+    return {
+      finished: {
+        status: 'accepted',
+        task: changed(task),
+        effects: { ...effects, job },
+        counts,
+        next: claimed?.[0],
+      },
+    };
+  });
+}
+
+/** Whether `effects` change the job only by adding to its counts, and make or cancel no task. */
+function countsOnly(e: Effects): boolean {
+  const changes = Object.keys(e.job ?? {});
+  return (
+    changes.length > 0 &&
+    changes.every((k) => k === 'segmentsDone' || k === 'audioDone') &&
+    e.create.length === 0 &&
+    !e.createManifest &&
+    e.cancelOpenTasks === undefined
+  );
+}
+
+/**
+ * The finish in one transaction holding the job's and the task's locks.
+ * `committedBefore`: a try of this finish before it may have committed.
+ */
+function lockedFinish(db: PgDatabase, f: Finish, committedBefore: boolean): Promise<Finished> {
   return db.transaction(async (tx, attempt) => {
     const [locked, earlier] = await Promise.all([
       tx.rows<unknown[]>(lockTaskWithJob(f.taskId)),
-      attempt.mayHaveCommitted ? earlierTry(tx, f) : undefined,
+      committedBefore || attempt.mayHaveCommitted ? earlierTry(tx, f) : undefined,
     ]);
     if (!locked[0]) {
       await tx.commit([]);

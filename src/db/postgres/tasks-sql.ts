@@ -14,9 +14,15 @@ export function getTask(id: string): Statement {
   return statement('task', `select ${TASK_LIST} from tasks where id = $1`, [id]);
 }
 
-const LOCK_TASK_WITH_JOB =
+const TASK_WITH_JOB =
   `select ${[...JOB_COLUMNS.map((c) => `j.${c}`), ...TASK_COLUMNS.map((c) => `t.${c}`)].join(', ')} ` +
-  'from jobs j join tasks t on t.job_id = j.id where t.id = $1 for update of j, t';
+  'from jobs j join tasks t on t.job_id = j.id where t.id = $1';
+const LOCK_TASK_WITH_JOB = `${TASK_WITH_JOB} for update of j, t`;
+
+/** A task and its job as they are now, locking neither; its row comes as `lockTaskWithJob`'s does. */
+export function taskWithJob(taskId: string): Statement {
+  return { ...statement('task_with_job', TASK_WITH_JOB, [taskId]), rowMode: 'array' };
+}
 
 /**
  * A task and its job, both locked until the transaction ends, in one statement
