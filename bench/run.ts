@@ -69,6 +69,7 @@ if (only.has('dispatch')) {
       const { startPostgres } = (await import(helper)) as typeof import('../test/helpers/postgres.js');
       const pg = await startPostgres();
       stopPg = pg.stop;
+      process.env.BENCH_PG_DATA = pg.dataDir;
       let n = 0;
       dbs.push(['postgres', () => pg.createDatabase(`bench_${n++}`)]);
     } catch (err) {

@@ -75,12 +75,17 @@ export async function spawnCoordinator(db: string, pollIntervalMs = 500): Promis
 }
 
 /**
- * CPU time (user + system) used so far by every process named `postgres` (the
- * test cluster's server and backends), ms; NaN where /proc is missing.
+ * CPU time (user + system) used so far by the bench's PostgreSQL cluster (its
+ * server and backends), ms; NaN where /proc is missing. The cluster is the one
+ * whose data directory BENCH_PG_DATA names (set by run.ts); without it, every
+ * process named `postgres`, other clusters on the host included.
  */
 export function postgresCpuMs(): number {
   try {
     let ms = 0;
+    const dataDir = process.env.BENCH_PG_DATA;
+    // The postmaster's pid is the first line of postmaster.pid; backends are its children.
+    const postmaster = dataDir && readFileSync(`${dataDir}/postmaster.pid`, 'utf8').split('\n')[0];
     for (const pid of readdirSync('/proc')) {
       if (!/^\d+$/.test(pid)) continue;
       let stat: string;
@@ -92,6 +97,7 @@ export function postgresCpuMs(): number {
       if (!stat.includes('(postgres)')) continue;
       // utime, stime and the waited-for children's cutime, cstime (exited backends).
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (postmaster && pid !== postmaster && fields[1] !== postmaster) continue;
       ms += ([11, 12, 13, 14].reduce((t, i) => t + Number(fields[i]), 0) * 1000) / CLOCK_TICKS;
     }
     return ms;
