@@ -194,6 +194,14 @@ const LADDER_GAP = [
   "ms per second of wall), the split's ffprobe 0.24-0.33 s, the audio's ffmpeg 0.33-0.42 s, the frames decoded",
   "from the key frame before a run's first piece (30 frames, ~0.3 s here). The baseline commands now run",
   'through childCommand too (bench/lib.ts runMeasuredFfmpeg), in this row and in the 720p and short rows.',
+  '',
+  'In a quiet moment (19:31-19:34, load 0.2-8, alternating) the same 10 s clip gave: the one command without',
+  'real-time priority 46.3-47.6 s of CPU and 24.5-25.2 s of wall (3 runs), with it 45.0 s and 24.0 s (1);',
+  '`avspl1t encode` 49.3-50.0 s and 26.5-26.9 s (3 runs), so +6.6 % CPU and +7 % wall: node 1.5 s, its two',
+  "encoder runs 47.4 s against the one command's ~46.7 s less its audio (a second run's start-up and the 30",
+  "frames decoded before its cut), the split's ffprobe 0.15 s; the wall also pays the shorter run's slot",
+  "idling for the last ~4 s. The bench's own 720p row, 2 pairs with this change (19:18-19:30, load 6-10):",
+  '0.947 and 1.114 (median 1.031), CPU medians 174.8 s against 152.2 s.',
 ];
 
 function ladderTable(rows: NonNullable<Results['ladder']>): string {
