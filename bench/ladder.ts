@@ -11,7 +11,7 @@ import { type Rendition, RenditionSchema } from '../src/gen/avspl1t/v1/media_pb.
 import { defaultLadder } from '../src/media/ladder.js';
 import { isAv1, normalizeSettings, X264_PRESETS } from '../src/media/settings.js';
 import { checkSameRungs, ladderCommand } from './ladder-command.js';
-import { makeSceneClip, median, type RunStats, runMeasured } from './lib.js';
+import { makeSceneClip, median, type RunStats, runMeasured, runMeasuredFfmpeg } from './lib.js';
 
 /** The clips the ladder benchmark knows: the target's row and the quick check. */
 export const LADDER_CLIPS = {
@@ -90,8 +90,7 @@ export async function runLadder(o: LadderOptions): Promise<LadderResult> {
     ladderFlags = ['--ladder', file];
   }
   const ffmpeg = (out: string) =>
-    runMeasured(
-      'ffmpeg',
+    runMeasuredFfmpeg(
       ladderCommand({
         clip,
         source: { width: c.width, height: c.height, fps: FPS },

@@ -2,6 +2,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { childCommand } from '../src/media/ffmpeg.js';
 
 /** Frames per second of a rate given as a number or a ratio ("30000/1001"). */
 export function rateValue(fps: number | string): number {
@@ -107,6 +108,17 @@ export function runMeasured(cmd: string, args: string[]): Promise<RunStats> {
       resolve({ seconds, cpuSeconds: ticks / 100, peakNodeRssMiB: peak });
     });
   });
+}
+
+/**
+ * Runs a baseline ffmpeg command (measured as runMeasured measures) the way the
+ * workers run theirs (childCommand): never at real-time priority. As root,
+ * SVT-AV1 otherwise runs its threads at SCHED_FIFO 99, and the baseline would
+ * take the cores from every other process while avspl1t's encoders share them.
+ */
+export function runMeasuredFfmpeg(args: string[]): Promise<RunStats> {
+  const [cmd, argv] = childCommand('ffmpeg', args);
+  return runMeasured(cmd, argv);
 }
 
 export const machine = () => ({

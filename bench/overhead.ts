@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseMediaPlaylist } from '../src/media/hls.js';
-import { makeSceneClip, median, rateValue, runMeasured } from './lib.js';
+import { makeSceneClip, median, rateValue, runMeasured, runMeasuredFfmpeg } from './lib.js';
 
 export interface OverheadOptions {
   /** The repository root (for bin/avspl1t.js). */
@@ -28,7 +28,7 @@ export async function runOverhead({ root, dir, seconds, runs, preset }: Overhead
   const frames = seconds * fps;
 
   const direct = (out: string) =>
-    runMeasured('ffmpeg', [
+    runMeasuredFfmpeg([
       '-hide_banner',
       '-loglevel',
       'error',
@@ -184,7 +184,7 @@ export async function runShortOverhead({ root, dir, runs }: ShortOverheadOptions
 
   const direct = (out: string) => {
     mkdirSync(out, { recursive: true });
-    return runMeasured('ffmpeg', [
+    return runMeasuredFfmpeg([
       ...['-hide_banner', '-loglevel', 'error', '-y', '-i', clip],
       ...['-c:v', 'libsvtav1', '-crf', String(crf), '-preset', String(preset), '-g', String(gop)],
       ...['-svtav1-params', 'scd=0', '-c:a', 'aac', '-b:a', '128k'],
