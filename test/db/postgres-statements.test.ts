@@ -29,7 +29,7 @@ function loggedStatements(log: string, from: number): string[] {
   );
 }
 
-test('a finish with the next claim is one transaction of five statements on PostgreSQL', {
+test('a finish that only counts is one read and one transaction of two statements; the last encode takes the locked path', {
   skip,
 }, async () => {
   const url = await server.createDatabase('statements');
@@ -44,23 +44,43 @@ test('a finish with the next claim is one transaction of five statements on Post
   try {
     await c.submitJob(sampleJob('/data'));
     const split = (await claim(c, 'w1'))!;
-    assert.equal(await succeed(c, 'w1', split, 6), true);
-    const encode = (await claim(c, 'w1'))!;
-    assert.equal(encode.kind.case, 'encode');
+    assert.equal(await succeed(c, 'w1', split, 2), true);
+    const first = (await claim(c, 'w1'))!;
+    assert.equal(first.kind.case, 'encode');
 
-    const from = readFileSync(log).length;
-    const done = await c.finish(finishRequest('w1', encode, resultFor(encode), { wantNext: true }));
-    assert.equal(done.accepted, true);
-    assert.equal(done.next?.kind.case, 'encode', 'the finish claimed the next encode');
+    // A success that leaves other encodes to do: nothing is locked while the
+    // coordinator decides; the count and the next claim are one transaction.
+    let from = readFileSync(log).length;
+    const counted = await c.finish(finishRequest('w1', first, resultFor(first), { wantNext: true }));
+    assert.equal(counted.accepted, true);
+    const second = counted.next!;
+    assert.equal(second?.kind.case, 'encode', 'the finish claimed the next encode');
     assert.deepEqual(loggedStatements(log, from), [
+      // The task and its job, read without locks (outside the transaction).
+      'avspl1t_task_with_job',
       'begin',
-      // The task and its job are locked by one statement.
-      'avspl1t_lock_task_with_job',
-      // The task, its run and the job's counts change in one statement.
-      'avspl1t_change_task_run_job',
-      'avspl1t_claim',
+      // The task, its run and the job's counts change in one statement, guarded
+      // by the lease and the job's state.
+      'avspl1t_count_success',
+      // The next task, claimed only if the count applied.
+      'avspl1t_claim_after_success',
       'commit',
     ]);
+
+    // The success that finishes the encodes creates the manifest task: the
+    // unlocked read sees that, and the finish locks task and job to decide.
+    from = readFileSync(log).length;
+    const last = await c.finish(finishRequest('w1', second, resultFor(second), { wantNext: true }));
+    assert.equal(last.accepted, true);
+    assert.equal(last.next?.kind.case, 'manifest', 'the finish claimed the manifest it created');
+    const locked = loggedStatements(log, from);
+    assert.deepEqual(
+      locked.slice(0, 3),
+      ['avspl1t_task_with_job', 'begin', 'avspl1t_lock_task_with_job'],
+      locked.join(', '),
+    );
+    assert.equal(locked.at(-1), 'commit');
+    assert.equal(locked.filter((s) => s === 'begin').length, 1, locked.join(', '));
   } finally {
     c.close();
     await store.close();
