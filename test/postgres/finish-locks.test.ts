@@ -95,8 +95,22 @@ async function jobInDatabase(admin: pg.Client, jobId: string) {
   return { ...jobs[0]!, count, openRuns: open[0]!.n };
 }
 
-/** Deadlocks PostgreSQL has detected in the current database. */
+/**
+ * Deadlocks PostgreSQL has detected in the current database, read once `admin` is
+ * its only session: a backend adds what it counted to pg_stat_database lazily, at
+ * the latest as it exits (before it leaves pg_stat_activity).
+ */
 async function deadlocks(admin: pg.Client): Promise<number> {
+  for (let polls = 0; ; polls++) {
+    const { rows } = await admin.query<{ n: number }>(
+      'select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+    );
+    if (rows[0]!.n === 0) break;
+    if (polls === 200) throw new Error(`${rows[0]!.n} other sessions of the database still open`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // A fresh snapshot of the statistics, not one this session read before.
+  await admin.query('select pg_stat_clear_snapshot()');
   const { rows } = await admin.query<{ n: number }>(
     'select deadlocks::int as n from pg_stat_database where datname = current_database()',
   );
@@ -119,17 +133,20 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
         const { jobId, encodes } = await claimedEncodes(store, 4);
         const f = success(encodes[0]!, 4);
         const result = (f.outcome as Extract<TaskOutcome, { kind: 'succeeded' }>).result;
+        // The finish reads the result's kind before it sends anything; decide reads
+        // the result again once the finish has its unlocked read back (the first read
+        // of it after store.finish returned). There the coordinator stalls, after
+        // sending what the server runs meanwhile. Another writer of the job (a cancel,
+        // another coordinator) changes the job after 0.1 s, and the server counts the
+        // sessions waiting for a lock at 0.3 s.
+        let sent = false;
         let stalled = false;
         let waiting: Promise<unknown> | undefined;
         let otherWrite: Promise<unknown> | undefined;
-        // decide reads the result after the finish's first round trip: there the
-        // coordinator stalls, after sending what the server runs meanwhile. Another
-        // writer of the job (a cancel, another coordinator) changes the job after
-        // 0.1 s, and the server counts the sessions waiting for a lock at 0.3 s.
         const outcome = {
           kind: 'succeeded' as const,
           get result() {
-            if (!stalled) {
+            if (sent && !stalled) {
               stalled = true;
               otherWrite = other.query(
                 `select pg_sleep(0.1); update jobs set updated_at = updated_at where id = '${jobId}'`,
@@ -142,7 +159,10 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
             return result;
           },
         };
-        const done = await store.finish({ ...f, outcome });
+        const finishing = store.finish({ ...f, outcome });
+        sent = true;
+        const done = await finishing;
+        assert.ok(stalled, 'the finish read the result after its first round trip');
         assert.equal(done.status, 'accepted');
         const answers = (await waiting) as pg.QueryResult<{ n: number }>[];
         await otherWrite;
@@ -203,9 +223,9 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
 
   test('a cancel or a job failure among many successes: no deadlock, no count lost', async () => {
     await withDatabase(async (url, admin) => {
+      const before = await deadlocks(admin);
       const store = await openPostgresStore(url);
       try {
-        const before = await deadlocks(admin);
         for (let round = 0; round < 8; round++) {
           const pieces = 17;
           const { jobId, encodes } = await claimedEncodes(store, pieces);
@@ -240,10 +260,10 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
           );
           assert.equal(counted.length, job.segments_done, `round ${round}: accepted successes`);
         }
-        assert.equal(await deadlocks(admin), before, 'deadlocks detected');
       } finally {
         await store.close();
       }
+      assert.equal(await deadlocks(admin), before, 'deadlocks detected');
     });
   });
 });
