@@ -3,21 +3,20 @@
 // trips; and the finishes racing each other, a cancel or a job failure still
 // leave the job's counts, its tasks and its manifest right.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { taskMessage } from '../../src/coordinator/codec.js';
-import type { Policy, TaskOutcome } from '../../src/coordinator/decide.js';
-import { orderedId } from '../../src/db/ids.js';
 import { openPostgresStore } from '../../src/db/postgres/index.js';
-import type { ClaimedRow } from '../../src/db/schema.js';
-import type { Finish, Finished, TaskStore } from '../../src/db/task-store.js';
-import { resultFor, sampleJob } from '../fixtures/messages.js';
+import type { Finished } from '../../src/db/task-store.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
-
-const NOW = 1_900_000_000_000;
-const LEASE_MS = 60_000;
-const policy: Policy = { maxAttempts: 3, backoffMs: () => 1000 };
+import {
+  claimedJob,
+  claimReq,
+  jobInDatabase,
+  NOW,
+  stallingFinish,
+  success,
+  withDatabase,
+} from './finish-fixtures.js';
 
 let server: PostgresServer;
 before(async () => {
@@ -26,74 +25,6 @@ before(async () => {
 after(async () => {
   await server?.stop();
 });
-
-const claimReq = (workerId: string) => ({ now: NOW, workerId, lease: orderedId(), leaseMs: LEASE_MS });
-
-/** A job split into `pieces` encodes, all of them claimed (by workers w0, w1, ...). */
-async function claimedEncodes(
-  store: TaskStore,
-  pieces: number,
-): Promise<{ jobId: string; encodes: ClaimedRow[] }> {
-  const jobId = randomUUID();
-  const sub = {
-    id: jobId,
-    job: sampleJob(),
-    location: `/out/${jobId}`,
-    overwrite: false,
-    earlierFiles: false,
-  };
-  assert.equal((await store.submit(sub, NOW, policy)).submitted, true);
-  const split = (await store.claim(claimReq('splitter')))!;
-  assert.equal((await store.finish(success(split, pieces))).status, 'accepted');
-  const encodes: ClaimedRow[] = [];
-  for (let i = 0; i < pieces; i++) encodes.push((await store.claim(claimReq(`w${i}`)))!);
-  assert.ok(encodes.every((e) => e?.kind === 'encode'));
-  return { jobId, encodes };
-}
-
-/** A successful finish of `row` as its worker would report it. */
-function success(row: ClaimedRow, pieces: number, extra: Partial<Finish> = {}): Finish {
-  const outcome: TaskOutcome = { kind: 'succeeded', result: resultFor(taskMessage(row, LEASE_MS), pieces) };
-  return {
-    taskId: row.id,
-    lease: row.lease!,
-    workerId: row.lease_owner!,
-    now: NOW,
-    outcome,
-    policy,
-    ...extra,
-  };
-}
-
-async function withDatabase(fn: (url: string, admin: pg.Client) => Promise<void>): Promise<void> {
-  const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    await fn(url, admin);
-  } finally {
-    await admin.end();
-  }
-}
-
-/** What the database holds of a job: its state and counts, and its tasks' states by kind. */
-async function jobInDatabase(admin: pg.Client, jobId: string) {
-  const { rows: jobs } = await admin.query<{ state: string; segments_done: number }>(
-    'select state, segments_done from jobs where id = $1',
-    [jobId],
-  );
-  const { rows: tasks } = await admin.query<{ kind: string; state: string; n: number }>(
-    'select kind, state, count(*)::int as n from tasks where job_id = $1 group by kind, state',
-    [jobId],
-  );
-  const count = (kind: string, state?: string) =>
-    tasks.filter((t) => t.kind === kind && (!state || t.state === state)).reduce((a, t) => a + t.n, 0);
-  const { rows: open } = await admin.query<{ n: number }>(
-    'select count(*)::int as n from task_runs where job_id = $1 and ended_at is null',
-    [jobId],
-  );
-  return { ...jobs[0]!, count, openRuns: open[0]!.n };
-}
 
 /**
  * Deadlocks PostgreSQL has detected in the current database, read once `admin` is
@@ -125,44 +56,32 @@ function busy(ms: number): void {
 
 describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () => {
   test('a success that only counts holds no lock on its job while the coordinator works between round trips', async () => {
-    await withDatabase(async (url, admin) => {
+    await withDatabase(server, async (url, admin) => {
       const store = await openPostgresStore(url);
       const other = new pg.Client({ connectionString: url });
       await other.connect();
       try {
-        const { jobId, encodes } = await claimedEncodes(store, 4);
-        const f = success(encodes[0]!, 4);
-        const result = (f.outcome as Extract<TaskOutcome, { kind: 'succeeded' }>).result;
-        // The finish reads the result's kind before it sends anything; decide reads
-        // the result again once the finish has its unlocked read back (the first read
-        // of it after store.finish returned). There the coordinator stalls, after
-        // sending what the server runs meanwhile. Another writer of the job (a cancel,
-        // another coordinator) changes the job after 0.1 s, and the server counts the
-        // sessions waiting for a lock at 0.3 s.
-        let sent = false;
-        let stalled = false;
+        const shape = { pieces: 4 };
+        const { jobId, tasks } = await claimedJob(store, shape);
+        // Where decide reads the result, after the finish's first round trip, the
+        // coordinator stalls, after sending what the server runs meanwhile. Another
+        // writer of the job (a cancel, another coordinator) changes the job after
+        // 0.1 s, and the server counts the sessions waiting for a lock at 0.3 s.
         let waiting: Promise<unknown> | undefined;
         let otherWrite: Promise<unknown> | undefined;
-        const outcome = {
-          kind: 'succeeded' as const,
-          get result() {
-            if (sent && !stalled) {
-              stalled = true;
-              otherWrite = other.query(
-                `select pg_sleep(0.1); update jobs set updated_at = updated_at where id = '${jobId}'`,
-              );
-              waiting = admin.query<{ n: number }>(
-                "select pg_sleep(0.3); select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock'",
-              );
-              busy(600);
-            }
-            return result;
-          },
-        };
-        const finishing = store.finish({ ...f, outcome });
-        sent = true;
+        const stalling = stallingFinish(success(tasks[0]!, shape), () => {
+          otherWrite = other.query(
+            `select pg_sleep(0.1); update jobs set updated_at = updated_at where id = '${jobId}'`,
+          );
+          waiting = admin.query<{ n: number }>(
+            "select pg_sleep(0.3); select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock'",
+          );
+          busy(600);
+        });
+        const finishing = store.finish(stalling.finish);
+        stalling.sent();
         const done = await finishing;
-        assert.ok(stalled, 'the finish read the result after its first round trip');
+        assert.ok(stalling.stalled(), 'the finish read the result after its first round trip');
         assert.equal(done.status, 'accepted');
         const answers = (await waiting) as pg.QueryResult<{ n: number }>[];
         await otherWrite;
@@ -181,16 +100,17 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
   });
 
   test('many successes of one job at once: each counted once, one manifest, every time', async () => {
-    await withDatabase(async (url, admin) => {
+    await withDatabase(server, async (url, admin) => {
       const store = await openPostgresStore(url);
       try {
         for (let round = 0; round < 8; round++) {
           const pieces = 16;
-          const { jobId, encodes } = await claimedEncodes(store, pieces);
+          const shape = { pieces };
+          const { jobId, tasks: encodes } = await claimedJob(store, shape);
           // Half of them also claim their worker's next task, as a worker asking for more does.
           const done = await Promise.all(
             encodes.map((e, i) =>
-              store.finish(success(e, pieces, i % 2 ? { next: claimReq(e.lease_owner!) } : {})),
+              store.finish(success(e, shape, i % 2 ? { next: claimReq(e.lease_owner!) } : {})),
             ),
           );
           assert.ok(done.every((d) => d.status === 'accepted'));
@@ -222,20 +142,21 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
   });
 
   test('a cancel or a job failure among many successes: no deadlock, no count lost', async () => {
-    await withDatabase(async (url, admin) => {
+    await withDatabase(server, async (url, admin) => {
       const before = await deadlocks(admin);
       const store = await openPostgresStore(url);
       try {
         for (let round = 0; round < 8; round++) {
           const pieces = 17;
-          const { jobId, encodes } = await claimedEncodes(store, pieces);
+          const shape = { pieces };
+          const { jobId, tasks: encodes } = await claimedJob(store, shape);
           const failing = round % 2 === 1;
           const last = encodes.pop()!;
-          const ends: Promise<Finished | string>[] = encodes.map((e) => store.finish(success(e, pieces)));
+          const ends: Promise<Finished | string>[] = encodes.map((e) => store.finish(success(e, shape)));
           // In the middle of them: a cancel, or a permanent failure of the job's last encode.
           const stopper = failing
             ? store.finish({
-                ...success(last, pieces),
+                ...success(last, shape),
                 outcome: { kind: 'failed', reason: 'bad input', transient: false },
               })
             : store.cancelJob(jobId, NOW);
