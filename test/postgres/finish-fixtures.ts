@@ -140,11 +140,13 @@ export async function jobInDatabase(admin: pg.Client, jobId: string) {
     'select count(*)::int as n from task_runs where job_id = $1 and ended_at is null',
     [jobId],
   );
-  const { rows: succeeded } = await admin.query<{ lease: string }>(
-    "select lease from task_runs where job_id = $1 and outcome = 'succeeded'",
+  const { rows: runs } = await admin.query<{ kind: string; n: number }>(
+    'select t.kind, count(*)::int as n from task_runs r join tasks t on t.id = r.task_id ' +
+      "where r.job_id = $1 and r.outcome = 'succeeded' group by t.kind",
     [jobId],
   );
-  return { ...jobs[0]!, count, openRuns: open[0]!.n, succeededRuns: succeeded.length };
+  const succeededRuns = (kind: string) => runs.find((r) => r.kind === kind)?.n ?? 0;
+  return { ...jobs[0]!, count, openRuns: open[0]!.n, succeededRuns };
 }
 
 /** Leases of the running tasks in the database. */

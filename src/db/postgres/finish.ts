@@ -42,7 +42,8 @@ export async function finishTask(db: PgDatabase, f: Finish): Promise<Finished> {
  * and one statement records the success and adds its counts, holding the job's
  * lock only while it runs. When that statement does not apply (the success
  * would finish the job's encodes, the job ended, the lease was lost meanwhile),
- * `finished` is undefined and the locked finish decides, as for every other finish.
+ * `finished` is undefined and the locked finish decides, as for every other finish
+ * (`mayHaveCommitted` when another try of this finish may have counted it).
  */
 async function countedFinish(
   db: PgDatabase,
@@ -75,7 +76,11 @@ async function countedFinish(
     if (f.next) writes.push(claimAfterSuccess(f.next, f.lease));
     const [applied, claimed] = (await tx.commit(writes)) as [JobCounts[], ClaimedRow[]?];
     const counts = applied[0];
-    if (!counts) return {};
+    // Not counted, yet a task was claimed: the lease's run succeeded, so another try
+    // of this finish (a worker's retry racing its first) counted it after this read.
+    // The locked finish answers as for a repeated finish, with the task claimed here,
+    // which would otherwise stay leased to nobody who knows until its lease expires.
+    if (!counts) return claimed?.[0] ? { mayHaveCommitted: true } : {};
     // The counts as the statement left them (others may have added theirs since the read).
     const job =
       success.segments > 0 ? { segmentsDone: counts.segments_done } : { audioDone: counts.audio_done };
