@@ -13,6 +13,7 @@ import {
   claimedJob,
   claimReq,
   jobInDatabase,
+  NOW,
   policy,
   runningLeases,
   stallingFinish,
@@ -69,6 +70,38 @@ describe('a counted PostgreSQL finish and what lands between its read and its co
         assert.equal(job.segments_done, 1, 'counted once');
         assert.equal(job.count('encode', 'succeeded'), 1);
         assert.equal(job.succeededRuns('encode'), 1);
+      } finally {
+        await side.close();
+        await store.close();
+      }
+    });
+  });
+
+  test('a success whose lease expired after its unlocked read is not counted: lease lost', async () => {
+    await withDatabase(server, async (url, admin) => {
+      const store = await openPostgresStore(url);
+      const side = await SideThread.start(url);
+      try {
+        const shape = { pieces: 4 };
+        const { jobId, tasks } = await claimedJob(store, shape);
+        const task = tasks[0]!;
+        // Read with its lease valid at the finish's time; by its count the lease has
+        // expired (a coordinator's clock ahead, a worker paused past its lease).
+        const late = stallingFinish(success(task, shape, { next: claimReq(task.lease_owner!) }), () => {
+          side.sql('update tasks set lease_expires_at = $1 where id = $2', [NOW - 1, task.id]);
+        });
+        const finishing = store.finish(late.finish);
+        late.sent();
+        const done = await finishing;
+        assert.ok(late.stalled());
+        assert.equal(done.status, 'lease-lost');
+        const job = await jobInDatabase(admin, jobId);
+        assert.equal(job.segments_done, 0, 'not counted');
+        assert.equal(job.count('encode', 'succeeded'), 0);
+        assert.equal(job.succeededRuns('encode'), 0);
+        // Still running under the expired lease, for the expiry to requeue.
+        assert.ok((await runningLeases(admin)).includes(task.lease!));
+        assert.equal(job.openRuns, tasks.length, 'nothing claimed for the lost finish');
       } finally {
         await side.close();
         await store.close();
