@@ -126,10 +126,12 @@ export async function withDatabase(
 
 /** What the database holds of a job: its state and counts, and its tasks' states by kind. */
 export async function jobInDatabase(admin: pg.Client, jobId: string) {
-  const { rows: jobs } = await admin.query<{ state: string; segments_done: number; audio_done: number }>(
-    'select state, segments_done, audio_done from jobs where id = $1',
-    [jobId],
-  );
+  const { rows: jobs } = await admin.query<{
+    state: string;
+    segments_done: number;
+    segments_total: number;
+    audio_done: number;
+  }>('select state, segments_done, segments_total, audio_done from jobs where id = $1', [jobId]);
   const { rows: tasks } = await admin.query<{ kind: string; state: string; n: number }>(
     'select kind, state, count(*)::int as n from tasks where job_id = $1 group by kind, state',
     [jobId],

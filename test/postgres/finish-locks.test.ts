@@ -7,6 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { openPostgresStore } from '../../src/db/postgres/index.js';
 import type { Finished } from '../../src/db/task-store.js';
+import type { EncodeJob } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { sampleJob } from '../fixtures/messages.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
 import {
   claimedJob,
@@ -46,6 +48,18 @@ async function deadlocks(admin: pg.Client): Promise<number> {
     'select deadlocks::int as n from pg_stat_database where datname = current_database()',
   );
   return rows[0]!.n;
+}
+
+/** A job with a ladder of two rungs: a task per rung and piece. */
+function ladderJob(): EncodeJob {
+  const rung = (encoder: string, height: number, kbps: number) => ({
+    settings: { encoder, crf: 30, preset: encoder === 'x264' ? 0 : 12 },
+    height,
+    maxBitrateKbps: kbps,
+  });
+  return sampleJob('/data', {
+    renditions: [rung('svt', 180, 300), rung('x264', 90, 100)] as EncodeJob['renditions'],
+  });
 }
 
 /** Spins for `ms` without yielding: the coordinator's event loop busy elsewhere. */
@@ -99,47 +113,63 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
     });
   });
 
-  test('many successes of one job at once: each counted once, one manifest, every time', async () => {
-    await withDatabase(server, async (url, admin) => {
-      const store = await openPostgresStore(url);
-      try {
-        for (let round = 0; round < 8; round++) {
-          const pieces = 16;
-          const shape = { pieces };
-          const { jobId, tasks: encodes } = await claimedJob(store, shape);
-          // Half of them also claim their worker's next task, as a worker asking for more does.
-          const done = await Promise.all(
-            encodes.map((e, i) =>
-              store.finish(success(e, shape, i % 2 ? { next: claimReq(e.lease_owner!) } : {})),
-            ),
-          );
-          assert.ok(done.every((d) => d.status === 'accepted'));
-          const job = await jobInDatabase(admin, jobId);
-          assert.equal(job.segments_done, pieces, `round ${round}: segments_done`);
-          assert.equal(job.count('encode', 'succeeded'), pieces);
-          assert.equal(job.count('manifest'), 1, `round ${round}: manifest tasks`);
-          // The manifest was either claimed by one of those finishes or waits in the queue.
-          const claimed = done.filter((d) => d.status === 'accepted' && d.next).length;
-          assert.equal(job.openRuns, claimed, `round ${round}: open runs are the claims made`);
-          const counts = done.map(
-            (d) => (d as Extract<Finished, { status: 'accepted' }>).counts.segments_done,
-          );
-          assert.deepEqual(
-            [...counts].sort((a, b) => a - b),
-            Array.from({ length: pieces }, (_, i) => i + 1),
-            'each finish saw the count it made',
-          );
-          // Out of the next round's way.
-          await admin.query(
-            "update tasks set state = 'cancelled' where job_id = $1 and state in ('queued', 'running')",
-            [jobId],
-          );
+  for (const [name, shape, rounds] of [
+    ['', { pieces: 16 }, 8],
+    [' with audio (its task among the encodes)', { pieces: 16, hasAudio: true }, 4],
+    [' of a 2-rung ladder', { pieces: 8, job: ladderJob() }, 4],
+  ] as const) {
+    test(`many successes of one job${name} at once: each counted once, one manifest, every time`, async () => {
+      await withDatabase(server, async (url, admin) => {
+        const store = await openPostgresStore(url);
+        try {
+          for (let round = 0; round < rounds; round++) {
+            const { jobId, tasks } = await claimedJob(store, shape);
+            // Half of them also claim their worker's next task, as a worker asking for more does.
+            const done = await Promise.all(
+              tasks.map((t, i) =>
+                store.finish(success(t, shape, i % 2 ? { next: claimReq(t.lease_owner!) } : {})),
+              ),
+            );
+            assert.ok(done.every((d) => d.status === 'accepted'));
+            const job = await jobInDatabase(admin, jobId);
+            const encodes = tasks.filter((t) => t.kind === 'encode').length;
+            assert.equal(tasks.length, encodes + (shape.hasAudio ? 1 : 0), 'every task claimed');
+            assert.equal(job.segments_total, encodes);
+            assert.equal(job.count('encode', 'succeeded'), encodes);
+            assert.equal(job.count('audio', 'succeeded'), shape.hasAudio ? 1 : 0);
+            // An encode here makes one segment (of one piece in one rung).
+            assert.equal(
+              job.segments_done,
+              job.count('encode', 'succeeded'),
+              `round ${round}: segments_done`,
+            );
+            assert.equal(job.audio_done, job.count('audio', 'succeeded'), `round ${round}: audio_done`);
+            assert.equal(job.succeededRuns('encode'), encodes, 'one succeeded run per encode');
+            assert.equal(job.succeededRuns('audio'), job.count('audio', 'succeeded'));
+            assert.equal(job.count('manifest'), 1, `round ${round}: manifest tasks`);
+            // The manifest was either claimed by one of those finishes or waits in the queue.
+            const claimed = done.filter((d) => d.status === 'accepted' && d.next).length;
+            assert.equal(job.openRuns, claimed, `round ${round}: open runs are the claims made`);
+            const counts = done
+              .filter((_, i) => tasks[i]!.kind === 'encode')
+              .map((d) => (d as Extract<Finished, { status: 'accepted' }>).counts.segments_done);
+            assert.deepEqual(
+              [...counts].sort((a, b) => a - b),
+              Array.from({ length: encodes }, (_, i) => i + 1),
+              'each encode saw the count it made',
+            );
+            // Out of the next round's way.
+            await admin.query(
+              "update tasks set state = 'cancelled' where job_id = $1 and state in ('queued', 'running')",
+              [jobId],
+            );
+          }
+        } finally {
+          await store.close();
         }
-      } finally {
-        await store.close();
-      }
+      });
     });
-  });
+  }
 
   test('a cancel or a job failure among many successes: no deadlock, no count lost', async () => {
     await withDatabase(server, async (url, admin) => {
