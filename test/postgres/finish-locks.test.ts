@@ -171,26 +171,46 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
     });
   }
 
-  test('a cancel or a job failure among many successes: no deadlock, no count lost', async () => {
+  test('a cancel or a job failure among many successes: no deadlock, no count lost, a manifest task only when the encodes completed first', async () => {
     await withDatabase(server, async (url, admin) => {
       const before = await deadlocks(admin);
       const store = await openPostgresStore(url);
       try {
+        let completedBeforeCancel = 0;
         for (let round = 0; round < 8; round++) {
           const pieces = 17;
           const shape = { pieces };
           const { jobId, tasks: encodes } = await claimedJob(store, shape);
           const failing = round % 2 === 1;
-          const last = encodes.pop()!;
-          const ends: Promise<Finished | string>[] = encodes.map((e) => store.finish(success(e, shape)));
-          // In the middle of them: a cancel, or a permanent failure of the job's last encode.
-          const stopper = failing
-            ? store.finish({
-                ...success(last, shape),
-                outcome: { kind: 'failed', reason: 'bad input', transient: false },
-              })
-            : store.cancelJob(jobId, NOW);
-          ends.splice(8, 0, stopper);
+          let ends: Promise<Finished | string>[];
+          if (failing) {
+            // In the middle of the others' successes, a permanent failure of the job's last encode.
+            const last = encodes.pop()!;
+            ends = encodes.map((e) => store.finish(success(e, shape)));
+            const failure = store.finish({
+              ...success(last, shape),
+              outcome: { kind: 'failed', reason: 'bad input', transient: false },
+            });
+            ends.splice(8, 0, failure);
+          } else {
+            // Every encode succeeds, and the cancel goes out once `cancelAfter` of them
+            // answered: at once, midway, just before the last, after all of them.
+            const cancelAfter = [0, 8, 16, 17][round / 2]!;
+            let cancel: Promise<string> | undefined;
+            const startCancel = () => {
+              cancel ??= store.cancelJob(jobId, NOW);
+              return cancel;
+            };
+            let answered = 0;
+            ends = encodes.map((e) =>
+              store.finish(success(e, shape)).then((d) => {
+                if (++answered === cancelAfter) startCancel();
+                return d;
+              }),
+            );
+            if (cancelAfter === 0) startCancel();
+            ends.splice(8, 0, Promise.all(ends).then(startCancel));
+          }
           const done = await Promise.all(ends);
           const job = await jobInDatabase(admin, jobId);
           assert.equal(job.state, failing ? 'failed' : 'cancelled', `round ${round}`);
@@ -203,7 +223,13 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
             pieces,
           );
           assert.equal(job.openRuns, 0, `round ${round}: open runs`);
-          assert.equal(job.count('manifest'), 0);
+          // The success that completes the encodes makes the manifest task while the
+          // job runs: there is one exactly when every encode was counted before the
+          // cancel applied (then the cancel cancelled it), never after a failure.
+          const completed = job.segments_done === pieces;
+          assert.equal(job.count('manifest'), completed ? 1 : 0, `round ${round}: manifest tasks`);
+          assert.equal(job.count('manifest', 'cancelled'), job.count('manifest'));
+          if (completed) completedBeforeCancel++;
           const accepted = done.filter((d, i) => i !== 8 && typeof d === 'object' && d.status === 'accepted');
           // A success accepted after the job ended is recorded as a cancel (decide), not counted.
           const counted = accepted.filter(
@@ -211,6 +237,8 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
           );
           assert.equal(counted.length, job.segments_done, `round ${round}: accepted successes`);
         }
+        // The cancel after every answer comes after the encodes completed.
+        assert.ok(completedBeforeCancel >= 1, 'a round where the encodes completed before the cancel');
       } finally {
         await store.close();
       }
