@@ -24,7 +24,7 @@ import { claimAfterSuccess, claimTask, leasedTask } from './claim-sql.js';
 import type { PgDatabase, Tx } from './pg-database.js';
 import { getRun } from './runs-sql.js';
 import type { Statement } from './statement.js';
-import { lockedRows, lockTaskWithJob, taskResults, taskWithJob } from './tasks-sql.js';
+import { lockTaskWithJob, taskJobRows, taskResults, taskWithJob } from './tasks-sql.js';
 
 /** Records how a task ended (see TaskStore.finish). */
 export async function finishTask(db: PgDatabase, f: Finish): Promise<Finished> {
@@ -54,7 +54,7 @@ async function countedFinish(
   if (kind !== 'encode' && kind !== 'audio') return {};
   const [row] = await db.rows<unknown[]>(taskWithJob(f.taskId));
   if (!row) return { finished: { status: 'not-found' } };
-  const { job, task } = lockedRows(row);
+  const { job, task } = taskJobRows(row);
   if (job.state !== JobState.Running || !holdsLease(task, f)) return {};
   const effects = decide(job, task, f.outcome, f.now, f.policy);
   if (effects.task.state !== TaskState.Succeeded || !countsOnly(effects)) return {};
@@ -122,7 +122,7 @@ function lockedFinish(db: PgDatabase, f: Finish, committedBefore: boolean): Prom
       await tx.commit([]);
       return { status: 'not-found' };
     }
-    const { job, task } = lockedRows(locked[0]);
+    const { job, task } = taskJobRows(locked[0]);
     if (!holdsLease(task, f)) {
       // A try cut off after its COMMIT may have landed: that finish is this one's.
       if (earlier?.run && endedBy(earlier.run, f.outcome))
@@ -146,7 +146,7 @@ export function expireLease(
 ): Promise<Expired | undefined> {
   return db.transaction(async (tx) => {
     const [locked] = await tx.rows<unknown[]>(lockTaskWithJob(candidate.id));
-    const { job, task } = locked ? lockedRows(locked) : {};
+    const { job, task } = locked ? taskJobRows(locked) : {};
     if (
       !job ||
       !task ||
