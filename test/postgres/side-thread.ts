@@ -7,6 +7,7 @@ import {
   isMainThread,
   MessageChannel,
   type MessagePort,
+  parentPort,
   receiveMessageOnPort,
   Worker,
   workerData,
@@ -82,7 +83,6 @@ export class SideThread {
 }
 
 async function serve(url: string, answers: MessagePort, done: Int32Array): Promise<void> {
-  const { parentPort } = await import('node:worker_threads');
   const store = await openPostgresStore(url);
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
