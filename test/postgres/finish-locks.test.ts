@@ -3,21 +3,22 @@
 // trips; and the finishes racing each other, a cancel or a job failure still
 // leave the job's counts, its tasks and its manifest right.
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { taskMessage } from '../../src/coordinator/codec.js';
-import type { Policy, TaskOutcome } from '../../src/coordinator/decide.js';
-import { orderedId } from '../../src/db/ids.js';
 import { openPostgresStore } from '../../src/db/postgres/index.js';
-import type { ClaimedRow } from '../../src/db/schema.js';
-import type { Finish, Finished, TaskStore } from '../../src/db/task-store.js';
-import { resultFor, sampleJob } from '../fixtures/messages.js';
+import type { Finished } from '../../src/db/task-store.js';
+import type { EncodeJob } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
+import { sampleJob } from '../fixtures/messages.js';
 import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
-
-const NOW = 1_900_000_000_000;
-const LEASE_MS = 60_000;
-const policy: Policy = { maxAttempts: 3, backoffMs: () => 1000 };
+import {
+  claimedJob,
+  claimReq,
+  jobInDatabase,
+  NOW,
+  stallingFinish,
+  success,
+  withDatabase,
+} from './finish-fixtures.js';
 
 let server: PostgresServer;
 before(async () => {
@@ -27,80 +28,38 @@ after(async () => {
   await server?.stop();
 });
 
-const claimReq = (workerId: string) => ({ now: NOW, workerId, lease: orderedId(), leaseMs: LEASE_MS });
-
-/** A job split into `pieces` encodes, all of them claimed (by workers w0, w1, ...). */
-async function claimedEncodes(
-  store: TaskStore,
-  pieces: number,
-): Promise<{ jobId: string; encodes: ClaimedRow[] }> {
-  const jobId = randomUUID();
-  const sub = {
-    id: jobId,
-    job: sampleJob(),
-    location: `/out/${jobId}`,
-    overwrite: false,
-    earlierFiles: false,
-  };
-  assert.equal((await store.submit(sub, NOW, policy)).submitted, true);
-  const split = (await store.claim(claimReq('splitter')))!;
-  assert.equal((await store.finish(success(split, pieces))).status, 'accepted');
-  const encodes: ClaimedRow[] = [];
-  for (let i = 0; i < pieces; i++) encodes.push((await store.claim(claimReq(`w${i}`)))!);
-  assert.ok(encodes.every((e) => e?.kind === 'encode'));
-  return { jobId, encodes };
-}
-
-/** A successful finish of `row` as its worker would report it. */
-function success(row: ClaimedRow, pieces: number, extra: Partial<Finish> = {}): Finish {
-  const outcome: TaskOutcome = { kind: 'succeeded', result: resultFor(taskMessage(row, LEASE_MS), pieces) };
-  return {
-    taskId: row.id,
-    lease: row.lease!,
-    workerId: row.lease_owner!,
-    now: NOW,
-    outcome,
-    policy,
-    ...extra,
-  };
-}
-
-async function withDatabase(fn: (url: string, admin: pg.Client) => Promise<void>): Promise<void> {
-  const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    await fn(url, admin);
-  } finally {
-    await admin.end();
-  }
-}
-
-/** What the database holds of a job: its state and counts, and its tasks' states by kind. */
-async function jobInDatabase(admin: pg.Client, jobId: string) {
-  const { rows: jobs } = await admin.query<{ state: string; segments_done: number }>(
-    'select state, segments_done from jobs where id = $1',
-    [jobId],
-  );
-  const { rows: tasks } = await admin.query<{ kind: string; state: string; n: number }>(
-    'select kind, state, count(*)::int as n from tasks where job_id = $1 group by kind, state',
-    [jobId],
-  );
-  const count = (kind: string, state?: string) =>
-    tasks.filter((t) => t.kind === kind && (!state || t.state === state)).reduce((a, t) => a + t.n, 0);
-  const { rows: open } = await admin.query<{ n: number }>(
-    'select count(*)::int as n from task_runs where job_id = $1 and ended_at is null',
-    [jobId],
-  );
-  return { ...jobs[0]!, count, openRuns: open[0]!.n };
-}
-
-/** Deadlocks PostgreSQL has detected in the current database. */
+/**
+ * Deadlocks PostgreSQL has detected in the current database, read once `admin` is
+ * its only session: a backend adds what it counted to pg_stat_database lazily, at
+ * the latest as it exits (before it leaves pg_stat_activity).
+ */
 async function deadlocks(admin: pg.Client): Promise<number> {
+  for (let polls = 0; ; polls++) {
+    const { rows } = await admin.query<{ n: number }>(
+      'select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+    );
+    if (rows[0]!.n === 0) break;
+    if (polls === 200) throw new Error(`${rows[0]!.n} other sessions of the database still open`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // A fresh snapshot of the statistics, not one this session read before.
+  await admin.query('select pg_stat_clear_snapshot()');
   const { rows } = await admin.query<{ n: number }>(
     'select deadlocks::int as n from pg_stat_database where datname = current_database()',
   );
   return rows[0]!.n;
+}
+
+/** A job with a ladder of two rungs: a task per rung and piece. */
+function ladderJob(): EncodeJob {
+  const rung = (encoder: string, height: number, kbps: number) => ({
+    settings: { encoder, crf: 30, preset: encoder === 'x264' ? 0 : 12 },
+    height,
+    maxBitrateKbps: kbps,
+  });
+  return sampleJob('/data', {
+    renditions: [rung('svt', 180, 300), rung('x264', 90, 100)] as EncodeJob['renditions'],
+  });
 }
 
 /** Spins for `ms` without yielding: the coordinator's event loop busy elsewhere. */
@@ -111,38 +70,32 @@ function busy(ms: number): void {
 
 describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () => {
   test('a success that only counts holds no lock on its job while the coordinator works between round trips', async () => {
-    await withDatabase(async (url, admin) => {
+    await withDatabase(server, async (url, admin) => {
       const store = await openPostgresStore(url);
       const other = new pg.Client({ connectionString: url });
       await other.connect();
       try {
-        const { jobId, encodes } = await claimedEncodes(store, 4);
-        const f = success(encodes[0]!, 4);
-        const result = (f.outcome as Extract<TaskOutcome, { kind: 'succeeded' }>).result;
-        let stalled = false;
-        let waiting: Promise<unknown> | undefined;
-        let otherWrite: Promise<unknown> | undefined;
-        // decide reads the result after the finish's first round trip: there the
+        const shape = { pieces: 4 };
+        const { jobId, tasks } = await claimedJob(store, shape);
+        // Where decide reads the result, after the finish's first round trip, the
         // coordinator stalls, after sending what the server runs meanwhile. Another
         // writer of the job (a cancel, another coordinator) changes the job after
         // 0.1 s, and the server counts the sessions waiting for a lock at 0.3 s.
-        const outcome = {
-          kind: 'succeeded' as const,
-          get result() {
-            if (!stalled) {
-              stalled = true;
-              otherWrite = other.query(
-                `select pg_sleep(0.1); update jobs set updated_at = updated_at where id = '${jobId}'`,
-              );
-              waiting = admin.query<{ n: number }>(
-                "select pg_sleep(0.3); select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock'",
-              );
-              busy(600);
-            }
-            return result;
-          },
-        };
-        const done = await store.finish({ ...f, outcome });
+        let waiting: Promise<unknown> | undefined;
+        let otherWrite: Promise<unknown> | undefined;
+        const stalling = stallingFinish(success(tasks[0]!, shape), () => {
+          otherWrite = other.query(
+            `select pg_sleep(0.1); update jobs set updated_at = updated_at where id = '${jobId}'`,
+          );
+          waiting = admin.query<{ n: number }>(
+            "select pg_sleep(0.3); select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock'",
+          );
+          busy(600);
+        });
+        const finishing = store.finish(stalling.finish);
+        stalling.sent();
+        const done = await finishing;
+        assert.ok(stalling.stalled(), 'the finish read the result after its first round trip');
         assert.equal(done.status, 'accepted');
         const answers = (await waiting) as pg.QueryResult<{ n: number }>[];
         await otherWrite;
@@ -160,66 +113,104 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
     });
   });
 
-  test('many successes of one job at once: each counted once, one manifest, every time', async () => {
-    await withDatabase(async (url, admin) => {
-      const store = await openPostgresStore(url);
-      try {
-        for (let round = 0; round < 8; round++) {
-          const pieces = 16;
-          const { jobId, encodes } = await claimedEncodes(store, pieces);
-          // Half of them also claim their worker's next task, as a worker asking for more does.
-          const done = await Promise.all(
-            encodes.map((e, i) =>
-              store.finish(success(e, pieces, i % 2 ? { next: claimReq(e.lease_owner!) } : {})),
-            ),
-          );
-          assert.ok(done.every((d) => d.status === 'accepted'));
-          const job = await jobInDatabase(admin, jobId);
-          assert.equal(job.segments_done, pieces, `round ${round}: segments_done`);
-          assert.equal(job.count('encode', 'succeeded'), pieces);
-          assert.equal(job.count('manifest'), 1, `round ${round}: manifest tasks`);
-          // The manifest was either claimed by one of those finishes or waits in the queue.
-          const claimed = done.filter((d) => d.status === 'accepted' && d.next).length;
-          assert.equal(job.openRuns, claimed, `round ${round}: open runs are the claims made`);
-          const counts = done.map(
-            (d) => (d as Extract<Finished, { status: 'accepted' }>).counts.segments_done,
-          );
-          assert.deepEqual(
-            [...counts].sort((a, b) => a - b),
-            Array.from({ length: pieces }, (_, i) => i + 1),
-            'each finish saw the count it made',
-          );
-          // Out of the next round's way.
-          await admin.query(
-            "update tasks set state = 'cancelled' where job_id = $1 and state in ('queued', 'running')",
-            [jobId],
-          );
+  for (const [name, shape, rounds] of [
+    ['', { pieces: 16 }, 8],
+    [' with audio (its task among the encodes)', { pieces: 16, hasAudio: true }, 4],
+    [' of a 2-rung ladder', { pieces: 8, job: ladderJob() }, 4],
+  ] as const) {
+    test(`many successes of one job${name} at once: each counted once, one manifest, every time`, async () => {
+      await withDatabase(server, async (url, admin) => {
+        const store = await openPostgresStore(url);
+        try {
+          for (let round = 0; round < rounds; round++) {
+            const { jobId, tasks } = await claimedJob(store, shape);
+            // Half of them also claim their worker's next task, as a worker asking for more does.
+            const done = await Promise.all(
+              tasks.map((t, i) =>
+                store.finish(success(t, shape, i % 2 ? { next: claimReq(t.lease_owner!) } : {})),
+              ),
+            );
+            assert.ok(done.every((d) => d.status === 'accepted'));
+            const job = await jobInDatabase(admin, jobId);
+            const encodes = tasks.filter((t) => t.kind === 'encode').length;
+            assert.equal(tasks.length, encodes + (shape.hasAudio ? 1 : 0), 'every task claimed');
+            assert.equal(job.segments_total, encodes);
+            assert.equal(job.count('encode', 'succeeded'), encodes);
+            assert.equal(job.count('audio', 'succeeded'), shape.hasAudio ? 1 : 0);
+            // An encode here makes one segment (of one piece in one rung).
+            assert.equal(
+              job.segments_done,
+              job.count('encode', 'succeeded'),
+              `round ${round}: segments_done`,
+            );
+            assert.equal(job.audio_done, job.count('audio', 'succeeded'), `round ${round}: audio_done`);
+            assert.equal(job.succeededRuns('encode'), encodes, 'one succeeded run per encode');
+            assert.equal(job.succeededRuns('audio'), job.count('audio', 'succeeded'));
+            assert.equal(job.count('manifest'), 1, `round ${round}: manifest tasks`);
+            // The manifest was either claimed by one of those finishes or waits in the queue.
+            const claimed = done.filter((d) => d.status === 'accepted' && d.next).length;
+            assert.equal(job.openRuns, claimed, `round ${round}: open runs are the claims made`);
+            const counts = done
+              .filter((_, i) => tasks[i]!.kind === 'encode')
+              .map((d) => (d as Extract<Finished, { status: 'accepted' }>).counts.segments_done);
+            assert.deepEqual(
+              [...counts].sort((a, b) => a - b),
+              Array.from({ length: encodes }, (_, i) => i + 1),
+              'each encode saw the count it made',
+            );
+            // Out of the next round's way.
+            await admin.query(
+              "update tasks set state = 'cancelled' where job_id = $1 and state in ('queued', 'running')",
+              [jobId],
+            );
+          }
+        } finally {
+          await store.close();
         }
-      } finally {
-        await store.close();
-      }
+      });
     });
-  });
+  }
 
-  test('a cancel or a job failure among many successes: no deadlock, no count lost', async () => {
-    await withDatabase(async (url, admin) => {
+  test('a cancel or a job failure among many successes: no deadlock, no count lost, a manifest task only when the encodes completed first', async () => {
+    await withDatabase(server, async (url, admin) => {
+      const before = await deadlocks(admin);
       const store = await openPostgresStore(url);
       try {
-        const before = await deadlocks(admin);
+        let completedBeforeCancel = 0;
         for (let round = 0; round < 8; round++) {
           const pieces = 17;
-          const { jobId, encodes } = await claimedEncodes(store, pieces);
+          const shape = { pieces };
+          const { jobId, tasks: encodes } = await claimedJob(store, shape);
           const failing = round % 2 === 1;
-          const last = encodes.pop()!;
-          const ends: Promise<Finished | string>[] = encodes.map((e) => store.finish(success(e, pieces)));
-          // In the middle of them: a cancel, or a permanent failure of the job's last encode.
-          const stopper = failing
-            ? store.finish({
-                ...success(last, pieces),
-                outcome: { kind: 'failed', reason: 'bad input', transient: false },
-              })
-            : store.cancelJob(jobId, NOW);
-          ends.splice(8, 0, stopper);
+          let ends: Promise<Finished | string>[];
+          if (failing) {
+            // In the middle of the others' successes, a permanent failure of the job's last encode.
+            const last = encodes.pop()!;
+            ends = encodes.map((e) => store.finish(success(e, shape)));
+            const failure = store.finish({
+              ...success(last, shape),
+              outcome: { kind: 'failed', reason: 'bad input', transient: false },
+            });
+            ends.splice(8, 0, failure);
+          } else {
+            // Every encode succeeds, and the cancel goes out once `cancelAfter` of them
+            // answered: at once, midway, just before the last, after all of them.
+            const cancelAfter = [0, 8, 16, 17][round / 2]!;
+            let cancel: Promise<string> | undefined;
+            const startCancel = () => {
+              cancel ??= store.cancelJob(jobId, NOW);
+              return cancel;
+            };
+            let answered = 0;
+            ends = encodes.map((e) =>
+              store.finish(success(e, shape)).then((d) => {
+                if (++answered === cancelAfter) startCancel();
+                return d;
+              }),
+            );
+            if (cancelAfter === 0) startCancel();
+            ends.splice(8, 0, Promise.all(ends).then(startCancel));
+          }
           const done = await Promise.all(ends);
           const job = await jobInDatabase(admin, jobId);
           assert.equal(job.state, failing ? 'failed' : 'cancelled', `round ${round}`);
@@ -232,7 +223,13 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
             pieces,
           );
           assert.equal(job.openRuns, 0, `round ${round}: open runs`);
-          assert.equal(job.count('manifest'), 0);
+          // The success that completes the encodes makes the manifest task while the
+          // job runs: there is one exactly when every encode was counted before the
+          // cancel applied (then the cancel cancelled it), never after a failure.
+          const completed = job.segments_done === pieces;
+          assert.equal(job.count('manifest'), completed ? 1 : 0, `round ${round}: manifest tasks`);
+          assert.equal(job.count('manifest', 'cancelled'), job.count('manifest'));
+          if (completed) completedBeforeCancel++;
           const accepted = done.filter((d, i) => i !== 8 && typeof d === 'object' && d.status === 'accepted');
           // A success accepted after the job ended is recorded as a cancel (decide), not counted.
           const counted = accepted.filter(
@@ -240,10 +237,12 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
           );
           assert.equal(counted.length, job.segments_done, `round ${round}: accepted successes`);
         }
-        assert.equal(await deadlocks(admin), before, 'deadlocks detected');
+        // The cancel after every answer comes after the encodes completed.
+        assert.ok(completedBeforeCancel >= 1, 'a round where the encodes completed before the cancel');
       } finally {
         await store.close();
       }
+      assert.equal(await deadlocks(admin), before, 'deadlocks detected');
     });
   });
 });

@@ -63,8 +63,10 @@ export interface CountedSuccess {
 // runs only if the one before it changed its row (`exists`), so it applies whole
 // or not at all: not at all when the job is no longer running, when these counts
 // would finish its encodes (the manifest is the locked finish's to make), or when
-// the task is no longer running under this lease and worker. (The caller checked
-// the lease's expiry on its read: a running lease's expiry only ever moves later.)
+// the task is no longer running under this lease and worker, valid at the finish's
+// time. (The caller checked the expiry on its read, and a running lease's expiry
+// should only ever move later; checked again here all the same, so that what is
+// counted never rests on a read made outside this statement.)
 const COUNT_SUCCESS = `
 with job as (
   select id from jobs
@@ -74,7 +76,8 @@ with job as (
 ), task as (
   update tasks set state = '${TaskState.Succeeded}', result = $4, progress = 1, lease = null, lease_expires_at = null,
     updated_at = $5, finished_at = $5
-  where id = $6 and lease = $7 and lease_owner = $8 and state = '${TaskState.Running}' and exists (select 1 from job)
+  where id = $6 and lease = $7 and lease_owner = $8 and state = '${TaskState.Running}' and lease_expires_at >= $5
+    and exists (select 1 from job)
   returning id
 ), run as (
   update task_runs set ended_at = $5, outcome = '${RunOutcome.Succeeded}', error = null

@@ -24,7 +24,7 @@ import { claimAfterSuccess, claimTask, leasedTask } from './claim-sql.js';
 import type { PgDatabase, Tx } from './pg-database.js';
 import { getRun } from './runs-sql.js';
 import type { Statement } from './statement.js';
-import { lockedRows, lockTaskWithJob, taskResults, taskWithJob } from './tasks-sql.js';
+import { lockTaskWithJob, taskJobRows, taskResults, taskWithJob } from './tasks-sql.js';
 
 /** Records how a task ended (see TaskStore.finish). */
 export async function finishTask(db: PgDatabase, f: Finish): Promise<Finished> {
@@ -42,7 +42,8 @@ export async function finishTask(db: PgDatabase, f: Finish): Promise<Finished> {
  * and one statement records the success and adds its counts, holding the job's
  * lock only while it runs. When that statement does not apply (the success
  * would finish the job's encodes, the job ended, the lease was lost meanwhile),
- * `finished` is undefined and the locked finish decides, as for every other finish.
+ * `finished` is undefined and the locked finish decides, as for every other finish
+ * (`mayHaveCommitted` when another try of this finish may have counted it).
  */
 async function countedFinish(
   db: PgDatabase,
@@ -53,7 +54,7 @@ async function countedFinish(
   if (kind !== 'encode' && kind !== 'audio') return {};
   const [row] = await db.rows<unknown[]>(taskWithJob(f.taskId));
   if (!row) return { finished: { status: 'not-found' } };
-  const { job, task } = lockedRows(row);
+  const { job, task } = taskJobRows(row);
   if (job.state !== JobState.Running || !holdsLease(task, f)) return {};
   const effects = decide(job, task, f.outcome, f.now, f.policy);
   if (effects.task.state !== TaskState.Succeeded || !countsOnly(effects)) return {};
@@ -75,7 +76,11 @@ async function countedFinish(
     if (f.next) writes.push(claimAfterSuccess(f.next, f.lease));
     const [applied, claimed] = (await tx.commit(writes)) as [JobCounts[], ClaimedRow[]?];
     const counts = applied[0];
-    if (!counts) return {};
+    // Not counted, yet a task was claimed: the lease's run succeeded, so another try
+    // of this finish (a worker's retry racing its first) counted it after this read.
+    // The locked finish answers as for a repeated finish, with the task claimed here,
+    // which would otherwise stay leased to nobody who knows until its lease expires.
+    if (!counts) return claimed?.[0] ? { mayHaveCommitted: true } : {};
     // The counts as the statement left them (others may have added theirs since the read).
     const job =
       success.segments > 0 ? { segmentsDone: counts.segments_done } : { audioDone: counts.audio_done };
@@ -117,7 +122,7 @@ function lockedFinish(db: PgDatabase, f: Finish, committedBefore: boolean): Prom
       await tx.commit([]);
       return { status: 'not-found' };
     }
-    const { job, task } = lockedRows(locked[0]);
+    const { job, task } = taskJobRows(locked[0]);
     if (!holdsLease(task, f)) {
       // A try cut off after its COMMIT may have landed: that finish is this one's.
       if (earlier?.run && endedBy(earlier.run, f.outcome))
@@ -141,7 +146,7 @@ export function expireLease(
 ): Promise<Expired | undefined> {
   return db.transaction(async (tx) => {
     const [locked] = await tx.rows<unknown[]>(lockTaskWithJob(candidate.id));
-    const { job, task } = locked ? lockedRows(locked) : {};
+    const { job, task } = locked ? taskJobRows(locked) : {};
     if (
       !job ||
       !task ||

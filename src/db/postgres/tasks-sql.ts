@@ -27,14 +27,14 @@ export function taskWithJob(taskId: string): Statement {
 /**
  * A task and its job, both locked until the transaction ends, in one statement
  * (FOR UPDATE OF locks the job, then the task: the lock order). Its row comes as
- * an array, the job's columns then the task's (`lockedRows` reads them).
+ * an array, the job's columns then the task's (`taskJobRows` reads them).
  */
 export function lockTaskWithJob(taskId: string): Statement {
   return { ...statement('lock_task_with_job', LOCK_TASK_WITH_JOB, [taskId]), rowMode: 'array' };
 }
 
-/** The job and the task of a `lockTaskWithJob` row. */
-export function lockedRows(row: readonly unknown[]): { job: JobRow; task: TaskRow } {
+/** The job and the task of a `taskWithJob` or `lockTaskWithJob` row. */
+export function taskJobRows(row: readonly unknown[]): { job: JobRow; task: TaskRow } {
   const job: Record<string, unknown> = {};
   const task: Record<string, unknown> = {};
   JOB_COLUMNS.forEach((c, i) => {

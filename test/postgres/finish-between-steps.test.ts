@@ -1,0 +1,111 @@
+// What may land between a counted finish's unlocked read and its transaction: the
+// same finish's other try (a worker's retry racing its first try) or the lease's
+// expiry. Another coordinator on a thread of its own (side-thread.ts) does it
+// while the finish is stopped where decide reads its result, so the order is the
+// same every run.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { openPostgresStore } from '../../src/db/postgres/index.js';
+import type { Finished } from '../../src/db/task-store.js';
+import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import {
+  BACKOFF_MS,
+  claimedJob,
+  claimReq,
+  jobInDatabase,
+  NOW,
+  policy,
+  runningLeases,
+  stallingFinish,
+  success,
+  withDatabase,
+} from './finish-fixtures.js';
+import { SideThread } from './side-thread.js';
+
+let server: PostgresServer;
+before(async () => {
+  server = await startPostgres();
+});
+after(async () => {
+  await server?.stop();
+});
+
+const accepted = (d: Finished) => {
+  assert.equal(d.status, 'accepted');
+  return d as Extract<Finished, { status: 'accepted' }>;
+};
+
+describe('a counted PostgreSQL finish and what lands between its read and its count', {
+  timeout: 60_000,
+}, () => {
+  test("a finish's retry that read before its first try committed and counts after: both accepted, the retry's claim handed to it, counted once", async () => {
+    await withDatabase(server, async (url, admin) => {
+      const store = await openPostgresStore(url);
+      const side = await SideThread.start(url);
+      try {
+        // Two of six encodes claimed: the others wait for the finishes' next claims.
+        const shape = { pieces: 6 };
+        const { jobId, tasks } = await claimedJob(store, shape, 2);
+        const [task, bystander] = tasks as [(typeof tasks)[0], (typeof tasks)[0]];
+        const worker = task.lease_owner!;
+        const first = success(task, shape, { next: claimReq(worker) });
+        let firstDone: Finished | undefined;
+        // The retry (same lease, a claim of its own) has read the task as running;
+        // the first try, on another coordinator, commits before it counts.
+        const retry = stallingFinish(success(task, shape, { next: claimReq(worker) }), () => {
+          firstDone = side.finish(first, { maxAttempts: policy.maxAttempts, backoffMs: BACKOFF_MS });
+        });
+        const retrying = store.finish(retry.finish);
+        retry.sent();
+        const retried = accepted(await retrying);
+        assert.ok(retry.stalled());
+        const firstAccepted = accepted(firstDone!);
+        assert.ok(firstAccepted.next, 'the first try claimed a next task');
+        assert.ok(retried.next, 'the task claimed for the retry is handed to it');
+        assert.equal(retried.next.lease, retry.finish.next!.lease);
+        // Every running task's lease was told to a worker.
+        const told = [bystander.lease, firstAccepted.next.lease, retried.next.lease];
+        assert.deepEqual((await runningLeases(admin)).sort(), told.sort());
+        const job = await jobInDatabase(admin, jobId);
+        assert.equal(job.segments_done, 1, 'counted once');
+        assert.equal(job.count('encode', 'succeeded'), 1);
+        assert.equal(job.succeededRuns('encode'), 1);
+      } finally {
+        await side.close();
+        await store.close();
+      }
+    });
+  });
+
+  test('a success whose lease expired after its unlocked read is not counted: lease lost', async () => {
+    await withDatabase(server, async (url, admin) => {
+      const store = await openPostgresStore(url);
+      const side = await SideThread.start(url);
+      try {
+        const shape = { pieces: 4 };
+        const { jobId, tasks } = await claimedJob(store, shape);
+        const task = tasks[0]!;
+        // Read with its lease valid at the finish's time; by its count the lease has
+        // expired (a coordinator's clock ahead, a worker paused past its lease).
+        const late = stallingFinish(success(task, shape, { next: claimReq(task.lease_owner!) }), () => {
+          side.sql('update tasks set lease_expires_at = $1 where id = $2', [NOW - 1, task.id]);
+        });
+        const finishing = store.finish(late.finish);
+        late.sent();
+        const done = await finishing;
+        assert.ok(late.stalled());
+        assert.equal(done.status, 'lease-lost');
+        const job = await jobInDatabase(admin, jobId);
+        assert.equal(job.segments_done, 0, 'not counted');
+        assert.equal(job.count('encode', 'succeeded'), 0);
+        assert.equal(job.succeededRuns('encode'), 0);
+        // Still running under the expired lease, for the expiry to requeue.
+        assert.ok((await runningLeases(admin)).includes(task.lease!));
+        assert.equal(job.openRuns, tasks.length, 'nothing claimed for the lost finish');
+      } finally {
+        await side.close();
+        await store.close();
+      }
+    });
+  });
+});
