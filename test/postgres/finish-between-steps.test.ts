@@ -77,6 +77,42 @@ describe('a counted PostgreSQL finish and what lands between its read and its co
     });
   });
 
+  test("a finish's retry without a next claim that read before its first try committed and counts after: accepted, counted once", async () => {
+    await withDatabase(server, async (url, admin) => {
+      const store = await openPostgresStore(url);
+      const side = await SideThread.start(url);
+      try {
+        // A worker shutting down (or a slot that stops) asks for no next task.
+        const shape = { pieces: 6 };
+        const { jobId, tasks } = await claimedJob(store, shape, 2);
+        const [task, bystander] = tasks as [(typeof tasks)[0], (typeof tasks)[0]];
+        const first = success(task, shape);
+        let firstDone: Finished | undefined;
+        // The retry (same lease) has read the task as running; the first try, on
+        // another coordinator, commits before it counts.
+        const retry = stallingFinish(success(task, shape), () => {
+          firstDone = side.finish(first, { maxAttempts: policy.maxAttempts, backoffMs: BACKOFF_MS });
+        });
+        const retrying = store.finish(retry.finish);
+        retry.sent();
+        const retried = accepted(await retrying);
+        assert.ok(retry.stalled());
+        const firstAccepted = accepted(firstDone!);
+        assert.equal(firstAccepted.next, undefined);
+        assert.equal(retried.next, undefined);
+        // No task is leased to a worker that was not told.
+        assert.deepEqual(await runningLeases(admin), [bystander.lease]);
+        const job = await jobInDatabase(admin, jobId);
+        assert.equal(job.segments_done, 1, 'counted once');
+        assert.equal(job.count('encode', 'succeeded'), 1);
+        assert.equal(job.succeededRuns('encode'), 1);
+      } finally {
+        await side.close();
+        await store.close();
+      }
+    });
+  });
+
   test('a success whose lease expired after its unlocked read is not counted: lease lost', async () => {
     await withDatabase(server, async (url, admin) => {
       const store = await openPostgresStore(url);

@@ -41,9 +41,10 @@ export async function finishTask(db: PgDatabase, f: Finish): Promise<Finished> {
  * than the finishes. Here decide runs on the task and job read without a lock,
  * and one statement records the success and adds its counts, holding the job's
  * lock only while it runs. When that statement does not apply (the success
- * would finish the job's encodes, the job ended, the lease was lost meanwhile),
- * `finished` is undefined and the locked finish decides, as for every other finish
- * (`mayHaveCommitted` when another try of this finish may have counted it).
+ * would finish the job's encodes, the job ended, the lease was lost meanwhile,
+ * another try of this finish counted it), `finished` is undefined and the locked
+ * finish decides, as for every other finish; `mayHaveCommitted` has it read first
+ * whether another try of this finish committed.
  */
 async function countedFinish(
   db: PgDatabase,
@@ -76,11 +77,16 @@ async function countedFinish(
     if (f.next) writes.push(claimAfterSuccess(f.next, f.lease));
     const [applied, claimed] = (await tx.commit(writes)) as [JobCounts[], ClaimedRow[]?];
     const counts = applied[0];
-    // Not counted, yet a task was claimed: the lease's run succeeded, so another try
-    // of this finish (a worker's retry racing its first) counted it after this read.
-    // The locked finish answers as for a repeated finish, with the task claimed here,
-    // which would otherwise stay leased to nobody who knows until its lease expires.
-    if (!counts) return claimed?.[0] ? { mayHaveCommitted: true } : {};
+    // Not counted: another try of this finish (a worker's retry racing its first, with
+    // or without a next claim) may have counted it after this read, leaving the task
+    // no longer leased. The locked finish reads the lease's run (earlierTry): ended by
+    // a finish, it answers as for a repeated finish, with the task claimed here if one
+    // was (claimed only when the lease's run succeeded; it would otherwise stay leased
+    // to nobody who knows until its lease expires). A run still open (the success now
+    // finishes the job's encodes, or the lease expired and is not yet requeued) or
+    // ended by an expiry or a cancel gets the locked finish's own answer: decided
+    // under the locks while the lease holds, lease-lost once it does not.
+    if (!counts) return { mayHaveCommitted: true };
     // The counts as the statement left them (others may have added theirs since the read).
     const job =
       success.segments > 0 ? { segmentsDone: counts.segments_done } : { audioDone: counts.audio_done };
