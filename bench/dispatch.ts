@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { POLL_WAIT_MS } from '../src/worker/worker.js';
 import { median } from './lib.js';
-import { Fleet, percentile, postgresCpuMs, spawnCoordinator, submit } from './sim.js';
+import { coordinatorNodeArgs, Fleet, percentile, postgresCpuMs, spawnCoordinator, submit } from './sim.js';
 
 export interface DispatchRow {
   db: string;
@@ -66,6 +66,8 @@ export interface DispatchResults {
   paced: PacedRow[];
   idleToBusy: IdleRow[];
   notes: string[];
+  /** The coordinator's node flags (absent in results from before they were recorded: Node's defaults). */
+  coordinatorNodeArgs?: string;
 }
 
 /** A fresh database location per run: a SQLite file, or a new PostgreSQL database. */
@@ -240,7 +242,13 @@ export interface DispatchOptions {
 
 /** Runs the whole dispatch benchmark. */
 export async function runDispatch(o: DispatchOptions): Promise<DispatchResults> {
-  const res: DispatchResults = { saturated: [], paced: [], idleToBusy: [], notes: [] };
+  const res: DispatchResults = {
+    saturated: [],
+    paced: [],
+    idleToBusy: [],
+    notes: [],
+    coordinatorNodeArgs: coordinatorNodeArgs(),
+  };
   for (const [db, fresh] of o.dbs) {
     for (const workers of o.parts.has('saturated') ? o.workerCounts : []) {
       const runs: number[] = [];

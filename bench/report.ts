@@ -252,7 +252,12 @@ function dispatchTables(d: DispatchResults): string {
     workers !== 50 ? '–' : db === 'postgres' ? '≥ 500/s' : '≥ 1,000/s';
   // Older results have no CPU column.
   const cpu = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? '–' : f(ms, 2));
+  const flags = d.coordinatorNodeArgs
+    ? `\`node ${d.coordinatorNodeArgs}\` (docs/deploy.md's advice)`
+    : "Node's defaults (these results predate the flag)";
   return [
+    `The coordinator process runs with ${flags}; \`BENCH_NODE_ARGS\` replaces its flags.`,
+    '',
     '### Saturated: instant workers, claim + finish per second',
     '',
     'Each worker loops like the real one: FinishTask with a fake result asks for the next task (`want_next`),',

@@ -37,10 +37,24 @@ function processCpuMs(pid: number | undefined): number {
   }
 }
 
+/**
+ * The node flags docs/deploy.md advises for a coordinator: a young generation of
+ * 8 MiB a semi-space keeps its longest scavenges short (the measurements:
+ * docs/deploy.md and bench/REPORT.md, "Dispatch").
+ */
+export const COORDINATOR_NODE_ARGS = '--max-semi-space-size=8';
+
+/** The node flags the bench's coordinators get: BENCH_NODE_ARGS when set, else COORDINATOR_NODE_ARGS. */
+export function coordinatorNodeArgs(): string {
+  return process.env.BENCH_NODE_ARGS ?? COORDINATOR_NODE_ARGS;
+}
+
 /** Starts `bench/serve.js` on `db` (SQLite path or postgres URL). */
 export async function spawnCoordinator(db: string, pollIntervalMs = 500): Promise<CoordinatorProcess> {
-  // BENCH_NODE_ARGS (e.g. --cpu-prof) profiles the coordinator; BENCH_SERVE runs another build of it.
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  // The coordinator runs as docs/deploy.md advises (COORDINATOR_NODE_ARGS). BENCH_NODE_ARGS
+  // replaces those flags (e.g. --cpu-prof to profile it; empty for Node's defaults);
+  // BENCH_SERVE runs another build of it.
+  const nodeArgs = coordinatorNodeArgs().split(' ').filter(Boolean);
   const child = spawn(
     process.execPath,
     [...nodeArgs, process.env.BENCH_SERVE ?? path.join(here, 'serve.js'), db, String(pollIntervalMs)],
