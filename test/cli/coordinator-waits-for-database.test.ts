@@ -4,22 +4,16 @@
 // back. A database that is wrong for good (no such database) still fails at once.
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { connectCoordinator } from '../../src/rpc/client.js';
 import { sampleJob } from '../fixtures/messages.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 import { freePort, tmpDir } from '../helpers/tmp.js';
 import { cli, type Program, startProgram, stopAll } from './processes.js';
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await stopAll();
-  await server?.stop();
-});
+after(() => stopAll()); // ahead of usePostgres: the coordinators stop before their database
+const server = usePostgres();
 
 /** Resolves once `program`'s stderr holds `count` lines matching `pattern`. */
 async function waitForLines(program: Program, pattern: RegExp, count: number, timeoutMs: number) {
@@ -48,8 +42,9 @@ describe('a coordinator whose database is not up at start', () => {
     timeout: 300_000,
   }, async () => {
     // Trust auth ignores the password: it is there to prove it never reaches the log.
-    const url = (await server.createDatabase('waits')).replace('postgres@', 'postgres:s3cret-pw@');
-    await server.halt();
+    const postgres = server();
+    const url = (await postgres.createDatabase('waits')).replace('postgres@', 'postgres:s3cret-pw@');
+    await postgres.halt();
     const port = await freePort();
     const coordinator = startProgram([
       'coordinator',
@@ -81,7 +76,7 @@ describe('a coordinator whose database is not up at start', () => {
         early.close();
       }
 
-      await server.resume();
+      await postgres.resume();
       assert.equal(await coordinator.firstLine(), `127.0.0.1:${port}`);
       assert.equal(await get(port, '/readyz'), 200);
       const { client, close } = connectCoordinator(`127.0.0.1:${port}`);
@@ -96,14 +91,14 @@ describe('a coordinator whose database is not up at start', () => {
     } finally {
       coordinator.child.kill('SIGTERM');
       await coordinator.exited;
-      await server.resume().catch(() => {}); // already up unless the test failed early
+      await postgres.resume().catch(() => {}); // already up unless the test failed early
     }
   });
 
   it('exits at once with the reason when the database does not exist (not a wait)', {
     timeout: 120_000,
   }, async () => {
-    const url = server.url.replace(/\/postgres$/, '/no_such_database');
+    const url = server().url.replace(/\/postgres$/, '/no_such_database');
     const coordinator = startProgram([
       'coordinator',
       '--listen',

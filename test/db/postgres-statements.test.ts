@@ -4,22 +4,18 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
 import { Coordinator } from '../../src/coordinator/index.js';
 import { ManualClock, openTaskStore, type TaskStore } from '../../src/db/index.js';
 import { claim, finishRequest, resultFor, sampleJob, succeed } from '../fixtures/messages.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 import { databaseFactories } from './databases.js';
 
 // Selected as the contract suites are (AVSPL1T_TEST_DB; `all` without PostgreSQL fails).
 const skip = databaseFactories().some((f) => f.name === 'postgres') ? false : 'PostgreSQL not selected';
 
-let server: PostgresServer;
-before(async () => {
-  if (!skip) server = await startPostgres();
-});
-after(() => server?.stop());
+const server = usePostgres({ skip });
 
 /** The statements the server logged after byte `from` of its log: `begin`, `commit`, or a prepared statement's name. */
 function loggedStatements(log: string, from: number): string[] {
@@ -32,12 +28,12 @@ function loggedStatements(log: string, from: number): string[] {
 test('a finish that only counts is one read and one transaction of two statements; the last encode takes the locked path', {
   skip,
 }, async () => {
-  const url = await server.createDatabase('statements');
-  const admin = new pg.Client({ connectionString: server.url });
+  const url = await server().createDatabase('statements');
+  const admin = new pg.Client({ connectionString: server().url });
   await admin.connect();
   await admin.query("alter database statements set log_statement = 'all'");
   await admin.end();
-  const log = path.join(path.dirname(server.dataDir), 'server.log');
+  const log = path.join(path.dirname(server().dataDir), 'server.log');
 
   const store: TaskStore = await openTaskStore(url);
   const c = new Coordinator(store, { clock: new ManualClock(), pollIntervalMs: 20 });

@@ -4,11 +4,11 @@
 // write each, so the server is woken once per round trip, not once per statement.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Coordinator } from '../../src/coordinator/index.js';
 import { ManualClock, openTaskStore, type TaskStore } from '../../src/db/index.js';
 import { claim, finishRequest, resultFor, sampleJob, succeed } from '../fixtures/messages.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 import { databaseFactories } from './databases.js';
 
 // Selected as the contract suites are (AVSPL1T_TEST_DB); Linux only (/proc/self/io).
@@ -18,11 +18,7 @@ const skip = !databaseFactories().some((f) => f.name === 'postgres')
     ? 'no /proc/self/io'
     : false;
 
-let server: PostgresServer;
-before(async () => {
-  if (!skip) server = await startPostgres();
-});
-after(() => server?.stop());
+const server = usePostgres({ skip });
 
 /** Write system calls this process has made so far. */
 function writeCalls(): number {
@@ -37,7 +33,7 @@ async function writesOf<T>(fn: () => Promise<T>): Promise<{ value: T; writes: nu
 }
 
 test('a finish with the next claim reaches PostgreSQL in two writes, a claim in one', { skip }, async () => {
-  const store: TaskStore = await openTaskStore(await server.createDatabase('writes'));
+  const store: TaskStore = await openTaskStore(await server().createDatabase('writes'));
   const c = new Coordinator(store, { clock: new ManualClock(), pollIntervalMs: 20 });
   try {
     await c.submitJob(sampleJob('/data'));

@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { appendFile, chown } from 'node:fs/promises';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { run } from './exec.js';
 import { freePort, tmpDir } from './tmp.js';
@@ -141,6 +142,27 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     killFromExitHook(dataDir, dir.path);
     throw error;
   }
+}
+
+/**
+ * One cluster for the tests of the file or `describe` this is called in: registers node:test hooks there
+ * that start it before them and stop it after them, and returns a getter for it (it throws until the
+ * server is up, so call it in tests and later hooks). Hooks run in the order registered, `after` ones
+ * too: register the clean-up that must come before the server stops (programs using it) ahead of this.
+ * With `skip` (a test's skip value, for a file whose tests are all skipped) nothing starts.
+ */
+export function usePostgres(options: { skip?: boolean | string } = {}): () => PostgresServer {
+  let server: PostgresServer | undefined;
+  before(async () => {
+    if (!options.skip) server = await startPostgres();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (!server) throw new Error('usePostgres: the server is not started (its before hook has not run)');
+    return server;
+  };
 }
 
 /** Synchronous last resort: SIGQUIT (immediate shutdown) to the postmaster, then delete the directory. */

@@ -3,7 +3,7 @@
 // success applied to two identical jobs, one through it, one through the locked
 // finish's statements, must leave the same rows.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type pg from 'pg';
 import { decide } from '../../src/coordinator/decide.js';
 import { countSuccess, effectStatements } from '../../src/db/postgres/apply-effects.js';
@@ -12,16 +12,10 @@ import type { Statement } from '../../src/db/postgres/statement.js';
 import { lockTaskWithJob, taskJobRows, taskWithJob } from '../../src/db/postgres/tasks-sql.js';
 import type { ClaimedRow } from '../../src/db/schema.js';
 import { sampleJob } from '../fixtures/messages.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 import { claimedJob, success, withDatabase } from './finish-fixtures.js';
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 const run = (admin: pg.Client, s: Statement) => admin.query(s);
 
@@ -78,7 +72,7 @@ async function jobRows(admin: pg.Client, jobId: string) {
 
 describe('COUNT_SUCCESS and the locked finish', { timeout: 60_000 }, () => {
   test('a success applied through COUNT_SUCCESS leaves the rows the locked finish leaves (an encode, then the audio)', async () => {
-    await withDatabase(server, async (url, admin) => {
+    await withDatabase(server(), async (url, admin) => {
       const store = await openPostgresStore(url);
       try {
         const shape = { pieces: 3, hasAudio: true, job: sampleJob() };

@@ -7,26 +7,24 @@ import { after, before, describe, it } from 'node:test';
 import { cli, startProgram, startWorker, stopAll } from '../cli/processes.js';
 import { CLIPS, makeClip } from '../helpers/clips.js';
 import { checkOutput } from '../helpers/media-checks.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 import { type TmpDir, tmpDir } from '../helpers/tmp.js';
 import { sql } from './fleet.js';
 
 let dir: TmpDir;
-let server: PostgresServer;
 before(async () => {
   dir = await tmpDir('avspl1t-pg-e2e-');
-  server = await startPostgres();
 });
 after(async () => {
   await stopAll();
-  await server?.stop();
   await dir?.cleanup();
 });
+const server = usePostgres(); // after the hooks above: it stops once the programs have
 
 describe('encode with PostgreSQL state', { timeout: 300_000 }, () => {
   it('a coordinator on postgres:// and one worker process encode a clip that passes the media checks', async () => {
     const clip = await makeClip(dir.path, CLIPS.short);
-    const url = await server.createDatabase('encode');
+    const url = await server().createDatabase('encode');
     const coordinator = startProgram([
       'coordinator',
       '--listen',

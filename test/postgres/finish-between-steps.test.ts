@@ -4,10 +4,10 @@
 // while the finish is stopped where decide reads its result, so the order is the
 // same every run.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { openPostgresStore } from '../../src/db/postgres/index.js';
 import type { Finished } from '../../src/db/task-store.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 import {
   BACKOFF_MS,
   claimedJob,
@@ -22,13 +22,7 @@ import {
 } from './finish-fixtures.js';
 import { SideThread } from './side-thread.js';
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 const accepted = (d: Finished) => {
   assert.equal(d.status, 'accepted');
@@ -39,7 +33,7 @@ describe('a counted PostgreSQL finish and what lands between its read and its co
   timeout: 60_000,
 }, () => {
   test("a finish's retry that read before its first try committed and counts after: both accepted, the retry's claim handed to it, counted once", async () => {
-    await withDatabase(server, async (url, admin) => {
+    await withDatabase(server(), async (url, admin) => {
       const store = await openPostgresStore(url);
       const side = await SideThread.start(url);
       try {
@@ -78,7 +72,7 @@ describe('a counted PostgreSQL finish and what lands between its read and its co
   });
 
   test("a finish's retry without a next claim that read before its first try committed and counts after: accepted, counted once", async () => {
-    await withDatabase(server, async (url, admin) => {
+    await withDatabase(server(), async (url, admin) => {
       const store = await openPostgresStore(url);
       const side = await SideThread.start(url);
       try {
@@ -114,7 +108,7 @@ describe('a counted PostgreSQL finish and what lands between its read and its co
   });
 
   test('a success whose lease expired after its unlocked read is not counted: lease lost', async () => {
-    await withDatabase(server, async (url, admin) => {
+    await withDatabase(server(), async (url, admin) => {
       const store = await openPostgresStore(url);
       const side = await SideThread.start(url);
       try {

@@ -4,14 +4,14 @@
 // the connection). Either way the task's outcome is recorded exactly once (one
 // succeeded run, its follow-up tasks made once) and the job completes.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import pg from 'pg';
 import { startCoordinator } from '../../src/coordinator/index.js';
 import { JobState, type Task } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { type ClientHandle, connectCoordinator } from '../../src/rpc/index.js';
 import { waitForJob } from '../coordinator/harness.js';
 import { finishRequest, resultFor, sampleJob } from '../fixtures/messages.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 import { commitCuttingProxy } from './commit-cutting-proxy.js';
 
 const PIECES = 3;
@@ -54,17 +54,11 @@ async function recorded(url: string, jobId: string) {
   };
 }
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 describe('a finish losing its PostgreSQL connection', { concurrency: 1, timeout: 120_000 }, () => {
   it('the backend terminated mid-transaction: the finish is run again, recorded once, and the job completes', async () => {
-    const url = await server.createDatabase('terminated');
+    const url = await server().createDatabase('terminated');
     const running = await startCoordinator({ listen: '127.0.0.1:0', db: url, pollIntervalMs: 50 });
     const h = connectCoordinator(running.address);
     const blocker = new pg.Client({ connectionString: url });
@@ -119,11 +113,11 @@ describe('a finish losing its PostgreSQL connection', { concurrency: 1, timeout:
   });
 
   it('a COMMIT whose reply is lost: the finish is answered accepted, recorded once, and the job completes', async () => {
-    const url = await server.createDatabase('lost_commit');
-    const proxy = await commitCuttingProxy(server.port);
+    const url = await server().createDatabase('lost_commit');
+    const proxy = await commitCuttingProxy(server().port);
     const running = await startCoordinator({
       listen: '127.0.0.1:0',
-      db: url.replace(`:${server.port}/`, `:${proxy.port}/`),
+      db: url.replace(`:${server().port}/`, `:${proxy.port}/`),
       pollIntervalMs: 50,
     });
     const h = connectCoordinator(running.address);

@@ -3,13 +3,13 @@
 // trips; and the finishes racing each other, a cancel or a job failure still
 // leave the job's counts, its tasks and its manifest right.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pg from 'pg';
 import { openPostgresStore } from '../../src/db/postgres/index.js';
 import type { Finished } from '../../src/db/task-store.js';
 import type { EncodeJob } from '../../src/gen/avspl1t/v1/coordinator_pb.js';
 import { sampleJob } from '../fixtures/messages.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 import {
   claimedJob,
   claimReq,
@@ -20,13 +20,7 @@ import {
   withDatabase,
 } from './finish-fixtures.js';
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 /**
  * Deadlocks PostgreSQL has detected in the current database, read once `admin` is
@@ -70,7 +64,7 @@ function busy(ms: number): void {
 
 describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () => {
   test('a success that only counts holds no lock on its job while the coordinator works between round trips', async () => {
-    await withDatabase(server, async (url, admin) => {
+    await withDatabase(server(), async (url, admin) => {
       const store = await openPostgresStore(url);
       const other = new pg.Client({ connectionString: url });
       await other.connect();
@@ -119,7 +113,7 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
     [' of a 2-rung ladder', { pieces: 8, job: ladderJob() }, 4],
   ] as const) {
     test(`many successes of one job${name} at once: each counted once, one manifest, every time`, async () => {
-      await withDatabase(server, async (url, admin) => {
+      await withDatabase(server(), async (url, admin) => {
         const store = await openPostgresStore(url);
         try {
           for (let round = 0; round < rounds; round++) {
@@ -172,7 +166,7 @@ describe('PostgreSQL finishes and the job row lock', { timeout: 120_000 }, () =>
   }
 
   test('a cancel or a job failure among many successes: no deadlock, no count lost, a manifest task only when the encodes completed first', async () => {
-    await withDatabase(server, async (url, admin) => {
+    await withDatabase(server(), async (url, admin) => {
       const before = await deadlocks(admin);
       const store = await openPostgresStore(url);
       try {

@@ -3,25 +3,19 @@
 // once and no lease is ever held by two workers (checked in task_runs); a
 // PostgreSQL restart mid-run costs retries, not jobs.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { stopAll } from '../cli/processes.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 import { OVERLAPPING_LEASES, runSummary, sql, startFleet } from './fleet.js';
 
 const PIECES = 40;
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await stopAll();
-  await server?.stop();
-});
+after(() => stopAll()); // ahead of usePostgres: the coordinators stop before their database
+const server = usePostgres();
 
 describe('two coordinators on one PostgreSQL', { concurrency: 1, timeout: 300_000 }, () => {
   it('20 fake workers on two coordinators: every task runs exactly once and every job completes', async (t) => {
-    const url = await server.createDatabase('fleet');
+    const url = await server().createDatabase('fleet');
     const fleet = await startFleet({ url, coordinators: 2, workers: 20, pieces: PIECES });
     try {
       const started = Date.now();
@@ -68,7 +62,7 @@ describe('two coordinators on one PostgreSQL', { concurrency: 1, timeout: 300_00
   });
 
   it('PostgreSQL restarted mid-run: both coordinators stay up, recover, and every job completes', async (t) => {
-    const url = await server.createDatabase('restart');
+    const url = await server().createDatabase('restart');
     const fleet = await startFleet({
       url,
       coordinators: 2,
@@ -86,7 +80,7 @@ describe('two coordinators on one PostgreSQL', { concurrency: 1, timeout: 300_00
         await new Promise((r) => setTimeout(r, 50));
       }
       const restartAt = Date.now();
-      await server.restart();
+      await server().restart();
       const restartMs = Date.now() - restartAt;
       // The coordinators keep serving: new jobs after the restart run too.
       await fleet.submit(2);

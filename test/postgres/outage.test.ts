@@ -4,14 +4,14 @@
 // is logged once, and the same coordinator serves normally once it is back.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { pino } from 'pino';
 import { startCoordinator } from '../../src/coordinator/index.js';
 import { openTaskStore } from '../../src/db/index.js';
 import { connectCoordinator } from '../../src/rpc/client.js';
 import { resultFor, sampleJob } from '../fixtures/messages.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 
 /** A TCP proxy to `port` that can drop every connection and refuse new ones until restored. */
 async function cuttableProxy(port: number) {
@@ -53,21 +53,15 @@ async function codeOf(call: Promise<unknown>): Promise<string> {
   }
 }
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 describe('a PostgreSQL outage', { timeout: 120_000 }, () => {
   it('GetTask, Heartbeat and FinishTask answer UNAVAILABLE while the database is away, then work again', async (t) => {
-    const url = await server.createDatabase('outage');
-    const proxy = await cuttableProxy(server.port);
+    const url = await server().createDatabase('outage');
+    const proxy = await cuttableProxy(server().port);
     const lines: string[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
-    const store = await openTaskStore(url.replace(`:${server.port}/`, `:${proxy.port}/`), {
+    const store = await openTaskStore(url.replace(`:${server().port}/`, `:${proxy.port}/`), {
       log,
       poolSize: 4,
     });

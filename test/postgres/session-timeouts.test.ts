@@ -3,23 +3,17 @@
 // row locks, and the store goes on working on other connections.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { PostgresTaskStore } from '../../src/db/postgres/index.js';
 import { sampleJob } from '../fixtures/messages.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 
 const policy = { maxAttempts: 3, backoffMs: () => 1000 };
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
-const newDatabase = () => server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+const newDatabase = () => server().createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
 
 async function submit(store: PostgresTaskStore): Promise<string> {
   const id = randomUUID();

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pg from 'pg';
 import { taskMessage } from '../../src/coordinator/codec.js';
 import type { Policy } from '../../src/coordinator/decide.js';
@@ -13,7 +13,7 @@ import { openPostgresStore } from '../../src/db/postgres/index.js';
 import type { ClaimedRow } from '../../src/db/schema.js';
 import type { Finish, TaskStore } from '../../src/db/task-store.js';
 import { resultFor, sampleJob } from '../fixtures/messages.js';
-import { type PostgresServer, startPostgres } from '../helpers/postgres.js';
+import { usePostgres } from '../helpers/postgres.js';
 import { commitCuttingProxy } from './commit-cutting-proxy.js';
 
 const NOW = 1_900_000_000_000;
@@ -96,17 +96,11 @@ async function roundTripCounter(port: number) {
   };
 }
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await server?.stop();
-});
+const server = usePostgres();
 
 describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
   test('a job runs from submit to success: split, encodes (each finish claiming the next), manifest', async () => {
-    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const url = await server().createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
     const store = await openPostgresStore(url);
     try {
       const jobId = await submit(store);
@@ -149,7 +143,7 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
   });
 
   test('a finish under a lease not held changes nothing: another lease, a late one, a duplicate', async () => {
-    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const url = await server().createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
     const store = await openPostgresStore(url);
     try {
       await submit(store);
@@ -175,9 +169,9 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
   });
 
   test('a finish whose COMMIT reply is lost is run again and answered accepted, with the next task it claimed', async () => {
-    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
-    const proxy = await commitCuttingProxy(server.port);
-    const store = await openPostgresStore(url.replace(`:${server.port}/`, `:${proxy.port}/`));
+    const url = await server().createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const proxy = await commitCuttingProxy(server().port);
+    const store = await openPostgresStore(url.replace(`:${server().port}/`, `:${proxy.port}/`));
     try {
       const jobId = await submit(store);
       const split = (await store.claim(claimReq('w1')))!;
@@ -210,9 +204,9 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
   });
 
   test('an encode success whose COMMIT reply is lost is run again, counted once and answered with its claim', async () => {
-    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
-    const proxy = await commitCuttingProxy(server.port);
-    const store = await openPostgresStore(url.replace(`:${server.port}/`, `:${proxy.port}/`));
+    const url = await server().createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const proxy = await commitCuttingProxy(server().port);
+    const store = await openPostgresStore(url.replace(`:${server().port}/`, `:${proxy.port}/`));
     try {
       const jobId = await submit(store);
       const split = (await store.claim(claimReq('w1')))!;
@@ -245,7 +239,7 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
   });
 
   test('a finish chosen as a deadlock victim is run again and recorded once', async () => {
-    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const url = await server().createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
     const store = await openPostgresStore(url);
     const blocker = new pg.Client({ connectionString: url });
     await blocker.connect();
@@ -291,10 +285,10 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
   });
 
   test('a claim is one round trip, a heartbeat one, and a finish that claims the next task two', async () => {
-    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
-    const counter = await roundTripCounter(server.port);
+    const url = await server().createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const counter = await roundTripCounter(server().port);
     // One connection, so every call shows on the same wire.
-    const store = await openPostgresStore(url.replace(`:${server.port}/`, `:${counter.port}/`), {
+    const store = await openPostgresStore(url.replace(`:${server().port}/`, `:${counter.port}/`), {
       poolSize: 1,
     });
     try {
@@ -329,9 +323,9 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
   });
 
   test('a claim whose reply is lost after it committed is answered with the task it leased', async () => {
-    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
-    const proxy = await commitCuttingProxy(server.port);
-    const store = await openPostgresStore(url.replace(`:${server.port}/`, `:${proxy.port}/`));
+    const url = await server().createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const proxy = await commitCuttingProxy(server().port);
+    const store = await openPostgresStore(url.replace(`:${server().port}/`, `:${proxy.port}/`));
     try {
       const jobId = await submit(store);
       const req = claimReq('w1');
@@ -351,9 +345,9 @@ describe('the PostgreSQL task store', { timeout: 60_000 }, () => {
   });
 
   test('a submit whose COMMIT reply is lost is answered submitted, not refused by its own job', async () => {
-    const url = await server.createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
-    const proxy = await commitCuttingProxy(server.port);
-    const store = await openPostgresStore(url.replace(`:${server.port}/`, `:${proxy.port}/`));
+    const url = await server().createDatabase(`t_${randomUUID().replaceAll('-', '')}`);
+    const proxy = await commitCuttingProxy(server().port);
+    const store = await openPostgresStore(url.replace(`:${server().port}/`, `:${proxy.port}/`));
     try {
       const id = randomUUID();
       proxy.arm(id);
