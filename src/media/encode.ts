@@ -179,9 +179,13 @@ async function encodeRunFrom(
 
   // The frames, decoded once: exactly the listed ones, numbered from 0.
   const frames = [`trim=start_pts=${from}:end_pts=${to}`, `settb=${fr.den}/${fr.num}`, 'setpts=N'];
+  // Non-square pixels are scaled to square ones at the size shown (source.width x height).
+  const square = !source.sampleAspectRatio || source.sampleAspectRatio.num === source.sampleAspectRatio.den;
   const rungFilter = (rung: Rung) => [
-    // A rung smaller than the source: scaled once here, with a Lanczos filter.
-    ...(rung.width !== source.width || rung.height !== source.height
+    // Turned as the source's display matrix says (the input is read with -noautorotate).
+    ...turnFilters(source.displayRotation),
+    // A rung smaller than the source (or pixels not square): scaled once here, with a Lanczos filter.
+    ...(!square || rung.width !== source.width || rung.height !== source.height
       ? [`scale=${rung.width}:${rung.height}:flags=lanczos+accurate_rnd+full_chroma_int`, 'setsar=1']
       : []),
     // H.264 rungs are 8-bit (High profile) whatever the source.
@@ -254,6 +258,8 @@ async function encodeRunFrom(
   const args = (seekArgs: string[]) => [
     ...ffmpegBase(),
     '-copyts',
+    // The frames are turned by turnFilters whatever the piece's container kept of the display matrix.
+    '-noautorotate',
     ...inputArgs(pieceDemuxer),
     ...seekArgs,
     '-i',
@@ -385,6 +391,20 @@ export function colorArgs(s: SourceInfo): string[] {
   if (s.colorSpace) args.push('-colorspace', s.colorSpace);
   args.push('-chroma_sample_location', s.chromaLocation || 'left');
   return args;
+}
+
+/** The filters that turn decoded frames as a display matrix of `rotation` degrees (counterclockwise) shows them. */
+export function turnFilters(rotation: number): string[] {
+  switch (rotation) {
+    case 90:
+      return ['transpose=cclock'];
+    case 180:
+      return ['hflip', 'vflip'];
+    case 270:
+      return ['transpose=clock'];
+    default:
+      return [];
+  }
 }
 
 /** AV1 encoders take 4:2:0; keep 10-bit sources at 10 bits. */

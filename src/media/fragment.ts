@@ -71,6 +71,31 @@ export function placeFragment(file: Buffer, placement: Placement): SplitFmp4 {
   return { init, segment: Buffer.concat(segments[0]!), sampleCount: placement.durations.length, timescale };
 }
 
+/** A tkhd's transformation matrix that shows the frames as they are (ISO/IEC 14496-12, 8.3.2). */
+const IDENTITY_MATRIX = [0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000];
+
+/**
+ * `init` with its track's matrix set to the identity: the encode turned the frames
+ * itself (the source's display rotation), so a display matrix the muxer copied from
+ * the input must not turn them again in the player.
+ */
+function unrotated(init: Buffer): Buffer {
+  const tkhd = findBox(init, ['moov', 'trak', 'tkhd']);
+  // No tkhd, no matrix to undo (the unit tests' hand-made files).
+  if (!tkhd) return init;
+  const out = Buffer.from(init);
+  const p = tkhd.start + tkhd.headerSize;
+  // version and flags; times, track id, reserved, duration (64-bit times in version 1);
+  // 2 reserved words; layer, alternate group, volume, reserved: then the matrix.
+  const matrix = p + 4 + (out.readUInt8(p) === 1 ? 32 : 20) + 8 + 8;
+  if (matrix + 36 > tkhd.start + tkhd.size)
+    throw new AppError(ErrorKind.Internal, 'encoder output has a short tkhd');
+  IDENTITY_MATRIX.forEach((v, i) => {
+    out.writeInt32BE(v, matrix + 4 * i);
+  });
+  return out;
+}
+
 /**
  * Splits `file` (ftyp, moov, one moof + mdat holding every frame) into the init
  * segment and one placed media segment per placement: placement i takes the next
@@ -91,7 +116,7 @@ export function placeFragments(file: Buffer, placements: Placement[]): SplitFmp4
       `encoder output has ${moofs.length} fragments; expected exactly one`,
     );
   const moof = moofs[0]!;
-  const init = Buffer.concat([slice(file, ftyp), slice(file, moov)]);
+  const init = unrotated(Buffer.concat([slice(file, ftyp), slice(file, moov)]));
   const mdhd = findBox(file, ['moov', 'trak', 'mdia', 'mdhd']);
   if (!mdhd) throw new AppError(ErrorKind.Internal, 'encoder output has no mdhd');
   const mp = payload(file, mdhd);

@@ -90,8 +90,14 @@ function matchingX264Preset(av1: EncoderSettings): number {
  * at most; H.264 High (CRF 23, a preset as fast as the AV1 one) at the source's
  * height capped at 720 and half that. Every rung is capped at a bit rate
  * proportional to its pixels per second (CAP_BITS_PER_PIXEL). Best first.
+ * `shown` is the size a viewer sees (SourceInfo's); a portrait one gets the
+ * landscape ladder turned, named by its short side.
  */
-export function defaultLadder(source: SourceSize, av1: EncoderSettings): Rendition[] {
+export function defaultLadder(shown: SourceSize, av1: EncoderSettings): Rendition[] {
+  // A portrait source (a phone's, turned by its display matrix) gets the ladder of the
+  // same video held landscape, each rung turned back: 1080x1920 is the 1080p rung.
+  const portrait = shown.height > shown.width;
+  const source = portrait ? { ...shown, width: shown.height, height: shown.width } : shown;
   const top = Math.min(source.height, AV1_HEIGHTS[0]);
   const av1Heights = [top, ...AV1_HEIGHTS.filter((h) => h < top)].slice(0, DEFAULT_AV1_RUNGS);
   const h264Top = Math.min(source.height, H264_TOP_HEIGHT);
@@ -102,9 +108,10 @@ export function defaultLadder(source: SourceSize, av1: EncoderSettings): Renditi
     preset: matchingX264Preset(av1),
   });
   const rung = (settings: EncoderSettings, h: number) => {
-    const { width, height } = rungSize(source, { width: 0, height: h });
+    const size = rungSize(source, { width: 0, height: h });
+    const { width, height } = portrait ? { width: size.height, height: size.width } : size;
     return create(RenditionSchema, {
-      name: rungName(settings.encoder, height),
+      name: rungName(settings.encoder, size.height),
       settings,
       width,
       height,

@@ -59,6 +59,9 @@ export interface FfStream {
   color_transfer?: string;
   color_space?: string;
   chroma_location?: string;
+  sample_aspect_ratio?: string;
+  /** The display matrix's rotation (ffprobe's stream side data), degrees counterclockwise. */
+  rotation?: number;
 }
 
 const known = (v: string | undefined) => (v && v !== 'unknown' && v !== 'unspecified' ? v : '');
@@ -140,6 +143,7 @@ const STREAM_FIELDS = [
   'color_transfer',
   'color_space',
   'chroma_location',
+  'sample_aspect_ratio',
 ];
 
 /**
@@ -159,7 +163,7 @@ async function probeAll(path: string, signal?: AbortSignal): Promise<Header & { 
         // Only demuxers of self-contained video files may open it (no playlists or lists).
         ...inputArgs(),
         '-show_entries',
-        `stream=${STREAM_FIELDS.join(',')}:stream_disposition=attached_pic:format=format_name:packet=stream_index,pts,dts,duration,size,flags`,
+        `stream=${STREAM_FIELDS.join(',')}:stream_side_data=rotation:stream_disposition=attached_pic:format=format_name:packet=stream_index,pts,dts,duration,size,flags`,
         '-of',
         'compact',
         path,
@@ -210,6 +214,8 @@ function streamOf(f: Map<string, string>): FfStream {
     color_transfer: f.get('color_transfer'),
     color_space: f.get('color_space'),
     chroma_location: f.get('chroma_location'),
+    sample_aspect_ratio: f.get('sample_aspect_ratio'),
+    rotation: n('rotation'),
   };
 }
 
@@ -235,14 +241,15 @@ export async function probe(
   const { streams, video, formatName, packets } = await probeAll(path, opts.signal);
   const demuxer = demuxerOf(formatName);
   if (!demuxer) throw new AppError(ErrorKind.Permanent, refusalFor(formatName));
-  const width = video.width ?? 0;
-  const height = video.height ?? 0;
-  if (width <= 0 || height <= 0) throw new AppError(ErrorKind.Permanent, 'input video has no size');
-  if (width > limits.maxWidth || height > limits.maxHeight)
+  const codedWidth = video.width ?? 0;
+  const codedHeight = video.height ?? 0;
+  if (codedWidth <= 0 || codedHeight <= 0) throw new AppError(ErrorKind.Permanent, 'input video has no size');
+  if (codedWidth > limits.maxWidth || codedHeight > limits.maxHeight)
     throw new AppError(
       ErrorKind.Permanent,
-      `input resolution ${width}x${height} exceeds the limit ${limits.maxWidth}x${limits.maxHeight}`,
+      `input resolution ${codedWidth}x${codedHeight} exceeds the limit ${limits.maxWidth}x${limits.maxHeight}`,
     );
+  const { width, height, rotation, sar } = displayGeometry(codedWidth, codedHeight, video);
   const timeBase = parseRatio(video.time_base);
   if (!timeBase) throw new AppError(ErrorKind.Permanent, 'input video stream has no time base');
 
@@ -293,6 +300,8 @@ export async function probe(
     warnings,
     audioChannels: audioStream?.channels ?? 0,
     audioSampleRate: Number(audioStream?.sample_rate ?? 0) || 0,
+    displayRotation: rotation,
+    sampleAspectRatio: sar,
   });
   return {
     info,
@@ -309,6 +318,32 @@ export async function probe(
         }
       : undefined,
   };
+}
+
+/**
+ * How a viewer sees the frames: the display matrix's rotation (0, 90, 180 or 270
+ * degrees counterclockwise; Permanent for any other angle), the pixel aspect ratio
+ * when not square, and the size shown (stretched to square pixels, the width
+ * rounded to even, then turned).
+ */
+export function displayGeometry(
+  codedWidth: number,
+  codedHeight: number,
+  video: Pick<FfStream, 'rotation' | 'sample_aspect_ratio'>,
+): { width: number; height: number; rotation: number; sar?: Ratio } {
+  const turn = Math.round(video.rotation ?? 0);
+  if (turn % 90 !== 0)
+    throw new AppError(
+      ErrorKind.Permanent,
+      `input video is shown turned by ${turn}° (its display matrix): only multiples of 90° are supported`,
+    );
+  const rotation = ((turn % 360) + 360) % 360;
+  // ffprobe writes "4:3" ("0:1" or nothing when unknown).
+  const sar = parseRatio(video.sample_aspect_ratio?.replace(':', '/'));
+  const square = !sar || sar.num === sar.den;
+  const shownWidth = square ? codedWidth : Math.max(2, 2 * Math.round((codedWidth * sar.num) / sar.den / 2));
+  const [width, height] = rotation % 180 ? [codedHeight, shownWidth] : [shownWidth, codedHeight];
+  return { width, height, rotation, sar: square ? undefined : sar };
 }
 
 interface Packet {

@@ -8,6 +8,8 @@ export interface ClipSpec {
   /** Extra ffmpeg arguments: inputs first, then output options (without the output path). */
   args: string[];
   ext: string;
+  /** Output options of a second pass that stream-copies the first (what only a remux sets, e.g. a display matrix). */
+  remux?: string[];
 }
 
 const BASE = ['-hide_banner', '-loglevel', 'error', '-y', '-nostdin'];
@@ -114,6 +116,19 @@ export const CLIPS = {
       'log-level=error:open-gop=1:keyint=30:min-keyint=30:bframes=4:scenecut=0',
     ],
   },
+  /** A phone's portrait video: 320x180 coded, shown turned 90° (a display matrix), AAC audio. */
+  rotated: {
+    name: 'rotated',
+    ext: 'mp4',
+    args: [...video('320x180', '30', 3), ...toneBurst(3, 1), ...x264(30, 0), '-c:a', 'aac'],
+    remux: ['-metadata:s:v:0', 'rotate=90'],
+  },
+  /** Anamorphic (non-square pixels): 240x180 coded with SAR 4:3, shown 320x180 (16:9); no audio. */
+  anamorphic: {
+    name: 'anamorphic',
+    ext: 'mp4',
+    args: [...video('240x180', '25', 3), '-vf', 'setsar=4/3', ...x264(25, 0)],
+  },
   /** Shorter than one segment, no audio. */
   short: { name: 'short', ext: 'mp4', args: [...video('320x180', '30', 1.2), ...x264(30, 0)] },
 } satisfies Record<string, ClipSpec>;
@@ -121,6 +136,14 @@ export const CLIPS = {
 /** Generates `spec` in `dir` and returns its path. */
 export async function makeClip(dir: string, spec: ClipSpec): Promise<string> {
   const out = path.join(dir, `${spec.name}.${spec.ext}`);
-  await run('ffmpeg', [...BASE, ...spec.args, out], { timeoutMs: 120_000 });
+  if (!spec.remux) {
+    await run('ffmpeg', [...BASE, ...spec.args, out], { timeoutMs: 120_000 });
+    return out;
+  }
+  const first = path.join(dir, `${spec.name}-first.${spec.ext}`);
+  await run('ffmpeg', [...BASE, ...spec.args, first], { timeoutMs: 120_000 });
+  await run('ffmpeg', [...BASE, '-i', first, '-map', '0', '-c', 'copy', ...spec.remux, out], {
+    timeoutMs: 120_000,
+  });
   return out;
 }

@@ -32,29 +32,35 @@ export async function decodedFrames(file: string): Promise<DecodedFrame[]> {
   }));
 }
 
-/** The luma plane of every decoded frame (8-bit gray, full size), in output order, nothing dropped or repeated. */
+/**
+ * The luma plane of every decoded frame (8-bit gray, full size), in output order, nothing dropped or
+ * repeated: as ffmpeg shows the file, turned by its display matrix and stretched to square pixels
+ * (the width times the pixel aspect ratio, rounded to even, when that is not 1).
+ */
 export async function grayFrames(file: string): Promise<{ width: number; height: number; frames: Buffer[] }> {
   const { stdout } = await run('ffprobe', [
-    ...[
-      '-v',
-      'error',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'stream=width,height',
-      '-of',
-      'csv=p=0',
-      file,
-    ],
+    ...['-v', 'error', '-select_streams', 'v:0', '-of', 'json'],
+    ...['-show_entries', 'stream=width,height,sample_aspect_ratio:stream_side_data=rotation', file],
   ]);
-  // MPEG-TS lists the stream twice (in its program and alone): the first line is enough.
-  const [width, height] = stdout.trim().split('\n')[0]!.split(',').map(Number) as [number, number];
+  // MPEG-TS lists the stream twice (in its program and alone): the first is enough.
+  const s = JSON.parse(stdout).streams[0] as {
+    width: number;
+    height: number;
+    sample_aspect_ratio?: string;
+    side_data_list?: { rotation?: number }[];
+  };
+  const [n, d] = (s.sample_aspect_ratio ?? '1:1').split(':').map(Number) as [number, number];
+  const square = !(n > 0 && d > 0) || n === d;
+  const shownWidth = square ? s.width : 2 * Math.round((s.width * n) / d / 2);
+  const rotation = s.side_data_list?.find((x) => x.rotation !== undefined)?.rotation ?? 0;
+  const [width, height] = Math.abs(rotation) % 180 === 90 ? [s.height, shownWidth] : [shownWidth, s.height];
+  const filter = square ? 'format=gray' : `scale=${width}:${height},format=gray`;
   const raw = await new Promise<Buffer>((resolve, reject) => {
     execFile(
       'ffmpeg',
       [
         ...['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-map', '0:v:0'],
-        ...['-fps_mode', 'passthrough', '-vf', 'format=gray', '-f', 'rawvideo', 'pipe:1'],
+        ...['-fps_mode', 'passthrough', '-vf', filter, '-f', 'rawvideo', 'pipe:1'],
       ],
       { encoding: 'buffer', maxBuffer: 1024 * 1024 * 1024, timeout: 120_000, killSignal: 'SIGKILL' },
       (error, out, err) => (error ? reject(new Error(`ffmpeg ${file}: ${err.toString()}`)) : resolve(out)),

@@ -86,6 +86,11 @@ export async function checkOutput(dir: string, source: string): Promise<OutputRe
   // Content: output frame i is source frame i.
   const [outGray, srcGray] = await Promise.all([grayFrames(all), grayFrames(source)]);
   assert.equal(srcGray.frames.length, src.length, 'source frames decoded for content');
+  assert.deepEqual(
+    [outGray.width, outGray.height],
+    [srcGray.width, srcGray.height],
+    'output shown at the size the source is shown',
+  );
   const psnr = assertSameFrames(outGray.frames, srcGray.frames, MIN_PSNR_DB);
 
   // Timestamps: output time equals source time minus the first frame's.

@@ -42,6 +42,22 @@ describe('default ladder', () => {
       'h264-90p 160x90',
     ]);
   });
+  it('a portrait source (a phone video shown turned) gets the landscape ladder turned, named by its short side', () => {
+    assert.deepEqual(rungs(1080, 1920), [
+      'av1-1080p 1080x1920',
+      'av1-720p 720x1280',
+      'av1-480p 480x854',
+      'av1-360p 360x640',
+      'h264-720p 720x1280',
+      'h264-360p 360x640',
+    ]);
+    assert.deepEqual(rungs(180, 320), [
+      'av1-180p 180x320',
+      'av1-144p 144x256',
+      'h264-180p 180x320',
+      'h264-90p 90x160',
+    ]);
+  });
   it('odd source sizes give even rungs no larger than the source', () => {
     for (const r of defaultLadder({ width: 321, height: 181, fps: 25 }, svt)) {
       assert.equal(r.width % 2, 0, r.name);
