@@ -6,6 +6,7 @@ import { open, realpath } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 
 /** A route served from a file on disk (absolute path) or from bytes held in memory. */
 export type Route = string | { body: string | Uint8Array; contentType: string };
@@ -195,14 +196,12 @@ async function handle(
     if (method === 'HEAD' || size === 0) {
       res.end();
     } else {
-      await new Promise<void>((done, fail) => {
-        const stream = fh.createReadStream({ start, end, autoClose: false });
-        stream.once('error', fail);
-        res.once('close', () => {
-          stream.destroy();
-          done();
-        });
-        stream.pipe(res);
+      // pipeline settles however the response ends, also for a client that left before
+      // this point (its 'close' already came): a player cancels requests all the time.
+      const stream = fh.createReadStream({ start, end, autoClose: false });
+      await pipeline(stream, res).catch((err: NodeJS.ErrnoException) => {
+        // The client's going (its socket closed) is no error of the server's; a failed read is.
+        if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE' && !req.destroyed) throw err;
       });
     }
     return { method, path, status, ...(range ? { range } : {}) };

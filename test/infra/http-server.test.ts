@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseRange, type StaticServer, serveDir } from '../helpers/http-server.js';
@@ -125,5 +126,36 @@ describe('serveDir', () => {
     assert.equal(await inline.text(), '<p>hi</p>');
     assert.ok(server.requests.some((r) => r.path === '/inline.html' && r.status === 200));
     assert.ok(server.requests.some((r) => r.path === '/sub/seg0.m4s' && r.status === 206 && r.range));
+  });
+
+  test('a client that leaves before the body is sent: the request ends and the file is closed', async () => {
+    // A player cancels requests (a playlist reload replaced, a seek): here the client goes
+    // before the server opens the file, held back by a slow network (delayMs).
+    const file = join(root, 'slow.m4s');
+    await writeFile(file, segment);
+    const slow = await serveDir(root, { delayMs: (url) => (url === '/slow.m4s' ? 200 : 0) });
+    try {
+      const socket = connect(Number(new URL(slow.url).port), '127.0.0.1');
+      await new Promise<void>((sent) =>
+        socket.write('GET /slow.m4s HTTP/1.1\r\nHost: x\r\n\r\n', () => sent()),
+      );
+      socket.destroy();
+      const openOnFile = async () => {
+        let n = 0;
+        for (const fd of await readdir('/proc/self/fd'))
+          if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === file) n++;
+        return n;
+      };
+      const deadline = Date.now() + 5_000;
+      while (Date.now() < deadline && !slow.requests.some((r) => r.path === '/slow.m4s'))
+        await new Promise((wake) => setTimeout(wake, 50));
+      assert.ok(
+        slow.requests.some((r) => r.path === '/slow.m4s'),
+        'the request for /slow.m4s never ended (its handler waits for a close that came before it listened)',
+      );
+      assert.equal(await openOnFile(), 0, 'slow.m4s is still open');
+    } finally {
+      await slow.close();
+    }
   });
 });
