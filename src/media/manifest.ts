@@ -86,7 +86,9 @@ export async function manifest(opts: ManifestOptions, ctx: OperationContext): Pr
 
   const audioPeak = opts.audio ? opts.audio.peakBitrate || opts.audio.bitrate : 0;
   const audioAverage = opts.audio ? opts.audio.averageBitrate || opts.audio.bitrate : 0;
-  const frameRate = fps3({ num: opts.source.frameRate!.num, den: opts.source.frameRate!.den });
+  // HLS FRAME-RATE is the most frames a second: a variable-rate source's own measure of it.
+  const shownRate = opts.source.maxFrameRate ?? opts.source.frameRate!;
+  const frameRate = fps3({ num: shownRate.num, den: shownRate.den });
   const variants: (VariantInfo & { h264: boolean; pixels: number })[] = [];
   const iFrames: IFrameVariant[] = [];
   let firstMedia: Folder | undefined;

@@ -267,11 +267,14 @@ export async function probe(
         `${moved} frame(s) had the same timestamp as the frame before; each was moved 1 tick (${timeBase.num}/${timeBase.den} s) later so that every frame is kept`,
       ]
     : [];
-  const frameRate = parseRatio(video.r_frame_rate) ?? parseRatio(video.avg_frame_rate) ?? { num: 25, den: 1 };
+  const nominal = parseRatio(video.r_frame_rate) ?? parseRatio(video.avg_frame_rate) ?? { num: 25, den: 1 };
   const startPts = frames[0]!.pts;
   const last = frames[frames.length - 1]!;
   const duration = last.pts + last.duration - startPts;
   const seconds = (duration * timeBase.num) / timeBase.den;
+  const variable = isVariable(frames);
+  const rates = variable ? variableRates(frames, timeBase, seconds, nominal) : undefined;
+  const frameRate = rates?.average ?? nominal;
   if (seconds > limits.maxDurationSeconds)
     throw new AppError(
       ErrorKind.Permanent,
@@ -289,7 +292,7 @@ export async function probe(
     frameCount: frames.length,
     hasAudio: Boolean(audioStream),
     videoCodec: video.codec_name ?? '',
-    variableFrameRate: isVariable(frames),
+    variableFrameRate: variable,
     pixFmt: video.pix_fmt ?? '',
     colorRange: known(video.color_range),
     colorPrimaries: known(video.color_primaries),
@@ -302,6 +305,7 @@ export async function probe(
     audioSampleRate: Number(audioStream?.sample_rate ?? 0) || 0,
     displayRotation: rotation,
     sampleAspectRatio: sar,
+    maxFrameRate: rates?.max,
   });
   return {
     info,
@@ -425,6 +429,47 @@ export function framesFromPackets(packets: Packet[]): Frame[] {
   const last = frames[frames.length - 1];
   if (last && last.duration <= 0) last.duration = frames.length > 1 ? frames[frames.length - 2]!.duration : 1;
   return frames;
+}
+
+/**
+ * The frame rates of a variable-rate source, where r_frame_rate may be no rate it
+ * plays at (30 and 24 fps parts give 120/1, the rate that times both): the average
+ * (frames over duration), at which its encoders count frames and their bit rate
+ * caps, and its highest rate for HLS FRAME-RATE, at most the nominal rate. The
+ * highest rate is one over its short frame interval: the tenth-shortest percentile,
+ * averaged with the intervals one tick from it when that tick is under 5 % of it
+ * (a millisecond time base times 1/30 s as 33 or 34). Intervals of one tick (frames
+ * moved off a shared timestamp) do not count. Both to 1/1000 fps.
+ */
+export function variableRates(
+  frames: readonly Pick<Frame, 'pts'>[],
+  timeBase: Ratio,
+  seconds: number,
+  nominal: Ratio,
+): { average: Ratio; max: Ratio } {
+  const perMille = (fps: number): Ratio => {
+    const num = Math.max(1, Math.round(fps * 1000));
+    const d = gcd(num, 1000);
+    return { num: num / d, den: 1000 / d };
+  };
+  const pts = frames.map((f) => f.pts).sort((a, b) => a - b);
+  const intervals = pts
+    .slice(1)
+    .map((t, i) => t - pts[i]!)
+    .filter((d) => d > 1)
+    .sort((a, b) => a - b);
+  const nominalFps = nominal.num / nominal.den;
+  if (!intervals.length) return { average: perMille(frames.length / seconds), max: perMille(nominalFps) };
+  const short = intervals[Math.floor(intervals.length / 10)]!;
+  const slack = 1 / short < 0.05 ? 1 : 0;
+  const near = intervals.filter((d) => Math.abs(d - short) <= slack);
+  const interval = near.reduce((a, b) => a + b, 0) / near.length;
+  const max = Math.min(nominalFps, timeBase.den / (timeBase.num * interval));
+  return { average: perMille(frames.length / seconds), max: perMille(max) };
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }
 
 function isVariable(frames: Frame[]): boolean {

@@ -14,7 +14,7 @@ import { av1CodecString, av1cFields } from '../../../src/media/codec-string.js';
 import { placeFragment, placeFragments } from '../../../src/media/fragment.js';
 import { masterPlaylist, mediaPlaylist, parseMediaPlaylist } from '../../../src/media/hls.js';
 import { keyFrameFor, planPieces, targetDuration } from '../../../src/media/plan.js';
-import type { Frame } from '../../../src/media/probe.js';
+import { type Frame, variableRates } from '../../../src/media/probe.js';
 import { parseRatio, rescale } from '../../../src/media/rational.js';
 import { normalizeSettings, settingsProblem } from '../../../src/media/settings.js';
 
@@ -128,6 +128,43 @@ describe('planPieces', () => {
       ],
     );
     assert.equal(p[0]!.duration, 5000);
+  });
+});
+
+describe('variableRates', () => {
+  // Expected rates worked out by hand.
+  const at = (times: number[]) => times.map((pts) => ({ pts }));
+  const ms = { num: 1, den: 1000 };
+  // Time bases: milliseconds (Matroska; 1/30 s is 33 or 34) and 1/120 s (30 fps = 4, 24 fps = 5 ticks).
+  const thirtyMs = Array.from({ length: 60 }, (_, i) => Math.round((i * 1000) / 30));
+  const twentyFourMs = Array.from({ length: 48 }, (_, i) => 2000 + Math.round((i * 1000) / 24));
+  const tick120 = { num: 1, den: 120 };
+  const thirty120 = Array.from({ length: 60 }, (_, i) => i * 4);
+  const twentyFour120 = Array.from({ length: 48 }, (_, i) => 240 + i * 5);
+
+  it('2 s at 30 fps then 2 s at 24 fps: average 27 (108 frames in 4 s), at most 30', () => {
+    for (const [tb, frames] of [
+      [tick120, [...twentyFour120, ...thirty120]],
+      [ms, [...twentyFourMs, ...thirtyMs]],
+    ] as const) {
+      const r = variableRates(at([...frames]), tb, 4, { num: 120, den: 1 });
+      assert.deepEqual(r.average, { num: 27, den: 1 }, `time base 1/${tb.den}`);
+      assert.ok(
+        Math.abs(r.max.num / r.max.den - 30) < 0.02,
+        `time base 1/${tb.den}: ${r.max.num}/${r.max.den}`,
+      );
+    }
+  });
+
+  it('never above the nominal rate', () => {
+    assert.deepEqual(variableRates(at(thirty120), tick120, 2, { num: 25, den: 1 }).max, { num: 25, den: 1 });
+  });
+
+  it('30 fps with frames dropped here and there: still 30 at most, on average less', () => {
+    const kept = thirty120.filter((_, i) => i % 7 !== 3);
+    const r = variableRates(at(kept), tick120, 2, { num: 120, den: 1 });
+    assert.deepEqual(r.max, { num: 30, den: 1 });
+    assert.deepEqual(r.average, { num: kept.length, den: 2 });
   });
 });
 
