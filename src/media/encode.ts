@@ -179,8 +179,9 @@ async function encodeRunFrom(
 
   // The frames, decoded once: exactly the listed ones, numbered from 0.
   const frames = [`trim=start_pts=${from}:end_pts=${to}`, `settb=${fr.den}/${fr.num}`, 'setpts=N'];
-  // Non-square pixels are scaled to square ones at the size shown (source.width x height).
-  const square = !source.sampleAspectRatio || source.sampleAspectRatio.num === source.sampleAspectRatio.den;
+  // Non-square pixels (the probe sets the ratio only then) are scaled to square ones at
+  // the size shown (source.width x height).
+  const square = !source.sampleAspectRatio;
   const rungFilter = (rung: Rung) => [
     // Turned as the source's display matrix says (the input is read with -noautorotate).
     ...turnFilters(source.displayRotation),

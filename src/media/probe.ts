@@ -458,14 +458,14 @@ export function variableRates(
     .map((t, i) => t - pts[i]!)
     .filter((d) => d > 1)
     .sort((a, b) => a - b);
+  const average = perMille(frames.length / seconds);
   const nominalFps = nominal.num / nominal.den;
-  if (!intervals.length) return { average: perMille(frames.length / seconds), max: perMille(nominalFps) };
+  if (!intervals.length) return { average, max: perMille(nominalFps) };
   const short = intervals[Math.floor(intervals.length / 10)]!;
   const slack = 1 / short < 0.05 ? 1 : 0;
   const near = intervals.filter((d) => Math.abs(d - short) <= slack);
   const interval = near.reduce((a, b) => a + b, 0) / near.length;
-  const max = Math.min(nominalFps, timeBase.den / (timeBase.num * interval));
-  return { average: perMille(frames.length / seconds), max: perMille(max) };
+  return { average, max: perMille(Math.min(nominalFps, timeBase.den / (timeBase.num * interval))) };
 }
 
 function gcd(a: number, b: number): number {
