@@ -10,6 +10,22 @@ export interface DecodedFrame {
   duration: number;
 }
 
+/** What ffmpeg prints decoding every frame of `file` (a file or a playlist): '' when it decodes cleanly. */
+export async function decodeErrors(file: string): Promise<string> {
+  const { stderr } = await run('ffmpeg', [
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'error',
+    '-i',
+    file,
+    '-f',
+    'null',
+    '-',
+  ]);
+  return stderr.trim();
+}
+
 /** Every frame the decoder outputs for the first video stream, in presentation order (ffprobe -show_frames). */
 export async function decodedFrames(file: string): Promise<DecodedFrame[]> {
   const { stdout } = await run(

@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { cli } from '../cli/processes.js';
 import { run } from './exec.js';
-import { decodedFrames, videoPackets } from './frames.js';
+import { decodedFrames, decodeErrors, videoPackets } from './frames.js';
 import { av1CodecStringOf } from './stream-checks.js';
 
 export interface Variant {
@@ -160,18 +161,8 @@ export async function checkLadderOutput(dir: string, source: string): Promise<Ru
     const all = `${file}.all.mp4`;
     const sizes = await concat(rungDir, p, all);
 
-    const dec = await run('ffmpeg', [
-      '-hide_banner',
-      '-nostdin',
-      '-v',
-      'error',
-      '-i',
-      all,
-      '-f',
-      'null',
-      '-',
-    ]);
-    assert.equal(dec.stderr.trim(), '', `${v.uri}: decode errors: ${dec.stderr}`);
+    const errors = await decodeErrors(all);
+    assert.equal(errors, '', `${v.uri}: decode errors: ${errors}`);
     const { stdout: info } = await run('ffprobe', [
       ...[
         '-v',
@@ -270,4 +261,22 @@ export async function checkLadderOutput(dir: string, source: string): Promise<Ru
   }
   assert.equal(new Set(targets).size, 1, `one target duration in every playlist: ${targets}`);
   return reports;
+}
+
+/**
+ * `avspl1t encode` of `input` into `out` with the default ladder at the media tests'
+ * settings (1 s segments, SVT preset 12, 2 local workers), checked by
+ * checkLadderOutput: each rung's report and the master playlist.
+ */
+export async function encodeLadder(
+  input: string,
+  out: string,
+): Promise<{ rungs: RungReport[]; master: ReturnType<typeof parseMaster> }> {
+  const r = await cli(
+    ['encode', input, out, '--seconds-per-segment', '1', '--preset', '12', '--jobs', '2'],
+    300_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const rungs = await checkLadderOutput(out, input);
+  return { rungs, master: parseMaster(await readFile(path.join(out, 'master.m3u8'), 'utf8')) };
 }
